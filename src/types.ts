@@ -1,0 +1,48 @@
+/** Shapes shared across callguard's modules. Keep this file free of I/O. */
+
+export type HoldKind = 'rule' | 'alert' | 'manual';
+
+/** A hold's scope: the dispatch queues it pauses, or every configured dispatch queue. */
+export type Scope = string[] | 'all';
+
+/**
+ * One cause of a pause. A dispatch queue is paused exactly when at least one hold covers it.
+ * ids: `rule:<name>`, `alert:<source>:<fingerprint>`, `manual:<random>`.
+ */
+export interface Hold {
+  id: string;
+  kind: HoldKind;
+  scope: Scope;
+  /** Who placed it: `callguard` for rules, `alert:<source>` for alerts, the principal's name for people. */
+  by: string;
+  reason: string;
+  /** ms since epoch (Redis clock). */
+  since: number;
+  /** ms since epoch; a manual hold is released automatically when this passes. */
+  until?: number;
+  /** Rule name for rule holds, or the rule an alert named. */
+  rule?: string;
+  /** Snapshot of the count that tripped a rule hold. */
+  count?: number;
+  threshold?: number;
+  windowMinutes?: number;
+  /** Alert name / source for alert holds. */
+  alertName?: string;
+  source?: string;
+}
+
+export interface Rule {
+  name: string;
+  thresholdCount: number;
+  windowMinutes: number;
+  logPatterns: string[];
+  /** Dispatch queues this rule pauses. */
+  queues: Scope;
+  /** Lowest pino level (numeric) the log sink matches for this rule. */
+  minLevel: number;
+}
+
+/** Something that accepts error counts without blocking: the coalescing reporter. */
+export interface ErrorSink {
+  report(rule: string, count?: number): void;
+}
