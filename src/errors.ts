@@ -1,0 +1,60 @@
+/** Domain errors with stable codes; the HTTP layer maps them to `{"error": {"code", "message"}}`. */
+
+// A registry symbol, not instanceof: two installed copies of callguard must still recognise each other's errors.
+const BRAND = Symbol.for('callguard.error');
+
+export class CallguardError extends Error {
+  readonly [BRAND] = true;
+
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends CallguardError {
+  constructor(message = 'The request is invalid', options?: ErrorOptions) {
+    super('invalid_request', 400, message, options);
+  }
+}
+
+export class UnknownRuleError extends CallguardError {
+  constructor(message = 'No rule by that name is configured', options?: ErrorOptions) {
+    super('unknown_rule', 400, message, options);
+  }
+}
+
+export class NotFoundError extends CallguardError {
+  constructor(message = 'Not found', options?: ErrorOptions) {
+    super('not_found', 404, message, options);
+  }
+}
+
+export class ConfigError extends CallguardError {
+  constructor(message = 'The configuration is invalid', options?: ErrorOptions) {
+    super('invalid_config', 500, message, options);
+  }
+}
+
+export class AuthError extends CallguardError {
+  constructor(message = 'Authentication is required', options?: ErrorOptions) {
+    super('unauthorized', 401, message, options);
+  }
+}
+
+export class ForbiddenError extends CallguardError {
+  constructor(message = 'Not allowed', options?: ErrorOptions) {
+    super('forbidden', 403, message, options);
+  }
+}
+
+export function isCallguardError(e: unknown): e is CallguardError {
+  if (typeof e !== 'object' || e === null) return false;
+  const candidate = e as Record<PropertyKey, unknown>;
+  return candidate[BRAND] === true && typeof candidate.code === 'string' && typeof candidate.status === 'number';
+}
