@@ -1,0 +1,61 @@
+import type { Counters } from './counters.js';
+import { decide, type Decision } from './decide.js';
+import type { Enforcer } from './enforcer.js';
+import type { HoldChange, HoldLedger } from './holds.js';
+import type { Rule } from './types.js';
+
+export interface EvaluatorSettings {
+  minuteMs: number;
+  autoResumeMinutes: number;
+  autoPause: 'on' | 'off';
+}
+
+export type ChangeListener = (changes: HoldChange[]) => void | Promise<void>;
+
+/** Reads counts and holds, asks decide(), and applies its answer. */
+export class Evaluator {
+  private readonly listeners: ChangeListener[] = [];
+
+  constructor(
+    private readonly rules: Rule[],
+    private readonly counters: Counters,
+    private readonly ledger: HoldLedger,
+    private readonly enforcer: Enforcer,
+    private readonly settings: EvaluatorSettings,
+  ) {}
+
+  /** Called with the hold changes this instance made (once per change across all instances). */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.push(listener);
+    return () => this.listeners.splice(this.listeners.indexOf(listener) >>> 0, 1);
+  }
+
+  /** full: the scheduled tick (all rules, expiries, drift repair); otherwise a fast check of a few rules. */
+  async evaluate(opts: { rules?: Rule[]; full: boolean }): Promise<{ decision: Decision; changes: HoldChange[] }> {
+    const rules = opts.rules ?? this.rules;
+    const [{ now, counts }, holds, clearSince] = await Promise.all([
+      this.counters.sums(rules),
+      this.ledger.list(),
+      this.ledger.clearSince(),
+    ]);
+    const decision = decide({ rules, counts, holds, clearSince, now, full: opts.full, ...this.settings });
+    await this.ledger.startClear(decision.startClear, now);
+    const { changes } = await this.ledger.change({ add: decision.add, release: decision.release });
+    await this.ledger.stopClear(decision.stopClear);
+    await this.enforcer.apply(changes);
+    if (opts.full) await this.enforcer.reconcile();
+    await this.emit(changes);
+    return { decision, changes };
+  }
+
+  async emit(changes: HoldChange[]): Promise<void> {
+    if (!changes.length) return;
+    for (const l of this.listeners) {
+      try {
+        await l(changes);
+      } catch {
+        // A listener (e.g. a notifier) must never undo or delay enforcement.
+      }
+    }
+  }
+}

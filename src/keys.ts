@@ -1,0 +1,44 @@
+/**
+ * Every Redis key callguard owns, in one place. The prefix carries a hash tag (`{callguard}`)
+ * so that all of them, and callguard's own BullMQ queues, land in one Redis Cluster slot and
+ * the Lua scripts may touch them together.
+ */
+export const EVENTS_QUEUE = 'events';
+export const NOTIFICATIONS_QUEUE = 'notifications';
+
+export class Keys {
+  constructor(readonly prefix: string) {}
+
+  private key(...parts: string[]): string {
+    return [this.prefix, 'cg', ...parts].join(':');
+  }
+
+  /** Hash: minute bucket number → count, for one rule. */
+  counts(rule: string): string {
+    return this.key('counts', rule);
+  }
+  /** Hash: hold id → Hold JSON. */
+  get holds(): string {
+    return this.key('holds');
+  }
+  /** Hash: dispatch queue → number of holds covering it (absent = none). Read by guarded workers. */
+  get covered(): string {
+    return this.key('covered');
+  }
+  /** Hash: rule → ms (Redis clock) since which it has been continuously below threshold. */
+  get clearSince(): string {
+    return this.key('clear-since');
+  }
+  /** String: ms of the last hold change; tells the reconciler a transition is in flight. */
+  get changedAt(): string {
+    return this.key('changed-at');
+  }
+  /** Stream: who/what/why/when of every transition. */
+  get audit(): string {
+    return this.key('audit');
+  }
+  /** Every key pattern callguard owns (for cleanup in tests and the demo). */
+  get pattern(): string {
+    return `${this.prefix}:*`;
+  }
+}

@@ -1,0 +1,120 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+import type { Rule } from './types.js';
+
+export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+
+const ruleSchema = z
+  .object({
+    threshold_count: z.number().int().positive(),
+    window_minutes: z.number().int().positive(),
+    log_patterns: z.array(z.string().trim().min(1, 'empty pattern')),
+    queues: z.array(z.string().min(1)).min(1).optional(),
+    min_level: z.enum(Object.keys(LEVELS) as [keyof typeof LEVELS]).optional(),
+  })
+  .strict();
+
+const RULE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+// Words that show up in almost every failure log line; alone they pause on unrelated errors.
+const GENERIC_WORDS = new Set(['error', 'errors', 'failed', 'failure', 'fail', 'exception', 'timeout', 'warning', 'warn', 'call', 'calls']);
+
+export interface LoadedRules {
+  rules: Rule[];
+  warnings: string[];
+}
+
+/** Reads and validates a rules file; every problem names the file, the rule and the field. */
+export function loadRulesFile(path: string, dispatchQueues: string[]): LoadedRules {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${path}: cannot read rules file (${(err as Error).message})`);
+  }
+  return parseRules(text, path, dispatchQueues);
+}
+
+export function parseRules(text: string, file: string, dispatchQueues: string[]): LoadedRules {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file}: invalid JSON: ${describeJsonError(err as Error, text)}`);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ConfigError(`${file}: expected an object of rules keyed by rule name`);
+  }
+  const problems: string[] = [];
+  const rules: Rule[] = [];
+  for (const [name, raw] of Object.entries(json)) {
+    if (!RULE_NAME.test(name)) {
+      problems.push(`${file}: rule "${name}": name must match ${RULE_NAME}`);
+      continue;
+    }
+    const parsed = ruleSchema.safeParse(raw);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.') || '(rule)';
+        const what = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
+        problems.push(`${file}: rule "${name}": field ${field}: ${what}`);
+      }
+      continue;
+    }
+    const r = parsed.data;
+    const unknownQueues = (r.queues ?? []).filter((q) => !dispatchQueues.includes(q));
+    if (unknownQueues.length) {
+      problems.push(`${file}: rule "${name}": field queues: ${unknownQueues.join(', ')} not in CALLGUARD_QUEUES (${dispatchQueues.join(', ')})`);
+      continue;
+    }
+    rules.push({
+      name,
+      thresholdCount: r.threshold_count,
+      windowMinutes: r.window_minutes,
+      logPatterns: r.log_patterns,
+      queues: r.queues ? [...new Set(r.queues)] : 'all',
+      minLevel: LEVELS[r.min_level ?? 'warn'],
+    });
+  }
+  if (problems.length) throw new ConfigError(problems.join('\n'));
+  return { rules, warnings: lintRules(rules, file) };
+}
+
+/** Patterns broad enough to cause false pauses (the original's catch-all did). Warned, not refused. */
+export function lintRules(rules: Rule[], file = 'rules'): string[] {
+  const warnings: string[] = [];
+  for (const rule of rules) {
+    for (const p of rule.logPatterns) {
+      const lower = p.toLowerCase();
+      const why =
+        lower === rule.name.toLowerCase()
+          ? 'equals the rule name, so any log line mentioning the provider counts'
+          : GENERIC_WORDS.has(lower)
+            ? 'is a generic word that matches unrelated failures'
+            : !/\s/.test(lower) && lower.length < 8
+              ? 'is a single short word'
+              : undefined;
+      if (why) warnings.push(`${file}: rule "${rule.name}": field log_patterns: "${p}" ${why}; it may cause false pauses`);
+    }
+    if (rule.logPatterns.length === 0) {
+      warnings.push(`${file}: rule "${rule.name}": field log_patterns: empty; only explicit error reports and alerts will count`);
+    }
+  }
+  return warnings;
+}
+
+function describeJsonError(err: Error, text: string): string {
+  const m = /position (\d+)/.exec(err.message);
+  if (!m) return err.message;
+  const pos = Number(m[1]);
+  const before = text.slice(0, pos).split('\n');
+  const line = before.length;
+  const column = (before.at(-1)?.length ?? 0) + 1;
+  return `${err.message.replace(/\s*\(line \d+ column \d+\)/, '')} (line ${line}, column ${column})`;
+}
+
+/** The longest window decides how long buckets must live. */
+export function longestWindow(rules: Rule[]): number {
+  return rules.reduce((m, r) => Math.max(m, r.windowMinutes), 1);
+}

@@ -1,0 +1,91 @@
+--[[
+  Adds and releases holds, recomputes which dispatch queues are covered, and audits each change,
+  all in one step: two instances racing produce one change and one audit entry.
+
+  KEYS[1] holds hash (id -> hold JSON)
+  KEYS[2] covered hash (queue -> number of holds covering it)
+  KEYS[3] audit stream
+  KEYS[4] changed-at string
+  KEYS[5] clear-since hash (rule -> ms)
+
+  ARGV[1] JSON request:
+    { queues: [configured dispatch queues], maxlen: n,
+      add: [hold], release: [{ id, by, reason, ifClear? }] }
+    An added hold whose id exists is left alone (idempotent). A release with ifClear = <rule>
+    happens only while that rule still has a clear-since time, so a trip that raced the
+    evaluator's decision keeps the hold.
+
+  Returns JSON { now, changes: [{ event, hold, paused: [queue], resumed: [queue], auditId }] }
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local req = cjson.decode(ARGV[1])
+
+local function coverage()
+  local covered = {}
+  local values = redis.call('HVALS', KEYS[1])
+  for _, raw in ipairs(values) do
+    local h = cjson.decode(raw)
+    local scope = h.scope
+    if scope == 'all' then scope = req.queues end
+    for _, q in ipairs(scope) do covered[q] = (covered[q] or 0) + 1 end
+  end
+  return covered
+end
+
+local function diff(before, after)
+  local paused, resumed = {}, {}
+  for _, q in ipairs(req.queues) do
+    if (after[q] or 0) > 0 and (before[q] or 0) == 0 then table.insert(paused, q) end
+    if (after[q] or 0) == 0 and (before[q] or 0) > 0 then table.insert(resumed, q) end
+  end
+  return paused, resumed
+end
+
+local changes = {}
+local current = coverage()
+
+local function audit(event, hold, by, reason, paused, resumed)
+  local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', req.maxlen, '*',
+    'event', event, 'hold', hold.id, 'kind', hold.kind, 'by', by, 'reason', reason,
+    'paused', table.concat(paused, ','), 'resumed', table.concat(resumed, ','),
+    'at', string.format('%d', now), 'data', cjson.encode(hold))
+  table.insert(changes, { event = event, hold = hold, paused = paused, resumed = resumed, auditId = id })
+end
+
+for _, hold in ipairs(req.add or {}) do
+  if redis.call('HEXISTS', KEYS[1], hold.id) == 0 then
+    hold.since = now
+    redis.call('HSET', KEYS[1], hold.id, cjson.encode(hold))
+    local after = coverage()
+    local paused, resumed = diff(current, after)
+    current = after
+    audit('hold-added', hold, hold.by, hold.reason, paused, resumed)
+  end
+end
+
+for _, rel in ipairs(req.release or {}) do
+  local id = rel.id
+  local raw = redis.call('HGET', KEYS[1], id)
+  if raw then
+    local hold = cjson.decode(raw)
+    local blocked = rel.ifClear and redis.call('HEXISTS', KEYS[5], rel.ifClear) == 0
+    if not blocked then
+      redis.call('HDEL', KEYS[1], id)
+      local after = coverage()
+      local paused, resumed = diff(current, after)
+      current = after
+      audit('hold-released', hold, rel.by, rel.reason, paused, resumed)
+    end
+  end
+end
+
+if #changes > 0 then
+  redis.call('DEL', KEYS[2])
+  for _, q in ipairs(req.queues) do
+    if (current[q] or 0) > 0 then redis.call('HSET', KEYS[2], q, current[q]) end
+  end
+  redis.call('SET', KEYS[4], string.format('%d', now))
+end
+
+return cjson.encode({ now = now, changes = changes })

@@ -1,0 +1,90 @@
+import { Queue } from 'bullmq';
+import type { Config } from './config.js';
+import { Control } from './control.js';
+import { Counters } from './counters.js';
+import { Enforcer } from './enforcer.js';
+import { Evaluator } from './evaluator.js';
+import { coreHandlers, startHealthWorker, type JobHandler } from './health-worker.js';
+import { HoldLedger } from './holds.js';
+import { JOB } from './ingest/jobs.js';
+import { EVENTS_QUEUE, Keys } from './keys.js';
+import { createLogger, type Logger } from './logger.js';
+import { assertReachable, connect, type CallguardRedis } from './redis.js';
+import { Reporter } from './reporter.js';
+import type { Rule } from './types.js';
+import type { Worker } from 'bullmq';
+
+export interface Callguard {
+  config: Config;
+  rules: Rule[];
+  logger: Logger;
+  redis: CallguardRedis;
+  keys: Keys;
+  counters: Counters;
+  ledger: HoldLedger;
+  enforcer: Enforcer;
+  evaluator: Evaluator;
+  control: Control;
+  /** callguard's own queue: error reports, alerts, the evaluate scheduler. Never paused. */
+  events: Queue;
+  /** The user's dispatch queues, by name. */
+  dispatch: Map<string, Queue>;
+  reporter: Reporter;
+  /** Job handlers of the events queue by job name; features add theirs before start(). */
+  handlers: Record<string, JobHandler>;
+  /** Starts the health worker and the evaluator schedule (omit for an API-only process). */
+  startWorker(): Promise<Worker>;
+  stop(): Promise<void>;
+}
+
+/** Wires callguard's parts together; nothing runs until startWorker(). */
+export async function createCallguard(config: Config, rules: Rule[], opts: { logger?: Logger } = {}): Promise<Callguard> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const redis = connect(config.redisUrl);
+  redis.on('error', () => undefined); // reported once by assertReachable, then by ioredis' reconnects
+  try {
+    await assertReachable(redis, config.redisUrl);
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  const keys = new Keys(config.prefix);
+  const counters = new Counters(redis, keys, rules, config.minuteMs);
+  const ledger = new HoldLedger(redis, keys, config.queues);
+  const dispatch = new Map(config.queues.map((q) => [q, new Queue(q, { connection: redis, prefix: config.queuePrefix })]));
+  const enforcer = new Enforcer(dispatch, ledger, logger);
+  const evaluator = new Evaluator(rules, counters, ledger, enforcer, config);
+  const control = new Control(config.queues, ledger, counters, enforcer, evaluator);
+  const events = new Queue(EVENTS_QUEUE, {
+    connection: redis,
+    prefix: config.prefix,
+    defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000 },
+  });
+  const reporter = new Reporter(events, {
+    flushMs: config.flushMs,
+    onError: (err) => logger.error({ err: (err as Error).message }, 'could not flush error reports'),
+  });
+  const handlers = coreHandlers(rules, counters, evaluator);
+  let worker: Worker | undefined;
+
+  return {
+    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, handlers,
+    async startWorker() {
+      // Upserting on every boot is intended: all instances share one schedule by id.
+      await events.upsertJobScheduler(JOB.evaluate, { every: config.minuteMs }, {
+        name: JOB.evaluate,
+        opts: { removeOnComplete: 100, removeOnFail: 100 },
+      });
+      worker = startHealthWorker({ connection: redis, prefix: config.prefix, handlers, logger });
+      // Repair whatever drifted while no instance was running.
+      await evaluator.evaluate({ full: true });
+      return worker;
+    },
+    async stop() {
+      await reporter.close();
+      await worker?.close();
+      await Promise.all([events.close(), ...[...dispatch.values()].map((q) => q.close())]);
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
