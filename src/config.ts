@@ -32,6 +32,26 @@ const schema = z.object({
   CALLGUARD_AUTO_PAUSE: z.enum(['on', 'off']).default('on'),
   /** Milliseconds the in-process reporter coalesces counts before flushing one job. */
   CALLGUARD_FLUSH_MS: z.coerce.number().int().min(10).max(10_000).default(250),
+  /** HTTP port of the admin API and Bull Board. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Principals: comma list of name:role:secret, role one of admin, viewer, alerts. Empty: a random admin secret is generated and printed once. */
+  CALLGUARD_USERS: z.string().default(''),
+  /** Secret for browser session cookies; random per process when unset (sessions then end on restart). */
+  CALLGUARD_SESSION_SECRET: z.string().min(16).optional(),
+  /** HMAC secret accepted on POST /health/alert besides bearer tokens (Grafana and X-Callguard-Signature). */
+  CALLGUARD_WEBHOOK_SECRET: z.string().min(16).optional(),
+  /** Slack bot token; without it notifications are logged instead. */
+  SLACK_BOT_TOKEN: z.string().optional(),
+  /** Slack channel (id or #name) for notifications. */
+  SLACK_CHANNEL: z.string().default('#callguard'),
+  /** Override of the Slack API base URL (tests point it at a local fake). */
+  SLACK_API_URL: z.string().url().optional(),
+  /** Slack signing secret that verifies POST /slack/interactions. */
+  SLACK_SIGNING_SECRET: z.string().optional(),
+  /** Slack user IDs allowed to press "Resume calls" (comma list). */
+  CALLGUARD_SLACK_ADMINS: csv.default([]),
+  /** Minutes between "still paused" reminders for manual holds; 0 turns them off. */
+  CALLGUARD_REMIND_MINUTES: z.coerce.number().nonnegative().default(30),
   /** pino level of callguard's own logs. */
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
@@ -47,6 +67,18 @@ export type Config = {
   autoPause: 'on' | 'off';
   flushMs: number;
   logLevel: string;
+  port: number;
+  users: string;
+  sessionSecret?: string;
+  webhookSecret?: string;
+  slack: {
+    botToken?: string;
+    channel: string;
+    apiUrl?: string;
+    signingSecret?: string;
+    admins: string[];
+  };
+  remindMinutes: number;
 };
 
 /** Parses the environment once; throws a ConfigError listing every bad variable by name. */
@@ -73,5 +105,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     autoPause: e.CALLGUARD_AUTO_PAUSE,
     flushMs: e.CALLGUARD_FLUSH_MS,
     logLevel: e.LOG_LEVEL,
+    port: e.PORT,
+    users: e.CALLGUARD_USERS,
+    sessionSecret: e.CALLGUARD_SESSION_SECRET,
+    webhookSecret: e.CALLGUARD_WEBHOOK_SECRET,
+    slack: {
+      botToken: e.SLACK_BOT_TOKEN,
+      channel: e.SLACK_CHANNEL,
+      apiUrl: e.SLACK_API_URL,
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      admins: e.CALLGUARD_SLACK_ADMINS,
+    },
+    remindMinutes: e.CALLGUARD_REMIND_MINUTES,
   };
 }
