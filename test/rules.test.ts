@@ -1,0 +1,79 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadRulesFile, parseRules } from '../src/rules.js';
+
+const QUEUES = ['calls', 'sms'];
+const ORIGINAL = `{
+  "twilio": {"threshold_count": 10, "window_minutes": 5, "log_patterns": ["error when making call via twilio"]},
+  "exotel": {"threshold_count": 5, "window_minutes": 3, "log_patterns": ["error when making call via exotel", "exotel api failure"]}
+}`;
+
+describe('rules file', () => {
+  it("loads the original system's rules.json unchanged, with our defaults", () => {
+    const { rules, warnings } = parseRules(ORIGINAL, 'rules.json', QUEUES);
+    expect(rules).toEqual([
+      { name: 'twilio', thresholdCount: 10, windowMinutes: 5, logPatterns: ['error when making call via twilio'], queues: 'all', minLevel: 40 },
+      { name: 'exotel', thresholdCount: 5, windowMinutes: 3, logPatterns: ['error when making call via exotel', 'exotel api failure'], queues: 'all', minLevel: 40 },
+    ]);
+    expect(warnings).toEqual([]);
+  });
+
+  it('loads the shipped default rules.json', () => {
+    const { rules } = loadRulesFile('rules.json', ['calls']);
+    expect(rules.map((r) => r.name)).toEqual(expect.arrayContaining(['twilio', 'exotel', 'plivo', 'soniox']));
+  });
+
+  it('reads our optional fields', () => {
+    const { rules } = parseRules('{"tw": {"threshold_count": 1, "window_minutes": 1, "log_patterns": ["twilio api down"], "queues": ["sms"], "min_level": "error"}}', 'r.json', QUEUES);
+    expect(rules[0]).toMatchObject({ queues: ['sms'], minLevel: 50 });
+  });
+
+  const rule = (over: Record<string, unknown>) => JSON.stringify({ twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['twilio api down'], ...over } });
+
+  it.each([
+    { name: 'unknown field', text: rule({ threshhold: 3 }), message: 'rules.json: rule "twilio": field threshhold: unknown field' },
+    { name: 'zero threshold', text: rule({ threshold_count: 0 }), message: 'rule "twilio": field threshold_count' },
+    { name: 'negative window', text: rule({ window_minutes: -1 }), message: 'rule "twilio": field window_minutes' },
+    { name: 'fractional threshold', text: rule({ threshold_count: 2.5 }), message: 'rule "twilio": field threshold_count' },
+    { name: 'string threshold', text: rule({ threshold_count: '10' }), message: 'rule "twilio": field threshold_count' },
+    { name: 'empty pattern', text: rule({ log_patterns: ['ok one', '  '] }), message: 'rule "twilio": field log_patterns.1: empty pattern' },
+    { name: 'missing patterns', text: JSON.stringify({ twilio: { threshold_count: 1, window_minutes: 1 } }), message: 'rule "twilio": field log_patterns' },
+    { name: 'unknown queue', text: rule({ queues: ['voice'] }), message: 'rule "twilio": field queues: voice not in CALLGUARD_QUEUES' },
+    { name: 'bad min_level', text: rule({ min_level: 'loud' }), message: 'rule "twilio": field min_level' },
+    { name: 'bad rule name', text: JSON.stringify({ 'two words': { threshold_count: 1, window_minutes: 1, log_patterns: ['x y'] } }), message: 'rule "two words": name must match' },
+    { name: 'array at top', text: '[]', message: 'rules.json: expected an object of rules' },
+    { name: 'JSON syntax error', text: '{\n  "twilio": {\n    "threshold_count": 10,\n  }\n}', message: 'rules.json: invalid JSON: ' },
+  ])('refuses $name with a message naming file, rule and field', ({ text, message }) => {
+    expect(() => parseRules(text, 'rules.json', QUEUES)).toThrow(message);
+  });
+
+  it('reports JSON syntax errors with line and column', () => {
+    expect(() => parseRules('{\n  "twilio": {\n    "threshold_count": 10,\n  }\n}', 'rules.json', QUEUES)).toThrow(/\(line 4, column 3\)/);
+  });
+
+  it('reports every problem at once', () => {
+    const text = JSON.stringify({ a: { threshold_count: 0, window_minutes: 1, log_patterns: [] }, b: { window_minutes: 0, log_patterns: [] } });
+    expect(() => parseRules(text, 'r.json', QUEUES)).toThrow(/rule "a".*\n.*rule "b".*threshold_count/s);
+  });
+
+  it('names the file when it cannot be read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cg-rules-'));
+    expect(() => loadRulesFile(join(dir, 'missing.json'), QUEUES)).toThrow(`${join(dir, 'missing.json')}: cannot read rules file`);
+    writeFileSync(join(dir, 'bad.json'), '{"twilio": ');
+    expect(() => loadRulesFile(join(dir, 'bad.json'), QUEUES)).toThrow(`${join(dir, 'bad.json')}: invalid JSON`);
+  });
+
+  it.each([
+    { pattern: 'twilio', why: 'equals the rule name' },
+    { pattern: 'error', why: 'generic word' },
+    { pattern: 'Failed', why: 'generic word' },
+    { pattern: 'oops', why: 'single short word' },
+  ])('warns (does not refuse) about the broad pattern "$pattern"', ({ pattern, why }) => {
+    const { rules, warnings } = parseRules(rule({ log_patterns: [pattern] }), 'rules.json', QUEUES);
+    expect(rules).toHaveLength(1);
+    expect(warnings).toEqual([expect.stringContaining(`rules.json: rule "twilio": field log_patterns: "${pattern}"`)]);
+    expect(warnings[0]).toContain(why);
+  });
+});
