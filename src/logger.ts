@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -6,6 +6,7 @@ export type { Logger };
  * callguard's own logger. Every record carries `callguard: true` so the log sink never counts
  * callguard's own warnings (a finding of the original system's review).
  */
-export function createLogger(level = 'info'): Logger {
-  return pino({ name: 'callguard', level, base: { callguard: true, pid: process.pid } });
+export function createLogger(level = 'info', destination?: DestinationStream): Logger {
+  const options = { name: 'callguard', level, base: { callguard: true, pid: process.pid } };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -7,6 +7,8 @@ export interface ReporterOptions {
   flushMs?: number;
   /** Distinct rule names held between flushes; more are dropped and counted. */
   maxRules?: number;
+  /** A flush that has not reached Redis by then counts as failed, so shutdown never hangs. */
+  flushTimeoutMs?: number;
   onError?: (err: unknown) => void;
 }
 
@@ -60,8 +62,7 @@ export class Reporter implements ErrorSink {
     this.pending = new Map();
     this.stats.flushes += 1;
     this.inFlight = this.inFlight.then(() =>
-      this.queue
-        .add(JOB.errorReport, { counts }, { removeOnComplete: 1000, removeOnFail: 5000 })
+      withTimeout(this.queue.add(JOB.errorReport, { counts }, { removeOnComplete: 1000, removeOnFail: 5000 }), this.options.flushTimeoutMs ?? 5000)
         .then(
           () => undefined,
           (err) => {
@@ -81,4 +82,12 @@ export class Reporter implements ErrorSink {
   async close(): Promise<void> {
     await this.flush();
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`flush did not reach Redis within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
