@@ -65,6 +65,11 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     onError: (err) => logger.error({ err: (err as Error).message }, 'could not flush error reports'),
   });
   const handlers = coreHandlers(rules, counters, evaluator);
+  evaluator.onChange((changes) => {
+    for (const c of changes) {
+      logger.info({ hold: c.hold.id, by: c.event === 'hold-added' ? c.hold.by : undefined, paused: c.paused, resumed: c.resumed }, `${c.event}: ${c.hold.id}`);
+    }
+  });
   let worker: Worker | undefined;
 
   return {
