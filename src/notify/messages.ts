@@ -1,0 +1,142 @@
+/** Pure Slack messages (Block Kit plus the plain `text` fallback) for hold transitions. */
+import type { KnownBlock } from '@slack/web-api';
+import type { Hold } from '../types.js';
+import { actor, clip, code, describeHold, duration, queueList, resumePlan, scopeQueues, time, type Flavour } from './format.js';
+
+export const RESUME_ACTION_ID = 'callguard_resume';
+
+export interface SlackMessage {
+  text: string;
+  blocks: KnownBlock[];
+}
+
+export interface MessageSettings {
+  /** Every configured dispatch queue, to spell out a hold scoped to "all". */
+  queues: string[];
+  autoResumeMinutes: number;
+}
+
+export interface PausedNotice {
+  hold: Hold;
+  /** Queues this hold newly paused; empty when other holds had already paused them. */
+  paused: string[];
+  /** Jobs waiting per dispatch queue, when known. */
+  waiting: Record<string, number>;
+  /** Other holds covering any queue of this one. */
+  otherHolds: Hold[];
+}
+
+export interface ResumedNotice {
+  hold: Hold;
+  /** Queues left with no hold; empty when other holds still pause them. */
+  resumed: string[];
+  by: string;
+  reason: string;
+  at: number;
+  /** Holds still covering any queue of this one. */
+  stillHeld: Hold[];
+}
+
+export interface StillPausedNotice {
+  hold: Hold;
+  now: number;
+  waiting: Record<string, number>;
+}
+
+export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage {
+  const queues = scopeQueues(n.hold.scope, s.queues);
+  const title = n.paused.length ? 'Calls paused' : 'New hold on calls that were already paused';
+  const fields = (f: Flavour) => [
+    ['Hold', describeHold(n.hold, f)],
+    ['Queues', queueList(queues, n.waiting, f)],
+    ['Paused at', time(n.hold.since, f)],
+    ['Resumes', resumePlan(n.hold, s.autoResumeMinutes, f)],
+    ...others('Also held by', n.otherHolds, f),
+  ] as const;
+  return build(`:double_vertical_bar: ${title}`, title, fields, n.hold, true);
+}
+
+export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessage {
+  const queues = scopeQueues(n.hold.scope, s.queues);
+  const title = n.resumed.length ? 'Calls resumed' : 'Hold released, calls stay paused';
+  const fields = (f: Flavour) => [
+    ['Was held by', describeHold(n.hold, f)],
+    ['Paused for', `${duration(n.at - n.hold.since)} (since ${time(n.hold.since, f)})`],
+    ['Resumed by', `${actor(n.by, f)}: ${clip(n.reason, 300)}`],
+    ['Queues', n.resumed.length ? queueList(n.resumed, {}, f) : queueList(queues, {}, f)],
+    ...others('Still held by', n.stillHeld, f),
+  ] as const;
+  return build(`:arrow_forward: ${title}`, title, fields, n.hold, false);
+}
+
+export function stillPausedMessage(n: StillPausedNotice, s: MessageSettings): SlackMessage {
+  const queues = scopeQueues(n.hold.scope, s.queues);
+  const title = `Calls still paused after ${duration(n.now - n.hold.since)}`;
+  const fields = (f: Flavour) => [
+    ['Hold', describeHold(n.hold, f)],
+    ['Queues', queueList(queues, n.waiting, f)],
+    ['Paused at', time(n.hold.since, f)],
+    ['Resumes', resumePlan(n.hold, s.autoResumeMinutes, f)],
+  ] as const;
+  return build(`:hourglass: ${title}`, title, fields, n.hold, true);
+}
+
+/** The original message after someone pressed "Resume calls": the button goes, the outcome is added. */
+export function pressedMessage(original: SlackMessage, p: { userId: string; at: number; released: boolean }): SlackMessage {
+  const who = `<@${p.userId}>`;
+  const outcome = p.released
+    ? `:white_check_mark: Resumed by ${who} at ${time(p.at, 'mrkdwn')}`
+    : `:information_source: ${who} pressed Resume at ${time(p.at, 'mrkdwn')}; the hold had already been released`;
+  const plain = p.released ? `resumed by Slack user ${p.userId}` : `the hold had already been released`;
+  return {
+    text: clip(`${original.text} — ${plain}`, 3000),
+    blocks: [
+      ...original.blocks.filter((b) => b.type !== 'actions').slice(0, 48),
+      { type: 'section', text: { type: 'mrkdwn', text: outcome } },
+    ],
+  };
+}
+
+type Fields = (f: Flavour) => ReadonlyArray<readonly [string, string]>;
+
+function build(header: string, title: string, fields: Fields, hold: Hold, button: boolean): SlackMessage {
+  const text = `${title}. ${fields('plain').map(([k, v]) => `${k}: ${v}`).join('. ')}.`;
+  const blocks: KnownBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: clip(header, 150), emoji: true } },
+    {
+      type: 'section',
+      fields: fields('mrkdwn').slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn' as const, text: clip(`*${k}*\n${v}`, 2000) })),
+    },
+  ];
+  if (button) blocks.push(resumeButton(hold));
+  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: clip(`hold ${code(hold.id, 'mrkdwn')} · callguard`, 3000) }] });
+  return { text: clip(text, 3000), blocks };
+}
+
+function others(label: string, holds: Hold[], f: Flavour): Array<readonly [string, string]> {
+  if (!holds.length) return [];
+  const shown = holds.slice(0, 5).map((h) => describeHold(h, f));
+  if (holds.length > shown.length) shown.push(`and ${holds.length - shown.length} more`);
+  return [[label, shown.join(f === 'mrkdwn' ? '\n' : '; ')]];
+}
+
+function resumeButton(hold: Hold): KnownBlock {
+  return {
+    type: 'actions',
+    elements: [
+      {
+        type: 'button',
+        action_id: RESUME_ACTION_ID,
+        text: { type: 'plain_text', text: 'Resume calls' },
+        value: hold.id,
+        style: 'danger',
+        confirm: {
+          title: { type: 'plain_text', text: 'Resume calls?' },
+          text: { type: 'mrkdwn', text: clip(`This releases hold ${code(hold.id, 'mrkdwn')}. Queues it alone paused start dispatching again.`, 300) },
+          confirm: { type: 'plain_text', text: 'Resume' },
+          deny: { type: 'plain_text', text: 'Cancel' },
+        },
+      },
+    ],
+  };
+}
