@@ -9,6 +9,8 @@ import { HoldLedger } from './holds.js';
 import { JOB } from './ingest/jobs.js';
 import { EVENTS_QUEUE, Keys } from './keys.js';
 import { createLogger, type Logger } from './logger.js';
+import { Notifier } from './notify/notifier.js';
+import { SLACK_ACTION_JOB, slackActionHandler } from './notify/slack-actions.js';
 import { assertReachable, connect, type CallguardRedis } from './redis.js';
 import { Reporter } from './reporter.js';
 import type { Rule } from './types.js';
@@ -30,6 +32,8 @@ export interface Callguard {
   /** The user's dispatch queues, by name. */
   dispatch: Map<string, Queue>;
   reporter: Reporter;
+  /** Slack notifications (`notifier.queue` is the `notifications` queue, for Bull Board). */
+  notifier: Notifier;
   /** Job handlers of the events queue by job name; features add theirs before start(). */
   handlers: Record<string, JobHandler>;
   /** Starts the health worker and the evaluator schedule (omit for an API-only process). */
@@ -70,10 +74,13 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
       logger.info({ hold: c.hold.id, by: c.event === 'hold-added' ? c.hold.by : undefined, paused: c.paused, resumed: c.resumed }, `${c.event}: ${c.hold.id}`);
     }
   });
+  const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger });
+  evaluator.onChange(notifier.notifyChanges);
+  handlers[SLACK_ACTION_JOB] = slackActionHandler({ control, notifier, admins: config.slack.admins });
   let worker: Worker | undefined;
 
   return {
-    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, handlers,
+    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, notifier, handlers,
     async startWorker() {
       // Upserting on every boot is intended: all instances share one schedule by id.
       await events.upsertJobScheduler(JOB.evaluate, { every: config.minuteMs }, {
@@ -81,6 +88,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
         opts: { removeOnComplete: 100, removeOnFail: 100 },
       });
       worker = startHealthWorker({ connection: redis, prefix: config.prefix, handlers, logger });
+      await notifier.start();
       // Repair whatever drifted while no instance was running.
       await evaluator.evaluate({ full: true });
       return worker;
@@ -88,6 +96,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     async stop() {
       await reporter.close();
       await worker?.close();
+      await notifier.close();
       await Promise.all([events.close(), ...[...dispatch.values()].map((q) => q.close())]);
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -1,0 +1,110 @@
+/** What each job on the notifications queue does: gather the facts at send time, render, send. */
+import type { Job, Queue } from 'bullmq';
+import type { Config } from '../config.js';
+import type { HoldChange, HoldLedger } from '../holds.js';
+import type { Keys } from '../keys.js';
+import type { CallguardRedis } from '../redis.js';
+import type { Hold, Scope } from '../types.js';
+import { scopeQueues } from './format.js';
+import { pausedMessage, pressedMessage, resumedMessage, stillPausedMessage, type MessageSettings, type SlackMessage } from './messages.js';
+import type { Posted, Sender } from './sender.js';
+
+export const NOTIFY_JOB = {
+  change: 'hold-change',
+  remind: 'remind',
+  stillPaused: 'still-paused',
+  pressed: 'resume-pressed',
+} as const;
+
+export interface ChangeJob {
+  change: HoldChange;
+}
+export interface StillPausedJob {
+  holdId: string;
+}
+export interface PressedJob extends Posted {
+  userId: string;
+  released: boolean;
+  at: number;
+  original: SlackMessage;
+}
+
+export interface DeliveryDeps {
+  config: Config;
+  redis: CallguardRedis;
+  keys: Keys;
+  ledger: HoldLedger;
+  dispatch: Map<string, Queue>;
+  sender: Sender;
+  /** The notifications queue, where reminder ticks enqueue one job per message. */
+  queue: Queue;
+}
+
+/** BullMQ job ids may not contain ':', which hold ids and scheduler job ids do. */
+export const safeId = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
+
+export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promise<unknown>> {
+  const settings: MessageSettings = { queues: d.config.queues, autoResumeMinutes: d.config.autoResumeMinutes };
+
+  return {
+    [NOTIFY_JOB.change]: async (job) => {
+      const { change } = job.data as ChangeJob;
+      const queues = scopeQueues(change.hold.scope, d.config.queues);
+      const others = (await d.ledger.list()).filter((h) => h.id !== change.hold.id && overlaps(h.scope, queues));
+      if (change.event === 'hold-added') {
+        const waiting = await waitingCounts(d.dispatch, queues);
+        return d.sender.post(pausedMessage({ hold: change.hold, paused: change.paused, waiting, otherHolds: others }, settings));
+      }
+      const entry = await releaseEntry(d, change.auditId);
+      return d.sender.post(resumedMessage({ hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others }, settings));
+    },
+
+    [NOTIFY_JOB.remind]: async (job) => {
+      const periodMs = d.config.remindMinutes * d.config.minuteMs;
+      const [holds, now] = await Promise.all([d.ledger.list(), d.ledger.now()]);
+      const due = holds.filter((h) => h.kind === 'manual' && now - h.since >= periodMs);
+      await d.queue.addBulk(due.map((h) => ({
+        name: NOTIFY_JOB.stillPaused,
+        data: { holdId: h.id } satisfies StillPausedJob,
+        opts: { jobId: `still-paused-${safeId(h.id)}-${safeId(job.id ?? String(now))}` },
+      })));
+      return { reminders: due.map((h) => h.id) };
+    },
+
+    [NOTIFY_JOB.stillPaused]: async (job) => {
+      const { holdId } = job.data as StillPausedJob;
+      const hold = (await d.ledger.list()).find((h) => h.id === holdId);
+      if (!hold) return { skipped: `${holdId} was released` };
+      const queues = scopeQueues(hold.scope, d.config.queues);
+      const [now, waiting] = await Promise.all([d.ledger.now(), waitingCounts(d.dispatch, queues)]);
+      return d.sender.post(stillPausedMessage({ hold, now, waiting }, settings));
+    },
+
+    [NOTIFY_JOB.pressed]: async (job) => {
+      const p = job.data as PressedJob;
+      await d.sender.update({ channel: p.channel, ts: p.ts }, pressedMessage(p.original, p));
+      return { updated: p.ts };
+    },
+  };
+}
+
+function overlaps(scope: Scope, queues: string[]): boolean {
+  return scope === 'all' || scope.some((q) => queues.includes(q));
+}
+
+/** A count that cannot be read is left out of the message rather than failing the notice. */
+async function waitingCounts(dispatch: Map<string, Queue>, queues: string[]): Promise<Record<string, number>> {
+  const entries = await Promise.all(
+    queues.map(async (q) => [q, await dispatch.get(q)?.getWaitingCount().catch(() => undefined)] as const),
+  );
+  return Object.fromEntries(entries.filter((e): e is readonly [string, number] => e[1] !== undefined));
+}
+
+/** A release's actor and reason live in its audit entry, not in the hold it removed. */
+async function releaseEntry(d: DeliveryDeps, auditId: string): Promise<{ by: string; reason: string; at: number }> {
+  const [row] = await d.redis.xrange(d.keys.audit, auditId, auditId);
+  const f: Record<string, string> = {};
+  for (let i = 0; row && i < row[1].length; i += 2) f[row[1][i]!] = row[1][i + 1]!;
+  // The stream is capped; an entry trimmed away before a long Slack outage ended still gets a message.
+  return { by: f.by ?? 'unknown', reason: f.reason ?? 'no reason recorded', at: f.at ? Number(f.at) : await d.ledger.now() };
+}

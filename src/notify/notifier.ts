@@ -1,0 +1,114 @@
+/** The notifications queue: hold changes in, Slack messages out, as retried BullMQ jobs. */
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Config } from '../config.js';
+import type { HoldChange, HoldLedger } from '../holds.js';
+import { NOTIFICATIONS_QUEUE, type Keys } from '../keys.js';
+import type { Logger } from '../logger.js';
+import type { CallguardRedis } from '../redis.js';
+import { deliveries, NOTIFY_JOB, safeId, type ChangeJob, type PressedJob } from './deliveries.js';
+import { isPermanent, retryDelay, SLACK_BACKOFF, type RetrySettings } from './retry.js';
+import { createSender, type Sender } from './sender.js';
+
+export interface NotifierDeps {
+  config: Config;
+  redis: CallguardRedis;
+  keys: Keys;
+  ledger: HoldLedger;
+  dispatch: Map<string, Queue>;
+  logger: Logger;
+  /** Defaults to Slack with SLACK_BOT_TOKEN, else the log. */
+  sender?: Sender;
+}
+
+export const NOTIFY_ATTEMPTS = 8;
+const REMIND_SCHEDULER = 'remind';
+
+export class Notifier {
+  readonly queue: Queue;
+  readonly retry: RetrySettings;
+  private readonly sender: Sender;
+  private worker?: Worker;
+
+  constructor(private readonly deps: NotifierDeps) {
+    const { config } = deps;
+    // Like every other period, retry delays scale with CALLGUARD_MINUTE_SECONDS: 2 s doubling,
+    // at most 5 min between tries, so 8 attempts ride out about 8 minutes of Slack trouble.
+    this.retry = { baseMs: config.minuteMs / 30, maxMs: 5 * config.minuteMs };
+    this.sender = deps.sender ?? createSender(config.slack, deps.logger);
+    this.queue = new Queue(NOTIFICATIONS_QUEUE, {
+      connection: deps.redis,
+      prefix: config.prefix,
+      defaultJobOptions: {
+        attempts: NOTIFY_ATTEMPTS,
+        backoff: { type: SLACK_BACKOFF },
+        // Completed jobs are kept a week: their ids are what make a second enqueue of the same transition a no-op.
+        removeOnComplete: { age: 7 * 24 * 3600, count: 5000 },
+        removeOnFail: { age: 30 * 24 * 3600, count: 5000 },
+      },
+    });
+  }
+
+  /**
+   * The evaluator's change listener. It only enqueues, after enforcement already happened, and
+   * never throws: a Slack or queue problem must not delay or undo a pause. The job id is the audit
+   * entry's, so one transition is one message however often it is enqueued.
+   */
+  readonly notifyChanges = async (changes: HoldChange[]): Promise<void> => {
+    try {
+      await this.queue.addBulk(changes.map((change) => ({
+        name: NOTIFY_JOB.change,
+        data: { change } satisfies ChangeJob,
+        opts: { jobId: `change-${safeId(change.auditId)}` },
+      })));
+    } catch (err) {
+      this.deps.logger.error({ err: (err as Error).message, changes: changes.map((c) => c.auditId) }, 'could not enqueue notifications');
+    }
+  };
+
+  /** Rewrites a message whose "Resume calls" was pressed; the first press per message wins. */
+  async notifyPressed(p: PressedJob): Promise<void> {
+    await this.queue.add(NOTIFY_JOB.pressed, p, { jobId: `pressed-${safeId(p.channel)}-${safeId(p.ts)}` });
+  }
+
+  async start(): Promise<Worker> {
+    const { config, logger } = this.deps;
+    if (config.remindMinutes > 0) {
+      await this.queue.upsertJobScheduler(REMIND_SCHEDULER, { every: config.remindMinutes * config.minuteMs }, {
+        name: NOTIFY_JOB.remind,
+        opts: { attempts: 1, removeOnComplete: 100, removeOnFail: 100 },
+      });
+    } else {
+      await this.queue.removeJobScheduler(REMIND_SCHEDULER);
+    }
+    const handlers = deliveries({ ...this.deps, sender: this.sender, queue: this.queue });
+    const worker = new Worker(NOTIFICATIONS_QUEUE, async (job: Job) => {
+      const handler = handlers[job.name];
+      if (!handler) throw new UnrecoverableError(`unknown notification job "${job.name}"`);
+      try {
+        return await handler(job);
+      } catch (err) {
+        if (isPermanent(err)) throw new UnrecoverableError(`Slack refused: ${(err as Error).message}`);
+        throw err;
+      }
+    }, {
+      connection: this.deps.redis,
+      prefix: config.prefix,
+      // One at a time per instance keeps messages in order and well under Slack's per-channel rate.
+      concurrency: 1,
+      settings: { backoffStrategy: (attemptsMade, _type, err) => retryDelay(attemptsMade, err, this.retry) },
+    });
+    worker.on('failed', (job, err) => {
+      const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
+      logger[final ? 'error' : 'warn']({ job: job?.name, id: job?.id, attempt: job?.attemptsMade, err: err.message },
+        final ? 'notification failed; it stays in the failed list' : 'notification failed; will retry');
+    });
+    worker.on('error', (err) => logger.error({ err: err.message }, 'notifications worker error'));
+    this.worker = worker;
+    return worker;
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+  }
+}
