@@ -45,6 +45,34 @@ export class Control {
     return this.release(targets, req.by, req.reason ?? 'resumed by an operator');
   }
 
+  /**
+   * Places an alert's hold (kind `alert`). An id already held is left alone, so the firing notices
+   * Alertmanager repeats every repeat_interval change nothing.
+   */
+  async addAlertHold(req: {
+    id: string;
+    by: string;
+    reason: string;
+    queues?: string[];
+    rule?: string;
+    alertName?: string;
+    source?: string;
+  }): Promise<HoldChange[]> {
+    const hold: NewHold = {
+      id: req.id,
+      kind: 'alert',
+      scope: this.scope(req.queues),
+      by: req.by,
+      reason: req.reason,
+      ...(req.rule !== undefined ? { rule: req.rule } : {}),
+      ...(req.alertName !== undefined ? { alertName: req.alertName } : {}),
+      ...(req.source !== undefined ? { source: req.source } : {}),
+    };
+    const { changes } = await this.ledger.change({ add: [hold] });
+    await this.settle(changes);
+    return changes;
+  }
+
   /** Releases specific holds by id (Slack button, alert resolved). */
   async releaseIds(ids: string[], by: string, reason: string): Promise<{ released: Hold[]; changes: HoldChange[] }> {
     const holds = await this.ledger.list();

@@ -37,6 +37,14 @@ export class Keys {
   get audit(): string {
     return this.key('audit');
   }
+  /** String prefix of Bull Board login sessions (connect-redis appends the session id). */
+  get sessionPrefix(): string {
+    return this.key('sess') + ':';
+  }
+  /** String (with TTL): when an alert hold's resolved notice was enqueued; orders it against a racing firing. */
+  alertResolved(holdId: string): string {
+    return this.key('alert-resolved', holdId);
+  }
   /** Every key pattern callguard owns (for cleanup in tests and the demo). */
   get pattern(): string {
     return `${this.prefix}:*`;
