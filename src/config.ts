@@ -40,6 +40,13 @@ const schema = z.object({
   CALLGUARD_SESSION_SECRET: z.string().min(16).optional(),
   /** HMAC secret accepted on POST /health/alert besides bearer tokens (Grafana and X-Callguard-Signature). */
   CALLGUARD_WEBHOOK_SECRET: z.string().min(16).optional(),
+  /** Failed Bull Board logins allowed per client IP and name in 15 minutes (5x that per IP alone) before 429. */
+  CALLGUARD_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Express "trust proxy": unset/false when clients connect directly; true, a hop count, or proxy IPs/subnets behind a reverse proxy (client IPs for login limits, HTTPS for Secure cookies). */
+  CALLGUARD_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
   /** Slack bot token; without it notifications are logged instead. */
   SLACK_BOT_TOKEN: z.string().optional(),
   /** Slack channel (id or #name) for notifications. */
@@ -71,6 +78,8 @@ export type Config = {
   users: string;
   sessionSecret?: string;
   webhookSecret?: string;
+  loginAttempts: number;
+  trustProxy: boolean | number | string;
   slack: {
     botToken?: string;
     channel: string;
@@ -109,6 +118,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     users: e.CALLGUARD_USERS,
     sessionSecret: e.CALLGUARD_SESSION_SECRET,
     webhookSecret: e.CALLGUARD_WEBHOOK_SECRET,
+    loginAttempts: e.CALLGUARD_LOGIN_ATTEMPTS,
+    trustProxy: e.CALLGUARD_TRUST_PROXY,
     slack: {
       botToken: e.SLACK_BOT_TOKEN,
       channel: e.SLACK_CHANNEL,
