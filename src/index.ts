@@ -66,7 +66,7 @@ export async function closeReporter(): Promise<void> {
 
 /**
  * A pino destination that counts rule phrases in the app's own logs:
- *   pino(pino.multistream([{ stream: process.stdout }, { stream: createCallguardSink() }]))
+ *   pino({}, pino.multistream([{ stream: process.stdout }, { stream: createCallguardSink() }]))
  */
 export function createCallguardSink(opts: { rules?: Rule[]; rulesPath?: string; reporter?: Reporter } = {}): LogSink {
   const rules = opts.rules ?? loadRulesFile(opts.rulesPath ?? process.env.CALLGUARD_RULES ?? './rules.json', loadConfig().queues).rules;
