@@ -86,6 +86,7 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
   const rulesByName = new Map(opts.rules.map((r) => [r.name, r]));
   const counts: LogSinkStats = { lines: 0, matched: 0, dropped: 0, errors: 0 };
   const decoder = new TextDecoder();
+  const lowestLevel = Math.min(...opts.rules.map((r) => r.minLevel));
 
   // multistream calls write() without try/catch, so anything escaping here breaks logger.info().
   const fail = (err: unknown): void => {
@@ -98,6 +99,10 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
   };
 
   const handleLine = (line: string): void => {
+    // pino writes the numeric level first; most lines are below every rule's level, and skipping
+    // them before JSON.parse keeps the sink cheap on the app's logging path.
+    const level = PINO_LEVEL_PREFIX.exec(line);
+    if (level && Number(level[1]) < lowestLevel) return;
     let record: unknown;
     try {
       record = JSON.parse(line);
@@ -142,6 +147,8 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
     stats: () => ({ ...counts }),
   };
 }
+
+const PINO_LEVEL_PREFIX = /^\{"level":(\d+),/;
 
 function recordText(record: Record<string, unknown>): string {
   const parts: string[] = [];
