@@ -1,0 +1,60 @@
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
+import { PrincipalDirectory, resolvePrincipals, type PrincipalEntry } from '../auth/principals.js';
+import type { Callguard } from '../service.js';
+import { boardAccess } from './board-access.js';
+import { boards } from './board.js';
+import { errorHandler, notFound } from './error-handler.js';
+import { BOARD_PATH, loginRoutes } from './login.js';
+import { createAuthenticator } from './passport.js';
+import { bearer } from './require-role.js';
+import { alertRoutes } from './routes/alert.js';
+import { controlRoutes } from './routes/control.js';
+import { reportRoutes } from './routes/reports.js';
+import { statusRoutes } from './routes/status.js';
+import { sameOrigin } from './same-origin.js';
+import { sessions } from './session.js';
+
+export interface AppOptions {
+  /**
+   * Extra routers, mounted before every callguard route. Nothing upstream reads the body, so they
+   * receive the raw request stream (e.g. Slack interactions, whose signature covers the raw
+   * bytes). Errors they pass to next() get callguard's JSON error format.
+   */
+  routers?: Array<{ path: string; router: RequestHandler }>;
+  /** Principals to accept; default: CALLGUARD_USERS from cg.config (validated, may throw ConfigError). */
+  principals?: PrincipalEntry[];
+}
+
+export interface CallguardApp {
+  app: Express;
+  principals: PrincipalDirectory;
+  /** Set when CALLGUARD_USERS was empty: the generated admin, to print once at start-up. */
+  generated?: PrincipalEntry;
+}
+
+/** The admin API, alert webhooks and Bull Board over one Callguard. Listens nowhere: see startHttpServer. */
+export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
+  const { entries, generated } = opts.principals ? { entries: opts.principals, generated: undefined } : resolvePrincipals(cg.config.users);
+  const principals = new PrincipalDirectory(entries);
+  const auth = createAuthenticator(principals);
+  const authenticate = bearer(auth);
+
+  const app = express();
+  app.set('trust proxy', cg.config.trustProxy);
+  // callguard often runs on an internal plain-HTTP port; upgrade-insecure-requests would break the board's assets there.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
+  for (const { path, router } of opts.routers ?? []) app.use(path, router);
+
+  app.use(statusRoutes(cg, authenticate));
+  app.use(controlRoutes(cg, authenticate));
+  app.use(alertRoutes(cg, authenticate));
+  app.use(reportRoutes(cg, authenticate));
+
+  app.use('/admin', sessions(cg), auth.session(), loginRoutes(auth, { attempts: cg.config.loginAttempts }));
+  app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(cg));
+
+  app.use(notFound());
+  app.use(errorHandler(cg.logger));
+  return { app, principals, ...(generated ? { generated } : {}) };
+}

@@ -1,0 +1,36 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Callguard } from '../service.js';
+import { createApp, type AppOptions, type CallguardApp } from './app.js';
+
+export interface HttpServer extends CallguardApp {
+  server: Server;
+  /** e.g. http://127.0.0.1:3000 */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Creates the app and listens on `port` (0: any free port, as the tests use). */
+export async function startHttpServer(cg: Callguard, opts: AppOptions & { port?: number; host?: string } = {}): Promise<HttpServer> {
+  const created = createApp(cg, opts);
+  const server = createServer(created.app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? cg.config.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';
+  return {
+    ...created,
+    server,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
