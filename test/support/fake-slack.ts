@@ -15,6 +15,8 @@ export interface SlackRequest {
   /** What the fake answered: the HTTP status, and Slack's error code when it said `ok: false`. */
   status: number;
   error?: string;
+  /** The message ts the fake answered with, for a later chat.update or button press. */
+  ts?: string;
 }
 
 type Answer = { status: number; retryAfter?: number; error?: string };
@@ -80,7 +82,8 @@ export class FakeSlack {
     const body = parseBody(raw, headers['content-type']);
     const next = this.plan.shift() ?? { status: 200 };
     const error = next.error ?? (headers.authorization === `Bearer ${FAKE_TOKEN}` ? undefined : 'invalid_auth');
-    this.requests.push({ method, headers, body, at: Date.now(), status: next.status, ...(error ? { error } : {}) });
+    const record: SlackRequest = { method, headers, body, at: Date.now(), status: next.status, ...(error ? { error } : {}) };
+    this.requests.push(record);
     if (next.status !== 200) {
       res.writeHead(next.status, { 'content-type': 'text/plain', ...(next.retryAfter !== undefined ? { 'retry-after': String(next.retryAfter) } : {}) });
       res.end(next.status === 429 ? 'ratelimited' : 'upstream trouble');
@@ -92,6 +95,7 @@ export class FakeSlack {
       return;
     }
     const ts = method === 'chat.update' ? body.ts : `${Math.floor(Date.now() / 1000)}.${String(++this.seq).padStart(6, '0')}`;
+    record.ts = ts;
     res.end(JSON.stringify({ ok: true, channel: body.channel, ts, message: { text: body.text, blocks: body.blocks } }));
   }
 }
