@@ -238,14 +238,30 @@ describe('still-paused reminders', () => {
   });
 });
 
+/** An instance whose log records are collected in `lines`. */
+async function startLogged(env: Record<string, string>) {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
+  const config = testConfig({ CALLGUARD_REMIND_MINUTES: '0', ...env });
+  const cg = await createCallguard(config, testRules(TWILIO, config.queues), { logger: pino({ level: 'info' }, sink) });
+  cgs.push(cg);
+  await cg.startWorker();
+  return { cg, lines };
+}
+
+describe('when the notifications queue cannot take the job', () => {
+  it('the pause still lands and the failure is logged', async () => {
+    const { cg, lines } = await startLogged(slackEnv());
+    cg.notifier.queue.addBulk = () => Promise.reject(new Error('simulated enqueue failure'));
+    await cg.control.pause({ by: 'alice', reason: 'enqueue breaks' });
+    expect(await cg.dispatch.get('calls')!.isPaused()).toBe(true);
+    expect(lines.find((l) => l.msg === 'could not enqueue notifications')).toMatchObject({ err: 'simulated enqueue failure', level: 50 });
+  });
+});
+
 describe('without SLACK_BOT_TOKEN', () => {
   it('logs the notification instead, and the job completes', async () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
-    const config = testConfig({ CALLGUARD_REMIND_MINUTES: '0' });
-    const cg = await createCallguard(config, testRules(TWILIO, config.queues), { logger: pino({ level: 'info' }, sink) });
-    cgs.push(cg);
-    await cg.startWorker();
+    const { cg, lines } = await startLogged({});
     await cg.control.pause({ by: 'alice', reason: 'no slack here' });
 
     const logged = (await waitFor(() => lines.find((l) => String(l.notification ?? '').startsWith('Calls paused'))))!;
