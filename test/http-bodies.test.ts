@@ -128,7 +128,7 @@ describe('malformed, oversized and wrong-type requests: 4xx JSON, state unchange
     const headers: Record<string, string> = { authorization: `Bearer ${tokenOf(c.as)}`, ...c.headers };
     if (c.type) headers['content-type'] = c.type;
     const method = c.method ?? 'POST';
-    const reply = await request(`${t.url}${c.route}`, { method, headers, body: method === 'GET' ? null : c.body });
+    const reply = await request(`${t.url}${c.route}`, { method, headers, body: method === 'GET' ? null : (c.body as BodyInit) });
     expect(reply.status, reply.text.slice(0, 300)).toBe(c.status);
     expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
     expect(reply.json).toEqual({ error: { code: c.code, message: expect.any(String) } });
