@@ -28,8 +28,8 @@ const schema = z.object({
   CALLGUARD_MINUTE_SECONDS: positiveNumber.default(60),
   /** Minutes a rule must stay continuously below threshold before its hold is released. */
   CALLGUARD_AUTO_RESUME_MINUTES: z.coerce.number().nonnegative().default(5),
-  /** on: rules pause queues; off: rules are counted but never pause. */
-  CALLGUARD_AUTO_PAUSE: z.enum(['on', 'off']).default('on'),
+  /** on: rules pause queues; shadow: rules record "would have paused" instead; off: rules are counted but never pause. */
+  CALLGUARD_AUTO_PAUSE: z.enum(['on', 'shadow', 'off']).default('on'),
   /** Milliseconds the in-process reporter coalesces counts before flushing one job. */
   CALLGUARD_FLUSH_MS: z.coerce.number().int().min(10).max(10_000).default(250),
   /** HTTP port of the admin API and Bull Board. */
@@ -71,7 +71,7 @@ export type Config = {
   prefix: string;
   minuteMs: number;
   autoResumeMinutes: number;
-  autoPause: 'on' | 'off';
+  autoPause: 'on' | 'shadow' | 'off';
   flushMs: number;
   logLevel: string;
   port: number;

@@ -1,4 +1,4 @@
-import type { Hold, Rule } from './types.js';
+import type { Hold, HoldEffect, Rule } from './types.js';
 
 /** A hold about to be placed; the ledger stamps `since` with Redis' clock. */
 export type NewHold = Omit<Hold, 'since'>;
@@ -11,6 +11,8 @@ export interface Release {
   ifClear?: string;
 }
 
+export type AutoPause = 'on' | 'shadow' | 'off';
+
 export interface DecideInput {
   rules: Rule[];
   /** Errors counted over each rule's window. */
@@ -21,7 +23,7 @@ export interface DecideInput {
   now: number;
   minuteMs: number;
   autoResumeMinutes: number;
-  autoPause: 'on' | 'off';
+  autoPause: AutoPause;
   /**
    * A full evaluation also expires manual holds past their `until` and drops holds of rules that
    * are no longer configured. The fast check after counting looks only at the rules it was given.
@@ -29,6 +31,7 @@ export interface DecideInput {
   full: boolean;
 }
 
+/** Releases are applied before adds, so a hold can change effect under the same id in one step. */
 export interface Decision {
   add: NewHold[];
   release: Release[];
@@ -40,48 +43,70 @@ export interface Decision {
 
 export const SYSTEM_ACTOR = 'callguard';
 
+export function effectOf(hold: Pick<Hold, 'effect'>): HoldEffect {
+  return hold.effect ?? 'pause';
+}
+
+/** What a tripped rule does under the global switch and its own mode; undefined: nothing. */
+export function tripEffect(rule: Rule, autoPause: AutoPause): 'pause' | 'shadow' | undefined {
+  if (autoPause === 'off') return undefined;
+  return autoPause === 'shadow' || rule.mode === 'shadow' ? 'shadow' : 'pause';
+}
+
 /** Pure: what should change, given the counts, the holds and the clock. */
 export function decide(input: DecideInput): Decision {
   const { rules, counts, holds, clearSince, now } = input;
   const decision: Decision = { add: [], release: [], startClear: [], stopClear: [] };
   const held = new Map(holds.map((h) => [h.id, h]));
   const resumeAfterMs = input.autoResumeMinutes * input.minuteMs;
+  const release = (id: string, reason: string, ifClear?: string) =>
+    decision.release.push({ id, by: SYSTEM_ACTOR, reason, ...(ifClear ? { ifClear } : {}) });
 
   for (const rule of rules) {
     const count = counts[rule.name] ?? 0;
-    const holdId = ruleHoldId(rule.name);
-    const hold = held.get(holdId);
+    const id = ruleHoldId(rule.name);
+    const hold = held.get(id);
+    const hadClear = clearSince[rule.name] !== undefined;
+
     if (count >= rule.thresholdCount) {
-      if (clearSince[rule.name] !== undefined) decision.stopClear.push(rule.name);
-      if (!hold && input.autoPause === 'on') decision.add.push(ruleHold(rule, count));
+      if (hadClear) decision.stopClear.push(rule.name);
+      const effect = tripEffect(rule, input.autoPause);
+      // Auto-pause switched off keeps existing holds until their rules clear: it never resumes a failing provider.
+      if (hold && (effectOf(hold) === effect || effect === undefined)) continue;
+      // A probe that sees the rule trip again re-pauses at once; a hold of another mode is replaced.
+      if (hold) release(id, effectOf(hold) === 'probe' ? `${rule.name} tripped again during the probe` : `${rule.name} changed mode`);
+      if (effect) decision.add.push(ruleHold(rule, count, effect, hold && effectOf(hold) === 'probe'));
       continue;
     }
+
     if (!hold) {
-      if (clearSince[rule.name] !== undefined) decision.stopClear.push(rule.name);
+      if (hadClear) decision.stopClear.push(rule.name);
+      continue;
+    }
+    if (effectOf(hold) === 'probe') {
+      if (hold.until !== undefined && now >= hold.until) {
+        release(id, `${rule.name} stayed below threshold through the probe`);
+        if (hadClear) decision.stopClear.push(rule.name);
+      }
       continue;
     }
     // Measured from when the rule first cleared, not from the pause: the original resumed a
     // provider that was still failing because it counted from the moment of the pause.
     const clearedAt = clearSince[rule.name];
     if (clearedAt === undefined) decision.startClear.push(rule.name);
-    if (now - (clearedAt ?? now) >= resumeAfterMs) {
-      decision.release.push({
-        id: holdId,
-        by: SYSTEM_ACTOR,
-        reason: `${rule.name} below threshold (${count}/${rule.thresholdCount}) for ${input.autoResumeMinutes} min`,
-        ifClear: rule.name,
-      });
-      decision.stopClear.push(rule.name);
-    }
+    if (now - (clearedAt ?? now) < resumeAfterMs) continue;
+    release(id, `${rule.name} below threshold (${count}/${rule.thresholdCount}) for ${input.autoResumeMinutes} min`, rule.name);
+    decision.stopClear.push(rule.name);
+    if (effectOf(hold) === 'pause' && rule.probe) decision.add.push(probeHold(rule, now, input.minuteMs));
   }
 
   if (input.full) {
     const configured = new Set(rules.map((r) => r.name));
     for (const hold of holds) {
       if (hold.kind === 'manual' && hold.until !== undefined && hold.until <= now) {
-        decision.release.push({ id: hold.id, by: SYSTEM_ACTOR, reason: `until ${new Date(hold.until).toISOString()} passed` });
+        release(hold.id, `until ${new Date(hold.until).toISOString()} passed`);
       } else if (hold.kind === 'rule' && hold.rule && !configured.has(hold.rule)) {
-        decision.release.push({ id: hold.id, by: SYSTEM_ACTOR, reason: `rule ${hold.rule} is no longer configured` });
+        release(hold.id, `rule ${hold.rule} is no longer configured`);
         decision.stopClear.push(hold.rule);
       }
     }
@@ -93,20 +118,35 @@ export function ruleHoldId(rule: string): string {
   return `rule:${rule}`;
 }
 
-function ruleHold(rule: Rule, count: number): NewHold {
+function ruleHold(rule: Rule, count: number, effect: 'pause' | 'shadow', afterProbe = false): NewHold {
+  const what = `${rule.name}: ${count} errors in ${rule.windowMinutes} min (threshold ${rule.thresholdCount})`;
   return {
     id: ruleHoldId(rule.name),
     kind: 'rule',
     scope: rule.queues,
     by: SYSTEM_ACTOR,
-    reason: `${rule.name}: ${count} errors in ${rule.windowMinutes} min (threshold ${rule.thresholdCount})`,
+    reason: afterProbe ? `${what}; tripped again during the probe` : what,
     rule: rule.name,
     count,
     threshold: rule.thresholdCount,
     windowMinutes: rule.windowMinutes,
+    ...(effect === 'shadow' ? { effect } : {}),
   };
 }
 
-export function isDecisionEmpty(d: Decision): boolean {
-  return !d.add.length && !d.release.length && !d.startClear.length && !d.stopClear.length;
+function probeHold(rule: Rule, now: number, minuteMs: number): NewHold {
+  const { minutes, maxPerMinute } = rule.probe!;
+  return {
+    id: ruleHoldId(rule.name),
+    kind: 'rule',
+    scope: rule.queues,
+    by: SYSTEM_ACTOR,
+    reason: `${rule.name} cleared; probing with at most ${maxPerMinute} jobs per minute for ${minutes} min`,
+    rule: rule.name,
+    threshold: rule.thresholdCount,
+    windowMinutes: rule.windowMinutes,
+    effect: 'probe',
+    maxPerMinute,
+    until: now + minutes * minuteMs,
+  };
 }

@@ -1,22 +1,27 @@
 import type { Queue } from 'bullmq';
+import { effectOf } from './decide.js';
 import type { HoldChange, HoldLedger } from './holds.js';
 import type { Logger } from './logger.js';
+import type { Hold } from './types.js';
 
 // A hold change applies its pause within milliseconds; a mismatch younger than this is a
 // transition in flight, not drift worth an audit entry.
 const IN_FLIGHT_MS = 2000;
 
-/** Makes each dispatch queue's real BullMQ paused state follow the holds. */
+/** Makes each dispatch queue's real BullMQ state (paused, probe rate limit) follow the holds. */
 export class Enforcer {
   constructor(
     private readonly queues: Map<string, Queue>,
     private readonly ledger: HoldLedger,
     private readonly logger: Logger,
+    private readonly minuteMs: number,
   ) {}
 
   /** Applies the queue transitions of hold changes this instance made. */
   async apply(changes: HoldChange[]): Promise<void> {
     const touched = new Set(changes.flatMap((c) => [...c.paused, ...c.resumed]));
+    // The probe's limit goes on before the queue resumes, or the backlog would rush out unlimited.
+    if (changes.some((c) => effectOf(c.hold) === 'probe')) await this.applyLimits();
     await Promise.all([...touched].map((q) => this.converge(q)));
   }
 
@@ -38,6 +43,7 @@ export class Enforcer {
         paused: desired ? [name] : [], resumed: desired ? [] : [name], at: now,
       });
     }
+    await this.applyLimits();
     return repaired;
   }
 
@@ -58,4 +64,36 @@ export class Enforcer {
     }
     this.logger.error({ queue: name }, 'holds kept changing while enforcing; the next tick will retry');
   }
+
+  /**
+   * Half-open probes run a queue under a BullMQ global rate limit. The queue's own limit, if it
+   * had one, is saved first and restored when the last probe covering it ends.
+   */
+  private async applyLimits(): Promise<void> {
+    const holds = await this.ledger.list();
+    for (const [name, queue] of this.queues) {
+      const limit = probeLimit(holds, name);
+      const current = await queue.getGlobalRateLimit();
+      if (limit !== undefined) {
+        await this.ledger.saveLimit(name, current ?? null);
+        if (current?.max !== limit || current.duration !== this.minuteMs) {
+          await queue.setGlobalRateLimit(limit, this.minuteMs);
+          this.logger.info({ queue: name, maxPerMinute: limit }, 'dispatch queue probing under a rate limit');
+        }
+        continue;
+      }
+      const saved = await this.ledger.takeSavedLimit(name);
+      if (saved === undefined) continue;
+      await (saved ? queue.setGlobalRateLimit(saved.max, saved.duration) : queue.removeGlobalRateLimit());
+      this.logger.info({ queue: name }, 'probe over; dispatch queue rate limit restored');
+    }
+  }
+}
+
+/** The tightest probe limit covering a queue, if any. */
+export function probeLimit(holds: Hold[], queue: string): number | undefined {
+  const limits = holds
+    .filter((h) => effectOf(h) === 'probe' && h.maxPerMinute && (h.scope === 'all' || h.scope.includes(queue)))
+    .map((h) => h.maxPerMinute!);
+  return limits.length ? Math.min(...limits) : undefined;
 }

@@ -1,5 +1,5 @@
 import type { Counters } from './counters.js';
-import { decide, type Decision } from './decide.js';
+import { decide, type AutoPause, type Decision } from './decide.js';
 import type { Enforcer } from './enforcer.js';
 import type { HoldChange, HoldLedger } from './holds.js';
 import type { Rule } from './types.js';
@@ -7,7 +7,7 @@ import type { Rule } from './types.js';
 export interface EvaluatorSettings {
   minuteMs: number;
   autoResumeMinutes: number;
-  autoPause: 'on' | 'off';
+  autoPause: AutoPause;
 }
 
 export type ChangeListener = (changes: HoldChange[]) => void | Promise<void>;

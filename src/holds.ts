@@ -4,7 +4,7 @@ import type { CallguardRedis } from './redis.js';
 import type { Hold } from './types.js';
 
 export interface HoldChange {
-  event: 'hold-added' | 'hold-released';
+  event: 'hold-added' | 'hold-released' | 'would-pause' | 'would-resume' | 'probe-started' | 'probe-ended';
   hold: Hold;
   /** Dispatch queues this change newly paused / left with no hold. */
   paused: string[];
@@ -75,6 +75,17 @@ export class HoldLedger {
 
   async stopClear(rules: string[]): Promise<void> {
     if (rules.length) await this.redis.hdel(this.keys.clearSince, ...rules);
+  }
+
+  /** Remembers a queue's own rate limit before a probe replaces it (first save wins). */
+  async saveLimit(queue: string, limit: { max: number; duration: number } | null): Promise<void> {
+    await this.redis.hsetnx(this.keys.savedLimits, queue, JSON.stringify(limit));
+  }
+
+  /** The saved limit (null: it had none) and forgets it; undefined when nothing was saved. */
+  async takeSavedLimit(queue: string): Promise<{ max: number; duration: number } | null | undefined> {
+    const [[, raw]] = (await this.redis.multi().hget(this.keys.savedLimits, queue).hdel(this.keys.savedLimits, queue).exec()) as [[unknown, string | null]];
+    return raw === null ? undefined : JSON.parse(raw);
   }
 
   /** Redis' clock, in ms. */

@@ -33,6 +33,10 @@ export class Keys {
   get changedAt(): string {
     return this.key('changed-at');
   }
+  /** Hash: dispatch queue → its own global rate limit (JSON, or "none") saved while a probe limits it. */
+  get savedLimits(): string {
+    return this.key('saved-limits');
+  }
   /** Stream: who/what/why/when of every transition. */
   get audit(): string {
     return this.key('audit');

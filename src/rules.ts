@@ -12,6 +12,8 @@ const ruleSchema = z
     log_patterns: z.array(z.string().trim().min(1, 'empty pattern')),
     queues: z.array(z.string().min(1)).min(1).optional(),
     min_level: z.enum(Object.keys(LEVELS) as [keyof typeof LEVELS]).optional(),
+    mode: z.enum(['enforce', 'shadow']).optional(),
+    probe: z.object({ minutes: z.number().int().positive(), max_per_minute: z.number().int().positive() }).strict().optional(),
   })
   .strict();
 
@@ -75,6 +77,8 @@ export function parseRules(text: string, file: string, dispatchQueues: string[])
       logPatterns: r.log_patterns,
       queues: r.queues ? [...new Set(r.queues)] : 'all',
       minLevel: LEVELS[r.min_level ?? 'warn'],
+      ...(r.mode ? { mode: r.mode } : {}),
+      ...(r.probe ? { probe: { minutes: r.probe.minutes, maxPerMinute: r.probe.max_per_minute } } : {}),
     });
   }
   if (problems.length) throw new ConfigError(problems.join('\n'));

@@ -56,7 +56,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const counters = new Counters(redis, keys, rules, config.minuteMs);
   const ledger = new HoldLedger(redis, keys, config.queues);
   const dispatch = new Map(config.queues.map((q) => [q, new Queue(q, { connection: redis, prefix: config.queuePrefix })]));
-  const enforcer = new Enforcer(dispatch, ledger, logger);
+  const enforcer = new Enforcer(dispatch, ledger, logger, config.minuteMs);
   const evaluator = new Evaluator(rules, counters, ledger, enforcer, config);
   const control = new Control(config.queues, ledger, counters, enforcer, evaluator);
   const events = new Queue(EVENTS_QUEUE, {

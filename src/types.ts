@@ -2,6 +2,13 @@
 
 export type HoldKind = 'rule' | 'alert' | 'manual';
 
+/**
+ * What a hold does to the queues it covers: `pause` (the default), `shadow` (nothing — it only
+ * records that the rule would have paused) or `probe` (half-open: the queues run under a global
+ * rate limit while the provider is tested).
+ */
+export type HoldEffect = 'pause' | 'shadow' | 'probe';
+
 /** A hold's scope: the dispatch queues it pauses, or every configured dispatch queue. */
 export type Scope = string[] | 'all';
 
@@ -18,8 +25,12 @@ export interface Hold {
   reason: string;
   /** ms since epoch (Redis clock). */
   since: number;
-  /** ms since epoch; a manual hold is released automatically when this passes. */
+  /** ms since epoch; a manual hold is released automatically when this passes; a probe ends then. */
   until?: number;
+  /** Absent means `pause`. */
+  effect?: HoldEffect;
+  /** For probe holds: jobs per minute the covered queues may run. */
+  maxPerMinute?: number;
   /** Rule name for rule holds, or the rule an alert named. */
   rule?: string;
   /** Snapshot of the count that tripped a rule hold. */
@@ -40,6 +51,10 @@ export interface Rule {
   queues: Scope;
   /** Lowest pino level (numeric) the log sink matches for this rule. */
   minLevel: number;
+  /** `shadow`: evaluated and recorded as "would have paused", never pausing. */
+  mode?: 'enforce' | 'shadow';
+  /** Half-open resume: run at most maxPerMinute jobs per minute for `minutes` before resuming fully. */
+  probe?: { minutes: number; maxPerMinute: number };
 }
 
 /** Something that accepts error counts without blocking: the coalescing reporter. */

@@ -116,3 +116,60 @@ describe('decide: manual and alert holds', () => {
     expect(d.release).toEqual([expect.objectContaining({ id: 'rule:plivo', reason: expect.stringContaining('no longer configured') })]);
   });
 });
+
+describe('decide: shadow mode', () => {
+  const shadowRule: Rule = { ...twilio, mode: 'shadow' };
+
+  it.each([
+    { name: 'global shadow', rules: [twilio], autoPause: 'shadow' as const },
+    { name: 'rule in shadow mode', rules: [shadowRule], autoPause: 'on' as const },
+  ])('$name: a trip adds a shadow hold, which pauses nothing', ({ rules, autoPause }) => {
+    const d = decide(input({ rules, autoPause, counts: { twilio: 10 } }));
+    expect(d.add).toEqual([expect.objectContaining({ id: 'rule:twilio', effect: 'shadow' })]);
+  });
+
+  it('a shadow hold clears like a real one (would have resumed)', () => {
+    const d = decide(input({ rules: [shadowRule], holds: [{ ...ruleHold('twilio'), effect: 'shadow' }], clearSince: { twilio: T0 - 5 * MIN } }));
+    expect(d.release.map((r) => r.id)).toEqual(['rule:twilio']);
+    expect(d.add).toEqual([]);
+  });
+
+  it('leaving shadow mode while tripped swaps the shadow hold for a real one', () => {
+    const d = decide(input({ counts: { twilio: 10 }, holds: [{ ...ruleHold('twilio'), effect: 'shadow' }] }));
+    expect(d.release.map((r) => r.id)).toEqual(['rule:twilio']);
+    expect(d.add).toEqual([expect.objectContaining({ id: 'rule:twilio' })]);
+    expect(d.add[0]!.effect).toBeUndefined();
+  });
+
+  it('switching auto-pause off keeps a tripped rule held until it clears', () => {
+    const d = decide(input({ autoPause: 'off', counts: { twilio: 10 }, holds: [ruleHold('twilio')] }));
+    expect(d).toMatchObject({ add: [], release: [] });
+  });
+});
+
+describe('decide: half-open probe', () => {
+  const probing: Rule = { ...twilio, probe: { minutes: 3, maxPerMinute: 5 } };
+  const probeHold = (until: number): Hold => ({ ...ruleHold('twilio'), effect: 'probe', maxPerMinute: 5, until });
+
+  it('when a probing rule is due to resume, the pause hold becomes a probe hold with a rate limit and an end', () => {
+    const d = decide(input({ rules: [probing], holds: [ruleHold('twilio')], clearSince: { twilio: T0 - 5 * MIN } }));
+    expect(d.release).toEqual([expect.objectContaining({ id: 'rule:twilio', ifClear: 'twilio' })]);
+    expect(d.add).toEqual([expect.objectContaining({ id: 'rule:twilio', effect: 'probe', maxPerMinute: 5, until: T0 + 3 * MIN })]);
+  });
+
+  it.each([
+    { name: 'during the probe, still clear', count: 2, now: T0 + 2 * MIN, release: false, add: false },
+    { name: 'probe time is up, clear', count: 0, now: T0 + 3 * MIN, release: true, add: false },
+    { name: 'trips again during the probe', count: 10, now: T0 + MIN, release: true, add: true },
+  ])('$name', ({ count, now, release, add }) => {
+    const d = decide(input({ rules: [probing], counts: { twilio: count }, holds: [probeHold(T0 + 3 * MIN)], now }));
+    expect(d.release.map((r) => r.id)).toEqual(release ? ['rule:twilio'] : []);
+    expect(d.add.map((h) => [h.id, h.effect])).toEqual(add ? [['rule:twilio', undefined]] : []);
+    if (add) expect(d.add[0]!.reason).toContain('tripped again during the probe');
+  });
+
+  it('a shadow rule never probes', () => {
+    const d = decide(input({ rules: [{ ...probing, mode: 'shadow' }], holds: [{ ...ruleHold('twilio'), effect: 'shadow' }], clearSince: { twilio: T0 - 5 * MIN } }));
+    expect(d.add).toEqual([]);
+  });
+});

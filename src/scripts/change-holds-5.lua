@@ -3,7 +3,7 @@
   all in one step: two instances racing produce one change and one audit entry.
 
   KEYS[1] holds hash (id -> hold JSON)
-  KEYS[2] covered hash (queue -> number of holds covering it)
+  KEYS[2] covered hash (queue -> number of pausing holds covering it)
   KEYS[3] audit stream
   KEYS[4] changed-at string
   KEYS[5] clear-since hash (rule -> ms)
@@ -11,24 +11,40 @@
   ARGV[1] JSON request:
     { queues: [configured dispatch queues], maxlen: n,
       add: [hold], release: [{ id, by, reason, ifClear? }] }
-    An added hold whose id exists is left alone (idempotent). A release with ifClear = <rule>
-    happens only while that rule still has a clear-since time, so a trip that raced the
-    evaluator's decision keeps the hold.
+    Releases run before adds, so one call can swap a hold's effect under the same id. An added
+    hold whose id exists is left alone (idempotent). A release with ifClear = <rule> happens only
+    while that rule still has a clear-since time, so a trip that raced the evaluator's decision
+    keeps the hold. Only holds whose effect is 'pause' (or absent) cover queues; 'shadow' and
+    'probe' holds are recorded and audited under their own event names.
 
   Returns JSON { now, changes: [{ event, hold, paused: [queue], resumed: [queue], auditId }] }
+  event: hold-added | hold-released | would-pause | would-resume | probe-started | probe-ended
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local req = cjson.decode(ARGV[1])
+
+local EVENTS = {
+  pause = { 'hold-added', 'hold-released' },
+  shadow = { 'would-pause', 'would-resume' },
+  probe = { 'probe-started', 'probe-ended' },
+}
+
+local function effect(hold)
+  if type(hold.effect) == 'string' and EVENTS[hold.effect] then return hold.effect end
+  return 'pause'
+end
 
 local function coverage()
   local covered = {}
   local values = redis.call('HVALS', KEYS[1])
   for _, raw in ipairs(values) do
     local h = cjson.decode(raw)
-    local scope = h.scope
-    if scope == 'all' then scope = req.queues end
-    for _, q in ipairs(scope) do covered[q] = (covered[q] or 0) + 1 end
+    if effect(h) == 'pause' then
+      local scope = h.scope
+      if scope == 'all' then scope = req.queues end
+      for _, q in ipairs(scope) do covered[q] = (covered[q] or 0) + 1 end
+    end
   end
   return covered
 end
@@ -45,7 +61,11 @@ end
 local changes = {}
 local current = coverage()
 
-local function audit(event, hold, by, reason, paused, resumed)
+local function record(which, hold, by, reason)
+  local after = coverage()
+  local paused, resumed = diff(current, after)
+  current = after
+  local event = EVENTS[effect(hold)][which]
   local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', req.maxlen, '*',
     'event', event, 'hold', hold.id, 'kind', hold.kind, 'by', by, 'reason', reason,
     'paused', table.concat(paused, ','), 'resumed', table.concat(resumed, ','),
@@ -53,30 +73,20 @@ local function audit(event, hold, by, reason, paused, resumed)
   table.insert(changes, { event = event, hold = hold, paused = paused, resumed = resumed, auditId = id })
 end
 
+for _, rel in ipairs(req.release or {}) do
+  local raw = redis.call('HGET', KEYS[1], rel.id)
+  local blocked = rel.ifClear and redis.call('HEXISTS', KEYS[5], rel.ifClear) == 0
+  if raw and not blocked then
+    redis.call('HDEL', KEYS[1], rel.id)
+    record(2, cjson.decode(raw), rel.by, rel.reason)
+  end
+end
+
 for _, hold in ipairs(req.add or {}) do
   if redis.call('HEXISTS', KEYS[1], hold.id) == 0 then
     hold.since = now
     redis.call('HSET', KEYS[1], hold.id, cjson.encode(hold))
-    local after = coverage()
-    local paused, resumed = diff(current, after)
-    current = after
-    audit('hold-added', hold, hold.by, hold.reason, paused, resumed)
-  end
-end
-
-for _, rel in ipairs(req.release or {}) do
-  local id = rel.id
-  local raw = redis.call('HGET', KEYS[1], id)
-  if raw then
-    local hold = cjson.decode(raw)
-    local blocked = rel.ifClear and redis.call('HEXISTS', KEYS[5], rel.ifClear) == 0
-    if not blocked then
-      redis.call('HDEL', KEYS[1], id)
-      local after = coverage()
-      local paused, resumed = diff(current, after)
-      current = after
-      audit('hold-released', hold, rel.by, rel.reason, paused, resumed)
-    end
+    record(1, hold, hold.by, hold.reason)
   end
 end
 

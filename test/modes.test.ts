@@ -1,0 +1,108 @@
+import { Queue } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createGuardedWorker } from '../src/guarded-worker.js';
+import type { Callguard } from '../src/service.js';
+import { sleep, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
+
+let cg: Callguard | undefined;
+afterEach(async () => {
+  await stopTestCallguard(cg);
+  cg = undefined;
+});
+
+const rule = (extra: Record<string, unknown> = {}) => ({ twilio: { threshold_count: 5, window_minutes: 1, log_patterns: ['error when making call via twilio'], ...extra } });
+
+function dispatchWorker(c: Callguard, stamps: number[]) {
+  return createGuardedWorker('calls', async () => void stamps.push(Date.now()), {
+    connection: { url: c.config.redisUrl, maxRetriesPerRequest: null },
+    prefix: c.config.queuePrefix,
+    callguardPrefix: c.config.prefix,
+    concurrency: 10,
+  });
+}
+
+async function feed(c: Callguard, n: number) {
+  const q = new Queue('calls', { connection: { url: c.config.redisUrl }, prefix: c.config.queuePrefix });
+  await q.addBulk(Array.from({ length: n }, (_, i) => ({ name: 'call', data: { i } })));
+  await q.close();
+}
+
+describe('shadow mode', () => {
+  it.each([
+    { name: 'CALLGUARD_AUTO_PAUSE=shadow', rules: rule(), env: { CALLGUARD_AUTO_PAUSE: 'shadow' } },
+    { name: 'a rule with "mode": "shadow"', rules: rule({ mode: 'shadow' }), env: {} },
+  ])('$name: a trip is recorded as would-pause and no queue is touched', async ({ rules, env }) => {
+    cg = await startTestCallguard(rules, { CALLGUARD_AUTO_RESUME_MINUTES: '1', ...env });
+    const stamps: number[] = [];
+    const worker = dispatchWorker(cg, stamps);
+    try {
+      cg.reporter.report('twilio', 6);
+      await cg.reporter.flush();
+      await waitFor(async () => (await cg!.ledger.audit()).some((e) => e.event === 'would-pause'));
+      await feed(cg, 20);
+      await waitFor(() => stamps.length === 20);
+      expect(await cg.dispatch.get('calls')!.isPaused()).toBe(false);
+      expect(await cg.redis.hlen(cg.keys.covered)).toBe(0);
+      const [entry] = await cg.ledger.audit(1);
+      expect(entry).toMatchObject({ event: 'would-pause', hold: 'rule:twilio', paused: [] });
+      // It also "would have resumed" after the continuous clear.
+      await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'would-resume', { timeoutMs: 8000 });
+    } finally {
+      await worker.close();
+    }
+  });
+});
+
+describe('half-open resume', () => {
+  it('resumes under the probe rate limit, then without it; no job lost', async () => {
+    cg = await startTestCallguard(rule({ probe: { minutes: 3, max_per_minute: 4 } }), { CALLGUARD_AUTO_RESUME_MINUTES: '1' });
+    const calls = cg.dispatch.get('calls')!;
+    cg.reporter.report('twilio', 5);
+    await cg.reporter.flush();
+    await waitFor(() => calls.isPaused());
+    await feed(cg, 60);
+    const stamps: number[] = [];
+    const worker = dispatchWorker(cg, stamps);
+    try {
+      const started = await waitFor(async () => (await cg!.ledger.audit(1)).find((e) => e.event === 'probe-started'), { timeoutMs: 8000 });
+      expect(await calls.isPaused()).toBe(false);
+      expect(await calls.getGlobalRateLimit()).toEqual({ max: 4, duration: 1000 });
+      const ended = await waitFor(async () => (await cg!.ledger.audit(1)).find((e) => e.event === 'probe-ended'), { timeoutMs: 10_000 });
+      // Audit times come from Redis' clock, the same machine's clock as the stamps.
+      const [probeStart, probeEnd] = [started.at, ended.at];
+      const during = stamps.filter((t) => t >= probeStart && t < probeEnd);
+      const seconds = (probeEnd - probeStart) / 1000;
+      console.log(`probe: ${during.length} jobs in ${seconds.toFixed(2)} s under a limit of 4 per 1 s minute; first second: ${during.filter((t) => t < probeStart + 1000).length}`);
+      // The limiter admits at most 4 per 1 s window; one extra window covers the edges.
+      expect(during.length).toBeLessThanOrEqual(4 * (Math.ceil(seconds) + 1));
+      expect(during.length).toBeGreaterThan(0);
+      await waitFor(async () => (await calls.getGlobalRateLimit()) === null);
+      await waitFor(() => stamps.length === 60, { timeoutMs: 10_000 });
+      expect(stamps).toHaveLength(60);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a failure during the probe re-pauses at once and says so', async () => {
+    cg = await startTestCallguard(rule({ probe: { minutes: 30, max_per_minute: 2 } }), { CALLGUARD_AUTO_RESUME_MINUTES: '1' });
+    const calls = cg.dispatch.get('calls')!;
+    cg.reporter.report('twilio', 5);
+    await cg.reporter.flush();
+    await waitFor(() => calls.isPaused());
+    await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'probe-started', { timeoutMs: 8000 });
+    expect(await calls.isPaused()).toBe(false);
+
+    const sent = Date.now();
+    cg.reporter.report('twilio', 5);
+    await cg.reporter.flush();
+    await waitFor(() => calls.isPaused(), { intervalMs: 5 });
+    expect(Date.now() - sent).toBeLessThan(1000);
+    const [added, ended] = await cg.ledger.audit(2);
+    expect(ended).toMatchObject({ event: 'probe-ended', reason: 'twilio tripped again during the probe' });
+    expect(added).toMatchObject({ event: 'hold-added', paused: ['calls'] });
+    expect(added!.reason).toContain('tripped again during the probe');
+    await sleep(100);
+    expect(await calls.getGlobalRateLimit()).toBeNull();
+  });
+});
