@@ -29,8 +29,8 @@ async function feed(c: Callguard, n: number) {
 
 describe('shadow mode', () => {
   it.each([
-    { name: 'CALLGUARD_AUTO_PAUSE=shadow', rules: rule(), env: { CALLGUARD_AUTO_PAUSE: 'shadow' } },
-    { name: 'a rule with "mode": "shadow"', rules: rule({ mode: 'shadow' }), env: {} },
+    { name: 'CALLGUARD_AUTO_PAUSE=shadow', rules: rule(), env: { CALLGUARD_AUTO_PAUSE: 'shadow' } as Record<string, string> },
+    { name: 'a rule with "mode": "shadow"', rules: rule({ mode: 'shadow' }), env: {} as Record<string, string> },
   ])('$name: a trip is recorded as would-pause and no queue is touched', async ({ rules, env }) => {
     cg = await startTestCallguard(rules, { CALLGUARD_AUTO_RESUME_MINUTES: '1', ...env });
     const stamps: number[] = [];
@@ -69,7 +69,7 @@ describe('half-open resume', () => {
       expect(await calls.getGlobalRateLimit()).toEqual({ max: 4, duration: 1000 });
       const ended = await waitFor(async () => (await cg!.ledger.audit(1)).find((e) => e.event === 'probe-ended'), { timeoutMs: 10_000 });
       // Audit times come from Redis' clock, the same machine's clock as the stamps.
-      const [probeStart, probeEnd] = [started.at, ended.at];
+      const [probeStart, probeEnd] = [started!.at, ended!.at];
       const during = stamps.filter((t) => t >= probeStart && t < probeEnd);
       const seconds = (probeEnd - probeStart) / 1000;
       console.log(`probe: ${during.length} jobs in ${seconds.toFixed(2)} s under a limit of 4 per 1 s minute; first second: ${during.filter((t) => t < probeStart + 1000).length}`);
