@@ -30,6 +30,11 @@ describe('rules file', () => {
     expect(rules[0]).toMatchObject({ queues: ['sms'], minLevel: 50 });
   });
 
+  it('reads shadow mode and half-open probe settings', () => {
+    const { rules } = parseRules('{"tw": {"threshold_count": 1, "window_minutes": 1, "log_patterns": ["twilio api down"], "mode": "shadow", "probe": {"minutes": 3, "max_per_minute": 5}}}', 'r.json', QUEUES);
+    expect(rules[0]).toMatchObject({ mode: 'shadow', probe: { minutes: 3, maxPerMinute: 5 } });
+  });
+
   const rule = (over: Record<string, unknown>) => JSON.stringify({ twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['twilio api down'], ...over } });
 
   it.each([
@@ -43,6 +48,9 @@ describe('rules file', () => {
     { name: 'unknown queue', text: rule({ queues: ['voice'] }), message: 'rule "twilio": field queues: voice not in CALLGUARD_QUEUES' },
     { name: 'bad min_level', text: rule({ min_level: 'loud' }), message: 'rule "twilio": field min_level' },
     { name: 'bad rule name', text: JSON.stringify({ 'two words': { threshold_count: 1, window_minutes: 1, log_patterns: ['x y'] } }), message: 'rule "two words": name must match' },
+    { name: 'bad mode', text: rule({ mode: 'dry-run' }), message: 'rule "twilio": field mode' },
+    { name: 'probe without limit', text: rule({ probe: { minutes: 3 } }), message: 'rule "twilio": field probe.max_per_minute' },
+    { name: 'probe with unknown field', text: rule({ probe: { minutes: 3, max_per_minute: 2, burst: 1 } }), message: 'rule "twilio": field burst: unknown field' },
     { name: 'array at top', text: '[]', message: 'rules.json: expected an object of rules' },
     { name: 'JSON syntax error', text: '{\n  "twilio": {\n    "threshold_count": 10,\n  }\n}', message: 'rules.json: invalid JSON: ' },
   ])('refuses $name with a message naming file, rule and field', ({ text, message }) => {
