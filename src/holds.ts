@@ -6,6 +6,9 @@ import type { Hold } from './types.js';
 export interface HoldChange {
   event: 'hold-added' | 'hold-released' | 'would-pause' | 'would-resume' | 'probe-started' | 'probe-ended';
   hold: Hold;
+  /** Who made the change and why (for a release: the releaser, not the hold's author). */
+  by: string;
+  reason: string;
   /** Dispatch queues this change newly paused / left with no hold. */
   paused: string[];
   resumed: string[];

@@ -17,7 +17,7 @@
     keeps the hold. Only holds whose effect is 'pause' (or absent) cover queues; 'shadow' and
     'probe' holds are recorded and audited under their own event names.
 
-  Returns JSON { now, changes: [{ event, hold, paused: [queue], resumed: [queue], auditId }] }
+  Returns JSON { now, changes: [{ event, hold, by, reason, paused: [queue], resumed: [queue], auditId }] }
   event: hold-added | hold-released | would-pause | would-resume | probe-started | probe-ended
 ]]
 local t = redis.call('TIME')
@@ -70,7 +70,7 @@ local function record(which, hold, by, reason)
     'event', event, 'hold', hold.id, 'kind', hold.kind, 'by', by, 'reason', reason,
     'paused', table.concat(paused, ','), 'resumed', table.concat(resumed, ','),
     'at', string.format('%d', now), 'data', cjson.encode(hold))
-  table.insert(changes, { event = event, hold = hold, paused = paused, resumed = resumed, auditId = id })
+  table.insert(changes, { event = event, hold = hold, by = by, reason = reason, paused = paused, resumed = resumed, auditId = id })
 end
 
 for _, rel in ipairs(req.release or {}) do
