@@ -123,6 +123,13 @@ describe('resumed message', () => {
     expect(m.text).toContain('Resumed by: Slack user U024BE7LH');
   });
 
+  it('a half-open resume says the queues run at the probe rate until the probe ends', () => {
+    const probe: Hold = { ...ruleHold, effect: 'probe', maxPerMinute: 4, since: T0 + 20 * MIN, until: T0 + 23 * MIN };
+    const m = resumedMessage({ hold: ruleHold, resumed: ['calls', 'sms'], by: 'callguard', reason: 'clear', at: T0 + 20 * MIN, stillHeld: [], probe }, settings);
+    expect(m.text.startsWith('Calls resumed at a probe rate.')).toBe(true);
+    expect(m.text).toContain('Probe: at most 4 jobs/min until 2025-03-04 12:23:00 UTC; full speed after that');
+  });
+
   it('when other holds still pause the queues, it says calls stay paused and by what', () => {
     const m = resumedMessage({ hold: alertHold, resumed: [], by: 'alert:grafana', reason: 'resolved', at: T0 + MIN, stillHeld: [ruleHold] }, settings);
     expect(m.text.startsWith('Hold released, calls stay paused.')).toBe(true);

@@ -34,8 +34,8 @@ const slackEnv = (extra: Record<string, string> = {}) => ({
   ...extra,
 });
 
-async function start(env: Record<string, string> = {}): Promise<Callguard> {
-  const cg = await startTestCallguard(TWILIO, slackEnv(env));
+async function start(env: Record<string, string> = {}, rules: Record<string, unknown> = TWILIO): Promise<Callguard> {
+  const cg = await startTestCallguard(rules, slackEnv(env));
   cgs.push(cg);
   return cg;
 }
@@ -205,6 +205,31 @@ describe('one message per transition', () => {
     expect(posts('Calls resumed')).toHaveLength(1);
     expect(fake.attempts('chat.postMessage')).toHaveLength(2);
   });
+});
+
+describe('shadow and probe holds', () => {
+  const twilio = (extra: Record<string, unknown>) => ({ twilio: { ...TWILIO.twilio, window_minutes: 1, ...extra } });
+
+  it('a shadow trip ("would have paused") posts nothing', async () => {
+    const cg = await start({}, twilio({ mode: 'shadow' }));
+    await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
+    await waitFor(async () => (await cg.ledger.audit()).some((e) => e.event === 'would-pause'));
+    await sleep(500);
+    expect(fake.requests).toEqual([]);
+    expect(await cg.notifier.queue.getJobCounts()).toMatchObject({ waiting: 0, active: 0, completed: 0, failed: 0 });
+  });
+
+  it('a half-open resume says the calls run at the probe rate, and the probe\'s end posts nothing more', async () => {
+    const cg = await start({ CALLGUARD_AUTO_RESUME_MINUTES: '1' }, twilio({ probe: { minutes: 2, max_per_minute: 4 } }));
+    await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
+    await waitForPosts('Calls paused', 1);
+    const [resumed] = await waitForPosts('Calls resumed at a probe rate', 1);
+    expect(resumed!.body.text).toContain('Resumed by: callguard (automatic)');
+    expect(fields(resumed!).find((f) => f.startsWith('*Probe*'))).toMatch(/^\*Probe\*\nat most 4 jobs\/min until <!date\^\d+\^/);
+    await waitFor(async () => (await cg.ledger.audit(1))[0]?.event === 'probe-ended', { timeoutMs: 8000 });
+    await sleep(500);
+    expect(fake.attempts('chat.postMessage')).toHaveLength(2);
+  }, 15_000);
 });
 
 describe('still-paused reminders', () => {

@@ -18,6 +18,8 @@ export const NOTIFY_JOB = {
 
 export interface ChangeJob {
   change: HoldChange;
+  /** The probe hold that replaced a released pause hold in the same step (half-open resume). */
+  probe?: Hold;
 }
 export interface StillPausedJob {
   holdId: string;
@@ -48,21 +50,22 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
 
   return {
     [NOTIFY_JOB.change]: async (job) => {
-      const { change } = job.data as ChangeJob;
+      const { change, probe } = job.data as ChangeJob;
+      if (!isNotified(change)) return { skipped: change.event };
       const queues = scopeQueues(change.hold.scope, d.config.queues);
-      const others = (await d.ledger.list()).filter((h) => h.id !== change.hold.id && overlaps(h.scope, queues));
+      const others = (await d.ledger.list()).filter((h) => h.id !== change.hold.id && pauses(h) && overlaps(h.scope, queues));
       if (change.event === 'hold-added') {
         const waiting = await waitingCounts(d.dispatch, queues);
         return d.sender.post(pausedMessage({ hold: change.hold, paused: change.paused, waiting, otherHolds: others }, settings));
       }
       const entry = await releaseEntry(d, change.auditId);
-      return d.sender.post(resumedMessage({ hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others }, settings));
+      return d.sender.post(resumedMessage({ hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others, ...(probe ? { probe } : {}) }, settings));
     },
 
     [NOTIFY_JOB.remind]: async (job) => {
       const periodMs = d.config.remindMinutes * d.config.minuteMs;
       const [holds, now] = await Promise.all([d.ledger.list(), d.ledger.now()]);
-      const due = holds.filter((h) => h.kind === 'manual' && now - h.since >= periodMs);
+      const due = holds.filter((h) => h.kind === 'manual' && pauses(h) && now - h.since >= periodMs);
       await d.queue.addBulk(due.map((h) => ({
         name: NOTIFY_JOB.stillPaused,
         data: { holdId: h.id } satisfies StillPausedJob,
@@ -86,6 +89,18 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
       return { updated: p.ts };
     },
   };
+}
+
+/**
+ * Messages follow pauses and resumes. Shadow holds ("would have paused") and the start and end of
+ * a probe have no message of their own yet; a probe shows up in the resume it belongs to.
+ */
+export function isNotified(change: HoldChange): boolean {
+  return change.event === 'hold-added' || change.event === 'hold-released';
+}
+
+function pauses(hold: Hold): boolean {
+  return (hold.effect ?? 'pause') === 'pause';
 }
 
 function overlaps(scope: Scope, queues: string[]): boolean {

@@ -35,6 +35,8 @@ export interface ResumedNotice {
   at: number;
   /** Holds still covering any queue of this one. */
   stillHeld: Hold[];
+  /** When the queues come back rate-limited first (half-open resume), the probe hold. */
+  probe?: Hold;
 }
 
 export interface StillPausedNotice {
@@ -58,12 +60,13 @@ export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage
 
 export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessage {
   const queues = scopeQueues(n.hold.scope, s.queues);
-  const title = n.resumed.length ? 'Calls resumed' : 'Hold released, calls stay paused';
+  const title = !n.resumed.length ? 'Hold released, calls stay paused' : n.probe ? 'Calls resumed at a probe rate' : 'Calls resumed';
   const fields = (f: Flavour) => [
     ['Was held by', describeHold(n.hold, f)],
     ['Paused for', `${duration(n.at - n.hold.since)} (since ${time(n.hold.since, f)})`],
     ['Resumed by', `${actor(n.by, f)}: ${clip(n.reason, 300)}`],
     ['Queues', n.resumed.length ? queueList(n.resumed, {}, f) : queueList(queues, {}, f)],
+    ...(n.resumed.length && n.probe ? [['Probe', probeText(n.probe, f)] as const] : []),
     ...others('Still held by', n.stillHeld, f),
   ] as const;
   return build(`:arrow_forward: ${title}`, title, fields, n.hold, false);
@@ -95,6 +98,12 @@ export function pressedMessage(original: SlackMessage, p: { userId: string; at: 
       { type: 'section', text: { type: 'mrkdwn', text: outcome } },
     ],
   };
+}
+
+function probeText(probe: Hold, f: Flavour): string {
+  const rate = probe.maxPerMinute !== undefined ? `at most ${probe.maxPerMinute} jobs/min` : 'rate-limited';
+  const until = probe.until !== undefined ? ` until ${time(probe.until, f)}` : '';
+  return `${rate}${until}; full speed after that if the rule stays below threshold, paused again if it trips`;
 }
 
 type Fields = (f: Flavour) => ReadonlyArray<readonly [string, string]>;

@@ -5,7 +5,7 @@ import type { HoldChange, HoldLedger } from '../holds.js';
 import { NOTIFICATIONS_QUEUE, type Keys } from '../keys.js';
 import type { Logger } from '../logger.js';
 import type { CallguardRedis } from '../redis.js';
-import { deliveries, NOTIFY_JOB, safeId, type ChangeJob, type PressedJob } from './deliveries.js';
+import { deliveries, isNotified, NOTIFY_JOB, safeId, type ChangeJob, type PressedJob } from './deliveries.js';
 import { isPermanent, retryDelay, SLACK_BACKOFF, type RetrySettings } from './retry.js';
 import { createSender, type Sender } from './sender.js';
 
@@ -54,12 +54,16 @@ export class Notifier {
    * entry's, so one transition is one message however often it is enqueued.
    */
   readonly notifyChanges = async (changes: HoldChange[]): Promise<void> => {
+    const probes = new Map(changes.filter((c) => c.event === 'probe-started').map((c) => [c.hold.id, c.hold]));
     try {
-      await this.queue.addBulk(changes.map((change) => ({
-        name: NOTIFY_JOB.change,
-        data: { change } satisfies ChangeJob,
-        opts: { jobId: `change-${safeId(change.auditId)}` },
-      })));
+      await this.queue.addBulk(changes.filter(isNotified).map((change) => {
+        const probe = change.event === 'hold-released' ? probes.get(change.hold.id) : undefined;
+        return {
+          name: NOTIFY_JOB.change,
+          data: { change, ...(probe ? { probe } : {}) } satisfies ChangeJob,
+          opts: { jobId: `change-${safeId(change.auditId)}` },
+        };
+      }));
     } catch (err) {
       this.deps.logger.error({ err: (err as Error).message, changes: changes.map((c) => c.auditId) }, 'could not enqueue notifications');
     }
