@@ -141,3 +141,21 @@ describe('auto-pause off', () => {
     expect(s).toMatchObject({ auto_pause: 'off', is_paused: false, rules: { twilio: { error_count: 9 } } });
   });
 });
+
+describe('shadow rules in the status', () => {
+  let t: TestHttp;
+  beforeEach(async () => {
+    t = await startTestHttp({ tts: { threshold_count: 2, window_minutes: 10, log_patterns: ['tts synthesis failed'], mode: 'shadow' } }, { CALLGUARD_QUEUES: 'calls' });
+  });
+  afterEach(() => stopTestHttp(t));
+
+  it('when a shadow rule trips, then its hold is listed with effect shadow but nothing reads as paused', async () => {
+    await postJson(`${t.url}/health/errors`, { rule: 'tts', count: 3 }, { token: tokenOf('alerts') });
+    const s = await waitFor(async () => {
+      const current = await status(t);
+      return current.holds.length ? current : undefined;
+    });
+    expect(s.holds).toEqual([expect.objectContaining({ id: 'rule:tts', effect: 'shadow' })]);
+    expect(s).toMatchObject({ is_paused: false, paused_by: null, pause_reason: null, source_rule: null, queues: { calls: { paused: false } } });
+  });
+});

@@ -8,12 +8,15 @@ export const iso = (ms: number | undefined): string | null =>
 export interface HoldView {
   id: string;
   kind: Hold['kind'];
+  /** pause (the default), shadow (records a would-be pause only) or probe (rate-limited half-open). */
+  effect: NonNullable<Hold['effect']>;
   scope: Hold['scope'];
   by: string;
   reason: string;
   since: string | null;
   until: string | null;
   rule: string | null;
+  max_per_minute?: number;
   alert_name?: string;
   source?: string;
   count?: number;
@@ -25,12 +28,14 @@ export function holdView(h: Hold): HoldView {
   return {
     id: h.id,
     kind: h.kind,
+    effect: h.effect ?? 'pause',
     scope: h.scope,
     by: h.by,
     reason: h.reason,
     since: iso(h.since),
     until: iso(h.until),
     rule: h.rule ?? null,
+    ...(h.maxPerMinute !== undefined ? { max_per_minute: h.maxPerMinute } : {}),
     ...(h.alertName !== undefined ? { alert_name: h.alertName } : {}),
     ...(h.source !== undefined ? { source: h.source } : {}),
     ...(h.count !== undefined ? { count: h.count } : {}),

@@ -3,7 +3,7 @@ import { holdView, iso } from './present.js';
 
 /**
  * GET /health/service. The first six fields keep the original system's meaning (one pause, its
- * reason, who, when, which rule), taken from the oldest hold; the rest show every cause.
+ * reason, who, when, which rule), taken from the oldest pausing hold; the rest show every cause.
  */
 export async function serviceStatus(cg: Callguard) {
   const [holds, { now, counts }, clearSince, covered, events] = await Promise.all([
@@ -19,9 +19,10 @@ export async function serviceStatus(cg: Callguard) {
       return [name, { paused, held: covered.has(name), counts: jobCounts }] as const;
     }),
   );
-  const first = holds[0];
+  // Shadow holds pause nothing and probe holds let calls through at a limited rate.
+  const first = holds.find((h) => (h.effect ?? 'pause') === 'pause');
   return {
-    is_paused: holds.length > 0,
+    is_paused: first !== undefined,
     pause_reason: first?.reason ?? null,
     paused_by: first?.by ?? null,
     paused_at: iso(first?.since),
