@@ -9,11 +9,9 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { SimulatedProvider } from '../workers/simulated-provider.js';
-import { alertHandler } from './ingest/alert-handler.js';
 import { loadConfig } from './config.js';
 import { createGuardedWorker } from './guarded-worker.js';
 import { startHttpServer } from './http/server.js';
-import { JOB } from './ingest/jobs.js';
 import { createLogSink } from './ingest/log-sink.js';
 import { createLogger } from './logger.js';
 import { parseRules } from './rules.js';
@@ -49,7 +47,6 @@ async function demo(): Promise<void> {
   );
   const rule = rules[0]!;
   const cg = await createCallguard(config, rules, { logger: createLogger('silent') });
-  cg.handlers[JOB.alert] = alertHandler(cg);
   await cg.startWorker();
   const http = await startHttpServer(cg, { principals: [{ name: 'demo', role: 'admin', secret }] });
 

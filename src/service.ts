@@ -6,6 +6,7 @@ import { Enforcer } from './enforcer.js';
 import { Evaluator } from './evaluator.js';
 import { coreHandlers, startHealthWorker, type JobHandler } from './health-worker.js';
 import { HoldLedger } from './holds.js';
+import { alertHandler } from './ingest/alert-handler.js';
 import { JOB } from './ingest/jobs.js';
 import { EVENTS_QUEUE, Keys } from './keys.js';
 import { createLogger, type Logger } from './logger.js';
@@ -77,6 +78,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger });
   evaluator.onChange(notifier.notifyChanges);
   handlers[SLACK_ACTION_JOB] = slackActionHandler({ control, notifier, admins: config.slack.admins });
+  handlers[JOB.alert] = alertHandler({ control, rules, redis, keys });
   let worker: Worker | undefined;
 
   return {

@@ -1,6 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { PrincipalDirectory, resolvePrincipals, type PrincipalEntry } from '../auth/principals.js';
+import { createSlackInteractionsRouter } from '../notify/slack-interactions.js';
 import type { Callguard } from '../service.js';
 import { boardAccess } from './board-access.js';
 import { boards } from './board.js';
@@ -45,6 +46,8 @@ export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
   // callguard often runs on an internal plain-HTTP port; upgrade-insecure-requests would break the board's assets there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   for (const { path, router } of opts.routers ?? []) app.use(path, router);
+  // Reads its own raw body: Slack signs the exact bytes.
+  app.use('/slack/interactions', createSlackInteractionsRouter(cg));
 
   app.use(statusRoutes(cg, authenticate));
   app.use(controlRoutes(cg, authenticate));

@@ -1,7 +1,5 @@
 import type { Role } from '../../src/auth/principals.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
-import { alertHandler } from '../../src/ingest/alert-handler.js';
-import { JOB } from '../../src/ingest/jobs.js';
 import type { Callguard } from '../../src/service.js';
 import { startTestCallguard, stopTestCallguard } from './harness.js';
 
@@ -20,14 +18,13 @@ export interface TestHttp {
 }
 
 /**
- * A Callguard with its own prefixes (minute = 1 s), the alert handler registered, and the app
+ * A Callguard with its own prefixes (minute = 1 s) and the app
  * listening on a free port. `worker: false` keeps every enqueued job waiting, so a test can
  * count exactly what a request enqueued.
  */
 export async function startTestHttp(rules: Record<string, unknown>, env: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<TestHttp> {
   const cg = await startTestCallguard(rules, { CALLGUARD_USERS: USERS_ENV, ...env }, { worker: false });
   try {
-    cg.handlers[JOB.alert] = alertHandler(cg);
     if (opts.worker !== false) await cg.startWorker();
     const http = await startHttpServer(cg, { port: 0, host: '127.0.0.1' });
     return { cg, http, url: http.url };
