@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parsePrincipals, PrincipalDirectory, resolvePrincipals, type Role } from '../src/auth/principals.js';
+import { createHash } from 'node:crypto';
+import { hashSecret, parsePrincipals, PrincipalDirectory, resolvePrincipals, type Role } from '../src/auth/principals.js';
 import { isCallguardError } from '../src/errors.js';
 import { login, postJson, request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
 
@@ -150,6 +151,10 @@ describe('CALLGUARD_USERS', () => {
     ['bad name', `a n:admin:${secret}`, 'entry 1: name must match', secret],
     ['repeated name', `ann:admin:${secret},ann:viewer:${secret}-b`, 'entry 2: name repeats entry 1', secret],
     ['shared secret', `ann:admin:${secret},bob:viewer:${secret}`, "entry 2: secret repeats entry 1's", secret],
+    ['secret shared as plain and hashed', `ann:admin:${secret},bob:viewer:${hashSecret(secret)}`, "entry 2: secret repeats entry 1's", secret],
+    ['hash too short', `ann:admin:sha256:${'ab'.repeat(31)}`, 'entry 1: a hashed secret must be sha256: followed by 64 hex digits', 'ab'.repeat(31)],
+    ['hash not hex', `ann:admin:sha256:${'zz'.repeat(32)}`, 'entry 1: a hashed secret must be sha256: followed by 64 hex digits', 'zz'.repeat(32)],
+    ['hash too long', `ann:admin:sha256:${'ab'.repeat(33)}`, 'entry 1: a hashed secret must be sha256: followed by 64 hex digits', 'ab'.repeat(33)],
   ])('when an entry has %s, then start is refused naming the variable and entry, never the secret', (_what, value, message, leaked) => {
     let error: unknown;
     try {
@@ -179,5 +184,32 @@ describe('CALLGUARD_USERS', () => {
     expect(dir.byToken('')).toBeUndefined();
     expect(dir.byCredentials('bob', secret)).toBeUndefined();
     expect(dir.byCredentials('ann', secret)).toEqual({ name: 'ann', role: 'admin' });
+  });
+
+  it('hashSecret gives sha256:<hex of the UTF-8 secret>', () => {
+    const hex = createHash('sha256').update(secret, 'utf8').digest('hex');
+    expect(hashSecret(secret)).toBe(`sha256:${hex}`);
+  });
+
+  it('when an entry holds sha256:<hex>, then the plain secret authenticates and the hash itself does not', () => {
+    const hashed = hashSecret(secret);
+    const entries = parsePrincipals(`ann:admin:${hashed},bob:viewer:${secret}-b`);
+    expect(entries[0]).toEqual({ name: 'ann', role: 'admin', secret: hashed });
+    const dir = new PrincipalDirectory(entries);
+    expect(dir.byToken(secret)).toEqual({ name: 'ann', role: 'admin' });
+    expect(dir.byCredentials('ann', secret)).toEqual({ name: 'ann', role: 'admin' });
+    expect(dir.byToken(`${secret}-b`)).toEqual({ name: 'bob', role: 'viewer' });
+    expect(dir.byToken(hashed)).toBeUndefined();
+    expect(dir.byToken(hashed.slice('sha256:'.length))).toBeUndefined();
+    expect(dir.byCredentials('bob', secret)).toBeUndefined();
+  });
+
+  it('when the hex of a hashed entry is upper case, then it matches the same secret', () => {
+    const upper = `sha256:${hashSecret(secret).slice('sha256:'.length).toUpperCase()}`;
+    expect(new PrincipalDirectory(parsePrincipals(`ann:admin:${upper}`)).byToken(secret)).toEqual({ name: 'ann', role: 'admin' });
+  });
+
+  it('when a plain secret is short, then it is still refused even though a 71-character hash would pass', () => {
+    expect(() => parsePrincipals('ann:admin:sha256-is-not')).toThrow('secret must be at least 16 characters');
   });
 });

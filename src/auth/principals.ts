@@ -11,11 +11,30 @@ export interface Principal {
 }
 
 export interface PrincipalEntry extends Principal {
+  /** The plain secret, or `sha256:<64 hex>` of it (what `callguard hash-secret` prints). */
   secret: string;
 }
 
 const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
 export const MIN_SECRET_LENGTH = 16;
+export const HASH_PREFIX = 'sha256:';
+const HASHED = /^sha256:[0-9a-fA-F]{64}$/;
+
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** `sha256:<hex>` of a secret: the form CALLGUARD_USERS accepts instead of the plain secret. */
+export function hashSecret(secret: string): string {
+  return `${HASH_PREFIX}${digest(secret).toString('hex')}`;
+}
+
+/**
+ * The 32-byte digest a presented secret is compared with. A hashed entry is taken as is, so the
+ * plain secret never has to be in the environment; its length can no longer be checked here,
+ * which is why `hash-secret` refuses short secrets.
+ */
+function secretDigest(secret: string): Buffer {
+  return HASHED.test(secret) ? Buffer.from(secret.slice(HASH_PREFIX.length), 'hex') : digest(secret);
+}
 
 /**
  * Parses CALLGUARD_USERS (`name:role:secret`, comma separated; the secret may contain ':').
@@ -25,6 +44,7 @@ export const MIN_SECRET_LENGTH = 16;
 export function parsePrincipals(value: string): PrincipalEntry[] {
   const problems: string[] = [];
   const entries: PrincipalEntry[] = [];
+  const digests: Buffer[] = [];
   const raw = value.split(',').map((e) => e.trim());
   if (raw.length === 1 && raw[0] === '') return [];
   raw.forEach((entry, i) => {
@@ -37,12 +57,19 @@ export function parsePrincipals(value: string): PrincipalEntry[] {
     const secret = entry.slice(second + 1);
     if (!NAME.test(name)) return problems.push(`${where}: name must match ${NAME}`);
     if (!(ROLES as readonly string[]).includes(role)) return problems.push(`${where}: role must be one of ${ROLES.join(', ')}`);
-    if (secret.length < MIN_SECRET_LENGTH) return problems.push(`${where}: secret must be at least ${MIN_SECRET_LENGTH} characters`);
+    // A plain secret that merely starts with "sha256:" would be ambiguous, so the prefix always means a hash.
+    if (secret.startsWith(HASH_PREFIX) && !HASHED.test(secret)) {
+      return problems.push(`${where}: a hashed secret must be ${HASH_PREFIX} followed by 64 hex digits (the output of callguard hash-secret)`);
+    }
+    if (!HASHED.test(secret) && secret.length < MIN_SECRET_LENGTH) return problems.push(`${where}: secret must be at least ${MIN_SECRET_LENGTH} characters`);
     const sameName = entries.findIndex((e) => e.name === name);
     if (sameName >= 0) return problems.push(`${where}: name repeats entry ${sameName + 1}`);
-    const sameSecret = entries.findIndex((e) => e.secret === secret);
+    // Compared as digests: a plain secret and its hash in two entries are the same bearer token.
+    const hash = secretDigest(secret);
+    const sameSecret = digests.findIndex((d) => d.equals(hash));
     if (sameSecret >= 0) return problems.push(`${where}: secret repeats entry ${sameSecret + 1}'s; a bearer token must name one principal`);
     entries.push({ name, role: role as Role, secret });
+    digests.push(hash);
     return undefined;
   });
   if (problems.length) throw new ConfigError(problems.join('; '));
@@ -60,21 +87,19 @@ export function resolvePrincipals(value: string): { entries: PrincipalEntry[]; g
   return { entries: [generated], generated };
 }
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-
 /** Looks principals up by secret or by name + secret, in constant time with respect to the secrets. */
 export class PrincipalDirectory {
   private readonly entries: Array<Principal & { hash: Buffer }>;
 
   constructor(entries: PrincipalEntry[]) {
-    this.entries = entries.map((e) => ({ name: e.name, role: e.role, hash: digest(e.secret) }));
+    this.entries = entries.map((e) => ({ name: e.name, role: e.role, hash: secretDigest(e.secret) }));
   }
 
   get size(): number {
     return this.entries.length;
   }
 
-  /** Bearer tokens: hashing both sides gives equal lengths, and every entry is compared. */
+  /** Bearer tokens: both sides are sha256 digests (equal lengths), and every entry is compared. */
   byToken(token: string): Principal | undefined {
     const given = digest(token);
     let found: Principal | undefined;
