@@ -47,6 +47,10 @@ const schema = z.object({
     .string()
     .default('false')
     .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
+  /** true: GET /metrics needs no bearer token (for scrapers on a private network). */
+  CALLGUARD_METRICS_PUBLIC: z.enum(['true', 'false']).default('false'),
+  /** Seconds a stopping process waits for running jobs before closing without them. */
+  CALLGUARD_SHUTDOWN_GRACE_SECONDS: z.coerce.number().nonnegative().default(10),
   /** Slack bot token; without it notifications are logged instead. */
   SLACK_BOT_TOKEN: z.string().optional(),
   /** Slack channel (id or #name) for notifications. */
@@ -79,6 +83,8 @@ export type Config = {
   sessionSecret?: string;
   webhookSecret?: string;
   loginAttempts: number;
+  metricsPublic: boolean;
+  shutdownGraceMs: number;
   trustProxy: boolean | number | string;
   slack: {
     botToken?: string;
@@ -119,6 +125,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sessionSecret: e.CALLGUARD_SESSION_SECRET,
     webhookSecret: e.CALLGUARD_WEBHOOK_SECRET,
     loginAttempts: e.CALLGUARD_LOGIN_ATTEMPTS,
+    metricsPublic: e.CALLGUARD_METRICS_PUBLIC === 'true',
+    shutdownGraceMs: Math.round(e.CALLGUARD_SHUTDOWN_GRACE_SECONDS * 1000),
     trustProxy: e.CALLGUARD_TRUST_PROXY,
     slack: {
       botToken: e.SLACK_BOT_TOKEN,

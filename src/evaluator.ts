@@ -11,10 +11,12 @@ export interface EvaluatorSettings {
 }
 
 export type ChangeListener = (changes: HoldChange[]) => void | Promise<void>;
+export type EvaluationListener = (seconds: number, full: boolean) => void;
 
 /** Reads counts and holds, asks decide(), and applies its answer. */
 export class Evaluator {
   private readonly listeners: ChangeListener[] = [];
+  private readonly evaluated: EvaluationListener[] = [];
 
   constructor(
     private readonly rules: Rule[],
@@ -30,8 +32,14 @@ export class Evaluator {
     return () => this.listeners.splice(this.listeners.indexOf(listener) >>> 0, 1);
   }
 
+  /** Called with the duration of each evaluation. */
+  onEvaluated(listener: EvaluationListener): void {
+    this.evaluated.push(listener);
+  }
+
   /** full: the scheduled tick (all rules, expiries, drift repair); otherwise a fast check of a few rules. */
   async evaluate(opts: { rules?: Rule[]; full: boolean }): Promise<{ decision: Decision; changes: HoldChange[] }> {
+    const started = performance.now();
     const rules = opts.rules ?? this.rules;
     const [{ now, counts }, holds, clearSince] = await Promise.all([
       this.counters.sums(rules),
@@ -44,6 +52,8 @@ export class Evaluator {
     await this.ledger.stopClear(decision.stopClear);
     await this.enforcer.apply(changes);
     if (opts.full) await this.enforcer.reconcile();
+    const seconds = (performance.now() - started) / 1000;
+    for (const l of this.evaluated) l(seconds, opts.full);
     await this.emit(changes);
     return { decision, changes };
   }

@@ -24,8 +24,9 @@ async function main(): Promise<void> {
     );
   }
   onShutdown(logger, async () => {
-    await http.close();
-    await cg.stop();
+    const graceMs = cg.config.shutdownGraceMs;
+    await http.close(graceMs);
+    await cg.stop({ graceMs });
   });
 }
 

@@ -9,6 +9,7 @@ import { HoldLedger } from './holds.js';
 import { alertHandler } from './ingest/alert-handler.js';
 import { JOB } from './ingest/jobs.js';
 import { EVENTS_QUEUE, Keys } from './keys.js';
+import { Metrics } from './metrics.js';
 import { createLogger, type Logger } from './logger.js';
 import { Notifier } from './notify/notifier.js';
 import { SLACK_ACTION_JOB, slackActionHandler } from './notify/slack-actions.js';
@@ -37,9 +38,11 @@ export interface Callguard {
   notifier: Notifier;
   /** Job handlers of the events queue by job name; features add theirs before start(). */
   handlers: Record<string, JobHandler>;
+  metrics: Metrics;
   /** Starts the health worker and the evaluator schedule (omit for an API-only process). */
   startWorker(): Promise<Worker>;
-  stop(): Promise<void>;
+  /** Flushes reports, lets running jobs finish (at most `graceMs`), closes queues and connections. */
+  stop(opts?: { graceMs?: number }): Promise<void>;
 }
 
 /** Wires callguard's parts together; nothing runs until startWorker(). */
@@ -65,6 +68,9 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     prefix: config.prefix,
     defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000 },
   });
+  // Without a listener BullMQ prints every reconnect failure; one line per interval is enough.
+  const onQueueError = throttled(30_000, (err: Error) => logger.warn({ err: err.message }, 'Redis connection problem'));
+  for (const q of [events, ...dispatch.values()]) q.on('error', onQueueError);
   const reporter = new Reporter(events, {
     flushMs: config.flushMs,
     onError: (err) => logger.error({ err: (err as Error).message }, 'could not flush error reports'),
@@ -76,31 +82,65 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     }
   });
   const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger });
+  notifier.queue.on('error', onQueueError);
   evaluator.onChange(notifier.notifyChanges);
+  const metrics = new Metrics({ rules, counters, ledger, dispatch });
+  evaluator.onChange(metrics.onChanges);
+  evaluator.onEvaluated(metrics.onEvaluated);
   handlers[SLACK_ACTION_JOB] = slackActionHandler({ control, notifier, admins: config.slack.admins });
   handlers[JOB.alert] = alertHandler({ control, rules, redis, keys });
   let worker: Worker | undefined;
 
   return {
-    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, notifier, handlers,
+    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, notifier, handlers, metrics,
     async startWorker() {
-      // Upserting on every boot is intended: all instances share one schedule by id.
-      await events.upsertJobScheduler(JOB.evaluate, { every: config.minuteMs }, {
+      // Upserting on every boot is intended: all instances share one schedule by id. Again after
+      // each reconnect, so a Redis that lost its data (failover, restart without persistence)
+      // gets its evaluator back.
+      const schedule = () => events.upsertJobScheduler(JOB.evaluate, { every: config.minuteMs }, {
         name: JOB.evaluate,
         opts: { removeOnComplete: 100, removeOnFail: 100 },
       });
+      await schedule();
+      redis.on('ready', () => void schedule().catch((err) => logger.warn({ err: (err as Error).message }, 'could not re-create the evaluator schedule')));
       worker = startHealthWorker({ connection: redis, prefix: config.prefix, handlers, logger });
-      await notifier.start();
+      metrics.observeEvents(worker);
+      metrics.observeNotifications(await notifier.start());
       // Repair whatever drifted while no instance was running.
       await evaluator.evaluate({ full: true });
       return worker;
     },
-    async stop() {
+    async stop({ graceMs = 10_000 } = {}) {
       await reporter.close();
-      await worker?.close();
+      if (worker) await closeWithin(worker, graceMs, logger);
       await notifier.close();
       await Promise.all([events.close(), ...[...dispatch.values()].map((q) => q.close())]);
       await redis.quit().catch(() => redis.disconnect());
     },
+  };
+}
+
+/**
+ * Lets active jobs finish; past the grace period the worker is closed without waiting and its
+ * jobs are left for BullMQ's stalled-job check to hand to another instance.
+ */
+async function closeWithin(worker: Worker, graceMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+  const outcome = await Promise.race([worker.close().then(() => 'closed' as const), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    logger.warn({ graceMs }, 'jobs still running after the grace period; closing without waiting');
+    await worker.close(true);
+  }
+}
+
+function throttled<A extends unknown[]>(intervalMs: number, fn: (...args: A) => void): (...args: A) => void {
+  let last = 0;
+  return (...args) => {
+    const now = Date.now();
+    if (now - last < intervalMs) return;
+    last = now;
+    fn(...args);
   };
 }

@@ -4,6 +4,7 @@
  * callguard holds the queue. Run: npx tsx workers/dispatch-example.ts
  *   EXAMPLE_FAIL_SECONDS      provider fails for this long after start (default 30)
  *   EXAMPLE_JOBS_PER_SECOND   also enqueue this many demo calls per second (default 0)
+ *   EXAMPLE_LATENCY_MS        how long one call takes (default 20)
  */
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
@@ -12,7 +13,7 @@ import { SimulatedProvider } from './simulated-provider.js';
 
 const config = loadConfig();
 const queueName = config.queues[0]!;
-const provider = new SimulatedProvider('twilio', Number(process.env.EXAMPLE_FAIL_SECONDS ?? 30) * 1000);
+const provider = new SimulatedProvider('twilio', Number(process.env.EXAMPLE_FAIL_SECONDS ?? 30) * 1000, Number(process.env.EXAMPLE_LATENCY_MS ?? 20));
 const logger = pino({}, pino.multistream([{ stream: process.stdout }, { stream: createCallguardSink() }]));
 const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
 
@@ -48,7 +49,9 @@ logger.info({ queue: queueName, failForSeconds: Number(process.env.EXAMPLE_FAIL_
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {
     clearInterval(feeder);
+    // close() waits for the calls in progress; nothing new is fetched meanwhile.
     await worker.close();
+    logger.info({ signal }, 'example dispatch worker stopped');
     await producer.close();
     await closeReporter();
     process.exit(0);

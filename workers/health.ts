@@ -8,7 +8,7 @@ try {
   const { cg, logger } = await bootCallguard();
   await cg.startWorker();
   logger.info({ rules: cg.rules.map((r) => r.name), queues: cg.config.queues }, 'callguard health worker started');
-  onShutdown(logger, () => cg.stop());
+  onShutdown(logger, () => cg.stop({ graceMs: cg.config.shutdownGraceMs }));
 } catch (err) {
   exitOnStartupError(err);
 }

@@ -11,6 +11,7 @@ import { createAuthenticator } from './passport.js';
 import { bearer } from './require-role.js';
 import { alertRoutes } from './routes/alert.js';
 import { controlRoutes } from './routes/control.js';
+import { opsRoutes } from './routes/ops.js';
 import { reportRoutes } from './routes/reports.js';
 import { statusRoutes } from './routes/status.js';
 import { sameOrigin } from './same-origin.js';
@@ -49,6 +50,7 @@ export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
   // Reads its own raw body: Slack signs the exact bytes.
   app.use('/slack/interactions', createSlackInteractionsRouter(cg));
 
+  app.use(opsRoutes(cg, authenticate));
   app.use(statusRoutes(cg, authenticate));
   app.use(controlRoutes(cg, authenticate));
   app.use(alertRoutes(cg, authenticate));

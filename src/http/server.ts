@@ -7,7 +7,8 @@ export interface HttpServer extends CallguardApp {
   server: Server;
   /** e.g. http://127.0.0.1:3000 */
   url: string;
-  close(): Promise<void>;
+  /** Stops accepting connections, lets requests in flight finish (at most graceMs), then cuts the rest. */
+  close(graceMs?: number): Promise<void>;
 }
 
 /** Creates the app and listens on `port` (0: any free port, as the tests use). */
@@ -27,10 +28,15 @@ export async function startHttpServer(cg: Callguard, opts: AppOptions & { port?:
     ...created,
     server,
     url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
-    close: () =>
+    close: (graceMs = 0) =>
       new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
+        const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close((err) => {
+          clearTimeout(cut);
+          if (err) reject(err);
+          else resolve();
+        });
+        server.closeIdleConnections();
       }),
   };
 }

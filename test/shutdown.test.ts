@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Queue } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, testConfig, waitFor } from './support/harness.js';
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+function run(script: string, env: Record<string, string>) {
+  const child = spawn('node_modules/.bin/tsx', [script], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, output: () => out, exited };
+}
+
+const placed = (out: string) => out.split('\n').filter((l) => l.includes('"call placed"')).map((l) => JSON.parse(l).job as string);
+
+describe('graceful shutdown', () => {
+  it('SIGTERM to a dispatch worker with calls in progress: they finish, nothing is lost or run twice', async () => {
+    const config = testConfig();
+    const env = {
+      CALLGUARD_PREFIX: config.prefix, CALLGUARD_QUEUE_PREFIX: config.queuePrefix, CALLGUARD_QUEUES: 'calls',
+      EXAMPLE_FAIL_SECONDS: '0', EXAMPLE_LATENCY_MS: '300', EXAMPLE_JOBS_PER_SECOND: '0',
+    };
+    const queue = new Queue('calls', { connection: { url: config.redisUrl }, prefix: config.queuePrefix });
+    try {
+      await queue.addBulk(Array.from({ length: 40 }, (_, i) => ({ name: 'call', data: { to: `+1555000${i}` } })));
+      const first = run('workers/dispatch-example.ts', env);
+      await waitFor(() => placed(first.output()).length >= 4 && queue.getActiveCount().then((n) => n > 0), { timeoutMs: 15_000 });
+      first.child.kill('SIGTERM');
+      expect(await first.exited).toBe(0);
+      expect(await queue.getActiveCount()).toBe(0);
+      const second = run('workers/dispatch-example.ts', env);
+      await waitFor(async () => (await queue.getCompletedCount()) === 40, { timeoutMs: 20_000 });
+      second.child.kill('SIGTERM');
+      expect(await second.exited).toBe(0);
+
+      const ids = [...placed(first.output()), ...placed(second.output())];
+      expect(ids).toHaveLength(40);
+      expect(new Set(ids).size).toBe(40);
+      expect(await queue.getFailedCount()).toBe(0);
+      expect(placed(first.output()).length).toBeGreaterThan(0);
+    } finally {
+      await queue.close();
+      await cleanup(config);
+    }
+  }, 60_000);
+
+  it('SIGTERM to npm start: stops serving, closes cleanly and exits 0', async () => {
+    const config = testConfig();
+    const main = run('src/main.ts', {
+      CALLGUARD_PREFIX: config.prefix, CALLGUARD_QUEUE_PREFIX: config.queuePrefix, PORT: '0',
+      CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123', CALLGUARD_MINUTE_SECONDS: '1',
+    });
+    try {
+      await waitFor(() => main.output().includes('callguard started'), { timeoutMs: 15_000 });
+      const url = JSON.parse(main.output().split('\n').find((l) => l.includes('callguard started'))!).url as string;
+      expect((await fetch(`${url}/healthz`)).status).toBe(200);
+      main.child.kill('SIGTERM');
+      expect(await main.exited).toBe(0);
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+      expect(main.output()).toContain('"msg":"stopping"');
+    } finally {
+      await cleanup(config);
+    }
+  }, 30_000);
+});
