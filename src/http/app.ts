@@ -11,6 +11,7 @@ import { createAuthenticator } from './passport.js';
 import { bearer } from './require-role.js';
 import { alertRoutes } from './routes/alert.js';
 import { controlRoutes } from './routes/control.js';
+import { openApiRoutes } from './routes/openapi.js';
 import { opsRoutes } from './routes/ops.js';
 import { reportRoutes } from './routes/reports.js';
 import { statusRoutes } from './routes/status.js';
@@ -51,6 +52,7 @@ export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
   app.use('/slack/interactions', createSlackInteractionsRouter(cg));
 
   app.use(opsRoutes(cg, authenticate));
+  app.use(openApiRoutes({ metricsPublic: cg.config.metricsPublic }));
   app.use(statusRoutes(cg, authenticate));
   app.use(controlRoutes(cg, authenticate));
   app.use(alertRoutes(cg, authenticate));
