@@ -126,6 +126,7 @@ function ruleHold(rule: Rule, count: number, effect: 'pause' | 'shadow', afterPr
     scope: rule.queues,
     by: SYSTEM_ACTOR,
     reason: afterProbe ? `${what}; tripped again during the probe` : what,
+    ...(afterProbe ? { afterProbe } : {}),
     rule: rule.name,
     count,
     threshold: rule.thresholdCount,

@@ -37,6 +37,8 @@ export interface Hold {
   count?: number;
   threshold?: number;
   windowMinutes?: number;
+  /** A rule hold placed because the rule tripped again during a half-open probe. */
+  afterProbe?: boolean;
   /** Alert name / source for alert holds. */
   alertName?: string;
   source?: string;

@@ -210,25 +210,41 @@ describe('one message per transition', () => {
 describe('shadow and probe holds', () => {
   const twilio = (extra: Record<string, unknown>) => ({ twilio: { ...TWILIO.twilio, window_minutes: 1, ...extra } });
 
-  it('a shadow trip ("would have paused") posts nothing', async () => {
+  it('a shadow trip says "would have paused" and pauses nothing', async () => {
     const cg = await start({}, twilio({ mode: 'shadow' }));
     await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
-    await waitFor(async () => (await cg.ledger.audit()).some((e) => e.event === 'would-pause'));
-    await sleep(500);
-    expect(fake.requests).toEqual([]);
-    expect(await cg.notifier.queue.getJobCounts()).toMatchObject({ waiting: 0, active: 0, completed: 0, failed: 0 });
+    const [post] = await waitForPosts('Would have paused calls (shadow mode)', 1);
+    expect(post!.body.channel).toBe('C0CALLS');
+    expect(post!.body.text).toContain('twilio');
+    expect(post!.body.text).toContain('Would have paused: calls');
+    expect(JSON.stringify(post!.body.blocks)).not.toContain('callguard_resume');
+    expect(await cg.dispatch.get('calls')!.isPaused()).toBe(false);
+    await sleep(300);
+    expect(fake.attempts('chat.postMessage')).toHaveLength(1);
   });
 
-  it('a half-open resume says the calls run at the probe rate, and the probe\'s end posts nothing more', async () => {
+  it('a half-open resume says the calls run at the probe rate, and a passed probe says full speed', async () => {
     const cg = await start({ CALLGUARD_AUTO_RESUME_MINUTES: '1' }, twilio({ probe: { minutes: 2, max_per_minute: 4 } }));
     await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
     await waitForPosts('Calls paused', 1);
     const [resumed] = await waitForPosts('Calls resumed at a probe rate', 1);
     expect(resumed!.body.text).toContain('Resumed by: callguard (automatic)');
     expect(fields(resumed!).find((f) => f.startsWith('*Probe*'))).toMatch(/^\*Probe\*\nat most 4 jobs\/min until <!date\^\d+\^/);
-    await waitFor(async () => (await cg.ledger.audit(1))[0]?.event === 'probe-ended', { timeoutMs: 8000 });
-    await sleep(500);
-    expect(fake.attempts('chat.postMessage')).toHaveLength(2);
+    const [passed] = await waitForPosts('Probe passed, calls at full speed', 1);
+    expect(passed!.body.text).toMatch(/Probe: \d+ s at 4 jobs\/min without tripping/);
+    await sleep(300);
+    expect(fake.attempts('chat.postMessage')).toHaveLength(3);
+  }, 15_000);
+
+  it('a probe that trips again says so in one pause message', async () => {
+    const cg = await start({ CALLGUARD_AUTO_RESUME_MINUTES: '1' }, twilio({ probe: { minutes: 30, max_per_minute: 4 } }));
+    await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
+    await waitForPosts('Calls resumed at a probe rate', 1);
+    await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
+    const pauses = await waitForPosts('Calls paused', 2);
+    expect(pauses[1]!.body.text).toContain('tripped again during the probe');
+    await sleep(300);
+    expect(fake.attempts('chat.postMessage')).toHaveLength(3);
   }, 15_000);
 });
 

@@ -6,7 +6,7 @@ import type { Keys } from '../keys.js';
 import type { CallguardRedis } from '../redis.js';
 import type { Hold, Scope } from '../types.js';
 import { scopeQueues } from './format.js';
-import { pausedMessage, pressedMessage, resumedMessage, stillPausedMessage, type MessageSettings, type SlackMessage } from './messages.js';
+import { pausedMessage, pressedMessage, probePassedMessage, resumedMessage, stillPausedMessage, wouldPauseMessage, type MessageSettings, type SlackMessage } from './messages.js';
 import type { Posted, Sender } from './sender.js';
 
 export const NOTIFY_JOB = {
@@ -54,6 +54,12 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
       if (!isNotified(change)) return { skipped: change.event };
       const queues = scopeQueues(change.hold.scope, d.config.queues);
       const others = (await d.ledger.list()).filter((h) => h.id !== change.hold.id && pauses(h) && overlaps(h.scope, queues));
+      if (change.event === 'would-pause') {
+        return d.sender.post(wouldPauseMessage({ hold: change.hold, waiting: await waitingCounts(d.dispatch, queues) }, settings));
+      }
+      if (change.event === 'probe-ended') {
+        return d.sender.post(probePassedMessage({ hold: change.hold, at: (await releaseEntry(d, change.auditId)).at }, settings));
+      }
       if (change.event === 'hold-added') {
         const waiting = await waitingCounts(d.dispatch, queues);
         return d.sender.post(pausedMessage({ hold: change.hold, paused: change.paused, waiting, otherHolds: others }, settings));
@@ -95,8 +101,13 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
  * Messages follow pauses and resumes. Shadow holds ("would have paused") and the start and end of
  * a probe have no message of their own yet; a probe shows up in the resume it belongs to.
  */
-export function isNotified(change: HoldChange): boolean {
-  return change.event === 'hold-added' || change.event === 'hold-released';
+/**
+ * Pauses, resumes, shadow trips and passed probes get a message. A probe that ended because the
+ * rule tripped again is told by the pause message that follows it in the same change set.
+ */
+export function isNotified(change: HoldChange, batch: HoldChange[] = [change]): boolean {
+  if (change.event === 'probe-ended') return !batch.some((c) => c.event === 'hold-added' && c.hold.id === change.hold.id);
+  return change.event === 'hold-added' || change.event === 'hold-released' || change.event === 'would-pause';
 }
 
 function pauses(hold: Hold): boolean {

@@ -14,7 +14,8 @@ export function describeHold(hold: Hold, f: Flavour): string {
       const name = code(hold.rule ?? hold.id, f);
       if (hold.count === undefined || hold.threshold === undefined) return `rule ${name}: ${text(hold.reason, f)}`;
       const window = hold.windowMinutes !== undefined ? ` in ${hold.windowMinutes} min` : '';
-      return `rule ${name}: ${hold.count} errors${window} (threshold ${hold.threshold})`;
+      const again = hold.afterProbe ? '; tripped again during the probe' : '';
+      return `rule ${name}: ${hold.count} errors${window} (threshold ${hold.threshold})${again}`;
     }
     case 'alert': {
       const name = hold.alertName ?? hold.reason;

@@ -84,6 +84,31 @@ export function stillPausedMessage(n: StillPausedNotice, s: MessageSettings): Sl
   return build(`:hourglass: ${title}`, title, fields, n.hold, true);
 }
 
+/** Shadow mode: the rule tripped and would have paused these queues; nothing was touched. */
+export function wouldPauseMessage(n: { hold: Hold; waiting: Record<string, number> }, s: MessageSettings): SlackMessage {
+  const queues = scopeQueues(n.hold.scope, s.queues);
+  const title = 'Would have paused calls (shadow mode)';
+  const fields = (f: Flavour) => [
+    ['Rule', describeHold(n.hold, f)],
+    ['Would have paused', queueList(queues, n.waiting, f)],
+    ['At', time(n.hold.since, f)],
+    ['Nothing was paused', 'the rule runs in shadow mode; set "mode": "enforce" (and CALLGUARD_AUTO_PAUSE=on) to let it pause'],
+  ] as const;
+  return build(`:ghost: ${title}`, title, fields, n.hold, false);
+}
+
+/** A half-open probe ran its course without the rule tripping: the rate limit is gone. */
+export function probePassedMessage(n: { hold: Hold; at: number }, s: MessageSettings): SlackMessage {
+  const queues = scopeQueues(n.hold.scope, s.queues);
+  const title = 'Probe passed, calls at full speed';
+  const fields = (f: Flavour) => [
+    ['Rule', describeHold(n.hold, f)],
+    ['Probe', `${duration(n.at - n.hold.since)} at ${n.hold.maxPerMinute ?? '?'} jobs/min without tripping`],
+    ['Queues', queueList(queues, {}, f)],
+  ] as const;
+  return build(`:white_check_mark: ${title}`, title, fields, n.hold, false);
+}
+
 /** The original message after someone pressed "Resume calls": the button goes, the outcome is added. */
 export function pressedMessage(original: SlackMessage, p: { userId: string; at: number; released: boolean }): SlackMessage {
   const who = `<@${p.userId}>`;

@@ -56,7 +56,7 @@ export class Notifier {
   readonly notifyChanges = async (changes: HoldChange[]): Promise<void> => {
     const probes = new Map(changes.filter((c) => c.event === 'probe-started').map((c) => [c.hold.id, c.hold]));
     try {
-      await this.queue.addBulk(changes.filter(isNotified).map((change) => {
+      await this.queue.addBulk(changes.filter((c) => isNotified(c, changes)).map((change) => {
         const probe = change.event === 'hold-released' ? probes.get(change.hold.id) : undefined;
         return {
           name: NOTIFY_JOB.change,
