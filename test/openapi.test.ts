@@ -1,0 +1,206 @@
+import { readFileSync } from 'node:fs';
+import type { Express } from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Role } from '../src/auth/principals.js';
+import { openApiDocument } from '../src/http/openapi.js';
+import { checkOpenApi31, resolvePointer } from './support/openapi-structure.js';
+import { request, startTestHttp, stopTestHttp, tokenOf, USERS, type Reply, type TestHttp } from './support/http.js';
+
+const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'] } };
+const SECRETS = { CALLGUARD_WEBHOOK_SECRET: 'webhook-secret-5e4d3c2b1a09', SLACK_SIGNING_SECRET: 'slack-signing-secret-8d7c6b5a' };
+const ROLES = Object.keys(USERS) as Role[];
+const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
+const ERROR_REF = '#/components/schemas/Error';
+
+type Obj = Record<string, any>;
+const doc = openApiDocument() as Obj;
+
+interface Operation {
+  method: string;
+  path: string;
+  op: Obj;
+}
+
+const operations = (d: Obj): Operation[] =>
+  Object.entries(d.paths as Obj).flatMap(([path, item]) =>
+    Object.entries(item as Obj)
+      .filter(([method]) => METHODS.includes(method))
+      .map(([method, op]) => ({ method: method.toUpperCase(), path, op: op as Obj })),
+  );
+const documented = (d: Obj) => operations(d).map(({ method, path }) => `${method} ${path}`).sort();
+
+const deref = (v: unknown): Obj => {
+  const o = v as Obj;
+  return typeof o?.$ref === 'string' ? (resolvePointer(doc, o.$ref) as Obj) : o;
+};
+const needsAuth = (op: Obj) => Array.isArray(op.security) && op.security.length > 0 && !op.security.some((s: Obj) => Object.keys(s).length === 0);
+const usesBearer = (op: Obj) => Array.isArray(op.security) && op.security.some((s: Obj) => 'bearerAuth' in s);
+
+// --- What the real app serves: Express 5's router (router 2.3) lists routes and mounted routers.
+
+interface RouteInfo {
+  path: string | RegExp;
+  methods?: string[];
+  router?: Listing;
+}
+interface Listing {
+  listRoutes?(): RouteInfo[];
+}
+
+const joinPath = (prefix: string, path: string) => `${prefix.replace(/\/$/, '')}${path === '/' ? '' : path}`;
+// Express `:name` / `*name` parameters are OpenAPI `{name}` templates.
+const template = (path: string) => path.replace(/[:*](\w+)/g, '{$1}');
+
+function served(router: Listing, prefix = ''): string[] {
+  if (typeof router.listRoutes !== 'function') throw new Error('router.listRoutes() is missing: this walk needs router >= 2.3 (Express 5.3)');
+  return router.listRoutes().flatMap((r) => {
+    if (typeof r.path !== 'string') throw new Error(`a RegExp route (${String(r.path)}) under ${prefix || '/'} cannot be documented as an OpenAPI path`);
+    const path = joinPath(prefix, r.path) || '/';
+    if (r.router) return served(r.router, path);
+    const methods = r.methods ?? [];
+    if (methods.includes('*')) throw new Error(`${path} answers every method (.all()); document each method instead`);
+    // Express answers HEAD for every GET by itself; OpenAPI documents the GET.
+    return methods.filter((m) => !(m === 'HEAD' && methods.includes('GET'))).map((m) => `${m} ${template(path)}`);
+  });
+}
+
+const servedBy = (app: Express) => [...new Set(served((app as unknown as { router: Listing }).router))].sort();
+
+// --- Calling the documented operations.
+
+function probeInit(op: Obj, token?: string): RequestInit & { token?: string } {
+  const content = deref(op.requestBody)?.content as Obj | undefined;
+  const type = content ? Object.keys(content)[0]! : undefined;
+  if (!type) return token ? { token } : {};
+  // Bodies every route refuses or ignores, so a probe that gets through authentication changes nothing.
+  const body = type === 'application/x-www-form-urlencoded' ? 'payload=%7B%7D' : '{"callguard_openapi_probe":true}';
+  return { headers: { 'content-type': type }, body, ...(token ? { token } : {}) };
+}
+
+function expectDocumentedReply(o: Operation, reply: Reply, what: string) {
+  const where = `${o.method} ${o.path} ${what}`;
+  const response = deref(o.op.responses[String(reply.status)]);
+  expect(response, `${where} answered ${reply.status}, which is not documented (${reply.text.slice(0, 200)})`).toBeDefined();
+  if (response.content && reply.text.length > 0) {
+    const type = (reply.headers.get('content-type') ?? '').split(';')[0]!.trim();
+    expect(Object.keys(response.content), `${where}: content type ${type}`).toContain(type);
+  }
+  if (response.content?.['application/json']?.schema?.$ref === ERROR_REF) {
+    expect(Object.keys(reply.json ?? {}), where).toEqual(['error']);
+    expect(Object.keys(reply.json.error).sort(), where).toEqual(['code', 'message']);
+    expect(typeof reply.json.error.code, where).toBe('string');
+    expect(typeof reply.json.error.message, where).toBe('string');
+  }
+}
+
+describe('the OpenAPI document', () => {
+  let t: TestHttp;
+  beforeAll(async () => {
+    t = await startTestHttp(RULES, SECRETS);
+  });
+  afterAll(() => stopTestHttp(t));
+
+  it('is structurally valid OpenAPI 3.1', () => {
+    expect(checkOpenApi31(doc)).toEqual([]);
+    // JSON-safe: what is served is exactly this object.
+    expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(doc.info.version).toBe(version);
+  });
+
+  it('when a document is broken, then the structural check names each problem', () => {
+    const broken = structuredClone(doc);
+    broken.openapi = '3.0.3';
+    broken.paths['/health/service'].get.responses['200'] = { content: {} };
+    broken.paths['/health/audit'].get.responses.ok = { description: 'x' };
+    broken.paths['/health/pause'].post.security = [{ basicAuth: [] }];
+    broken.paths['/health/resume'].post.requestBody.content['application/json'].schema = { $ref: '#/components/schemas/Nope' };
+    broken.components.schemas.Hold.properties.rule = { type: 'string', nullable: true };
+    broken.paths['/healthz/{id}'] = { get: { responses: { '200': { description: 'x' } } } };
+    const problems = checkOpenApi31(broken).join('\n');
+    for (const expected of ['openapi: expected 3.1.x', 'GET /health/service 200: a response needs a description', 'GET /health/audit ok: response keys', 'unknown security scheme basicAuth', '#/components/schemas/Nope does not resolve', 'nullable is OpenAPI 3.0', 'path parameter id is not declared']) {
+      expect(problems).toContain(expected);
+    }
+  });
+
+  it('when the router is walked, then it serves exactly the documented (method, path) pairs', () => {
+    const routes = servedBy(t.http.app);
+    for (const prefix of ['/health/', '/slack/', '/metrics', '/healthz', '/readyz', '/openapi.json', '/admin/login']) {
+      expect(routes.some((r) => r.split(' ')[1]!.startsWith(prefix)), `the walk found nothing under ${prefix}: ${routes.join(', ')}`).toBe(true);
+    }
+    const docd = documented(doc);
+    expect(routes.filter((r) => !docd.includes(r)), 'served but not documented').toEqual([]);
+    expect(docd.filter((r) => !routes.includes(r)), 'documented but not served').toEqual([]);
+  });
+
+  it('when an operation needs credentials, then it documents 401 (and 403 for role-checked bearer routes)', () => {
+    for (const { method, path, op } of operations(doc)) {
+      if (!needsAuth(op)) continue;
+      expect(Object.keys(op.responses), `${method} ${path}`).toContain('401');
+      if (usesBearer(op)) {
+        expect(Object.keys(op.responses), `${method} ${path}`).toContain('403');
+        expect(op['x-callguard-roles'], `${method} ${path}: x-callguard-roles`).toEqual(expect.arrayContaining(['admin']));
+      }
+    }
+  });
+
+  it('when GET /openapi.json is called without credentials, then it is this document and holds no secret', async () => {
+    const reply = await request(`${t.url}/openapi.json`);
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(reply.json).toEqual(doc);
+    for (const secret of [...Object.values(USERS).map((u) => u.secret), ...Object.values(SECRETS)]) expect(reply.text).not.toContain(secret);
+  });
+
+  it.each(operations(doc).map((o) => [`${o.method} ${o.path}`, o] as const))(
+    '%s: without credentials, the status is documented, and it is 401 when the route needs credentials',
+    async (_name, o) => {
+      const reply = await request(`${t.url}${o.path}`, { method: o.method, ...probeInit(o.op) });
+      expectDocumentedReply(o, reply, 'without credentials');
+      if (needsAuth(o.op)) {
+        expect(reply.status).toBe(401);
+        expect(reply.json.error.code).toBe('unauthorized');
+        if (usesBearer(o.op)) expect(reply.headers.get('www-authenticate')).toMatch(/^Bearer /);
+      } else {
+        expect(reply.status).not.toBe(401);
+      }
+    },
+  );
+
+  it.each(operations(doc).filter((o) => Array.isArray(o.op['x-callguard-roles'])).map((o) => [`${o.method} ${o.path}`, o] as const))(
+    '%s: the documented roles get through, every other role gets 403',
+    async (_name, o) => {
+      const allowed = o.op['x-callguard-roles'] as Role[];
+      for (const role of ROLES) {
+        const reply = await request(`${t.url}${o.path}`, { method: o.method, ...probeInit(o.op, tokenOf(role)) });
+        expectDocumentedReply(o, reply, `as ${role}`);
+        if (allowed.includes(role)) expect([401, 403], `${role}: ${reply.text.slice(0, 200)}`).not.toContain(reply.status);
+        else expect([reply.status, reply.json?.error?.code], role).toEqual([403, 'forbidden']);
+      }
+    },
+  );
+
+  it('after every probe, nothing changed: no hold, no audit entry', async () => {
+    expect(await t.cg.ledger.list()).toEqual([]);
+    expect(await t.cg.ledger.audit(10)).toEqual([]);
+  });
+});
+
+describe('the OpenAPI document with CALLGUARD_METRICS_PUBLIC=true', () => {
+  let t: TestHttp;
+  beforeAll(async () => {
+    t = await startTestHttp(RULES, { CALLGUARD_METRICS_PUBLIC: 'true' }, { worker: false });
+  });
+  afterAll(() => stopTestHttp(t));
+
+  it('when metrics are public, then the served document says so and /metrics answers without a token', async () => {
+    const served = (await request(`${t.url}/openapi.json`)).json as Obj;
+    const metrics = served.paths['/metrics'].get as Obj;
+    expect(metrics.security).toEqual([]);
+    expect(Object.keys(metrics.responses)).not.toContain('401');
+    expect(checkOpenApi31(served)).toEqual([]);
+    const reply = await request(`${t.url}/metrics`);
+    expect(reply.status).toBe(200);
+    expect(Object.keys(metrics.responses)).toContain('200');
+  });
+});
