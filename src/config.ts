@@ -67,6 +67,9 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 });
 
+/** Names of every variable callguard reads (the README's configuration table lists each). */
+export const ENV_VARIABLES = Object.keys(schema.shape);
+
 export type Config = {
   redisUrl: string;
   rulesPath: string;

@@ -1,0 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ENV_VARIABLES } from '../src/config.js';
+
+const readme = readFileSync('README.md', 'utf8');
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+
+describe('README.md stays true', () => {
+  it.each(ENV_VARIABLES)('the configuration table lists %s', (name) => {
+    expect(readme).toMatch(new RegExp(`^\\| \`${name}\` \\|`, 'm'));
+  });
+
+  it('names the run and test commands that exist', () => {
+    expect(readme).toContain('npm ci && npm start');
+    expect(readme).toContain('npm test');
+    expect(pkg.scripts.start).toBeDefined();
+    expect(pkg.scripts.test).toBeDefined();
+    expect(pkg.scripts.demo).toBeDefined();
+    expect(pkg.scripts.bench).toBeDefined();
+  });
+
+  it(".ci/run runs the README's test command", () => {
+    expect(readFileSync('.ci/run', 'utf8')).toMatch(/^npm test$/m);
+  });
+});
