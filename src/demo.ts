@@ -17,6 +17,7 @@ import { createLogger } from './logger.js';
 import { parseRules } from './rules.js';
 import { createCallguard } from './service.js';
 import { exitOnStartupError } from './boot.js';
+import { deleteKeys } from './redis.js';
 
 const keep = process.argv.includes('--keep');
 const id = randomBytes(3).toString('hex');
@@ -131,22 +132,11 @@ async function demo(): Promise<void> {
   await producer.close();
   await http.close();
   await cg.stop();
-  await deleteKeys(config.redisUrl, [`${config.prefix}:*`, `${config.queuePrefix}:*`]);
+  const redis = new Redis(config.redisUrl);
+  for (const pattern of [`${config.prefix}:*`, `${config.queuePrefix}:*`]) await deleteKeys(redis, pattern);
+  redis.disconnect();
   console.log(`\ndemo ${ok ? 'finished' : 'FAILED'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; its Redis keys were removed`);
   process.exit(ok ? 0 : 1);
-}
-
-async function deleteKeys(url: string, patterns: string[]): Promise<void> {
-  const redis = new Redis(url);
-  for (const pattern of patterns) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  }
-  redis.disconnect();
 }
 
 demo().catch(exitOnStartupError);

@@ -62,3 +62,15 @@ export function redactUrl(url: string): string {
     return '(unparseable REDIS_URL)';
   }
 }
+
+/** Deletes every key matching the pattern with SCAN (never KEYS or FLUSHDB: the Redis may be shared). */
+export async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    if (keys.length) deleted += await redis.del(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}

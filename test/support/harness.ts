@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
+import { deleteKeys } from '../../src/redis.js';
 import { parseRules } from '../../src/rules.js';
 import { createCallguard, type Callguard } from '../../src/service.js';
 import type { Rule } from '../../src/types.js';
@@ -31,14 +32,7 @@ export function testRules(json: Record<string, unknown>, queues: string[]): Rule
 export async function cleanup(config: Config): Promise<void> {
   const redis = new Redis(REDIS_URL);
   try {
-    for (const pattern of [`${config.prefix}:*`, `${config.queuePrefix}:*`]) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-    }
+    for (const pattern of [`${config.prefix}:*`, `${config.queuePrefix}:*`]) await deleteKeys(redis, pattern);
   } finally {
     redis.disconnect();
   }
