@@ -72,6 +72,16 @@ describe('Bull Board behind login', () => {
     expect(none.status).toBe(403);
   });
 
+  it.each([
+    { fetchSite: 'same-origin', status: 303 },
+    { fetchSite: 'cross-site', status: 403 },
+    { fetchSite: undefined, status: 403 },
+  ])('a login post with the opaque Origin: null (Referrer-Policy no-referrer) and Sec-Fetch-Site $fetchSite → $status', async ({ fetchSite, status }) => {
+    const reply = await login(t.url, USERS.admin.name, USERS.admin.secret, { origin: 'null', ...(fetchSite ? { 'sec-fetch-site': fetchSite } : {}) });
+    expect(reply.reply.status).toBe(status);
+    expect(reply.cookie !== undefined).toBe(status === 303);
+  });
+
   it('when logins keep failing, then that name is locked out for the window, even with the right secret', async () => {
     for (let i = 0; i < 3; i++) expect((await login(t.url, USERS.admin.name, `wrong-secret-${i}`)).reply.status).toBe(401);
     const locked = await login(t.url, USERS.admin.name, USERS.admin.secret);

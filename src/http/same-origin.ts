@@ -11,7 +11,10 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 export function sameOrigin(): RequestHandler {
   return (req, _res, next) => {
     if (SAFE.has(req.method)) return next();
-    const origin = req.get('origin');
+    // With helmet's Referrer-Policy: no-referrer, Chromium posts same-site forms with the opaque
+    // "Origin: null"; it says nothing about the site, so Sec-Fetch-Site decides, as when absent.
+    const sent = req.get('origin');
+    const origin = sent === 'null' ? undefined : sent;
     if (origin !== undefined) {
       let host: string | undefined;
       try {
