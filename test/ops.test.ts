@@ -21,7 +21,8 @@ afterEach(async () => {
 function parsePrometheus(text: string): Map<string, { type: string; samples: { name: string; labels: Record<string, string>; value: number }[] }> {
   const families = new Map<string, { type: string; samples: { name: string; labels: Record<string, string>; value: number }[] }>();
   const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
-  const sample = new RegExp(`^(${NAME})(?:\\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*",?)*)\\})? (-?(?:[0-9.]+(?:e[+-]?[0-9]+)?|NaN|\\+Inf|-Inf))(?: -?[0-9]+)?$`);
+  // Values are read as Prometheus reads them (Go's ParseFloat): NaN and Inf in any case; prom-client writes "Nan".
+  const sample = new RegExp(`^(${NAME})(?:\\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*",?)*)\\})? (-?(?:[0-9.]+(?:e[+-]?[0-9]+)?|[Nn][Aa][Nn]|[+-]?[Ii]nf))(?: -?[0-9]+)?$`);
   expect(text.endsWith('\n')).toBe(true);
   for (const line of text.trimEnd().split('\n')) {
     if (line === '') continue; // the format allows empty lines
