@@ -1,5 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Config } from './config.js';
+import { closeWorker } from './close-worker.js';
 import { Control } from './control.js';
 import { Counters } from './counters.js';
 import { Enforcer } from './enforcer.js';
@@ -112,27 +113,12 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     },
     async stop({ graceMs = 10_000 } = {}) {
       await reporter.close();
-      if (worker) await closeWithin(worker, graceMs, logger);
-      await notifier.close();
+      if (worker) await closeWorker(worker, graceMs, logger);
+      await notifier.close(graceMs);
       await Promise.all([events.close(), ...[...dispatch.values()].map((q) => q.close())]);
       await redis.quit().catch(() => redis.disconnect());
     },
   };
-}
-
-/**
- * Lets active jobs finish; past the grace period the worker is closed without waiting and its
- * jobs are left for BullMQ's stalled-job check to hand to another instance.
- */
-async function closeWithin(worker: Worker, graceMs: number, logger: Logger): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
-  const outcome = await Promise.race([worker.close().then(() => 'closed' as const), late]);
-  clearTimeout(timer);
-  if (outcome === 'late') {
-    logger.warn({ graceMs }, 'jobs still running after the grace period; closing without waiting');
-    await worker.close(true);
-  }
 }
 
 function throttled<A extends unknown[]>(intervalMs: number, fn: (...args: A) => void): (...args: A) => void {

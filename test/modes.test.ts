@@ -65,7 +65,8 @@ describe('half-open resume', () => {
     const worker = dispatchWorker(cg, stamps);
     try {
       const started = await waitFor(async () => (await cg!.ledger.audit(1)).find((e) => e.event === 'probe-started'), { timeoutMs: 8000 });
-      expect(await calls.isPaused()).toBe(false);
+      // The audit entry is written before the enforcer's resume call returns.
+      await waitFor(async () => !(await calls.isPaused()));
       expect(await calls.getGlobalRateLimit()).toEqual({ max: 4, duration: 1000 });
       const ended = await waitFor(async () => (await cg!.ledger.audit(1)).find((e) => e.event === 'probe-ended'), { timeoutMs: 10_000 });
       // Audit times come from Redis' clock, the same machine's clock as the stamps.
@@ -91,7 +92,7 @@ describe('half-open resume', () => {
     await cg.reporter.flush();
     await waitFor(() => calls.isPaused());
     await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'probe-started', { timeoutMs: 8000 });
-    expect(await calls.isPaused()).toBe(false);
+    await waitFor(async () => !(await calls.isPaused()));
 
     const sent = Date.now();
     cg.reporter.report('twilio', 5);

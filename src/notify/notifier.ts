@@ -1,4 +1,5 @@
 /** The notifications queue: hold changes in, Slack messages out, as retried BullMQ jobs. */
+import { closeWorker } from '../close-worker.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config.js';
 import type { HoldChange, HoldLedger } from '../holds.js';
@@ -111,8 +112,8 @@ export class Notifier {
     return worker;
   }
 
-  async close(): Promise<void> {
-    await this.worker?.close();
+  async close(graceMs = 10_000): Promise<void> {
+    if (this.worker) await closeWorker(this.worker, graceMs, this.deps.logger);
     await this.queue.close();
   }
 }

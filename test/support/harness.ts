@@ -47,7 +47,7 @@ export async function startTestCallguard(rulesJson: Record<string, unknown>, env
 
 export async function stopTestCallguard(cg: Callguard | undefined): Promise<void> {
   if (!cg) return;
-  await cg.stop();
+  await cg.stop({ graceMs: 3000 });
   await cleanup(cg.config);
 }
 

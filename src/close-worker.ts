@@ -1,0 +1,18 @@
+import type { Worker } from 'bullmq';
+import type { Logger } from './logger.js';
+
+/**
+ * Lets a worker's active jobs finish; past the grace period it is closed without waiting and its
+ * jobs are left for BullMQ's stalled-job check to hand to another instance. The bound also
+ * matters after a Redis restart, where a worker's close was seen to wait indefinitely.
+ */
+export async function closeWorker(worker: Worker, graceMs: number, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+  const outcome = await Promise.race([worker.close().then(() => 'closed' as const), late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    logger.warn({ worker: worker.name, graceMs }, 'jobs still running after the grace period; closing without waiting');
+    await Promise.race([worker.close(true), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  }
+}
