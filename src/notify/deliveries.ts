@@ -58,13 +58,13 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
         return d.sender.post(wouldPauseMessage({ hold: change.hold, waiting: await waitingCounts(d.dispatch, queues) }, settings));
       }
       if (change.event === 'probe-ended') {
-        return d.sender.post(probePassedMessage({ hold: change.hold, at: (await releaseEntry(d, change.auditId)).at }, settings));
+        return d.sender.post(probePassedMessage({ hold: change.hold, at: auditTime(change.auditId) }, settings));
       }
       if (change.event === 'hold-added') {
         const waiting = await waitingCounts(d.dispatch, queues);
         return d.sender.post(pausedMessage({ hold: change.hold, paused: change.paused, waiting, otherHolds: others }, settings));
       }
-      const entry = await releaseEntry(d, change.auditId);
+      const entry = { by: change.by, reason: change.reason, at: auditTime(change.auditId) };
       return d.sender.post(resumedMessage({ hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others, ...(probe ? { probe } : {}) }, settings));
     },
 
@@ -126,11 +126,7 @@ async function waitingCounts(dispatch: Map<string, Queue>, queues: string[]): Pr
   return Object.fromEntries(entries.filter((e): e is readonly [string, number] => e[1] !== undefined));
 }
 
-/** A release's actor and reason live in its audit entry, not in the hold it removed. */
-async function releaseEntry(d: DeliveryDeps, auditId: string): Promise<{ by: string; reason: string; at: number }> {
-  const [row] = await d.redis.xrange(d.keys.audit, auditId, auditId);
-  const f: Record<string, string> = {};
-  for (let i = 0; row && i < row[1].length; i += 2) f[row[1][i]!] = row[1][i + 1]!;
-  // The stream is capped; an entry trimmed away before a long Slack outage ended still gets a message.
-  return { by: f.by ?? 'unknown', reason: f.reason ?? 'no reason recorded', at: f.at ? Number(f.at) : await d.ledger.now() };
+/** A stream entry id starts with the Redis-clock milliseconds at which the change was made. */
+function auditTime(auditId: string): number {
+  return Number(auditId.split('-')[0]);
 }
