@@ -1,6 +1,9 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  // Kept under test/ so the top level stays as the README describes; paths resolve from the repo root.
+  root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
     include: ['test/**/*.test.ts'],
     // Integration tests share one Redis and real BullMQ workers; files run one at a time like BullMQ's own suite.
