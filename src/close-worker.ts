@@ -1,5 +1,6 @@
 import type { Worker } from 'bullmq';
 import type { Logger } from './logger.js';
+import { withTimeout } from './timeout.js';
 
 /**
  * Lets a worker's active jobs finish; past the grace period it is closed without waiting and its
@@ -7,12 +8,9 @@ import type { Logger } from './logger.js';
  * matters after a Redis restart, where a worker's close was seen to wait indefinitely.
  */
 export async function closeWorker(worker: Worker, graceMs: number, logger: Logger): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
-  const outcome = await Promise.race([worker.close().then(() => 'closed' as const), late]);
-  clearTimeout(timer);
+  const outcome = await withTimeout(worker.close().then(() => 'closed' as const), graceMs, () => 'late' as const);
   if (outcome === 'late') {
     logger.warn({ worker: worker.name, graceMs }, 'jobs still running after the grace period; closing without waiting');
-    await Promise.race([worker.close(true), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await withTimeout(worker.close(true), 1000, () => undefined);
   }
 }

@@ -1,5 +1,6 @@
 import { JOB } from './ingest/jobs.js';
 import type { Callguard } from './service.js';
+import { withTimeout } from './timeout.js';
 
 export interface Readiness {
   ready: boolean;
@@ -10,27 +11,20 @@ export interface Readiness {
 const CHECK_TIMEOUT_MS = 1000;
 
 /** Redis answers, and the evaluator schedule exists with its next run not overdue. */
-export async function readiness(cg: Pick<Callguard, 'redis' | 'events' | 'config'>): Promise<Readiness> {
+export async function readiness(cg: Pick<Callguard, 'redis' | 'events' | 'config' | 'ledger'>): Promise<Readiness> {
   const redis = await within(cg.redis.ping().then((r) => r === 'PONG'));
   const evaluator = redis && (await within(schedulerOnTime(cg)));
   return { ready: redis && evaluator, checks: { redis, evaluator } };
 }
 
-async function schedulerOnTime(cg: Pick<Callguard, 'redis' | 'events' | 'config'>): Promise<boolean> {
+async function schedulerOnTime(cg: Pick<Callguard, 'events' | 'config' | 'ledger'>): Promise<boolean> {
   const scheduler = await cg.events.getJobScheduler(JOB.evaluate);
   if (!scheduler?.next) return false;
-  const [s, us] = await cg.redis.time();
-  const now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  const now = await cg.ledger.now();
   // Two periods of slack: one run may be in flight while the next is being scheduled.
   return now - scheduler.next <= 2 * cg.config.minuteMs;
 }
 
-async function within(check: Promise<boolean>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), CHECK_TIMEOUT_MS)));
-  try {
-    return await Promise.race([check.catch(() => false), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+function within(check: Promise<boolean>): Promise<boolean> {
+  return withTimeout(check.catch(() => false), CHECK_TIMEOUT_MS, () => false);
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
+import { withTimeout } from './timeout.js';
 
 const script = (file: string) => readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
 
@@ -36,11 +37,10 @@ export function withScripts(redis: Redis): CallguardRedis {
 
 /** Fails fast with one line naming the URL when Redis does not answer. */
 export async function assertReachable(redis: Redis, url: string, timeoutMs = 3000): Promise<void> {
-  const timeout = new Promise<never>((_, reject) =>
-    setTimeout(() => reject(new Error('timed out')), timeoutMs).unref(),
-  );
   try {
-    await Promise.race([redis.ping(), timeout]);
+    await withTimeout(redis.ping(), timeoutMs, () => {
+      throw new Error('timed out');
+    });
   } catch (err) {
     throw new RedisUnreachableError(
       `Redis is not reachable at ${redactUrl(url)} (${(err as Error).message}). ` +

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { JOB } from './ingest/jobs.js';
+import { withTimeout } from './timeout.js';
 import type { ErrorSink } from './types.js';
 
 export interface ReporterOptions {
@@ -61,8 +62,11 @@ export class Reporter implements ErrorSink {
     const counts = Object.fromEntries(this.pending);
     this.pending = new Map();
     this.stats.flushes += 1;
+    const timeoutMs = this.options.flushTimeoutMs ?? 5000;
     this.inFlight = this.inFlight.then(() =>
-      withTimeout(this.queue.add(JOB.errorReport, { counts }, { removeOnComplete: 1000, removeOnFail: 5000 }), this.options.flushTimeoutMs ?? 5000)
+      withTimeout(this.queue.add(JOB.errorReport, { counts }, { removeOnComplete: 1000, removeOnFail: 5000 }), timeoutMs, () => {
+        throw new Error(`flush did not reach Redis within ${timeoutMs} ms`);
+      })
         .then(
           () => undefined,
           (err) => {
@@ -82,12 +86,4 @@ export class Reporter implements ErrorSink {
   async close(): Promise<void> {
     await this.flush();
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`flush did not reach Redis within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,0 +1,17 @@
+/**
+ * Waits for `work` at most `ms`; then settles with `onTimeout()` instead (a value, or a rejection
+ * if it throws). The timer is always cleared, so nothing keeps the process alive afterwards.
+ */
+export function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve, reject) => {
+    timer = setTimeout(() => {
+      try {
+        resolve(onTimeout());
+      } catch (err) {
+        reject(err);
+      }
+    }, ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
