@@ -28,8 +28,7 @@ export class Control {
       reason: req.reason?.trim() || 'paused by an operator',
       ...(req.until !== undefined ? { until: req.until } : {}),
     };
-    const { changes } = await this.ledger.change({ add: [hold] });
-    await this.settle(changes);
+    const changes = await this.place(hold);
     const placed = changes[0]?.hold ?? (await this.ledger.list()).find((h) => h.id === hold.id)!;
     return { hold: placed, changes };
   }
@@ -68,9 +67,7 @@ export class Control {
       ...(req.alertName !== undefined ? { alertName: req.alertName } : {}),
       ...(req.source !== undefined ? { source: req.source } : {}),
     };
-    const { changes } = await this.ledger.change({ add: [hold] });
-    await this.settle(changes);
-    return changes;
+    return this.place(hold);
   }
 
   /** Releases specific holds by id (Slack button, alert resolved). */
@@ -86,6 +83,13 @@ export class Control {
     const { changes } = await this.ledger.change({ release: targets.map((h) => ({ id: h.id, by, reason })) });
     await this.settle(changes);
     return { released: changes.map((c) => c.hold), changes };
+  }
+
+  /** Adds one hold; an id already held is left alone (no change, no notice). */
+  private async place(hold: NewHold): Promise<HoldChange[]> {
+    const { changes } = await this.ledger.change({ add: [hold] });
+    await this.settle(changes);
+    return changes;
   }
 
   private async settle(changes: HoldChange[]): Promise<void> {
