@@ -1,4 +1,5 @@
 import { PhraseMatcher } from '../matcher.js';
+import { LEVELS as PINO_LEVELS } from '../rules.js';
 import type { ErrorSink, Rule } from '../types.js';
 
 export interface LogSinkStats {
@@ -26,18 +27,14 @@ export interface LogSinkOptions {
   onError?: (err: unknown) => void;
 }
 
+// pino's own names plus the syslog and Python spellings other shippers send.
 const LEVELS: Record<string, number> = {
-  trace: 10,
-  debug: 20,
-  info: 30,
+  ...PINO_LEVELS,
   information: 30,
   informational: 30,
   notice: 30,
-  warn: 40,
   warning: 40,
-  error: 50,
   err: 50,
-  fatal: 60,
   critical: 60,
   crit: 60,
   alert: 60,
