@@ -6,10 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { createLogSink } from '../src/ingest/log-sink.js';
-import { PhraseMatcher } from '../src/matcher.js';
-import { Reporter } from '../src/reporter.js';
-import type { Rule } from '../src/types.js';
+import { createLogSink } from '../src/client/log-sink.js';
+import { PhraseMatcher } from '../src/domain/matcher.js';
+import { Reporter } from '../src/client/reporter.js';
+import type { Rule } from '../src/domain/types.js';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -1,8 +1,8 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alertHandler } from '../src/ingest/alert-handler.js';
-import type { AlertEvent } from '../src/ingest/alerts.js';
-import type { Callguard } from '../src/service.js';
+import { alertHandler } from '../src/jobs/alert-handler.js';
+import type { AlertEvent } from '../src/domain/alerts.js';
+import type { Callguard } from '../src/app/callguard.js';
 import { startTestCallguard, stopTestCallguard } from './support/harness.js';
 
 const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'], queues: ['calls'] } };

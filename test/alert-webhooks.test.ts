@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { signCallguard } from '../src/http/signature.js';
+import { signCallguard } from '../src/http/middleware/signature.js';
 import { waitFor } from './support/harness.js';
 import { postJson, request, startTestHttp, stopTestHttp, tokenOf, type Reply, type TestHttp } from './support/http.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isCallguardError, ValidationError } from '../src/errors.js';
-import { MAX_ALERTS_PER_PAYLOAD, parseAlertPayload, type AlertEvent } from '../src/ingest/alerts.js';
+import { isCallguardError, ValidationError } from '../src/domain/errors.js';
+import { MAX_ALERTS_PER_PAYLOAD, parseAlertPayload, type AlertEvent } from '../src/domain/alerts.js';
 
 type Alert = { labels: Record<string, unknown>; annotations: Record<string, unknown>; [key: string]: unknown };
 type Payload = { alerts: Alert[]; [key: string]: unknown };

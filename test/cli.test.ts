@@ -6,12 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { hashSecret } from '../src/auth/principals.js';
-import { isCallguardError } from '../src/errors.js';
-import { loadRulesFile } from '../src/rules.js';
+import { hashSecret } from '../src/http/auth/principals.js';
+import { isCallguardError } from '../src/domain/errors.js';
+import { loadRulesFile } from '../src/domain/rules.js';
 import { postJson, request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
 
-const BIN = fileURLToPath(new URL('../src/bin/callguard.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../src/cli/bin.mjs', import.meta.url));
 const RULES = {
   twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'], queues: ['calls'] },
   plivo: { threshold_count: 50, window_minutes: 10, log_patterns: ['plivo api error'] },

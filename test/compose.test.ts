@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadConfig } from '../src/config.js';
-import { parsePrincipals } from '../src/auth/principals.js';
+import { loadConfig } from '../src/app/config.js';
+import { parsePrincipals } from '../src/http/auth/principals.js';
 
 // No Docker engine runs here: the file is checked for the properties we rely on instead.
 const compose = readFileSync('docker-compose.yml', 'utf8');
@@ -28,7 +28,7 @@ describe('docker-compose.yml and .env.example', () => {
     expect(callguard.depends_on.redis.condition).toBe('service_healthy');
     expect(callguard.env_file).toBe('.env');
     expect(callguard.ports).toEqual(['3000:3000']);
-    expect(example.command.join(' ')).toContain('workers/dispatch-example.ts');
+    expect(example.command.join(' ')).toContain('examples/dispatch-example.ts');
     expect(example.depends_on.callguard.condition).toBe('service_healthy');
     for (const volume of [...redis.volumes, ...callguard.volumes]) {
       const name = volume.split(':')[0];

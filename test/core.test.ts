@@ -1,9 +1,9 @@
 import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createGuardedWorker } from '../src/guarded-worker.js';
-import { JOB } from '../src/ingest/jobs.js';
-import { createCallguard, type Callguard } from '../src/service.js';
-import { createLogger } from '../src/logger.js';
+import { createGuardedWorker } from '../src/client/guarded-worker.js';
+import { JOB } from '../src/jobs/contract.js';
+import { createCallguard, type Callguard } from '../src/app/callguard.js';
+import { createLogger } from '../src/ops/logger.js';
 import { sleep, startTestCallguard, stopTestCallguard, testRules, waitFor } from './support/harness.js';
 
 const TWILIO = { twilio: { threshold_count: 10, window_minutes: 2, log_patterns: ['error when making call via twilio'] } };

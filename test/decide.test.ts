@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decide, type DecideInput } from '../src/decide.js';
-import type { Hold, Rule } from '../src/types.js';
+import { decide, type DecideInput } from '../src/domain/decide.js';
+import type { Hold, Rule } from '../src/domain/types.js';
 
 const MIN = 60_000;
 const twilio: Rule = { name: 'twilio', thresholdCount: 10, windowMinutes: 5, logPatterns: ['x'], queues: 'all', minLevel: 40 };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { hashSecret, parsePrincipals, PrincipalDirectory, resolvePrincipals, type Role } from '../src/auth/principals.js';
-import { isCallguardError } from '../src/errors.js';
+import { hashSecret, parsePrincipals, PrincipalDirectory, resolvePrincipals, type Role } from '../src/http/auth/principals.js';
+import { isCallguardError } from '../src/domain/errors.js';
 import { login, postJson, request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
 
 const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'] } };

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Role } from '../src/auth/principals.js';
-import type { Callguard } from '../src/service.js';
+import type { Role } from '../src/http/auth/principals.js';
+import type { Callguard } from '../src/app/callguard.js';
 import { request, startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
 
 // Windows far longer than this file runs, so the counters seeded below cannot decay mid-test.

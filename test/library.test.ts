@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCallguardSink, createReporter } from '../src/index.js';
-import { createLogger } from '../src/logger.js';
-import type { Callguard } from '../src/service.js';
+import { createCallguardSink, createReporter } from '../src/client/index.js';
+import { createLogger } from '../src/ops/logger.js';
+import type { Callguard } from '../src/app/callguard.js';
 import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 
 const RULES = {

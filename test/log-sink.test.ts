@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Writable } from 'node:stream';
-import { createLogSink, levelValue, matchRecord } from '../src/ingest/log-sink.js';
-import { PhraseMatcher } from '../src/matcher.js';
-import type { ErrorSink, Rule } from '../src/types.js';
+import { createLogSink, levelValue, matchRecord } from '../src/client/log-sink.js';
+import { PhraseMatcher } from '../src/domain/matcher.js';
+import type { ErrorSink, Rule } from '../src/domain/types.js';
 
 function rule(name: string, logPatterns: string[], minLevel = 50): Rule {
   return { name, logPatterns, minLevel, thresholdCount: 5, windowMinutes: 1, queues: 'all' };

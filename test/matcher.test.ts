@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PhraseMatcher, type PhraseEntry } from '../src/matcher.js';
-import type { Rule } from '../src/types.js';
+import { PhraseMatcher, type PhraseEntry } from '../src/domain/matcher.js';
+import type { Rule } from '../src/domain/types.js';
 
 function naive(entries: PhraseEntry[], text: string): Set<string> {
   const lower = text.toLowerCase();

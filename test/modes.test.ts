@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createGuardedWorker } from '../src/guarded-worker.js';
-import type { Callguard } from '../src/service.js';
+import { createGuardedWorker } from '../src/client/guarded-worker.js';
+import type { Callguard } from '../src/app/callguard.js';
 import { sleep, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 
 let cg: Callguard | undefined;

@@ -10,7 +10,7 @@ import {
   type MessageSettings,
   type SlackMessage,
 } from '../src/notify/messages.js';
-import type { Hold } from '../src/types.js';
+import type { Hold } from '../src/domain/types.js';
 
 const T0 = Date.UTC(2025, 2, 4, 12, 0, 0);
 const MIN = 60_000;

@@ -1,10 +1,10 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { JOB } from '../src/ingest/jobs.js';
-import { createLogger } from '../src/logger.js';
+import { JOB } from '../src/jobs/contract.js';
+import { createLogger } from '../src/ops/logger.js';
 import { NOTIFY_ATTEMPTS } from '../src/notify/notifier.js';
-import { createCallguard, type Callguard } from '../src/service.js';
+import { createCallguard, type Callguard } from '../src/app/callguard.js';
 import { FAKE_TOKEN, FakeSlack, type SlackRequest } from './support/fake-slack.js';
 import { sleep, startTestCallguard, stopTestCallguard, testConfig, testRules, waitFor } from './support/harness.js';
 

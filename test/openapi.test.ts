@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Express } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Role } from '../src/auth/principals.js';
-import { openApiDocument } from '../src/http/openapi.js';
+import type { Role } from '../src/http/auth/principals.js';
+import { openApiDocument } from '../src/http/api/openapi.js';
 import { checkOpenApi31, resolvePointer } from './support/openapi-structure.js';
 import { request, startTestHttp, stopTestHttp, tokenOf, USERS, type Reply, type TestHttp } from './support/http.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRulesFile, parseRules } from '../src/rules.js';
+import { loadRulesFile, parseRules } from '../src/domain/rules.js';
 
 const QUEUES = ['calls', 'sms'];
 const ORIGINAL = `{

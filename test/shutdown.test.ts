@@ -30,12 +30,12 @@ describe('graceful shutdown', () => {
     const queue = new Queue('calls', { connection: { url: config.redisUrl }, prefix: config.queuePrefix });
     try {
       await queue.addBulk(Array.from({ length: 40 }, (_, i) => ({ name: 'call', data: { to: `+1555000${i}` } })));
-      const first = run('workers/dispatch-example.ts', env);
+      const first = run('examples/dispatch-example.ts', env);
       await waitFor(() => placed(first.output()).length >= 4 && queue.getActiveCount().then((n) => n > 0), { timeoutMs: 15_000 });
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
       expect(await queue.getActiveCount()).toBe(0);
-      const second = run('workers/dispatch-example.ts', env);
+      const second = run('examples/dispatch-example.ts', env);
       await waitFor(async () => (await queue.getCompletedCount()) === 40, { timeoutMs: 20_000 });
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
@@ -53,7 +53,7 @@ describe('graceful shutdown', () => {
 
   it('SIGTERM to npm start: stops serving, closes cleanly and exits 0', async () => {
     const config = testConfig();
-    const main = run('src/main.ts', {
+    const main = run('src/app/main.ts', {
       CALLGUARD_PREFIX: config.prefix, CALLGUARD_QUEUE_PREFIX: config.queuePrefix, PORT: '0',
       CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123', CALLGUARD_MINUTE_SECONDS: '1',
     });

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/domain/errors.js';
 import {
   REPLAY_WINDOW_MS,
   signCallguard,
@@ -9,7 +9,7 @@ import {
   verifyGrafanaSignature,
   verifySlackSignature,
   type VerifyResult,
-} from '../src/http/signature.js';
+} from '../src/http/middleware/signature.js';
 
 const SECRET = 'test-secret';
 const NOW = Date.UTC(2025, 2, 4, 12, 0, 0);

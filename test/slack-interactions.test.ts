@@ -3,10 +3,10 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SLACK_ACTION_JOB } from '../src/notify/slack-actions.js';
-import { createSlackInteractionsRouter } from '../src/notify/slack-interactions.js';
-import type { Callguard } from '../src/service.js';
-import type { Hold } from '../src/types.js';
+import { SLACK_ACTION_JOB } from '../src/jobs/slack-action.js';
+import { createSlackInteractionsRouter } from '../src/http/slack/interactions.js';
+import type { Callguard } from '../src/app/callguard.js';
+import type { Hold } from '../src/domain/types.js';
 import { FAKE_TOKEN, FakeSlack, type SlackRequest } from './support/fake-slack.js';
 import { sleep, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 

@@ -8,7 +8,7 @@ const dir = mkdtempSync(join(tmpdir(), 'cg-start-'));
 
 function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('node_modules/.bin/tsx', ['src/main.ts'], { env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', PORT: '0', ...env }, timeout: 15_000 }, (err, _stdout, stderr) => {
+    execFile('node_modules/.bin/tsx', ['src/app/main.ts'], { env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', PORT: '0', ...env }, timeout: 15_000 }, (err, _stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr });
     });
   });

@@ -2,7 +2,7 @@
  * The health side alone (events worker + evaluator), for scaling out next to `npm start`
  * or for deployments that run the admin API elsewhere: `npx tsx workers/health.ts`.
  */
-import { bootCallguard, exitOnStartupError, onShutdown } from '../src/boot.js';
+import { bootCallguard, exitOnStartupError, onShutdown } from '../src/app/boot.js';
 
 try {
   const { cg, logger } = await bootCallguard();

@@ -1,22 +1,22 @@
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
-import { PrincipalDirectory, resolvePrincipals, type PrincipalEntry } from '../auth/principals.js';
-import { createSlackInteractionsRouter } from '../notify/slack-interactions.js';
-import type { Callguard } from '../service.js';
-import { boardAccess } from './board-access.js';
-import { boards } from './board.js';
-import { errorHandler, notFound } from './error-handler.js';
-import { BOARD_PATH, loginRoutes } from './login.js';
-import { createAuthenticator } from './passport.js';
-import { bearer } from './require-role.js';
-import { alertRoutes } from './routes/alert.js';
-import { controlRoutes } from './routes/control.js';
-import { openApiRoutes } from './routes/openapi.js';
-import { opsRoutes } from './routes/ops.js';
-import { reportRoutes } from './routes/reports.js';
-import { statusRoutes } from './routes/status.js';
-import { sameOrigin } from './same-origin.js';
-import { sessions } from './session.js';
+import { PrincipalDirectory, resolvePrincipals, type PrincipalEntry } from './auth/principals.js';
+import { createSlackInteractionsRouter } from './slack/interactions.js';
+import type { Callguard } from '../app/callguard.js';
+import { boardAccess } from './board/board-access.js';
+import { boards } from './board/board.js';
+import { errorHandler, notFound } from './middleware/error-handler.js';
+import { BOARD_PATH, loginRoutes } from './board/login.js';
+import { createAuthenticator } from './auth/passport.js';
+import { bearer } from './middleware/require-role.js';
+import { alertRoutes } from './api/alert.js';
+import { controlRoutes } from './api/control.js';
+import { openApiRoutes } from './api/openapi-route.js';
+import { opsRoutes } from './api/ops.js';
+import { reportRoutes } from './api/reports.js';
+import { statusRoutes } from './api/status-route.js';
+import { sameOrigin } from './middleware/same-origin.js';
+import { sessions } from './board/session.js';
 
 export interface AppOptions {
   /**

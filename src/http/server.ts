@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Callguard } from '../service.js';
+import type { Callguard } from '../app/callguard.js';
 import { createApp, type AppOptions, type CallguardApp } from './app.js';
 
 export interface HttpServer extends CallguardApp {

@@ -1,10 +1,10 @@
 /** What each job on the notifications queue does: gather the facts at send time, render, send. */
 import type { Job, Queue } from 'bullmq';
-import type { Config } from '../config.js';
-import type { HoldChange, HoldLedger } from '../holds.js';
-import type { Keys } from '../keys.js';
-import type { CallguardRedis } from '../redis.js';
-import type { Hold, Scope } from '../types.js';
+import type { Config } from '../app/config.js';
+import type { HoldChange, HoldLedger } from '../store/holds.js';
+import type { Keys } from '../store/keys.js';
+import type { CallguardRedis } from '../store/redis.js';
+import type { Hold, Scope } from '../domain/types.js';
 import { scopeQueues } from './format.js';
 import { pausedMessage, pressedMessage, probePassedMessage, resumedMessage, stillPausedMessage, wouldPauseMessage, type MessageSettings, type SlackMessage } from './messages.js';
 import type { Posted, Sender } from './sender.js';

@@ -1,5 +1,5 @@
 /** Pure wording shared by the Slack messages: holds, people, durations, times. */
-import type { Hold, Scope } from '../types.js';
+import type { Hold, Scope } from '../domain/types.js';
 
 /** Slack mrkdwn or the plain `text` fallback (which also goes to the log without a bot token). */
 export type Flavour = 'mrkdwn' | 'plain';

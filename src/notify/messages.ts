@@ -1,6 +1,6 @@
 /** Pure Slack messages (Block Kit plus the plain `text` fallback) for hold transitions. */
 import type { KnownBlock } from '@slack/web-api';
-import type { Hold } from '../types.js';
+import type { Hold } from '../domain/types.js';
 import { actor, clip, code, describeHold, duration, queueList, resumePlan, scopeQueues, time, type Flavour } from './format.js';
 
 export const RESUME_ACTION_ID = 'callguard_resume';

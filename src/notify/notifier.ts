@@ -1,11 +1,11 @@
 /** The notifications queue: hold changes in, Slack messages out, as retried BullMQ jobs. */
-import { closeWorker } from '../close-worker.js';
+import { closeWorker } from '../jobs/close-worker.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Config } from '../config.js';
-import type { HoldChange, HoldLedger } from '../holds.js';
-import { NOTIFICATIONS_QUEUE, type Keys } from '../keys.js';
-import type { Logger } from '../logger.js';
-import type { CallguardRedis } from '../redis.js';
+import type { Config } from '../app/config.js';
+import type { HoldChange, HoldLedger } from '../store/holds.js';
+import { NOTIFICATIONS_QUEUE, type Keys } from '../store/keys.js';
+import type { Logger } from '../ops/logger.js';
+import type { CallguardRedis } from '../store/redis.js';
 import { deliveries, isNotified, NOTIFY_JOB, safeId, type ChangeJob, type PressedJob } from './deliveries.js';
 import { isPermanent, retryDelay, SLACK_BACKOFF, type RetrySettings } from './retry.js';
 import { createSender, type Sender } from './sender.js';

@@ -1,7 +1,7 @@
 /** Where rendered messages go: Slack's Web API, or the log when no bot token is configured. */
 import { LogLevel, WebClient, type Logger as SlackLogger } from '@slack/web-api';
-import type { Config } from '../config.js';
-import type { Logger } from '../logger.js';
+import type { Config } from '../app/config.js';
+import type { Logger } from '../ops/logger.js';
 import type { SlackMessage } from './messages.js';
 
 export interface Posted {

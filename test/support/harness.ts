@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger } from '../../src/logger.js';
-import { deleteKeys } from '../../src/redis.js';
-import { parseRules } from '../../src/rules.js';
-import { createCallguard, type Callguard } from '../../src/service.js';
-import type { Rule } from '../../src/types.js';
+import { loadConfig, type Config } from '../../src/app/config.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { deleteKeys } from '../../src/store/redis.js';
+import { parseRules } from '../../src/domain/rules.js';
+import { createCallguard, type Callguard } from '../../src/app/callguard.js';
+import type { Rule } from '../../src/domain/types.js';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 

@@ -1,6 +1,6 @@
-import type { Role } from '../../src/auth/principals.js';
+import type { Role } from '../../src/http/auth/principals.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
-import type { Callguard } from '../../src/service.js';
+import type { Callguard } from '../../src/app/callguard.js';
 import { startTestCallguard, stopTestCallguard } from './harness.js';
 
 export const USERS: Record<Role, { name: string; secret: string }> = {

@@ -1,0 +1,59 @@
+/**
+ * An example dispatch worker: places calls from the `calls` queue through a simulated provider,
+ * logs failures with pino (counted by callguard's log sink) and stops taking jobs while
+ * callguard holds the queue. Run: npx tsx workers/dispatch-example.ts
+ *   EXAMPLE_FAIL_SECONDS      provider fails for this long after start (default 30)
+ *   EXAMPLE_JOBS_PER_SECOND   also enqueue this many demo calls per second (default 0)
+ *   EXAMPLE_LATENCY_MS        how long one call takes (default 20)
+ */
+import { Queue } from 'bullmq';
+import { pino } from 'pino';
+import { closeReporter, createCallguardSink, createGuardedWorker, loadConfig } from '../src/client/index.js';
+import { SimulatedProvider } from './simulated-provider.js';
+
+const config = loadConfig();
+const queueName = config.queues[0]!;
+const provider = new SimulatedProvider('twilio', Number(process.env.EXAMPLE_FAIL_SECONDS ?? 30) * 1000, Number(process.env.EXAMPLE_LATENCY_MS ?? 20));
+const logger = pino({}, pino.multistream([{ stream: process.stdout }, { stream: createCallguardSink() }]));
+const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+
+const worker = createGuardedWorker<{ to: string }>(
+  queueName,
+  async (job) => {
+    try {
+      const { sid } = await provider.placeCall(job.data.to);
+      logger.info({ job: job.id, sid }, 'call placed');
+      return sid;
+    } catch (err) {
+      // The phrase the default rules.json matches for twilio.
+      logger.error({ job: job.id, err }, 'error when making call via twilio');
+      throw err;
+    }
+  },
+  { connection, prefix: config.queuePrefix, callguardPrefix: config.prefix, concurrency: 4 },
+);
+worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+
+const perSecond = Number(process.env.EXAMPLE_JOBS_PER_SECOND ?? 0);
+const producer = new Queue(queueName, { connection, prefix: config.queuePrefix });
+let n = 0;
+const feeder = perSecond > 0
+  ? setInterval(() => {
+      const jobs = Array.from({ length: perSecond }, () => ({ name: 'call', data: { to: `+1555${String(++n).padStart(7, '0')}` }, opts: { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 1000 } }));
+      producer.addBulk(jobs).catch((err) => logger.error({ err: err.message }, 'could not enqueue demo calls'));
+    }, 1000)
+  : undefined;
+
+logger.info({ queue: queueName, failForSeconds: Number(process.env.EXAMPLE_FAIL_SECONDS ?? 30), perSecond }, 'example dispatch worker started');
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, async () => {
+    clearInterval(feeder);
+    // close() waits for the calls in progress; nothing new is fetched meanwhile.
+    await worker.close();
+    logger.info({ signal }, 'example dispatch worker stopped');
+    await producer.close();
+    await closeReporter();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { ConfigError } from '../domain/errors.js';
+
+const queueName = z
+  .string()
+  .min(1)
+  .regex(/^[^:\s]+$/, 'queue names may not contain ":" or spaces');
+
+const csv = z
+  .string()
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+
+const positiveNumber = z.coerce.number().positive();
+
+/** Every environment variable callguard reads, each documented where it is declared. */
+const schema = z.object({
+  /** Redis connection URL. */
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Path of the rules file. */
+  CALLGUARD_RULES: z.string().min(1).default('./rules.json'),
+  /** Dispatch queues callguard pauses (comma list of BullMQ queue names). */
+  CALLGUARD_QUEUES: csv.pipe(z.array(queueName).min(1, 'at least one queue')).default(['calls']),
+  /** BullMQ prefix of the dispatch queues. */
+  CALLGUARD_QUEUE_PREFIX: z.string().min(1).default('bull'),
+  /** BullMQ prefix of callguard's own queues and keys; the braces are a Redis Cluster hash tag. */
+  CALLGUARD_PREFIX: z.string().min(1).default('{callguard}'),
+  /** Length of one "minute" in seconds: buckets, windows, evaluator period, resume delay. */
+  CALLGUARD_MINUTE_SECONDS: positiveNumber.default(60),
+  /** Minutes a rule must stay continuously below threshold before its hold is released. */
+  CALLGUARD_AUTO_RESUME_MINUTES: z.coerce.number().nonnegative().default(5),
+  /** on: rules pause queues; shadow: rules record "would have paused" instead; off: rules are counted but never pause. */
+  CALLGUARD_AUTO_PAUSE: z.enum(['on', 'shadow', 'off']).default('on'),
+  /** Milliseconds the in-process reporter coalesces counts before flushing one job. */
+  CALLGUARD_FLUSH_MS: z.coerce.number().int().min(10).max(10_000).default(250),
+  /** HTTP port of the admin API and Bull Board. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Principals: comma list of name:role:secret, role one of admin, viewer, alerts. Empty: a random admin secret is generated and printed once. */
+  CALLGUARD_USERS: z.string().default(''),
+  /** Secret for browser session cookies; random per process when unset (sessions then end on restart). */
+  CALLGUARD_SESSION_SECRET: z.string().min(16).optional(),
+  /** HMAC secret accepted on POST /health/alert besides bearer tokens (Grafana and X-Callguard-Signature). */
+  CALLGUARD_WEBHOOK_SECRET: z.string().min(16).optional(),
+  /** Failed Bull Board logins allowed per client IP and name in 15 minutes (5x that per IP alone) before 429. */
+  CALLGUARD_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
+  /** Express "trust proxy": unset/false when clients connect directly; true, a hop count, or proxy IPs/subnets behind a reverse proxy (client IPs for login limits, HTTPS for Secure cookies). */
+  CALLGUARD_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
+  /** true: GET /metrics needs no bearer token (for scrapers on a private network). */
+  CALLGUARD_METRICS_PUBLIC: z.enum(['true', 'false']).default('false'),
+  /** Seconds a stopping process waits for running jobs before closing without them. */
+  CALLGUARD_SHUTDOWN_GRACE_SECONDS: z.coerce.number().nonnegative().default(10),
+  /** Slack bot token; without it notifications are logged instead. */
+  SLACK_BOT_TOKEN: z.string().optional(),
+  /** Slack channel (id or #name) for notifications. */
+  SLACK_CHANNEL: z.string().default('#callguard'),
+  /** Override of the Slack API base URL (tests point it at a local fake). */
+  SLACK_API_URL: z.string().url().optional(),
+  /** Slack signing secret that verifies POST /slack/interactions. */
+  SLACK_SIGNING_SECRET: z.string().optional(),
+  /** Slack user IDs allowed to press "Resume calls" (comma list). */
+  CALLGUARD_SLACK_ADMINS: csv.default([]),
+  /** Minutes between "still paused" reminders for manual holds; 0 turns them off. */
+  CALLGUARD_REMIND_MINUTES: z.coerce.number().nonnegative().default(30),
+  /** pino level of callguard's own logs. */
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+});
+
+/** Names of every variable callguard reads (the README's configuration table lists each). */
+export const ENV_VARIABLES = Object.keys(schema.shape);
+
+export type Config = {
+  redisUrl: string;
+  rulesPath: string;
+  queues: string[];
+  queuePrefix: string;
+  prefix: string;
+  minuteMs: number;
+  autoResumeMinutes: number;
+  autoPause: 'on' | 'shadow' | 'off';
+  flushMs: number;
+  logLevel: string;
+  port: number;
+  users: string;
+  sessionSecret?: string;
+  webhookSecret?: string;
+  loginAttempts: number;
+  metricsPublic: boolean;
+  shutdownGraceMs: number;
+  trustProxy: boolean | number | string;
+  slack: {
+    botToken?: string;
+    channel: string;
+    apiUrl?: string;
+    signingSecret?: string;
+    admins: string[];
+  };
+  remindMinutes: number;
+};
+
+/** Parses the environment once; throws a ConfigError listing every bad variable by name. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const picked = Object.fromEntries(
+    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
+  const parsed = schema.safeParse(picked);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (i) => `${String(i.path[0])}=${JSON.stringify(picked[String(i.path[0])])}: ${i.message}`,
+    );
+    throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+  }
+  const e = parsed.data;
+  return {
+    redisUrl: e.REDIS_URL,
+    rulesPath: e.CALLGUARD_RULES,
+    queues: [...new Set(e.CALLGUARD_QUEUES)],
+    queuePrefix: e.CALLGUARD_QUEUE_PREFIX,
+    prefix: e.CALLGUARD_PREFIX,
+    minuteMs: Math.round(e.CALLGUARD_MINUTE_SECONDS * 1000),
+    autoResumeMinutes: e.CALLGUARD_AUTO_RESUME_MINUTES,
+    autoPause: e.CALLGUARD_AUTO_PAUSE,
+    flushMs: e.CALLGUARD_FLUSH_MS,
+    logLevel: e.LOG_LEVEL,
+    port: e.PORT,
+    users: e.CALLGUARD_USERS,
+    sessionSecret: e.CALLGUARD_SESSION_SECRET,
+    webhookSecret: e.CALLGUARD_WEBHOOK_SECRET,
+    loginAttempts: e.CALLGUARD_LOGIN_ATTEMPTS,
+    metricsPublic: e.CALLGUARD_METRICS_PUBLIC === 'true',
+    shutdownGraceMs: Math.round(e.CALLGUARD_SHUTDOWN_GRACE_SECONDS * 1000),
+    trustProxy: e.CALLGUARD_TRUST_PROXY,
+    slack: {
+      botToken: e.SLACK_BOT_TOKEN,
+      channel: e.SLACK_CHANNEL,
+      apiUrl: e.SLACK_API_URL,
+      signingSecret: e.SLACK_SIGNING_SECRET,
+      admins: e.CALLGUARD_SLACK_ADMINS,
+    },
+    remindMinutes: e.CALLGUARD_REMIND_MINUTES,
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * The library API for Node apps that place calls:
+ *   import { reportError, createCallguardSink, createGuardedWorker } from 'callguard';
+ */
+import { Queue } from 'bullmq';
+import { loadConfig } from '../app/config.js';
+import { createLogSink, type LogSink } from './log-sink.js';
+import { EVENTS_QUEUE } from '../store/keys.js';
+import { Reporter, type ReporterOptions } from './reporter.js';
+import { loadRulesFile } from '../domain/rules.js';
+import type { Rule } from '../domain/types.js';
+
+export { createGuardedWorker, type GuardOptions } from './guarded-worker.js';
+export { Reporter, type ReporterOptions, type ReporterStats } from './reporter.js';
+export { createLogSink, matchRecord, type LogSink } from './log-sink.js';
+export { JOB, errorReportSchema, type ErrorReport } from '../jobs/contract.js';
+export { createCallguard, type Callguard } from '../app/callguard.js';
+export { loadConfig, type Config } from '../app/config.js';
+export { loadRulesFile, parseRules } from '../domain/rules.js';
+export type { Hold, Rule, Scope } from '../domain/types.js';
+
+export interface ReporterConnection extends ReporterOptions {
+  /** Default: REDIS_URL or redis://127.0.0.1:6379. */
+  redisUrl?: string;
+  /** Default: CALLGUARD_PREFIX or {callguard}. */
+  prefix?: string;
+}
+
+/** A reporter with its own connection to callguard's events queue. */
+export function createReporter(opts: ReporterConnection = {}): Reporter & { close(): Promise<void> } {
+  const env = loadConfig({ REDIS_URL: opts.redisUrl ?? process.env.REDIS_URL, CALLGUARD_PREFIX: opts.prefix ?? process.env.CALLGUARD_PREFIX });
+  // Fail fast instead of queueing commands while Redis is away: the reporter counts the drop.
+  const queue = new Queue(EVENTS_QUEUE, {
+    connection: { url: env.redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+    prefix: env.prefix,
+  });
+  // A reporting path must never crash the app; failures are counted by the reporter.
+  queue.on('error', () => undefined);
+  const reporter = new Reporter(queue, { flushMs: opts.flushMs ?? env.flushMs, ...opts });
+  const close = reporter.close.bind(reporter);
+  return Object.assign(reporter, {
+    async close() {
+      await close();
+      await queue.close();
+    },
+  });
+}
+
+let shared: ReturnType<typeof createReporter> | undefined;
+
+/** Counts `count` errors for a rule. Never throws, never waits: counts are coalesced and flushed in the background. */
+export function reportError(rule: string, count = 1): void {
+  try {
+    (shared ??= createReporter()).report(rule, count);
+  } catch {
+    // e.g. an invalid REDIS_URL: reporting must not break the caller
+  }
+}
+
+/** Flushes and closes the shared reporter (call on shutdown). */
+export async function closeReporter(): Promise<void> {
+  const r = shared;
+  shared = undefined;
+  await r?.close();
+}
+
+/**
+ * A pino destination that counts rule phrases in the app's own logs:
+ *   pino({}, pino.multistream([{ stream: process.stdout }, { stream: createCallguardSink() }]))
+ */
+export function createCallguardSink(opts: { rules?: Rule[]; rulesPath?: string; reporter?: Reporter } = {}): LogSink {
+  const rules = opts.rules ?? loadRulesFile(opts.rulesPath ?? process.env.CALLGUARD_RULES ?? './rules.json', loadConfig().queues).rules;
+  const reporter = opts.reporter ?? { report: reportError };
+  return createLogSink({ rules, reporter });
+}

@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import type { Counters } from '../store/counters.js';
+import type { NewHold } from '../domain/decide.js';
+import type { Enforcer } from './enforcer.js';
+import { ValidationError } from '../domain/errors.js';
+import type { Evaluator } from './evaluator.js';
+import type { HoldChange, HoldLedger } from '../store/holds.js';
+import type { Hold, Scope } from '../domain/types.js';
+
+/** What people (API, Bull Board, Slack, CLI) can do to the holds. */
+export class Control {
+  constructor(
+    private readonly queues: string[],
+    private readonly ledger: HoldLedger,
+    private readonly counters: Counters,
+    private readonly enforcer: Enforcer,
+    private readonly evaluator: Evaluator,
+  ) {}
+
+  /** Places a manual hold; `by` is always the authenticated principal, never a body field. */
+  async pause(req: { by: string; reason?: string; queues?: string[]; until?: number; id?: string }): Promise<{ hold: Hold; changes: HoldChange[] }> {
+    const scope = this.scope(req.queues);
+    const hold: NewHold = {
+      id: req.id ?? `manual:${randomUUID()}`,
+      kind: 'manual',
+      scope,
+      by: req.by,
+      reason: req.reason?.trim() || 'paused by an operator',
+      ...(req.until !== undefined ? { until: req.until } : {}),
+    };
+    const changes = await this.place(hold);
+    const placed = changes[0]?.hold ?? (await this.ledger.list()).find((h) => h.id === hold.id)!;
+    return { hold: placed, changes };
+  }
+
+  /**
+   * Releases every hold covering any of the queues (all holds when omitted), as the original
+   * resume did; the released rules' windows restart so a stale burst cannot re-trip at once.
+   */
+  async resume(req: { by: string; queues?: string[]; reason?: string }): Promise<{ released: Hold[]; changes: HoldChange[] }> {
+    const wanted = req.queues?.length ? new Set(this.scope(req.queues) as string[]) : undefined;
+    const holds = await this.ledger.list();
+    const targets = holds.filter((h) => !wanted || h.scope === 'all' || h.scope.some((q) => wanted.has(q)));
+    return this.release(targets, req.by, req.reason ?? 'resumed by an operator');
+  }
+
+  /**
+   * Places an alert's hold (kind `alert`). An id already held is left alone, so the firing notices
+   * Alertmanager repeats every repeat_interval change nothing.
+   */
+  async addAlertHold(req: {
+    id: string;
+    by: string;
+    reason: string;
+    queues?: string[];
+    rule?: string;
+    alertName?: string;
+    source?: string;
+  }): Promise<HoldChange[]> {
+    const hold: NewHold = {
+      id: req.id,
+      kind: 'alert',
+      scope: this.scope(req.queues),
+      by: req.by,
+      reason: req.reason,
+      ...(req.rule !== undefined ? { rule: req.rule } : {}),
+      ...(req.alertName !== undefined ? { alertName: req.alertName } : {}),
+      ...(req.source !== undefined ? { source: req.source } : {}),
+    };
+    return this.place(hold);
+  }
+
+  /** Releases specific holds by id (Slack button, alert resolved). */
+  async releaseIds(ids: string[], by: string, reason: string): Promise<{ released: Hold[]; changes: HoldChange[] }> {
+    const holds = await this.ledger.list();
+    return this.release(holds.filter((h) => ids.includes(h.id)), by, reason);
+  }
+
+  private async release(targets: Hold[], by: string, reason: string) {
+    const rules = targets.flatMap((h) => (h.kind === 'rule' && h.rule ? [h.rule] : []));
+    await this.counters.reset(rules);
+    await this.ledger.stopClear(rules);
+    const { changes } = await this.ledger.change({ release: targets.map((h) => ({ id: h.id, by, reason })) });
+    await this.settle(changes);
+    return { released: changes.map((c) => c.hold), changes };
+  }
+
+  /** Adds one hold; an id already held is left alone (no change, no notice). */
+  private async place(hold: NewHold): Promise<HoldChange[]> {
+    const { changes } = await this.ledger.change({ add: [hold] });
+    await this.settle(changes);
+    return changes;
+  }
+
+  private async settle(changes: HoldChange[]): Promise<void> {
+    await this.enforcer.apply(changes);
+    await this.evaluator.emit(changes);
+  }
+
+  private scope(queues: string[] | undefined): Scope {
+    if (!queues?.length) return 'all';
+    const unknown = queues.filter((q) => !this.queues.includes(q));
+    if (unknown.length) throw new ValidationError(`queues: unknown dispatch queue(s) ${unknown.join(', ')}; configured: ${this.queues.join(', ')}`);
+    return [...new Set(queues)];
+  }
+}

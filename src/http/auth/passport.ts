@@ -1,0 +1,35 @@
+import passport from 'passport';
+import { Strategy as BearerStrategy } from 'passport-http-bearer';
+import { Strategy as LocalStrategy } from 'passport-local';
+import type { Principal, PrincipalDirectory } from './principals.js';
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    // req.user is always a principal: name and role, never the secret.
+    // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+    interface User extends Principal {}
+  }
+}
+
+export type Authenticator = InstanceType<typeof passport.Passport>;
+
+/**
+ * One authenticator per app (not passport's global), so two apps in one process, as in the
+ * tests, never share principals. API clients use `bearer`; the Bull Board login uses `local`.
+ */
+export function createAuthenticator(directory: PrincipalDirectory): Authenticator {
+  const auth = new passport.Passport();
+  auth.use('bearer', new BearerStrategy((token, done) => done(null, directory.byToken(token) ?? false)));
+  auth.use(
+    'local',
+    new LocalStrategy({ usernameField: 'name', passwordField: 'secret', session: true }, (name, secret, done) =>
+      done(null, directory.byCredentials(name, secret) ?? false),
+    ),
+  );
+  auth.serializeUser((user, done) => done(null, user.name));
+  // Looked up on every request, so a principal removed from CALLGUARD_USERS (or given another role)
+  // loses (or changes) its sessions on the next restart.
+  auth.deserializeUser((name: string, done) => done(null, directory.byName(name) ?? false));
+  return auth;
+}

@@ -1,0 +1,44 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isCallguardError, NotFoundError } from '../../domain/errors.js';
+import type { Logger } from '../../ops/logger.js';
+
+/** Express' own body-parser failures carry `status` and `type` (http-errors); these are the client's fault. */
+function clientHttpError(err: unknown): { status: number; code: string; message: string } | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { status?: unknown; type?: unknown; expose?: unknown; message?: unknown };
+  if (typeof e.status !== 'number' || e.status < 400 || e.status >= 500) return undefined;
+  const byType: Record<string, string> = {
+    'entity.too.large': 'payload_too_large',
+    'encoding.unsupported': 'unsupported_media_type',
+    'charset.unsupported': 'unsupported_media_type',
+    'entity.parse.failed': 'malformed_body',
+    'request.aborted': 'request_aborted',
+    'entity.verify.failed': 'malformed_body',
+  };
+  const code = (typeof e.type === 'string' && byType[e.type]) || 'bad_request';
+  const message = e.expose !== false && typeof e.message === 'string' ? e.message : 'Bad request';
+  return { status: e.status, code, message };
+}
+
+export function notFound(): RequestHandler {
+  return (req, _res, next) => next(new NotFoundError(`No route for ${req.method} ${req.path}`));
+}
+
+/** The one place errors become `{"error": {"code", "message"}}`; unexpected ones are logged, not shown. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    if (isCallguardError(err)) {
+      if (err.status >= 500) logger.error({ err: err.message, code: err.code, path: req.path }, 'request failed');
+      res.status(err.status).json({ error: { code: err.code, message: err.message } });
+      return;
+    }
+    const client = clientHttpError(err);
+    if (client) {
+      res.status(client.status).json({ error: { code: client.code, message: client.message } });
+      return;
+    }
+    logger.error({ err: (err as Error)?.message, path: req.path, method: req.method }, 'unexpected error in request');
+    res.status(500).json({ error: { code: 'internal', message: 'Internal error' } });
+  };
+}

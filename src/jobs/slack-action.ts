@@ -1,0 +1,49 @@
+/** The `slack-action` job on the events queue: a verified "Resume calls" press, done off the HTTP path. */
+import { UnrecoverableError, type Job } from 'bullmq';
+import { z } from 'zod';
+import type { Control } from '../engine/control.js';
+import type { JobHandler } from './worker.js';
+import type { SlackMessage } from '../notify/messages.js';
+import type { Notifier } from '../notify/notifier.js';
+
+export const SLACK_ACTION_JOB = 'slack-action';
+
+export const slackUserId = z.string().regex(/^[A-Z0-9]{2,32}$/, 'not a Slack user id');
+
+export const slackActionSchema = z
+  .object({
+    userId: slackUserId,
+    holdId: z.string().min(1).max(256),
+    /** The message that carried the button, to be rewritten with the outcome. */
+    message: z
+      .object({
+        channel: z.string().min(1),
+        ts: z.string().min(1),
+        text: z.string(),
+        blocks: z.array(z.looseObject({ type: z.string() })).max(50),
+      })
+      .optional(),
+  })
+  .strict();
+
+export type SlackAction = z.infer<typeof slackActionSchema>;
+
+export function slackActionHandler(deps: { control: Control; notifier: Notifier; admins: string[] }): JobHandler {
+  return async (job: Job) => {
+    const parsed = slackActionSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`invalid slack-action data: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ')}`);
+    const action = parsed.data;
+    // The HTTP route checked this too; the events queue is open to any BullMQ client, so check again.
+    if (!deps.admins.includes(action.userId)) throw new UnrecoverableError(`Slack user ${action.userId} is not in CALLGUARD_SLACK_ADMINS`);
+    const { released } = await deps.control.releaseIds([action.holdId], `slack:${action.userId}`, 'Resume calls pressed in Slack');
+    if (action.message) {
+      const { channel, ts, text, blocks } = action.message;
+      await deps.notifier.notifyPressed({
+        channel, ts, userId: action.userId, released: released.length > 0, at: Date.now(),
+        // Slack echoes back the blocks we posted, so they are Block Kit already.
+        original: { text, blocks: blocks as SlackMessage['blocks'] },
+      });
+    }
+    return { released: released.map((h) => h.id) };
+  };
+}

@@ -1,0 +1,30 @@
+import { JOB } from '../jobs/contract.js';
+import type { Callguard } from '../app/callguard.js';
+import { withTimeout } from '../domain/timeout.js';
+
+export interface Readiness {
+  ready: boolean;
+  checks: { redis: boolean; evaluator: boolean };
+}
+
+// A readiness probe must answer fast even while Redis hangs.
+const CHECK_TIMEOUT_MS = 1000;
+
+/** Redis answers, and the evaluator schedule exists with its next run not overdue. */
+export async function readiness(cg: Pick<Callguard, 'redis' | 'events' | 'config' | 'ledger'>): Promise<Readiness> {
+  const redis = await within(cg.redis.ping().then((r) => r === 'PONG'));
+  const evaluator = redis && (await within(schedulerOnTime(cg)));
+  return { ready: redis && evaluator, checks: { redis, evaluator } };
+}
+
+async function schedulerOnTime(cg: Pick<Callguard, 'events' | 'config' | 'ledger'>): Promise<boolean> {
+  const scheduler = await cg.events.getJobScheduler(JOB.evaluate);
+  if (!scheduler?.next) return false;
+  const now = await cg.ledger.now();
+  // Two periods of slack: one run may be in flight while the next is being scheduled.
+  return now - scheduler.next <= 2 * cg.config.minuteMs;
+}
+
+function within(check: Promise<boolean>): Promise<boolean> {
+  return withTimeout(check.catch(() => false), CHECK_TIMEOUT_MS, () => false);
+}

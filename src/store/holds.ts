@@ -1,0 +1,143 @@
+import type { NewHold, Release } from '../domain/decide.js';
+import type { Keys } from './keys.js';
+import type { CallguardRedis } from './redis.js';
+import type { Hold } from '../domain/types.js';
+
+export interface HoldChange {
+  event: 'hold-added' | 'hold-released' | 'would-pause' | 'would-resume' | 'probe-started' | 'probe-ended';
+  hold: Hold;
+  /** Who made the change and why (for a release: the releaser, not the hold's author). */
+  by: string;
+  reason: string;
+  /** Dispatch queues this change newly paused / left with no hold. */
+  paused: string[];
+  resumed: string[];
+  auditId: string;
+}
+
+export interface AuditEntry {
+  id: string;
+  event: string;
+  hold: string;
+  kind: string;
+  by: string;
+  reason: string;
+  paused: string[];
+  resumed: string[];
+  at: number;
+  data?: unknown;
+}
+
+const AUDIT_MAXLEN = 10_000;
+
+/** The hold ledger: every cause of a pause, changed atomically and audited in the same step. */
+export class HoldLedger {
+  constructor(
+    private readonly redis: CallguardRedis,
+    private readonly keys: Keys,
+    private readonly queues: string[],
+  ) {}
+
+  async list(): Promise<Hold[]> {
+    const raw = await this.redis.hvals(this.keys.holds);
+    return raw.map(parseHold).sort((a, b) => a.since - b.since);
+  }
+
+  async change(req: { add?: NewHold[]; release?: Release[] }): Promise<{ now: number; changes: HoldChange[] }> {
+    if (!req.add?.length && !req.release?.length) return { now: Date.now(), changes: [] };
+    const k = this.keys;
+    const out = await this.redis.cgChangeHolds(
+      k.holds, k.covered, k.audit, k.changedAt, k.clearSince,
+      JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, add: req.add ?? [], release: req.release ?? [] }),
+    );
+    const parsed = JSON.parse(out) as { now: number; changes: unknown };
+    // cjson encodes an empty Lua table as {}, so lists may come back as objects.
+    const changes = asArray(parsed.changes).map((c) => {
+      const change = c as HoldChange;
+      return { ...change, hold: parseHold(JSON.stringify(change.hold)), paused: asArray(change.paused), resumed: asArray(change.resumed) } as HoldChange;
+    });
+    return { now: parsed.now, changes };
+  }
+
+  /** Queues with at least one hold, as last written by a hold change. */
+  async coveredQueues(): Promise<Set<string>> {
+    return new Set(Object.keys(await this.redis.hgetall(this.keys.covered)));
+  }
+
+  async clearSince(): Promise<Record<string, number>> {
+    const raw = await this.redis.hgetall(this.keys.clearSince);
+    return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
+  }
+
+  async startClear(rules: string[], now: number): Promise<void> {
+    if (!rules.length) return;
+    const multi = this.redis.multi();
+    for (const r of rules) multi.hsetnx(this.keys.clearSince, r, String(now));
+    await multi.exec();
+  }
+
+  async stopClear(rules: string[]): Promise<void> {
+    if (rules.length) await this.redis.hdel(this.keys.clearSince, ...rules);
+  }
+
+  /** Remembers a queue's own rate limit before a probe replaces it (first save wins). */
+  async saveLimit(queue: string, limit: { max: number; duration: number } | null): Promise<void> {
+    await this.redis.hsetnx(this.keys.savedLimits, queue, JSON.stringify(limit));
+  }
+
+  /** The saved limit (null: it had none) and forgets it; undefined when nothing was saved. */
+  async takeSavedLimit(queue: string): Promise<{ max: number; duration: number } | null | undefined> {
+    const [[, raw]] = (await this.redis.multi().hget(this.keys.savedLimits, queue).hdel(this.keys.savedLimits, queue).exec()) as [[unknown, string | null]];
+    return raw === null ? undefined : JSON.parse(raw);
+  }
+
+  /** Redis' clock, in ms. */
+  async now(): Promise<number> {
+    const [s, us] = await this.redis.time();
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  }
+
+  async lastChangeAt(): Promise<number> {
+    return Number((await this.redis.get(this.keys.changedAt)) ?? 0);
+  }
+
+  async appendAudit(fields: Omit<AuditEntry, 'id' | 'at'> & { at?: number }): Promise<string> {
+    const id = await this.redis.xadd(
+      this.keys.audit, 'MAXLEN', '~', AUDIT_MAXLEN, '*',
+      'event', fields.event, 'hold', fields.hold, 'kind', fields.kind, 'by', fields.by, 'reason', fields.reason,
+      'paused', fields.paused.join(','), 'resumed', fields.resumed.join(','),
+      'at', String(fields.at ?? Date.now()), 'data', JSON.stringify(fields.data ?? null),
+    );
+    return id!;
+  }
+
+  /** Newest first. */
+  async audit(limit = 100): Promise<AuditEntry[]> {
+    const rows = await this.redis.xrevrange(this.keys.audit, '+', '-', 'COUNT', limit);
+    return rows.map(([id, flat]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+      return {
+        id,
+        event: f.event ?? '',
+        hold: f.hold ?? '',
+        kind: f.kind ?? '',
+        by: f.by ?? '',
+        reason: f.reason ?? '',
+        paused: f.paused ? f.paused.split(',') : [],
+        resumed: f.resumed ? f.resumed.split(',') : [],
+        at: Number(f.at),
+        data: f.data ? JSON.parse(f.data) : undefined,
+      };
+    });
+  }
+}
+
+function asArray<T>(v: unknown): T[] {
+  return Array.isArray(v) ? v : [];
+}
+
+function parseHold(raw: string): Hold {
+  const h = JSON.parse(raw) as Hold & { scope: unknown };
+  return { ...h, scope: h.scope === 'all' ? 'all' : asArray<string>(h.scope) };
+}
