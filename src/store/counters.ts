@@ -3,6 +3,9 @@ import type { CallguardRedis } from './redis.js';
 import { longestWindow } from '../domain/rules.js';
 import type { Rule } from '../domain/types.js';
 
+// Rules per sum script call: a few µs of Redis time each, so a call stays far below a millisecond.
+const SUM_CHUNK = 200;
+
 /** Per-rule minute buckets in Redis, numbered by Redis' clock. */
 export class Counters {
   private readonly keep: number;
@@ -19,25 +22,35 @@ export class Counters {
 
   /** Adds `count` errors to the rule's current bucket; returns its window sum and Redis' now. */
   async record(rule: Rule, count: number): Promise<{ sum: number; now: number }> {
-    const [sum, now] = await this.redis.cgRecord(this.keys.counts(rule.name), count, this.minuteMs, this.keep, rule.windowMinutes);
+    const [sum, now] = await this.redis.cgRecord(this.keys.counts(rule.name), this.keys.windowSums, count, this.minuteMs, this.keep, rule.windowMinutes, rule.name);
     return { sum, now };
   }
 
-  /** Window sums of the given rules, read against Redis' clock in one round trip. */
+  /**
+   * Window sums of the given rules against Redis' clock. Read in chunks sent together: one script
+   * over thousands of rules would hold Redis (and the dispatch queues it serves) for its whole run.
+   */
   async sums(rules: Rule[] = this.rules): Promise<{ now: number; counts: Record<string, number> }> {
-    const [now, ...sums] = await this.redis.cgSumCounts(
-      rules.length,
-      ...rules.map((r) => this.keys.counts(r.name)),
-      this.minuteMs,
-      ...rules.map((r) => r.windowMinutes),
+    const chunks: Rule[][] = [];
+    for (let i = 0; i < rules.length; i += SUM_CHUNK) chunks.push(rules.slice(i, i + SUM_CHUNK));
+    if (!chunks.length) chunks.push([]);
+    const replies = await Promise.all(
+      chunks.map((chunk) =>
+        this.redis.cgSumCounts(chunk.length + 1, this.keys.windowSums, ...chunk.map((r) => this.keys.counts(r.name)), this.minuteMs, ...chunk.flatMap((r) => [r.name, r.windowMinutes])),
+      ),
     );
     const counts: Record<string, number> = {};
-    rules.forEach((r, i) => (counts[r.name] = sums[i] ?? 0));
-    return { now: now!, counts };
+    let now = Infinity;
+    replies.forEach(([chunkNow, ...sums], c) => {
+      now = Math.min(now, chunkNow!);
+      chunks[c]!.forEach((r, i) => (counts[r.name] = sums[i] ?? 0));
+    });
+    return { now, counts };
   }
 
   /** Restarts the rules' windows, so a burst from before a manual resume cannot re-trip. */
   async reset(ruleNames: string[]): Promise<void> {
-    if (ruleNames.length) await this.redis.del(...ruleNames.map((r) => this.keys.counts(r)));
+    if (!ruleNames.length) return;
+    await this.redis.multi().del(...ruleNames.map((r) => this.keys.counts(r))).hdel(this.keys.windowSums, ...ruleNames).exec();
   }
 }

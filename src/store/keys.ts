@@ -17,6 +17,10 @@ export class Keys {
   counts(rule: string): string {
     return this.key('counts', rule);
   }
+  /** Hash: rule → "sum:bucket", its window sum as of that minute bucket (kept by the counting script). */
+  get windowSums(): string {
+    return this.key('window-sums');
+  }
   /** Hash: hold id → Hold JSON. */
   get holds(): string {
     return this.key('holds');
