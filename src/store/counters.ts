@@ -6,6 +6,9 @@ import type { Rule } from '../domain/types.js';
 // Rules per sum script call: a few µs of Redis time each, so a call stays far below a millisecond.
 const SUM_CHUNK = 200;
 
+// A report id is remembered this long: far beyond a stalled job's re-run or a reporter's resend.
+const COUNTED_IDS_TTL_MS = 60 * 60 * 1000;
+
 /** Per-rule minute buckets in Redis, numbered by Redis' clock. */
 export class Counters {
   private readonly keep: number;
@@ -22,8 +25,27 @@ export class Counters {
 
   /** Adds `count` errors to the rule's current bucket; returns its window sum and Redis' now. */
   async record(rule: Rule, count: number): Promise<{ sum: number; now: number }> {
-    const [sum, now] = await this.redis.cgRecord(this.keys.counts(rule.name), this.keys.windowSums, count, this.minuteMs, this.keep, rule.windowMinutes, rule.name);
-    return { sum, now };
+    const { now, sums } = await this.recordReport([[rule, count]]);
+    return { sum: sums[0]!, now };
+  }
+
+  /**
+   * Adds one report's counts, all rules or none. With an id (the job id), a report counted before
+   * adds nothing: `counted` is then false and the sums are 0.
+   */
+  async recordReport(entries: Array<[Rule, number]>, id = ''): Promise<{ now: number; counted: boolean; sums: number[] }> {
+    const [now, counted, ...sums] = await this.redis.cgRecord(
+      entries.length + 2,
+      this.keys.countedReports,
+      this.keys.windowSums,
+      ...entries.map(([r]) => this.keys.counts(r.name)),
+      id,
+      COUNTED_IDS_TTL_MS,
+      this.minuteMs,
+      this.keep,
+      ...entries.flatMap(([r, n]) => [r.name, n, r.windowMinutes]),
+    );
+    return { now: now!, counted: counted === 1, sums };
   }
 
   /**

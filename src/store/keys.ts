@@ -21,6 +21,10 @@ export class Keys {
   get windowSums(): string {
     return this.key('window-sums');
   }
+  /** Sorted set: ids of reports already counted → ms; a re-run job or resent batch adds nothing. */
+  get countedReports(): string {
+    return this.key('counted-reports');
+  }
   /** Hash: hold id → Hold JSON. */
   get holds(): string {
     return this.key('holds');
