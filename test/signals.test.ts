@@ -54,7 +54,7 @@ describe('SIGTERM to the process a supervisor started reaches callguard', () => 
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const record = (msg: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { pid: number; msg: string; url?: string }).find((r) => r.msg === msg);
     try {
-      const up = await waitFor(() => record(startedLine), { timeoutMs: 30_000 });
+      const up = (await waitFor(() => record(startedLine), { timeoutMs: 30_000 }))!;
       const tree = descendants(child.pid!);
       expect(tree).toContain(up.pid); // callguard's node runs below npm...
       expect(up.pid).not.toBe(child.pid);
