@@ -60,7 +60,7 @@ beforeAll(async () => {
   const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { env: npmEnv() });
   const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   const shipped = files.map((f) => f.path);
-  console.log(`packed ${filename}: ${shipped.length} files, e.g. ${['dist/client/index.js', 'dist/app/index.js', 'dist/cli/bin.js', 'dist/store/scripts/record-1.lua'].filter((f) => shipped.includes(f)).join(', ')}`);
+  console.log(`packed ${filename}: ${shipped.length} files, e.g. ${['dist/client/index.js', 'dist/app/index.js', 'dist/cli/bin.js', 'dist/store/scripts/record-n.lua'].filter((f) => shipped.includes(f)).join(', ')}`);
   expect(shipped.filter((f) => !/^(dist\/|rules\.json$|README\.md$|package\.json$)/.test(f))).toEqual([]);
   await run('mkdir', ['-p', project]);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'cg-consumer', private: true, type: 'module' }));
