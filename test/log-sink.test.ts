@@ -123,7 +123,8 @@ describe('createLogSink with pino.multistream', () => {
       ['telnyx', 1],
     ]);
     expect(other).toHaveLength(2);
-    expect(sink.stats()).toEqual({ lines: 3, matched: 2, dropped: 0, errors: 0 });
+    // The debug line is below every rule: the fast path turns it away before it counts as a line.
+    expect(sink.stats()).toEqual({ lines: 2, matched: 2, dropped: 0, errors: 0 });
   });
 });
 

@@ -3,7 +3,7 @@ import { LEVELS as PINO_LEVELS } from '../domain/rules.js';
 import type { ErrorSink, Rule } from '../domain/types.js';
 
 export interface LogSinkStats {
-  /** Non-empty lines received. */
+  /** Non-empty lines looked at (a pino line below every rule's level is turned away before this). */
   lines: number;
   /** Records that were reported for at least one rule. */
   matched: number;
@@ -17,6 +17,11 @@ export interface LogSinkStats {
 export interface LogSink {
   /** pino(sink) with no options only takes its argument for a stream when this is set. */
   readonly writable: true;
+  /**
+   * The lowest level any rule counts. pino.multistream reads it from a stream passed as it is,
+   * and then never hands the sink a line below it.
+   */
+  readonly level: number;
   write(chunk: string | Uint8Array): boolean;
   stats(): LogSinkStats;
 }
@@ -25,6 +30,11 @@ export interface LogSinkOptions {
   rules: Rule[];
   reporter: ErrorSink;
   onError?: (err: unknown) => void;
+  /**
+   * Where the app's logs go (e.g. pino.destination(1)). The sink then stands in front of it: each
+   * line is written there first and only then looked at, so the sink costs no multistream.
+   */
+  destination?: { write(chunk: string): unknown };
 }
 
 // pino's own names plus the syslog and Python spellings other shippers send.
@@ -122,9 +132,14 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
     }
   };
 
+  const destination = opts.destination;
   return {
     writable: true,
+    level: lowestLevel,
     write(chunk) {
+      if (destination) destination.write(chunk as string);
+      // Fast path for pino's own lines ({"level":30,…\n): below every rule, nothing is allocated.
+      if (typeof chunk === 'string' && belowLevel(chunk, lowestLevel)) return true;
       try {
         const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk);
         for (const line of text.split('\n')) {
@@ -146,6 +161,18 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
 }
 
 const PINO_LEVEL_PREFIX = /^\{"level":(\d+),/;
+const LEVEL_KEY = '{"level":';
+
+/** A single pino line whose numeric level is below `lowest`, read without a regex or a copy. */
+function belowLevel(line: string, lowest: number): boolean {
+  if (!line.startsWith(LEVEL_KEY)) return false;
+  let level = 0;
+  let i = LEVEL_KEY.length;
+  for (let c = line.charCodeAt(i); c >= 48 && c <= 57; c = line.charCodeAt(++i)) level = level * 10 + c - 48;
+  if (i === LEVEL_KEY.length || line.charCodeAt(i) !== 44 /* , */) return false;
+  // A chunk with several lines is left to the careful path.
+  return level < lowest && line.indexOf('\n') >= line.length - 1;
+}
 
 function recordText(record: Record<string, unknown>): string {
   const parts: string[] = [];
