@@ -1,0 +1,67 @@
+// Fails when two top-level folders under src/ import each other, directly or through others
+// (madge --circular only sees loops between files). Type-only imports count: they are a
+// dependency of the design even when they vanish from the JavaScript.
+import madge from 'madge';
+
+// Loops owned by work in progress elsewhere; each entry names the edge to remove and why.
+const KNOWN = new Map([
+  ['http -> app', 'routers take the Callguard container; they move to narrow ports'],
+  ['client -> app', 'the client reads the server config; it gets its own small config'],
+]);
+
+const graph = await (await madge('src', { fileExtensions: ['ts'], tsConfig: 'tsconfig.json' })).obj();
+const folderOf = (file) => file.split('/')[0];
+
+/** folder -> folder -> one file-level import that makes the edge, for the message. */
+const edges = new Map();
+for (const [file, deps] of Object.entries(graph)) {
+  for (const dep of deps) {
+    const [from, to] = [folderOf(file), folderOf(dep)];
+    if (from === to || !file.includes('/') || !dep.includes('/')) continue;
+    if (KNOWN.has(`${from} -> ${to}`)) continue;
+    if (!edges.has(from)) edges.set(from, new Map());
+    if (!edges.get(from).has(to)) edges.get(from).set(to, `${file} -> ${dep}`);
+  }
+}
+
+// Tarjan's strongly connected components: every component with more than one folder is a loop.
+let index = 0;
+const stack = [];
+const state = new Map();
+const loops = [];
+function visit(v) {
+  state.set(v, { index, low: index, onStack: true });
+  index++;
+  stack.push(v);
+  for (const w of edges.get(v)?.keys() ?? []) {
+    if (!state.has(w)) {
+      visit(w);
+      state.get(v).low = Math.min(state.get(v).low, state.get(w).low);
+    } else if (state.get(w).onStack) {
+      state.get(v).low = Math.min(state.get(v).low, state.get(w).index);
+    }
+  }
+  if (state.get(v).low !== state.get(v).index) return;
+  const component = [];
+  let w;
+  do {
+    w = stack.pop();
+    state.get(w).onStack = false;
+    component.push(w);
+  } while (w !== v);
+  if (component.length > 1) loops.push(component);
+}
+for (const v of edges.keys()) if (!state.has(v)) visit(v);
+
+if (loops.length) {
+  console.error('Import loops between folders under src/:');
+  for (const loop of loops) {
+    console.error(`  ${loop.sort().join(', ')}`);
+    for (const from of loop) {
+      for (const [to, via] of edges.get(from) ?? []) if (loop.includes(to)) console.error(`    ${from} -> ${to}  (${via})`);
+    }
+  }
+  process.exit(1);
+}
+const count = [...edges.values()].reduce((n, m) => n + m.size, 0);
+console.log(`No import loops between ${new Set([...Object.keys(graph)].filter((f) => f.includes('/')).map(folderOf)).size} folders under src/ (${count} folder edges; ${KNOWN.size} known loop edges skipped).`);
