@@ -1,7 +1,10 @@
-// Fails when two top-level folders under src/ import each other, directly or through others
-// (madge --circular only sees loops between files). Type-only imports count: they are a
-// dependency of the design even when they vanish from the JavaScript.
+// Folder-level import rules for src/ (madge --circular only sees loops between files):
+// 1. a folder imports only from folders before it in ORDER (the data flow, as README's layout table);
+// 2. no loop between folders at all, which also covers a folder missing from ORDER.
+// Type-only imports count: they are a dependency of the design even when they vanish from the JavaScript.
 import madge from 'madge';
+
+const ORDER = ['domain', 'store', 'engine', 'jobs', 'notify', 'client', 'ops', 'http', 'app', 'cli'];
 
 // Loops owned by work in progress elsewhere; each entry names the edge to remove and why.
 const KNOWN = new Map([
@@ -22,6 +25,18 @@ for (const [file, deps] of Object.entries(graph)) {
     if (!edges.has(from)) edges.set(from, new Map());
     if (!edges.get(from).has(to)) edges.get(from).set(to, `${file} -> ${dep}`);
   }
+}
+
+const backwards = [];
+for (const [from, tos] of edges) {
+  for (const [to, via] of tos) {
+    if (ORDER.includes(from) && ORDER.includes(to) && ORDER.indexOf(to) > ORDER.indexOf(from)) backwards.push(`${from} -> ${to}  (${via})`);
+  }
+}
+if (backwards.length) {
+  console.error(`Imports against the data flow (${ORDER.join(' → ')}):`);
+  for (const line of backwards) console.error(`  ${line}`);
+  process.exitCode = 1;
 }
 
 // Tarjan's strongly connected components: every component with more than one folder is a loop.
@@ -61,7 +76,8 @@ if (loops.length) {
       for (const [to, via] of edges.get(from) ?? []) if (loop.includes(to)) console.error(`    ${from} -> ${to}  (${via})`);
     }
   }
-  process.exit(1);
+  process.exitCode = 1;
 }
+if (process.exitCode) process.exit();
 const count = [...edges.values()].reduce((n, m) => n + m.size, 0);
-console.log(`No import loops between ${new Set([...Object.keys(graph)].filter((f) => f.includes('/')).map(folderOf)).size} folders under src/ (${count} folder edges; ${KNOWN.size} known loop edges skipped).`);
+console.log(`Imports follow the data flow; no import loops between ${new Set([...Object.keys(graph)].filter((f) => f.includes('/')).map(folderOf)).size} folders under src/ (${count} folder edges; ${KNOWN.size} known loop edges skipped).`);

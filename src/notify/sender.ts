@@ -1,6 +1,6 @@
 /** Where rendered messages go: Slack's Web API, or the log when no bot token is configured. */
 import { LogLevel, WebClient, type Logger as SlackLogger } from '@slack/web-api';
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from 'pino';
 import type { SlackMessage } from './messages.js';
 
 export interface Posted {
