@@ -73,7 +73,7 @@ async function demo(): Promise<void> {
   const producer = new Queue('calls', { connection, prefix: config.queuePrefix });
   const calls = cg.dispatch.get('calls')!;
 
-  cg.evaluator.onChange(async (changes) => {
+  cg.emitter.on('changes', async (changes) => {
     for (const c of changes) {
       if (c.event === 'hold-added') {
         say('TRIP', `${c.hold.reason}`);
@@ -82,7 +82,7 @@ async function demo(): Promise<void> {
         say('RESUME', `${c.hold.id} released: ${c.reason ?? ''}`.trim());
       }
     }
-  });
+  }, 'demo narration');
 
   let fed = 0;
   const feeder = setInterval(() => {

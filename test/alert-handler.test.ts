@@ -1,6 +1,9 @@
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { alertHandler } from '../src/jobs/alert-handler.js';
+import { alertJob } from '../src/jobs/alert-handler.js';
+import { JOB } from '../src/jobs/contract.js';
+import { dispatch, registry } from '../src/jobs/registry.js';
+import { AlertMarks } from '../src/store/alert-marks.js';
 import type { AlertEvent } from '../src/domain/alerts.js';
 import type { Callguard } from '../src/app/callguard.js';
 import { startTestCallguard, stopTestCallguard } from './support/harness.js';
@@ -12,7 +15,7 @@ const event = (status: AlertEvent['status'], extra: Partial<AlertEvent> = {}): A
 });
 
 /** The handler only reads `data` and `timestamp` (when the job was enqueued). */
-const job = (alerts: unknown[], timestamp: number) => ({ data: { alerts }, timestamp }) as unknown as Job;
+const job = (alerts: unknown[], timestamp: number) => ({ name: JOB.alert, data: { alerts }, timestamp });
 
 describe('alert job handler', () => {
   let cg: Callguard;
@@ -21,8 +24,14 @@ describe('alert job handler', () => {
   });
   afterEach(() => stopTestCallguard(cg));
 
+  /** Runs a job through the registry, as the health worker does: validation, then the handler. */
+  const handler = () => {
+    const jobs = registry([alertJob({ holds: cg.control, rules: cg.rules, marks: new AlertMarks(cg.redis, cg.keys) })]);
+    return (j: { name: string; data: unknown; timestamp: number }) => dispatch(jobs, j);
+  };
+
   it('when a resolved notice is handled before the firing one enqueued earlier, then the hold does not stay', async () => {
-    const handle = alertHandler(cg);
+    const handle = handler();
     expect(await handle(job([event('resolved')], 2000))).toEqual({ outcomes: [{ hold: 'alert:alertmanager:fp-1', status: 'resolved', result: 'unchanged' }] });
     expect(await handle(job([event('firing')], 1000))).toEqual({ outcomes: [{ hold: 'alert:alertmanager:fp-1', status: 'firing', result: 'added-then-released' }] });
     expect(await cg.ledger.list()).toEqual([]);
@@ -30,7 +39,7 @@ describe('alert job handler', () => {
   });
 
   it('when the alert fires again after it resolved, then it holds again', async () => {
-    const handle = alertHandler(cg);
+    const handle = handler();
     await handle(job([event('firing')], 1000));
     await handle(job([event('resolved')], 2000));
     expect(await handle(job([event('firing')], 3000))).toMatchObject({ outcomes: [{ result: 'added' }] });
@@ -38,7 +47,7 @@ describe('alert job handler', () => {
   });
 
   it('when the same firing notice repeats, then the second is unchanged and the audit has one entry', async () => {
-    const handle = alertHandler(cg);
+    const handle = handler();
     await handle(job([event('firing', { rule: 'twilio' })], 1000));
     expect(await handle(job([event('firing', { rule: 'twilio' })], 1500))).toMatchObject({ outcomes: [{ result: 'unchanged' }] });
     const [hold] = await cg.ledger.list();
@@ -53,13 +62,13 @@ describe('alert job handler', () => {
     ['not an object', 'firing'],
     ['a bad status', { alerts: [{ ...event('firing'), status: 'pending' }] }],
   ])('when the job data has %s, then the job fails for good and nothing changes', async (_what, data) => {
-    const handle = alertHandler(cg);
-    await expect(handle({ data, timestamp: 1 } as unknown as Job)).rejects.toBeInstanceOf(UnrecoverableError);
+    const handle = handler();
+    await expect(handle({ name: JOB.alert, data, timestamp: 1 })).rejects.toBeInstanceOf(UnrecoverableError);
     expect(await cg.ledger.list()).toEqual([]);
   });
 
   it('when another client enqueues an alert for an unknown queue, then the job fails for good and nothing changes', async () => {
-    const handle = alertHandler(cg);
+    const handle = handler();
     await expect(handle(job([event('firing', { queues: ['fax'] })], 1))).rejects.toThrow(/unknown dispatch queue/);
     await expect(handle(job([event('firing', { queues: ['fax'] })], 1))).rejects.toBeInstanceOf(UnrecoverableError);
     expect(await cg.ledger.list()).toEqual([]);

@@ -169,7 +169,7 @@ describe('Bull Board in Chromium', () => {
 
     // Two full evaluations after the pause, so one began after it: a silent Queue.pause() would be repaired away.
     let ticks = 0;
-    t.cg.evaluator.onEvaluated((_seconds, full) => void (full && ticks++));
+    t.cg.emitter.on('evaluated', (_seconds, full) => void (full && ticks++));
     await waitFor(() => ticks >= 2, { timeoutMs: 5000 });
     expect(await isPaused(t, 'calls')).toBe(true);
     expect((await t.cg.ledger.list()).map((h) => h.by)).toEqual([USERS.admin.name]);

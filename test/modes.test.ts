@@ -85,6 +85,25 @@ describe('half-open resume', () => {
     }
   });
 
+  it("a queue's own rate limit is saved while the probe limits it and restored when the probe ends", async () => {
+    cg = await startTestCallguard(rule({ probe: { minutes: 4, max_per_minute: 3 } }), { CALLGUARD_AUTO_RESUME_MINUTES: '1' });
+    const calls = cg.dispatch.get('calls')!;
+    await calls.setGlobalRateLimit(7, 60_000);
+    cg.reporter.report('twilio', 5);
+    await cg.reporter.flush();
+    await waitFor(() => calls.isPaused());
+
+    // The probe's limit goes on before the queue resumes.
+    await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'probe-started', { timeoutMs: 8000 });
+    await waitFor(async () => !(await calls.isPaused()));
+    expect(await calls.getGlobalRateLimit()).toEqual({ max: 3, duration: cg.config.minuteMs });
+
+    await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'probe-ended', { timeoutMs: 10_000 });
+    await waitFor(async () => (await calls.getGlobalRateLimit())?.max === 7);
+    expect(await calls.getGlobalRateLimit()).toEqual({ max: 7, duration: 60_000 });
+    expect(await cg.redis.hlen(cg.keys.savedLimits)).toBe(0);
+  });
+
   it('a failure during the probe re-pauses at once and says so', async () => {
     cg = await startTestCallguard(rule({ probe: { minutes: 30, max_per_minute: 2 } }), { CALLGUARD_AUTO_RESUME_MINUTES: '1' });
     const calls = cg.dispatch.get('calls')!;

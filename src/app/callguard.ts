@@ -5,15 +5,20 @@ import { Control } from '../engine/control.js';
 import { Counters } from '../store/counters.js';
 import { Enforcer } from '../engine/enforcer.js';
 import { Evaluator } from '../engine/evaluator.js';
-import { coreHandlers, startHealthWorker, type JobHandler } from '../jobs/worker.js';
+import { EngineEmitter } from '../engine/events.js';
+import { Transitions } from '../engine/transitions.js';
+import { startHealthWorker } from '../jobs/worker.js';
+import { registry, type EventsJob } from '../jobs/registry.js';
+import { errorReportJob, evaluateJob } from '../jobs/error-report.js';
 import { HoldLedger } from '../store/holds.js';
-import { alertHandler } from '../jobs/alert-handler.js';
+import { AlertMarks } from '../store/alert-marks.js';
+import { alertJob } from '../jobs/alert-handler.js';
 import { JOB } from '../jobs/contract.js';
 import { EVENTS_QUEUE, Keys } from '../store/keys.js';
 import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/logger.js';
 import { Notifier } from '../notify/notifier.js';
-import { SLACK_ACTION_JOB, slackActionHandler } from '../jobs/slack-action.js';
+import { slackActionJob } from '../jobs/slack-action.js';
 import { assertReachable, connect, type CallguardRedis } from '../store/redis.js';
 import { Reporter } from '../client/reporter.js';
 import type { Rule } from '../domain/types.js';
@@ -28,6 +33,8 @@ export interface Callguard {
   counters: Counters;
   ledger: HoldLedger;
   enforcer: Enforcer;
+  /** Hold changes and evaluations, published after they are committed and enforced. */
+  emitter: EngineEmitter;
   evaluator: Evaluator;
   control: Control;
   /** callguard's own queue: error reports, alerts, the evaluate scheduler. Never paused. */
@@ -37,8 +44,8 @@ export interface Callguard {
   reporter: Reporter;
   /** Slack notifications (`notifier.queue` is the `notifications` queue, for Bull Board). */
   notifier: Notifier;
-  /** Job handlers of the events queue by job name; features add theirs before start(). */
-  handlers: Record<string, JobHandler>;
+  /** The events queue's jobs, each declared once with its schema and handler. */
+  jobs: EventsJob[];
   metrics: Metrics;
   /** Starts the health worker and the evaluator schedule (omit for an API-only process). */
   startWorker(): Promise<Worker>;
@@ -62,8 +69,10 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const ledger = new HoldLedger(redis, keys, config.queues);
   const dispatch = new Map(config.queues.map((q) => [q, new Queue(q, { connection: redis, prefix: config.queuePrefix })]));
   const enforcer = new Enforcer(dispatch, ledger, logger, config.minuteMs);
-  const evaluator = new Evaluator(rules, counters, ledger, enforcer, config);
-  const control = new Control(config.queues, ledger, counters, enforcer, evaluator);
+  const emitter = new EngineEmitter(logger);
+  const transitions = new Transitions(ledger, enforcer, emitter);
+  const evaluator = new Evaluator(rules, counters, ledger, transitions, enforcer, emitter, config);
+  const control = new Control(config.queues, ledger, counters, transitions);
   const events = new Queue(EVENTS_QUEUE, {
     connection: redis,
     prefix: config.prefix,
@@ -76,24 +85,27 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     flushMs: config.flushMs,
     onError: (err) => logger.error({ err: (err as Error).message }, 'could not flush error reports'),
   });
-  const handlers = coreHandlers(rules, counters, evaluator);
-  evaluator.onChange((changes) => {
+  emitter.on('changes', (changes) => {
     for (const c of changes) {
       logger.info({ hold: c.hold.id, by: c.event === 'hold-added' ? c.hold.by : undefined, paused: c.paused, resumed: c.resumed }, `${c.event}: ${c.hold.id}`);
     }
-  });
+  }, 'log');
   const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger });
   notifier.queue.on('error', onQueueError);
-  evaluator.onChange(notifier.notifyChanges);
+  emitter.on('changes', notifier.notifyChanges, 'notifier');
   const metrics = new Metrics({ rules, counters, ledger, dispatch });
-  evaluator.onChange(metrics.onChanges);
-  evaluator.onEvaluated(metrics.onEvaluated);
-  handlers[SLACK_ACTION_JOB] = slackActionHandler({ control, notifier, admins: config.slack.admins });
-  handlers[JOB.alert] = alertHandler({ control, rules, redis, keys });
+  emitter.on('changes', metrics.onChanges, 'metrics');
+  emitter.on('evaluated', metrics.onEvaluated, 'metrics');
+  const jobs = [
+    errorReportJob(rules, counters, evaluator),
+    evaluateJob(evaluator),
+    alertJob({ holds: control, rules, marks: new AlertMarks(redis, keys) }),
+    slackActionJob({ holds: control, messages: notifier, admins: config.slack.admins }),
+  ];
   let worker: Worker | undefined;
 
   return {
-    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, notifier, handlers, metrics,
+    config, rules, logger, redis, keys, counters, ledger, enforcer, emitter, evaluator, control, events, dispatch, reporter, notifier, jobs, metrics,
     async startWorker() {
       // Upserting on every boot is intended: all instances share one schedule by id. Again after
       // each reconnect, so a Redis that lost its data (failover, restart without persistence)
@@ -104,7 +116,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
       });
       await schedule();
       redis.on('ready', () => void schedule().catch((err) => logger.warn({ err: (err as Error).message }, 'could not re-create the evaluator schedule')));
-      worker = startHealthWorker({ connection: redis, prefix: config.prefix, handlers, logger });
+      worker = startHealthWorker({ connection: redis, prefix: config.prefix, jobs: registry(jobs), logger });
       metrics.observeEvents(worker);
       metrics.observeNotifications(await notifier.start());
       // Repair whatever drifted while no instance was running.

@@ -1,22 +1,19 @@
-import { UnrecoverableError, type Job } from 'bullmq';
-import type { Control } from '../engine/control.js';
+import { UnrecoverableError } from 'bullmq';
 import { isCallguardError } from '../domain/errors.js';
-import type { JobHandler } from './worker.js';
-import type { Keys } from '../store/keys.js';
-import type { CallguardRedis } from '../store/redis.js';
-import type { Rule } from '../domain/types.js';
+import { alertHoldId } from '../domain/hold.js';
 import type { AlertEvent } from '../domain/alerts.js';
-import { alertHoldId, alertJobSchema } from './alert-job.js';
+import type { Rule } from '../domain/types.js';
+import type { AlertMarks } from '../store/alert-marks.js';
+import { JOB } from './contract.js';
+import { alertJobSchema } from './alert-job.js';
+import type { HoldsPort } from './ports.js';
+import { defineJob, type JobInfo } from './registry.js';
 
-export interface AlertHandlerDeps {
-  control: Control;
+export interface AlertJobDeps {
+  holds: HoldsPort;
   rules: Rule[];
-  redis: CallguardRedis;
-  keys: Keys;
+  marks: Pick<AlertMarks, 'markResolved' | 'resolvedSince'>;
 }
-
-// Long enough to outlast any worker backlog between a firing notice and its resolved one.
-const RESOLVED_MARK_MS = 24 * 60 * 60_000;
 
 export interface AlertOutcome {
   hold: string;
@@ -29,7 +26,7 @@ export interface AlertOutcome {
  * The `alert` job: a firing alert adds hold `alert:<source>:<id>`, its resolved notice releases
  * exactly that hold. Both are idempotent.
  */
-export function alertHandler(deps: AlertHandlerDeps): JobHandler {
+export function alertJob(deps: AlertJobDeps) {
   const rulesByName = new Map(deps.rules.map((r) => [r.name, r]));
 
   const scopeOf = (event: AlertEvent): string[] | undefined => {
@@ -38,14 +35,14 @@ export function alertHandler(deps: AlertHandlerDeps): JobHandler {
     return rule && rule.queues !== 'all' ? rule.queues : undefined;
   };
 
-  const resolve = async (job: Job, event: AlertEvent, hold: string): Promise<AlertOutcome> => {
-    await deps.redis.set(deps.keys.alertResolved(hold), String(job.timestamp), 'PX', RESOLVED_MARK_MS);
-    const { released } = await deps.control.releaseIds([hold], `alert:${event.source}`, `resolved: ${event.name}`);
+  const resolve = async (job: JobInfo, event: AlertEvent, hold: string): Promise<AlertOutcome> => {
+    await deps.marks.markResolved(hold, job.timestamp);
+    const { released } = await deps.holds.releaseIds([hold], `alert:${event.source}`, `resolved: ${event.name}`);
     return { hold, status: event.status, result: released.length ? 'released' : 'unchanged' };
   };
 
-  const fire = async (job: Job, event: AlertEvent, hold: string): Promise<AlertOutcome> => {
-    const changes = await deps.control.addAlertHold({
+  const fire = async (job: JobInfo, event: AlertEvent, hold: string): Promise<AlertOutcome> => {
+    const changes = await deps.holds.addAlertHold({
       id: hold,
       by: `alert:${event.source}`,
       reason: event.reason === event.name ? event.name : `${event.name}: ${event.reason}`,
@@ -54,33 +51,31 @@ export function alertHandler(deps: AlertHandlerDeps): JobHandler {
       alertName: event.name,
       source: event.source,
     });
-    // The worker runs jobs concurrently, so a resolved notice enqueued after this one may have run
-    // first. It marks the hold before releasing; re-reading the mark after adding closes the gap.
-    const resolvedAt = await deps.redis.get(deps.keys.alertResolved(hold));
-    if (resolvedAt !== null && Number(resolvedAt) >= job.timestamp) {
-      await deps.control.releaseIds([hold], `alert:${event.source}`, `resolved before this firing notice was handled: ${event.name}`);
+    // A resolved notice enqueued after this one may have run first. It marks the hold before
+    // releasing; re-reading the mark after adding closes the gap.
+    if (await deps.marks.resolvedSince(hold, job.timestamp)) {
+      await deps.holds.releaseIds([hold], `alert:${event.source}`, `resolved before this firing notice was handled: ${event.name}`);
       return { hold, status: event.status, result: changes.length ? 'added-then-released' : 'released' };
     }
     return { hold, status: event.status, result: changes.length ? 'added' : 'unchanged' };
   };
 
-  return async (job) => {
-    const parsed = alertJobSchema.safeParse(job.data);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`);
-      throw new UnrecoverableError(`invalid alert job data: ${problems.join('; ')}`);
-    }
-    const outcomes: AlertOutcome[] = [];
-    for (const event of parsed.data.alerts as AlertEvent[]) {
-      const hold = alertHoldId(event);
-      try {
-        outcomes.push(await (event.status === 'resolved' ? resolve(job, event, hold) : fire(job, event, hold)));
-      } catch (err) {
-        // A bad scope (unknown queue) will not get better on retry.
-        if (isCallguardError(err) && err.status < 500) throw new UnrecoverableError(`${hold}: ${err.message}`);
-        throw err;
+  return defineJob({
+    name: JOB.alert,
+    schema: alertJobSchema,
+    async handler({ alerts }, job) {
+      const outcomes: AlertOutcome[] = [];
+      for (const event of alerts) {
+        const hold = alertHoldId(event);
+        try {
+          outcomes.push(await (event.status === 'resolved' ? resolve(job, event, hold) : fire(job, event, hold)));
+        } catch (err) {
+          // A bad scope (unknown queue) will not get better on retry.
+          if (isCallguardError(err) && err.status < 500) throw new UnrecoverableError(`${hold}: ${err.message}`);
+          throw err;
+        }
       }
-    }
-    return { outcomes };
-  };
+      return { outcomes };
+    },
+  });
 }

@@ -23,7 +23,5 @@ export const alertJobSchema = z.object({
 
 export type AlertJob = { alerts: AlertEvent[] };
 
-/** `alert:<source>:<fingerprint or id>`: the firing notice adds it, the resolved one releases exactly it. */
-export function alertHoldId(event: Pick<AlertEvent, 'source' | 'id'>): string {
-  return `alert:${event.source}:${event.id}`;
-}
+// The hold id builder lives with the hold; re-exported for the HTTP intake that names it in its reply.
+export { alertHoldId } from '../domain/hold.js';

@@ -1,7 +1,7 @@
 /** Pure Slack messages (Block Kit plus the plain `text` fallback) for hold transitions. */
 import type { KnownBlock } from '@slack/web-api';
-import type { Hold } from '../domain/types.js';
-import { actor, clip, code, describeHold, duration, queueList, resumePlan, scopeQueues, time, type Flavour } from './format.js';
+import { queuesOf, type Hold } from '../domain/hold.js';
+import { actor, clip, code, describeHold, duration, queueList, resumePlan, time, type Flavour } from './format.js';
 
 export const RESUME_ACTION_ID = 'callguard_resume';
 
@@ -46,7 +46,7 @@ export interface StillPausedNotice {
 }
 
 export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage {
-  const queues = scopeQueues(n.hold.scope, s.queues);
+  const queues = queuesOf(n.hold.scope, s.queues);
   const title = n.paused.length ? 'Calls paused' : 'New hold on calls that were already paused';
   const fields = (f: Flavour) => [
     ['Hold', describeHold(n.hold, f)],
@@ -59,7 +59,7 @@ export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage
 }
 
 export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessage {
-  const queues = scopeQueues(n.hold.scope, s.queues);
+  const queues = queuesOf(n.hold.scope, s.queues);
   const title = !n.resumed.length ? 'Hold released, calls stay paused' : n.probe ? 'Calls resumed at a probe rate' : 'Calls resumed';
   const fields = (f: Flavour) => [
     ['Was held by', describeHold(n.hold, f)],
@@ -73,7 +73,7 @@ export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessa
 }
 
 export function stillPausedMessage(n: StillPausedNotice, s: MessageSettings): SlackMessage {
-  const queues = scopeQueues(n.hold.scope, s.queues);
+  const queues = queuesOf(n.hold.scope, s.queues);
   const title = `Calls still paused after ${duration(n.now - n.hold.since)}`;
   const fields = (f: Flavour) => [
     ['Hold', describeHold(n.hold, f)],
@@ -86,7 +86,7 @@ export function stillPausedMessage(n: StillPausedNotice, s: MessageSettings): Sl
 
 /** Shadow mode: the rule tripped and would have paused these queues; nothing was touched. */
 export function wouldPauseMessage(n: { hold: Hold; waiting: Record<string, number> }, s: MessageSettings): SlackMessage {
-  const queues = scopeQueues(n.hold.scope, s.queues);
+  const queues = queuesOf(n.hold.scope, s.queues);
   const title = 'Would have paused calls (shadow mode)';
   const fields = (f: Flavour) => [
     ['Rule', describeHold(n.hold, f)],
@@ -99,18 +99,24 @@ export function wouldPauseMessage(n: { hold: Hold; waiting: Record<string, numbe
 
 /** A half-open probe ran its course without the rule tripping: the rate limit is gone. */
 export function probePassedMessage(n: { hold: Hold; at: number }, s: MessageSettings): SlackMessage {
-  const queues = scopeQueues(n.hold.scope, s.queues);
+  const queues = queuesOf(n.hold.scope, s.queues);
   const title = 'Probe passed, calls at full speed';
   const fields = (f: Flavour) => [
     ['Rule', describeHold(n.hold, f)],
-    ['Probe', `${duration(n.at - n.hold.since)} at ${n.hold.maxPerMinute ?? '?'} jobs/min without tripping`],
+    ['Probe', `${duration(n.at - n.hold.since)} at ${(n.hold.kind === 'rule' ? n.hold.maxPerMinute : undefined) ?? '?'} jobs/min without tripping`],
     ['Queues', queueList(queues, {}, f)],
   ] as const;
   return build(`:white_check_mark: ${title}`, title, fields, n.hold, false);
 }
 
 /** The original message after someone pressed "Resume calls": the button goes, the outcome is added. */
-export function pressedMessage(original: SlackMessage, p: { userId: string; at: number; released: boolean }): SlackMessage {
+/** A message as Slack echoes it back with a button press: the blocks we posted. */
+export interface EchoedMessage {
+  text: string;
+  blocks: Array<{ type: string }>;
+}
+
+export function pressedMessage(original: EchoedMessage, p: { userId: string; at: number; released: boolean }): SlackMessage {
   const who = `<@${p.userId}>`;
   const outcome = p.released
     ? `:white_check_mark: Resumed by ${who} at ${time(p.at, 'mrkdwn')}`
@@ -119,14 +125,15 @@ export function pressedMessage(original: SlackMessage, p: { userId: string; at: 
   return {
     text: clip(`${original.text} — ${plain}`, 3000),
     blocks: [
-      ...original.blocks.filter((b) => b.type !== 'actions').slice(0, 48),
+      // Slack echoes back the blocks we posted, so they are Block Kit already.
+      ...(original.blocks.filter((b) => b.type !== 'actions').slice(0, 48) as KnownBlock[]),
       { type: 'section', text: { type: 'mrkdwn', text: outcome } },
     ],
   };
 }
 
 function probeText(probe: Hold, f: Flavour): string {
-  const rate = probe.maxPerMinute !== undefined ? `at most ${probe.maxPerMinute} jobs/min` : 'rate-limited';
+  const rate = probe.kind === 'rule' && probe.maxPerMinute !== undefined ? `at most ${probe.maxPerMinute} jobs/min` : 'rate-limited';
   const until = probe.until !== undefined ? ` until ${time(probe.until, f)}` : '';
   return `${rate}${until}; full speed after that if the rule stays below threshold, paused again if it trips`;
 }

@@ -1,17 +1,16 @@
 /** The notifications queue: hold changes in, Slack messages out, as retried BullMQ jobs. */
 import { closeWorker } from '../jobs/close-worker.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Config } from '../app/config.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import { NOTIFICATIONS_QUEUE, type Keys } from '../store/keys.js';
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from 'pino';
 import type { CallguardRedis } from '../store/redis.js';
-import { deliveries, isNotified, NOTIFY_JOB, safeId, type ChangeJob, type PressedJob } from './deliveries.js';
+import { deliveries, isNotified, NOTIFY_JOB, safeId, type ChangeJob, type NotifySettings, type PressedJob } from './deliveries.js';
 import { isPermanent, retryDelay, SLACK_BACKOFF, type RetrySettings } from './retry.js';
 import { createSender, type Sender } from './sender.js';
 
 export interface NotifierDeps {
-  config: Config;
+  config: NotifySettings;
   redis: CallguardRedis;
   keys: Keys;
   ledger: HoldLedger;

@@ -1,7 +1,7 @@
 import type { Worker } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters } from '../store/counters.js';
-import { effectOf } from '../domain/decide.js';
+import { effectOf } from '../domain/hold.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { Rule } from '../domain/types.js';
 import type { Queue } from 'bullmq';

@@ -1,7 +1,7 @@
-import type { NewHold, Release } from '../domain/decide.js';
+import type { Release } from '../domain/decide.js';
+import type { Hold, NewHold } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
-import type { Hold } from '../domain/types.js';
 
 export interface HoldChange {
   event: 'hold-added' | 'hold-released' | 'would-pause' | 'would-resume' | 'probe-started' | 'probe-ended';
@@ -28,6 +28,16 @@ export interface AuditEntry {
   data?: unknown;
 }
 
+/** One atomic step of change-holds-5.lua; see its header for the order the parts apply in. */
+export interface HoldChangeRequest {
+  add?: NewHold[];
+  release?: Release[];
+  /** Rules whose clear-since time starts now (kept if already set). */
+  startClear?: string[];
+  /** Rules whose clear-since time is forgotten. */
+  stopClear?: string[];
+}
+
 const AUDIT_MAXLEN = 10_000;
 
 /** The hold ledger: every cause of a pause, changed atomically and audited in the same step. */
@@ -43,12 +53,13 @@ export class HoldLedger {
     return raw.map(parseHold).sort((a, b) => a.since - b.since);
   }
 
-  async change(req: { add?: NewHold[]; release?: Release[] }): Promise<{ now: number; changes: HoldChange[] }> {
-    if (!req.add?.length && !req.release?.length) return { now: Date.now(), changes: [] };
+  async change(req: HoldChangeRequest): Promise<{ now: number; changes: HoldChange[] }> {
+    const { add = [], release = [], startClear = [], stopClear = [] } = req;
+    if (!add.length && !release.length && !startClear.length && !stopClear.length) return { now: Date.now(), changes: [] };
     const k = this.keys;
     const out = await this.redis.cgChangeHolds(
       k.holds, k.covered, k.audit, k.changedAt, k.clearSince,
-      JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, add: req.add ?? [], release: req.release ?? [] }),
+      JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, add, release, startClear, stopClear }),
     );
     const parsed = JSON.parse(out) as { now: number; changes: unknown };
     // cjson encodes an empty Lua table as {}, so lists may come back as objects.
@@ -67,17 +78,6 @@ export class HoldLedger {
   async clearSince(): Promise<Record<string, number>> {
     const raw = await this.redis.hgetall(this.keys.clearSince);
     return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
-  }
-
-  async startClear(rules: string[], now: number): Promise<void> {
-    if (!rules.length) return;
-    const multi = this.redis.multi();
-    for (const r of rules) multi.hsetnx(this.keys.clearSince, r, String(now));
-    await multi.exec();
-  }
-
-  async stopClear(rules: string[]): Promise<void> {
-    if (rules.length) await this.redis.hdel(this.keys.clearSince, ...rules);
   }
 
   /** Remembers a queue's own rate limit before a probe replaces it (first save wins). */

@@ -1,4 +1,5 @@
 import type { Callguard } from '../../app/callguard.js';
+import { isPausing, ruleOf } from '../../domain/hold.js';
 import { holdView, iso } from './present.js';
 
 /**
@@ -20,13 +21,13 @@ export async function serviceStatus(cg: Callguard) {
     }),
   );
   // Shadow holds pause nothing and probe holds let calls through at a limited rate.
-  const first = holds.find((h) => (h.effect ?? 'pause') === 'pause');
+  const first = holds.find(isPausing);
   return {
     is_paused: first !== undefined,
     pause_reason: first?.reason ?? null,
     paused_by: first?.by ?? null,
     paused_at: iso(first?.since),
-    source_rule: first?.rule ?? null,
+    source_rule: (first && ruleOf(first)) ?? null,
     rules: Object.fromEntries(
       cg.rules.map((r) => [
         r.name,

@@ -1,0 +1,20 @@
+/** The narrow parts of the engine and store that job handlers use. */
+import type { Control } from '../engine/control.js';
+import type { HoldChange } from '../store/holds.js';
+import type { Rule } from '../domain/types.js';
+
+/**
+ * Adds one report's counts, all rules or none; a report id counted before adds nothing
+ * (`counted` false). `sums` are the windows' totals after adding, in the order given.
+ */
+export interface CountingPort {
+  recordReport(entries: Array<[Rule, number]>, id: string): Promise<{ counted: boolean; sums: number[] }>;
+}
+
+/** Runs an evaluation now: of a few rules right after counting, or the full scheduled tick. */
+export interface EvaluationPort {
+  evaluate(opts: { rules?: Rule[]; full: boolean }): Promise<{ changes: HoldChange[] }>;
+}
+
+/** Places and releases holds on behalf of alerts and people. */
+export type HoldsPort = Pick<Control, 'addAlertHold' | 'releaseIds'>;
