@@ -85,7 +85,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger });
   notifier.queue.on('error', onQueueError);
   evaluator.onChange(notifier.notifyChanges);
-  const metrics = new Metrics({ rules, counters, ledger, dispatch });
+  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs });
   evaluator.onChange(metrics.onChanges);
   evaluator.onEvaluated(metrics.onEvaluated);
   handlers[SLACK_ACTION_JOB] = slackActionHandler({ control, notifier, admins: config.slack.admins });
