@@ -12,6 +12,7 @@ import { JOB } from '../jobs/contract.js';
 import { EVENTS_QUEUE, Keys } from '../store/keys.js';
 import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/logger.js';
+import { throttledErrorLog } from '../ops/log-throttle.js';
 import { Notifier } from '../notify/notifier.js';
 import { SLACK_ACTION_JOB, slackActionHandler } from '../jobs/slack-action.js';
 import { assertReachable, connect, type CallguardRedis } from '../store/redis.js';
@@ -70,11 +71,11 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000 },
   });
   // Without a listener BullMQ prints every reconnect failure; one line per interval is enough.
-  const onQueueError = throttled(30_000, (err: Error) => logger.warn({ err: err.message }, 'Redis connection problem'));
+  const onQueueError = throttledErrorLog(logger, 'Redis connection problem', { level: 'warn' });
   for (const q of [events, ...dispatch.values()]) q.on('error', onQueueError);
   const reporter = new Reporter(events, {
     flushMs: config.flushMs,
-    onError: (err) => logger.error({ err: (err as Error).message }, 'could not flush error reports'),
+    onError: (err) => logger.error({ err }, 'could not flush error reports'),
   });
   const handlers = coreHandlers(rules, counters, evaluator);
   evaluator.onChange((changes) => {
@@ -103,7 +104,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
         opts: { removeOnComplete: 100, removeOnFail: 100 },
       });
       await schedule();
-      redis.on('ready', () => void schedule().catch((err) => logger.warn({ err: (err as Error).message }, 'could not re-create the evaluator schedule')));
+      redis.on('ready', () => void schedule().catch((err) => logger.warn({ err }, 'could not re-create the evaluator schedule')));
       worker = startHealthWorker({ connection: redis, prefix: config.prefix, handlers, logger });
       metrics.observeEvents(worker);
       metrics.observeNotifications(await notifier.start());
@@ -118,15 +119,5 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
       await Promise.all([events.close(), ...[...dispatch.values()].map((q) => q.close())]);
       await redis.quit().catch(() => redis.disconnect());
     },
-  };
-}
-
-function throttled<A extends unknown[]>(intervalMs: number, fn: (...args: A) => void): (...args: A) => void {
-  let last = 0;
-  return (...args) => {
-    const now = Date.now();
-    if (now - last < intervalMs) return;
-    last = now;
-    fn(...args);
   };
 }

@@ -4,6 +4,7 @@ import type { Evaluator } from '../engine/evaluator.js';
 import { EVENTS_QUEUE } from '../store/keys.js';
 import { JOB, errorReportSchema, reportCounts } from './contract.js';
 import type { Logger } from '../ops/logger.js';
+import { throttledErrorLog } from '../ops/log-throttle.js';
 import type { Rule } from '../domain/types.js';
 
 export type JobHandler = (job: Job) => Promise<unknown>;
@@ -56,7 +57,7 @@ export function startHealthWorker(opts: {
     },
     { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency ?? 4 },
   );
-  worker.on('failed', (job, err) => opts.logger.warn({ job: job?.name, id: job?.id, err: err.message }, 'events job failed'));
-  worker.on('error', (err) => opts.logger.error({ err: err.message }, 'health worker error'));
+  worker.on('failed', (job, err) => opts.logger.warn({ job: job?.name, id: job?.id, err }, 'events job failed'));
+  worker.on('error', throttledErrorLog(opts.logger, 'health worker error'));
   return worker;
 }
