@@ -81,6 +81,12 @@ describe('GET /metrics under promtool', () => {
     expect(value('callguard_evaluator_duration_seconds_count', { kind: 'full' })).toBeGreaterThanOrEqual(1);
   });
 
+  it('the README lists every callguard metric a scrape has, and no other', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const listed = new Set([...readme.matchAll(/^\| `(callguard_[a-z_]+)` \|/gm)].map((m) => m[1]!));
+    expect([...listed].sort()).toEqual([...families.keys()].filter((n) => n.startsWith('callguard_')).sort());
+  });
+
   it('exports the events queue backlog: jobs by state and the oldest waiting job\'s age', () => {
     for (const state of ['waiting', 'active', 'delayed', 'failed']) expect(value('callguard_events_queue_jobs', { state }), state).toBeGreaterThanOrEqual(0);
     expect(value('callguard_events_queue_oldest_waiting_age_seconds')).toBeGreaterThanOrEqual(0);
