@@ -11,7 +11,7 @@ const RULES = {
   carrier_b_failures: { threshold_count: 100, window_minutes: 5, log_patterns: ['carrier-b rejected invite'], queues: ['callbacks'] },
   twilio_failures: { threshold_count: 100, window_minutes: 5, log_patterns: ['twilio api error'], queues: ['outbound-calls'] },
 };
-const WEBHOOK_SECRET = 'webhook-secret-5f4e3d2c1b0a';
+const WEBHOOK_SECRET = 'webhook-secret-5f4e3d2c1b0a-9f8e7d6c5b4a';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8');
 

@@ -1,6 +1,7 @@
 /**
  * The Bull Board in a real browser: Debian's Chromium driven by playwright-core, against a real
- * callguard and HTTP server. CI installs Chromium (.ci/run); without it this test fails, never skips.
+ * callguard and HTTP server. test/support/global-setup.ts installs Chromium when it is missing (as
+ * root) or stops the run with the command to run: this test never skips.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -297,7 +297,7 @@ describe('callguard check-rules', () => {
 });
 
 describe('callguard hash-secret', () => {
-  const secret = 'a-long-enough-operator-secret';
+  const secret = 'a-long-enough-operator-secret-0123456789';
   let t: TestHttp | undefined;
   afterEach(async () => {
     await stopTestHttp(t);

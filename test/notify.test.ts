@@ -296,7 +296,7 @@ describe('when the notifications queue cannot take the job', () => {
     cg.notifier.queue.addBulk = () => Promise.reject(new Error('simulated enqueue failure'));
     await cg.control.pause({ by: 'alice', reason: 'enqueue breaks' });
     expect(await cg.dispatch.get('calls')!.isPaused()).toBe(true);
-    expect(lines.find((l) => l.msg === 'could not enqueue notifications')).toMatchObject({ err: 'simulated enqueue failure', level: 50 });
+    expect(lines.find((l) => l.msg === 'could not enqueue notifications')).toMatchObject({ err: { type: 'Error', message: 'simulated enqueue failure' }, level: 50 });
   });
 });
 

@@ -7,7 +7,7 @@ import { checkOpenApi31, resolvePointer } from './support/openapi-structure.js';
 import { request, startTestHttp, stopTestHttp, tokenOf, USERS, type Reply, type TestHttp } from './support/http.js';
 
 const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'] } };
-const SECRETS = { CALLGUARD_WEBHOOK_SECRET: 'webhook-secret-5e4d3c2b1a09', SLACK_SIGNING_SECRET: 'slack-signing-secret-8d7c6b5a' };
+const SECRETS = { CALLGUARD_WEBHOOK_SECRET: 'webhook-secret-5e4d3c2b1a09-8f7e6d5c4b3a', SLACK_SIGNING_SECRET: 'slack-signing-secret-8d7c6b5a' };
 const ROLES = Object.keys(USERS) as Role[];
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const ERROR_REF = '#/components/schemas/Error';

@@ -6,6 +6,8 @@ export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
     include: ['test/**/*.test.ts'],
+    // Installs Chromium (as root) and makes sure Redis answers before any test runs.
+    globalSetup: ['test/support/global-setup.ts'],
     // Integration tests share one Redis and real BullMQ workers; files run one at a time like BullMQ's own suite.
     fileParallelism: false,
     testTimeout: 20_000,

@@ -17,6 +17,7 @@ import { JOB } from '../jobs/contract.js';
 import { EVENTS_QUEUE, Keys } from '../store/keys.js';
 import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/logger.js';
+import { throttledErrorLog } from '../domain/log-throttle.js';
 import { Notifier } from '../notify/notifier.js';
 import { slackActionJob } from '../jobs/slack-action.js';
 import { assertReachable, connect, type CallguardRedis } from '../store/redis.js';
@@ -79,11 +80,11 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000 },
   });
   // Without a listener BullMQ prints every reconnect failure; one line per interval is enough.
-  const onQueueError = throttled(30_000, (err: Error) => logger.warn({ err: err.message }, 'Redis connection problem'));
+  const onQueueError = throttledErrorLog(logger, 'Redis connection problem', { level: 'warn' });
   for (const q of [events, ...dispatch.values()]) q.on('error', onQueueError);
   const reporter = new Reporter(events, {
     flushMs: config.flushMs,
-    onError: (err) => logger.error({ err: (err as Error).message }, 'could not flush error reports'),
+    onError: (err) => logger.error({ err }, 'could not flush error reports'),
   });
   emitter.on('changes', (changes) => {
     for (const c of changes) {
@@ -93,7 +94,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger });
   notifier.queue.on('error', onQueueError);
   emitter.on('changes', notifier.notifyChanges, 'notifier');
-  const metrics = new Metrics({ rules, counters, ledger, dispatch });
+  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs });
   emitter.on('changes', metrics.onChanges, 'metrics');
   emitter.on('evaluated', metrics.onEvaluated, 'metrics');
   const jobs = [
@@ -115,7 +116,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
         opts: { removeOnComplete: 100, removeOnFail: 100 },
       });
       await schedule();
-      redis.on('ready', () => void schedule().catch((err) => logger.warn({ err: (err as Error).message }, 'could not re-create the evaluator schedule')));
+      redis.on('ready', () => void schedule().catch((err) => logger.warn({ err }, 'could not re-create the evaluator schedule')));
       worker = startHealthWorker({ connection: redis, prefix: config.prefix, jobs: registry(jobs), logger });
       metrics.observeEvents(worker);
       metrics.observeNotifications(await notifier.start());
@@ -130,15 +131,5 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
       await Promise.all([events.close(), ...[...dispatch.values()].map((q) => q.close())]);
       await redis.quit().catch(() => redis.disconnect());
     },
-  };
-}
-
-function throttled<A extends unknown[]>(intervalMs: number, fn: (...args: A) => void): (...args: A) => void {
-  let last = 0;
-  return (...args) => {
-    const now = Date.now();
-    if (now - last < intervalMs) return;
-    last = now;
-    fn(...args);
   };
 }

@@ -1,5 +1,12 @@
 import { z } from 'zod';
 import { clientEnvShape, csv, parseEnv } from '../client/config.js';
+import { weakSecretReason } from '../domain/secret-strength.js';
+
+/** A secret of callguard's own: long enough and not the .env.example placeholder. */
+const secret = z.string().superRefine((value, ctx) => {
+  const weak = weakSecretReason(value);
+  if (weak) ctx.addIssue({ code: 'custom', message: weak });
+});
 
 const positiveNumber = z.coerce.number().positive();
 
@@ -20,9 +27,9 @@ const schema = z.object({
   /** Principals: comma list of name:role:secret, role one of admin, viewer, alerts. Empty: a random admin secret is generated and printed once. */
   CALLGUARD_USERS: z.string().default(''),
   /** Secret for browser session cookies; random per process when unset (sessions then end on restart). */
-  CALLGUARD_SESSION_SECRET: z.string().min(16).optional(),
+  CALLGUARD_SESSION_SECRET: secret.optional(),
   /** HMAC secret accepted on POST /health/alert besides bearer tokens (Grafana and X-Callguard-Signature). */
-  CALLGUARD_WEBHOOK_SECRET: z.string().min(16).optional(),
+  CALLGUARD_WEBHOOK_SECRET: secret.optional(),
   /** Failed Bull Board logins allowed per client IP and name in 15 minutes (5x that per IP alone) before 429. */
   CALLGUARD_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
   /** Express "trust proxy": unset/false when clients connect directly; true, a hop count, or proxy IPs/subnets behind a reverse proxy (client IPs for login limits, HTTPS for Secure cookies). */

@@ -16,6 +16,7 @@ import { opsRoutes } from './api/ops.js';
 import { reportRoutes } from './api/reports.js';
 import { statusRoutes } from './api/status-route.js';
 import { sameOrigin } from './middleware/same-origin.js';
+import { accessLog } from './middleware/access-log.js';
 import { sessions } from './board/session.js';
 
 export interface AppOptions {
@@ -45,6 +46,7 @@ export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
 
   const app = express();
   app.set('trust proxy', cg.config.trustProxy);
+  app.use(accessLog(cg.logger));
   // callguard often runs on an internal plain-HTTP port; upgrade-insecure-requests would break the board's assets there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   for (const { path, router } of opts.routers ?? []) app.use(path, router);

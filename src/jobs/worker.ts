@@ -2,6 +2,7 @@ import { Worker, type ConnectionOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import { EVENTS_QUEUE } from '../store/keys.js';
 import { dispatch, type JobRegistry } from './registry.js';
+import { throttledErrorLog } from '../domain/log-throttle.js';
 
 /** The health worker: runs the events queue's jobs through their declarations. */
 export function startHealthWorker(opts: {
@@ -16,7 +17,7 @@ export function startHealthWorker(opts: {
     prefix: opts.prefix,
     concurrency: opts.concurrency ?? 4,
   });
-  worker.on('failed', (job, err) => opts.logger.warn({ job: job?.name, id: job?.id, err: err.message }, 'events job failed'));
-  worker.on('error', (err) => opts.logger.error({ err: err.message }, 'health worker error'));
+  worker.on('failed', (job, err) => opts.logger.warn({ job: job?.name, id: job?.id, err }, 'events job failed'));
+  worker.on('error', throttledErrorLog(opts.logger, 'health worker error'));
   return worker;
 }

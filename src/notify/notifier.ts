@@ -4,6 +4,7 @@ import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import { NOTIFICATIONS_QUEUE, type Keys } from '../store/keys.js';
 import type { Logger } from 'pino';
+import { throttledErrorLog } from '../domain/log-throttle.js';
 import type { CallguardRedis } from '../store/redis.js';
 import { deliveries, isNotified, NOTIFY_JOB, safeId, type ChangeJob, type NotifySettings, type PressedJob } from './deliveries.js';
 import { isPermanent, retryDelay, SLACK_BACKOFF, type RetrySettings } from './retry.js';
@@ -65,7 +66,7 @@ export class Notifier {
         };
       }));
     } catch (err) {
-      this.deps.logger.error({ err: (err as Error).message, changes: changes.map((c) => c.auditId) }, 'could not enqueue notifications');
+      this.deps.logger.error({ err, changes: changes.map((c) => c.auditId) }, 'could not enqueue notifications');
     }
   };
 
@@ -103,10 +104,10 @@ export class Notifier {
     });
     worker.on('failed', (job, err) => {
       const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
-      logger[final ? 'error' : 'warn']({ job: job?.name, id: job?.id, attempt: job?.attemptsMade, err: err.message },
+      logger[final ? 'error' : 'warn']({ job: job?.name, id: job?.id, attempt: job?.attemptsMade, err },
         final ? 'notification failed; it stays in the failed list' : 'notification failed; will retry');
     });
-    worker.on('error', (err) => logger.error({ err: err.message }, 'notifications worker error'));
+    worker.on('error', throttledErrorLog(logger, 'notifications worker error'));
     this.worker = worker;
     return worker;
   }

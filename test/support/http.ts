@@ -4,9 +4,9 @@ import type { Callguard } from '../../src/app/callguard.js';
 import { startTestCallguard, stopTestCallguard } from './harness.js';
 
 export const USERS: Record<Role, { name: string; secret: string }> = {
-  admin: { name: 'ops-admin', secret: 'admin-secret-9f8e7d6c5b4a' },
-  viewer: { name: 'ops-viewer', secret: 'viewer-secret-1a2b3c4d5e6f' },
-  alerts: { name: 'alertmanager', secret: 'alerts-secret-0a9b8c7d6e5f' },
+  admin: { name: 'ops-admin', secret: 'admin-secret-9f8e7d6c5b4a-3c2b1a0f9e8d' },
+  viewer: { name: 'ops-viewer', secret: 'viewer-secret-1a2b3c4d5e6f-7a8b9c0d1e2f' },
+  alerts: { name: 'alertmanager', secret: 'alerts-secret-0a9b8c7d6e5f-4d3c2b1a0f9e' },
 };
 
 export const USERS_ENV = (Object.keys(USERS) as Role[]).map((role) => `${USERS[role].name}:${role}:${USERS[role].secret}`).join(',');

@@ -66,7 +66,7 @@ export function createSlackInteractionsRouter(cg: Pick<Callguard, 'config' | 'ev
       const jobId = action.action_ts ? `slack-action-${userId}-${safeId(action.action_ts)}` : undefined;
       await cg.events.add(SLACK_ACTION_JOB, job, { jobId, attempts: 3, backoff: { type: 'exponential', delay: 500 } });
     } catch (err) {
-      log.error({ err: (err as Error).message, user: userId, hold: action.value }, 'could not enqueue a Slack resume');
+      log.error({ err, user: userId, hold: action.value }, 'could not enqueue a Slack resume');
       return ephemeral(res, 'callguard could not queue the resume right now. Try again, or resume through the admin API.');
     }
     log.info({ user: userId, hold: action.value }, 'Slack resume accepted');
