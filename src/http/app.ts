@@ -17,6 +17,7 @@ import { reportRoutes } from './api/reports.js';
 import { statusRoutes } from './api/status-route.js';
 import { sameOrigin } from './middleware/same-origin.js';
 import { sessions } from './board/session.js';
+import { consoleRoutes } from './console/routes.js';
 
 export interface AppOptions {
   /**
@@ -60,6 +61,7 @@ export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
 
   app.use('/admin', sessions(cg), auth.session(), loginRoutes(auth, { attempts: cg.config.loginAttempts }));
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(cg));
+  app.use('/admin', consoleRoutes(cg));
 
   app.use(notFound());
   app.use(errorHandler(cg.logger));

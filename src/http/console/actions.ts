@@ -1,0 +1,50 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Callguard } from '../../app/callguard.js';
+import { NotFoundError, ValidationError } from '../../domain/errors.js';
+import { holdView } from '../api/present.js';
+import { pauseBody, resumeBody } from '../api/schemas.js';
+import { jsonBody } from '../middleware/body.js';
+import { requireRole } from '../middleware/require-role.js';
+import { sameOrigin } from '../middleware/same-origin.js';
+import { validate } from '../middleware/validate.js';
+
+/** POST /health/resume's body, plus `holds`: release exactly these holds (the console's per-hold Resume). */
+export const consoleResumeBody = resumeBody
+  .extend({ holds: z.array(z.string().min(1).max(300)).min(1).max(100).optional() })
+  .refine((b) => !(b.holds && b.queues), { message: 'send holds or queues, not both' });
+
+/**
+ * POST /admin/api/pause and /admin/api/resume: the session's admin, the board's same-origin check,
+ * then the same Control calls, bodies and answers as POST /health/pause and /health/resume.
+ */
+export function consoleActions(cg: Callguard): Router {
+  const router = Router();
+  const admin = [requireRole('admin'), sameOrigin(), ...jsonBody({ optional: true })];
+
+  router.post('/api/pause', ...admin, async (req, res) => {
+    const body = validate(pauseBody, req.body);
+    const by = req.user!.name;
+    const until = body.until === undefined ? undefined : Date.parse(body.until);
+    if (until !== undefined && until <= (await cg.ledger.now())) throw new ValidationError('body.until: must be in the future');
+    const { hold, changes } = await cg.control.pause({ by, reason: body.reason, queues: body.queues, until });
+    res.json({ status: 'paused', paused_by: by, hold: holdView(hold), newly_paused: changes.flatMap((c) => c.paused) });
+  });
+
+  router.post('/api/resume', ...admin, async (req, res) => {
+    const body = validate(consoleResumeBody, req.body);
+    const by = req.user!.name;
+    const reason = body.reason || 'resumed from the console';
+    let result;
+    if (body.holds) {
+      const held = new Set((await cg.ledger.list()).map((h) => h.id));
+      const gone = body.holds.filter((id) => !held.has(id));
+      if (gone.length) throw new NotFoundError(`holds: ${gone.join(', ')} not held (already released?); nothing was released`);
+      result = await cg.control.releaseIds(body.holds, by, reason);
+    } else {
+      result = await cg.control.resume({ by, queues: body.queues, reason });
+    }
+    res.json({ status: 'resumed', resumed_by: by, released: result.released.map(holdView), newly_resumed: result.changes.flatMap((c) => c.resumed) });
+  });
+  return router;
+}
