@@ -1,18 +1,13 @@
 import { Router } from 'express';
-import { z } from 'zod';
 import type { Callguard } from '../../app/callguard.js';
 import { NotFoundError, ValidationError } from '../../domain/errors.js';
 import { holdView } from '../api/present.js';
-import { pauseBody, resumeBody } from '../api/schemas.js';
+import { pauseBody } from '../api/schemas.js';
 import { jsonBody } from '../middleware/body.js';
 import { requireRole } from '../middleware/require-role.js';
 import { sameOrigin } from '../middleware/same-origin.js';
 import { validate } from '../middleware/validate.js';
-
-/** POST /health/resume's body, plus `holds`: release exactly these holds (the console's per-hold Resume). */
-export const consoleResumeBody = resumeBody
-  .extend({ holds: z.array(z.string().min(1).max(300)).min(1).max(100).optional() })
-  .refine((b) => !(b.holds && b.queues), { message: 'send holds or queues, not both' });
+import { consoleResumeBody } from './schemas.js';
 
 /**
  * POST /admin/api/pause and /admin/api/resume: the session's admin, the board's same-origin check,
