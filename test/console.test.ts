@@ -35,8 +35,11 @@ async function openConsoleAs(page: Page, url: string, who: Who): Promise<void> {
     page.click('button[type=submit]'),
   ]);
   expect(posted.status(), `sign-in as ${who}`).toBe(303);
-  await page.goto(`${url}/admin/`);
-  expect(new URL(page.url()).pathname).toBe('/admin/');
+  // Sign-in lands on Bull Board; its header menu links to the console.
+  expect(new URL(page.url()).pathname).toBe('/admin/queues/');
+  await page.locator('header button[aria-haspopup="menu"]').last().click();
+  await page.getByRole('menuitem', { name: 'Console' }).click();
+  await page.waitForURL(`${url}/admin/`);
   await page.locator('#rules tr[data-rule="twilio"]').waitFor();
 }
 
@@ -96,6 +99,7 @@ describe('the operator console in Chromium', () => {
     expect(await page.locator('#timeline li').first().textContent()).toContain('hold placed');
     expect(await page.getByRole('button').count(), 'a viewer sees no action buttons').toBe(0);
     expect(await page.locator('#pause-form').count()).toBe(0);
+    expect(await page.getByRole('link', { name: 'Bull Board' }).getAttribute('href')).toBe('/admin/queues/');
     await markDocument(page);
 
     // The actions, forged: from the viewer's page (the browser adds Origin and the cookie), and by hand with the viewer's cookie.
