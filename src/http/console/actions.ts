@@ -30,16 +30,16 @@ export function consoleActions(cg: Callguard): Router {
     const body = validate(consoleResumeBody, req.body);
     const by = req.user!.name;
     const reason = body.reason || 'resumed from the console';
-    let result;
-    if (body.holds) {
-      const held = new Set((await cg.ledger.list()).map((h) => h.id));
-      const gone = body.holds.filter((id) => !held.has(id));
-      if (gone.length) throw new NotFoundError(`holds: ${gone.join(', ')} not held (already released?); nothing was released`);
-      result = await cg.control.releaseIds(body.holds, by, reason);
-    } else {
-      result = await cg.control.resume({ by, queues: body.queues, reason });
-    }
+    const result = body.holds ? await releaseHeld(cg, body.holds, by, reason) : await cg.control.resume({ by, queues: body.queues, reason });
     res.json({ status: 'resumed', resumed_by: by, released: result.released.map(holdView), newly_resumed: result.changes.flatMap((c) => c.resumed) });
   });
   return router;
+}
+
+/** Releases exactly these holds; if one is gone (another operator was quicker), releases none and says which. */
+async function releaseHeld(cg: Callguard, ids: string[], by: string, reason: string) {
+  const held = new Set((await cg.ledger.list()).map((h) => h.id));
+  const gone = ids.filter((id) => !held.has(id));
+  if (gone.length) throw new NotFoundError(`holds: ${gone.join(', ')} not held (already released?); nothing was released`);
+  return cg.control.releaseIds(ids, by, reason);
 }
