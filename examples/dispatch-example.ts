@@ -1,14 +1,16 @@
 /**
  * An example dispatch worker: places calls from the `calls` queue through a simulated provider,
  * logs failures with pino (counted by callguard's log sink) and stops taking jobs while
- * callguard holds the queue. Run: npx tsx workers/dispatch-example.ts
+ * callguard holds the queue. Run: npx tsx examples/dispatch-example.ts
  *   EXAMPLE_FAIL_SECONDS      provider fails for this long after start (default 30)
  *   EXAMPLE_JOBS_PER_SECOND   also enqueue this many demo calls per second (default 0)
  *   EXAMPLE_LATENCY_MS        how long one call takes (default 20)
  */
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
-import { closeReporter, createCallguardSink, createGuardedWorker, loadConfig } from '../src/client/index.js';
+import { closeReporter, createCallguardSink, createGuardedWorker } from '../src/client/index.js';
+// The example shares callguard's settings (queues, both prefixes); an app of your own has its own.
+import { loadConfig } from '../src/app/config.js';
 import { SimulatedProvider } from './simulated-provider.js';
 
 const config = loadConfig();

@@ -60,6 +60,7 @@ describe('library API against a running callguard', () => {
     expect(() => reporter.report('', 1)).not.toThrow();
     expect(reporter.stats.dropped).toBe(1);
     await reporter.close();
-    expect(reporter.stats).toMatchObject({ reported: 5, failedFlushes: 1, dropped: 6 });
+    expect(reporter.stats).toMatchObject({ reported: 5, dropped: 6, unsent: 0 });
+    expect(reporter.stats.failedFlushes).toBeGreaterThan(0);
   });
 });

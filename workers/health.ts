@@ -1,14 +1,5 @@
 /**
- * The health side alone (events worker + evaluator), for scaling out next to `npm start`
- * or for deployments that run the admin API elsewhere: `npx tsx workers/health.ts`.
+ * The health worker from the sources, for development: `npx tsx workers/health.ts`. Deployments run
+ * the compiled one, `npm run start:health` (node dist/app/health.js); see src/app/health.ts.
  */
-import { bootCallguard, exitOnStartupError, onShutdown } from '../src/app/boot.js';
-
-try {
-  const { cg, logger } = await bootCallguard();
-  await cg.startWorker();
-  logger.info({ rules: cg.rules.map((r) => r.name), queues: cg.config.queues }, 'callguard health worker started');
-  onShutdown(logger, () => cg.stop({ graceMs: cg.config.shutdownGraceMs }));
-} catch (err) {
-  exitOnStartupError(err);
-}
+import '../src/app/health.js';

@@ -1,37 +1,20 @@
 import { z } from 'zod';
-import { ConfigError } from '../domain/errors.js';
-
-const queueName = z
-  .string()
-  .min(1)
-  .regex(/^[^:\s]+$/, 'queue names may not contain ":" or spaces');
-
-const csv = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+import { clientEnvShape, csv, parseEnv } from '../client/config.js';
 
 const positiveNumber = z.coerce.number().positive();
 
 /** Every environment variable callguard reads, each documented where it is declared. */
 const schema = z.object({
-  /** Redis connection URL. */
-  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  /** Path of the rules file. */
-  CALLGUARD_RULES: z.string().min(1).default('./rules.json'),
-  /** Dispatch queues callguard pauses (comma list of BullMQ queue names). */
-  CALLGUARD_QUEUES: csv.pipe(z.array(queueName).min(1, 'at least one queue')).default(['calls']),
+  /** REDIS_URL, CALLGUARD_RULES, CALLGUARD_QUEUES, CALLGUARD_PREFIX, CALLGUARD_FLUSH_MS: what the client reads too. */
+  ...clientEnvShape,
   /** BullMQ prefix of the dispatch queues. */
   CALLGUARD_QUEUE_PREFIX: z.string().min(1).default('bull'),
-  /** BullMQ prefix of callguard's own queues and keys; the braces are a Redis Cluster hash tag. */
-  CALLGUARD_PREFIX: z.string().min(1).default('{callguard}'),
   /** Length of one "minute" in seconds: buckets, windows, evaluator period, resume delay. */
   CALLGUARD_MINUTE_SECONDS: positiveNumber.default(60),
   /** Minutes a rule must stay continuously below threshold before its hold is released. */
   CALLGUARD_AUTO_RESUME_MINUTES: z.coerce.number().nonnegative().default(5),
   /** on: rules pause queues; shadow: rules record "would have paused" instead; off: rules are counted but never pause. */
   CALLGUARD_AUTO_PAUSE: z.enum(['on', 'shadow', 'off']).default('on'),
-  /** Milliseconds the in-process reporter coalesces counts before flushing one job. */
-  CALLGUARD_FLUSH_MS: z.coerce.number().int().min(10).max(10_000).default(250),
   /** HTTP port of the admin API and Bull Board. */
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Principals: comma list of name:role:secret, role one of admin, viewer, alerts. Empty: a random admin secret is generated and printed once. */
@@ -101,17 +84,7 @@ export type Config = {
 
 /** Parses the environment once; throws a ConfigError listing every bad variable by name. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const picked = Object.fromEntries(
-    Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
-  );
-  const parsed = schema.safeParse(picked);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (i) => `${String(i.path[0])}=${JSON.stringify(picked[String(i.path[0])])}: ${i.message}`,
-    );
-    throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
-  }
-  const e = parsed.data;
+  const e = parseEnv(schema.shape, env);
   return {
     redisUrl: e.REDIS_URL,
     rulesPath: e.CALLGUARD_RULES,

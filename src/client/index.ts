@@ -1,12 +1,15 @@
 /**
- * The library API for Node apps that place calls:
+ * The library API for Node apps that place calls (the package's "." entry; the service itself is
+ * 'callguard/server'):
  *   import { reportError, createCallguardSink, createGuardedWorker } from 'callguard';
+ * Loads no server package and reads only the variables in ./config.ts.
  */
 import { Queue } from 'bullmq';
-import { loadConfig } from '../app/config.js';
+import { loadClientConfig } from './config.js';
 import { createLogSink, type LogSink } from './log-sink.js';
 import { EVENTS_QUEUE } from '../store/keys.js';
 import { Reporter, type ReporterOptions } from './reporter.js';
+import { withTimeout } from '../domain/timeout.js';
 import { loadRulesFile } from '../domain/rules.js';
 import type { Rule } from '../domain/types.js';
 
@@ -14,8 +17,7 @@ export { createGuardedWorker, type GuardOptions } from './guarded-worker.js';
 export { Reporter, type ReporterOptions, type ReporterStats } from './reporter.js';
 export { createLogSink, matchRecord, type LogSink } from './log-sink.js';
 export { JOB, errorReportSchema, type ErrorReport } from '../jobs/contract.js';
-export { createCallguard, type Callguard } from '../app/callguard.js';
-export { loadConfig, type Config } from '../app/config.js';
+export { loadClientConfig, type ClientConfig } from './config.js';
 export { loadRulesFile, parseRules } from '../domain/rules.js';
 export type { Hold, Rule, Scope } from '../domain/types.js';
 
@@ -27,11 +29,12 @@ export interface ReporterConnection extends ReporterOptions {
 }
 
 /** A reporter with its own connection to callguard's events queue. */
-export function createReporter(opts: ReporterConnection = {}): Reporter & { close(): Promise<void> } {
-  const env = loadConfig({ REDIS_URL: opts.redisUrl ?? process.env.REDIS_URL, CALLGUARD_PREFIX: opts.prefix ?? process.env.CALLGUARD_PREFIX });
+export function createReporter(opts: ReporterConnection = {}): Reporter & { close(timeoutMs?: number): Promise<void> } {
+  const env = loadClientConfig({ ...process.env, REDIS_URL: opts.redisUrl ?? process.env.REDIS_URL, CALLGUARD_PREFIX: opts.prefix ?? process.env.CALLGUARD_PREFIX });
   // Fail fast instead of queueing commands while Redis is away: the reporter counts the drop.
   const queue = new Queue(EVENTS_QUEUE, {
-    connection: { url: env.redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1 },
+    // Reconnect within a second of Redis returning (BullMQ's default back-off grows to 20 s).
+    connection: { url: env.redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(100 * times, 1000) },
     prefix: env.prefix,
   });
   // A reporting path must never crash the app; failures are counted by the reporter.
@@ -39,9 +42,16 @@ export function createReporter(opts: ReporterConnection = {}): Reporter & { clos
   const reporter = new Reporter(queue, { flushMs: opts.flushMs ?? env.flushMs, ...opts });
   const close = reporter.close.bind(reporter);
   return Object.assign(reporter, {
-    async close() {
-      await close();
-      await queue.close();
+    async close(timeoutMs?: number) {
+      const started = Date.now();
+      await close(timeoutMs);
+      // A frozen Redis must not hold the app's shutdown: close politely while there is time, then cut.
+      const left = Math.max(0, (timeoutMs ?? opts.flushTimeoutMs ?? 5000) - (Date.now() - started));
+      await withTimeout(queue.close(), left, () => undefined);
+      // ioredis' disconnect() does not wait for a frozen server to acknowledge.
+      const client = await withTimeout(queue.backend.client, 100, () => undefined).catch(() => undefined);
+      if (client) client.disconnect();
+      else void queue.disconnect().catch(() => undefined);
     },
   });
 }
@@ -69,7 +79,12 @@ export async function closeReporter(): Promise<void> {
  *   pino({}, pino.multistream([{ stream: process.stdout }, { stream: createCallguardSink() }]))
  */
 export function createCallguardSink(opts: { rules?: Rule[]; rulesPath?: string; reporter?: Reporter } = {}): LogSink {
-  const rules = opts.rules ?? loadRulesFile(opts.rulesPath ?? process.env.CALLGUARD_RULES ?? './rules.json', loadConfig().queues).rules;
+  const rules = opts.rules ?? rulesFromEnv(opts.rulesPath);
   const reporter = opts.reporter ?? { report: reportError };
   return createLogSink({ rules, reporter });
+}
+
+function rulesFromEnv(rulesPath: string | undefined): Rule[] {
+  const env = loadClientConfig();
+  return loadRulesFile(rulesPath ?? env.rulesPath, env.queues).rules;
 }

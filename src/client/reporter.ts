@@ -1,14 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
-import { JOB } from '../jobs/contract.js';
 import { withTimeout } from '../domain/timeout.js';
 import type { ErrorSink } from '../domain/types.js';
+import { JOB } from '../jobs/contract.js';
 
 export interface ReporterOptions {
   /** How long counts are coalesced before one job is added. */
   flushMs?: number;
   /** Distinct rule names held between flushes; more are dropped and counted. */
   maxRules?: number;
-  /** A flush that has not reached Redis by then counts as failed, so shutdown never hangs. */
+  /** Batches kept for resending while Redis is away; beyond it the oldest is dropped and counted. */
+  maxUnsent?: number;
+  /** A send that has not reached Redis by then is retried later (with the same job id). */
   flushTimeoutMs?: number;
   onError?: (err: unknown) => void;
 }
@@ -16,21 +19,39 @@ export interface ReporterOptions {
 export interface ReporterStats {
   reported: number;
   flushes: number;
+  /** Counts given up on: invalid reports, rules beyond maxRules, batches beyond maxUnsent or left at close. */
   dropped: number;
+  /** Send attempts that failed or timed out (their counts are kept and resent). */
   failedFlushes: number;
+  /** Counts in batches not yet confirmed in Redis. */
+  unsent: number;
 }
+
+interface Batch {
+  /** Also the job id: a batch resent after a timeout that did land is not added (or counted) twice. */
+  id: string;
+  counts: Record<string, number>;
+  sending: boolean;
+  /** Counted as dropped at close; a late landing takes that back. */
+  givenUp?: boolean;
+}
+
+const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /**
  * Adds up error counts per rule in memory and flushes them as one `error-report` job per
  * interval, so an error storm costs a few Redis commands and the caller never waits on Redis.
+ * Batches that do not reach Redis stay (bounded) and are resent with the same job id.
  */
 export class Reporter implements ErrorSink {
   private pending = new Map<string, number>();
+  private readonly unsent: Batch[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private inFlight: Promise<void> = Promise.resolve();
   private readonly flushMs: number;
   private readonly maxRules: number;
-  readonly stats: ReporterStats = { reported: 0, flushes: 0, dropped: 0, failedFlushes: 0 };
+  private readonly maxUnsent: number;
+  private readonly timeoutMs: number;
+  private readonly stat = { reported: 0, flushes: 0, dropped: 0, failedFlushes: 0 };
 
   constructor(
     private readonly queue: Queue,
@@ -38,52 +59,96 @@ export class Reporter implements ErrorSink {
   ) {
     this.flushMs = options.flushMs ?? 250;
     this.maxRules = options.maxRules ?? 1000;
+    this.maxUnsent = options.maxUnsent ?? 1000;
+    this.timeoutMs = options.flushTimeoutMs ?? 5000;
+  }
+
+  get stats(): ReporterStats {
+    return { ...this.stat, unsent: this.unsent.reduce((n, b) => n + total(b.counts), 0) };
   }
 
   report(rule: string, count = 1): void {
     if (typeof rule !== 'string' || !rule || !Number.isSafeInteger(count) || count <= 0) {
-      this.stats.dropped += 1;
+      this.stat.dropped += 1;
       return;
     }
     if (!this.pending.has(rule) && this.pending.size >= this.maxRules) {
-      this.stats.dropped += count;
+      this.stat.dropped += count;
       return;
     }
     this.pending.set(rule, (this.pending.get(rule) ?? 0) + count);
-    this.stats.reported += count;
+    this.stat.reported += count;
+    this.schedule();
+  }
+
+  /** Sends what is pending now and resends what failed; resolves when these sends have settled. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pending.size) {
+      this.unsent.push({ id: randomUUID(), counts: Object.fromEntries(this.pending), sending: false });
+      this.pending = new Map();
+      this.stat.flushes += 1;
+      while (this.unsent.length > this.maxUnsent) this.stat.dropped += total(this.unsent.shift()!.counts);
+    }
+    // Sends run side by side: one stuck send must not hold back the timeout of the next.
+    await Promise.all(this.unsent.filter((b) => !b.sending).map((b) => this.send(b)));
+    if (this.unsent.length) this.schedule();
+  }
+
+  /** Flushes and waits for every batch to land, at most `timeoutMs`; what is left is dropped and counted. */
+  async close(timeoutMs = this.timeoutMs): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    await withTimeout(
+      (async () => {
+        await this.flush();
+        while (this.unsent.length && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, Math.min(this.flushMs, Math.max(0, deadline - Date.now()))));
+          await this.flush();
+        }
+      })(),
+      timeoutMs,
+      () => undefined,
+    );
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    for (const b of this.unsent.splice(0)) {
+      b.givenUp = true;
+      this.stat.dropped += total(b.counts);
+    }
+  }
+
+  private schedule(): void {
     this.timer ??= setTimeout(() => void this.flush(), this.flushMs).unref();
   }
 
-  /** Sends what is pending now; resolves when it is in Redis (or has failed and been counted). */
-  flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (!this.pending.size) return this.inFlight;
-    const counts = Object.fromEntries(this.pending);
-    this.pending = new Map();
-    this.stats.flushes += 1;
-    const timeoutMs = this.options.flushTimeoutMs ?? 5000;
-    this.inFlight = this.inFlight.then(() =>
-      withTimeout(this.queue.add(JOB.errorReport, { counts }, { removeOnComplete: 1000, removeOnFail: 5000 }), timeoutMs, () => {
-        throw new Error(`flush did not reach Redis within ${timeoutMs} ms`);
-      })
-        .then(
-          () => undefined,
-          (err) => {
-            this.stats.failedFlushes += 1;
-            this.stats.dropped += Object.values(counts).reduce((a, b) => a + b, 0);
-            try {
-              this.options.onError?.(err);
-            } catch {
-              // never let a reporting failure reach the caller
-            }
-          },
-        ),
-    );
-    return this.inFlight;
+  private landed(batch: Batch): void {
+    const i = this.unsent.indexOf(batch);
+    if (i >= 0) this.unsent.splice(i, 1);
+    if (batch.givenUp) {
+      batch.givenUp = false;
+      this.stat.dropped -= total(batch.counts);
+    }
   }
 
-  async close(): Promise<void> {
-    await this.flush();
+  private async send(batch: Batch): Promise<void> {
+    batch.sending = true;
+    try {
+      const add = this.queue.add(JOB.errorReport, { counts: batch.counts }, { jobId: batch.id, removeOnComplete: 1000, removeOnFail: 5000 });
+      // A send that outlives its timeout may still land; then it is no longer unsent (nor dropped).
+      add.then(() => this.landed(batch), () => undefined);
+      await withTimeout(add, this.timeoutMs, () => {
+        throw new Error(`flush did not reach Redis within ${this.timeoutMs} ms; it will be resent`);
+      });
+    } catch (err) {
+      this.stat.failedFlushes += 1;
+      try {
+        this.options.onError?.(err);
+      } catch {
+        // never let a reporting failure reach the caller
+      }
+    } finally {
+      batch.sending = false;
+    }
   }
 }

@@ -23,12 +23,11 @@ export function coreHandlers(rules: Rule[], counters: Counters, evaluator: Evalu
       const counts = reportCounts(parsed.data);
       const unknown = Object.keys(counts).filter((r) => !byName.has(r));
       if (unknown.length) throw new UnrecoverableError(`unknown rule: ${unknown.join(', ')}`);
-      const tripped: Rule[] = [];
-      for (const [name, n] of Object.entries(counts)) {
-        const rule = byName.get(name)!;
-        const { sum } = await counters.record(rule, n);
-        if (sum >= rule.thresholdCount) tripped.push(rule);
-      }
+      const entries = Object.entries(counts).map(([name, n]) => [byName.get(name)!, n] as [Rule, number]);
+      // Keyed by job id: a job BullMQ re-runs after a crash (or a batch resent with the same id) counts once.
+      const { counted, sums } = await counters.recordReport(entries, `job:${job.id}`);
+      if (!counted) return { counted: {}, duplicate: true, checked: [] };
+      const tripped = entries.filter(([rule], i) => sums[i]! >= rule.thresholdCount).map(([rule]) => rule);
       // Fast trip: check right after counting instead of waiting up to a minute for the tick.
       if (tripped.length) await evaluator.evaluate({ rules: tripped, full: false });
       return { counted: counts, checked: tripped.map((r) => r.name) };

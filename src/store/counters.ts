@@ -3,6 +3,12 @@ import type { CallguardRedis } from './redis.js';
 import { longestWindow } from '../domain/rules.js';
 import type { Rule } from '../domain/types.js';
 
+// Rules per sum script call: a few µs of Redis time each, so a call stays far below a millisecond.
+const SUM_CHUNK = 200;
+
+// A report id is remembered this long: far beyond a stalled job's re-run or a reporter's resend.
+const COUNTED_IDS_TTL_MS = 60 * 60 * 1000;
+
 /** Per-rule minute buckets in Redis, numbered by Redis' clock. */
 export class Counters {
   private readonly keep: number;
@@ -19,21 +25,49 @@ export class Counters {
 
   /** Adds `count` errors to the rule's current bucket; returns its window sum and Redis' now. */
   async record(rule: Rule, count: number): Promise<{ sum: number; now: number }> {
-    const [sum, now] = await this.redis.cgRecord(this.keys.counts(rule.name), count, this.minuteMs, this.keep, rule.windowMinutes);
-    return { sum, now };
+    const { now, sums } = await this.recordReport([[rule, count]]);
+    return { sum: sums[0]!, now };
   }
 
-  /** Window sums of the given rules, read against Redis' clock in one round trip. */
-  async sums(rules: Rule[] = this.rules): Promise<{ now: number; counts: Record<string, number> }> {
-    const [now, ...sums] = await this.redis.cgSumCounts(
-      rules.length,
-      ...rules.map((r) => this.keys.counts(r.name)),
+  /**
+   * Adds one report's counts, all rules or none. With an id (the job id), a report counted before
+   * adds nothing: `counted` is then false and the sums are 0.
+   */
+  async recordReport(entries: Array<[Rule, number]>, id = ''): Promise<{ now: number; counted: boolean; sums: number[] }> {
+    const [now, counted, ...sums] = await this.redis.cgRecord(
+      entries.length + 2,
+      this.keys.countedReports,
+      this.keys.windowSums,
+      ...entries.map(([r]) => this.keys.counts(r.name)),
+      id,
+      COUNTED_IDS_TTL_MS,
       this.minuteMs,
-      ...rules.map((r) => r.windowMinutes),
+      this.keep,
+      ...entries.flatMap(([r, n]) => [r.name, n, r.windowMinutes]),
+    );
+    return { now: now!, counted: counted === 1, sums };
+  }
+
+  /**
+   * Window sums of the given rules against Redis' clock. Read in chunks sent together: one script
+   * over thousands of rules would hold Redis (and the dispatch queues it serves) for its whole run.
+   */
+  async sums(rules: Rule[] = this.rules): Promise<{ now: number; counts: Record<string, number> }> {
+    const chunks: Rule[][] = [];
+    for (let i = 0; i < rules.length; i += SUM_CHUNK) chunks.push(rules.slice(i, i + SUM_CHUNK));
+    if (!chunks.length) chunks.push([]);
+    const replies = await Promise.all(
+      chunks.map((chunk) =>
+        this.redis.cgSumCounts(chunk.length + 1, this.keys.windowSums, ...chunk.map((r) => this.keys.counts(r.name)), this.minuteMs, ...chunk.flatMap((r) => [r.name, r.windowMinutes])),
+      ),
     );
     const counts: Record<string, number> = {};
-    rules.forEach((r, i) => (counts[r.name] = sums[i] ?? 0));
-    return { now: now!, counts };
+    let now = Infinity;
+    replies.forEach(([chunkNow, ...sums], c) => {
+      now = Math.min(now, chunkNow!);
+      chunks[c]!.forEach((r, i) => (counts[r.name] = sums[i] ?? 0));
+    });
+    return { now, counts };
   }
 
   /**
@@ -56,6 +90,7 @@ export class Counters {
 
   /** Restarts the rules' windows, so a burst from before a manual resume cannot re-trip. */
   async reset(ruleNames: string[]): Promise<void> {
-    if (ruleNames.length) await this.redis.del(...ruleNames.map((r) => this.keys.counts(r)));
+    if (!ruleNames.length) return;
+    await this.redis.multi().del(...ruleNames.map((r) => this.keys.counts(r))).hdel(this.keys.windowSums, ...ruleNames).exec();
   }
 }

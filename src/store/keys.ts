@@ -17,6 +17,14 @@ export class Keys {
   counts(rule: string): string {
     return this.key('counts', rule);
   }
+  /** Hash: rule → "sum:bucket", its window sum as of that minute bucket (kept by the counting script). */
+  get windowSums(): string {
+    return this.key('window-sums');
+  }
+  /** Sorted set: ids of reports already counted → ms; a re-run job or resent batch adds nothing. */
+  get countedReports(): string {
+    return this.key('counted-reports');
+  }
   /** Hash: hold id → Hold JSON. */
   get holds(): string {
     return this.key('holds');

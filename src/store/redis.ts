@@ -6,13 +6,13 @@ const script = (file: string) => readFileSync(new URL(`./scripts/${file}`, impor
 
 // Loaded once; ioredis sends EVALSHA and falls back to EVAL after a script flush.
 const SCRIPTS = {
-  cgRecord: { numberOfKeys: 1, lua: script('record-1.lua') },
+  cgRecord: { lua: script('record-n.lua') },
   cgSumCounts: { lua: script('sum-counts-n.lua') },
   cgChangeHolds: { numberOfKeys: 5, lua: script('change-holds-5.lua') },
 };
 
 export interface CallguardCommands {
-  cgRecord(key: string, count: number, minuteMs: number, keep: number, window: number): Promise<[number, number]>;
+  cgRecord(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   cgSumCounts(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   cgChangeHolds(k1: string, k2: string, k3: string, k4: string, k5: string, request: string): Promise<string>;
 }

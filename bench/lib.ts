@@ -1,0 +1,76 @@
+/** What every benchmark shares: sizes, a private prefix, result lines and bench/results.json. */
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { deleteKeys } from '../src/store/redis.js';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** `smoke` runs every benchmark with tiny sizes (npm test does, so they cannot rot). */
+export type Size = 'full' | 'smoke';
+
+export interface BenchResult {
+  id: string;
+  name: string;
+  /** The measured figure and its unit, e.g. 12.3 "ms p99". */
+  value: number;
+  unit: string;
+  /** The same thing done the plain way in the same run, when there is one. */
+  baseline?: { value: number; unit: string; what: string };
+  /** value / baseline (or baseline / value when lower is better), as the target reads it. */
+  ratio?: number;
+  target?: string;
+  pass?: boolean;
+  /** Anything else worth reading (percentiles, counts). */
+  detail?: Record<string, number | string>;
+}
+
+export function benchPrefix(): { prefix: string; queuePrefix: string } {
+  const id = randomBytes(3).toString('hex');
+  return { prefix: `{cgbench-${id}}`, queuePrefix: `cgbq-${id}` };
+}
+
+export async function dropPrefixes(...prefixes: string[]): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    for (const p of prefixes) await deleteKeys(redis, `${p}:*`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** An ioredis connection that counts the commands it sends. */
+export function countingRedis(): Redis & { commands: number } {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null }) as Redis & { commands: number };
+  redis.commands = 0;
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = ((cmd: Parameters<Redis['sendCommand']>[0]) => {
+    redis.commands += 1;
+    return send(cmd);
+  }) as Redis['sendCommand'];
+  return redis;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export async function waitUntil(cond: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  let interval = 1;
+  while (!(await cond())) {
+    if (performance.now() > deadline) throw new Error(`bench: ${what} not reached within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, interval));
+    interval = Math.min(interval * 2, 20);
+  }
+}
+
+const fmt = (n: number) => (Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(2));
+
+export function line(r: BenchResult): string {
+  const base = r.baseline ? `baseline ${fmt(r.baseline.value)} ${r.baseline.unit} (${r.baseline.what})` : 'baseline —';
+  const ratio = r.ratio !== undefined ? `${fmt(r.ratio)}×` : '—';
+  const verdict = r.pass === undefined ? 'report' : r.pass ? 'PASS' : 'FAIL';
+  const detail = r.detail ? `  [${Object.entries(r.detail).map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v) : v}`).join(', ')}]` : '';
+  return `${r.id.padEnd(4)} ${r.name}: ${fmt(r.value)} ${r.unit} | ${base} | ratio ${ratio} | target ${r.target ?? '—'} | ${verdict}${detail}`;
+}

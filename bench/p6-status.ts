@@ -1,0 +1,42 @@
+/** P6: GET /health/service under 50 connections vs a bare Express route serving the same JSON. */
+import autocannon from 'autocannon';
+import express from 'express';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { BenchResult, Size } from './lib.js';
+import { BENCH_ADMIN, startBenchCallguard } from './service.js';
+
+async function load(url: string, size: Size, headers: Record<string, string> = {}) {
+  const r = await autocannon({ url, connections: size === 'full' ? 50 : 5, duration: size === 'full' ? 5 : 1, headers });
+  if (r.non2xx || r.errors) throw new Error(`bench: ${url} answered ${r.non2xx} non-2xx, ${r.errors} errors`);
+  return { rps: r.requests.average, p99: r.latency.p99 };
+}
+
+export async function p6(size: Size): Promise<BenchResult[]> {
+  const json = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`provider${i}`, { threshold_count: 1000, window_minutes: 5, log_patterns: [`provider ${i} call failed`] }]));
+  const svc = await startBenchCallguard(json, {}, { worker: false });
+  const bare = express();
+  let server: ReturnType<typeof createServer> | undefined;
+  try {
+    for (let i = 0; i < 10; i++) await svc.cg.control.pause({ by: 'bench', reason: `maintenance window ${i}` });
+    const http = await svc.http();
+    const auth = { authorization: `Bearer ${BENCH_ADMIN.secret}` };
+    const body = await (await fetch(`${http.url}/health/service`, { headers: auth })).text();
+    bare.get('/status', (_req, res) => void res.type('application/json').send(body));
+    server = createServer(bare);
+    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
+    const bareUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/status`;
+    const base = await load(bareUrl, size);
+    const ours = await load(`${http.url}/health/service`, size, auth);
+    const ratio = ours.rps / base.rps;
+    return [{
+      id: 'P6', name: `GET /health/service (${Math.round(body.length / 1024)} KB, 100 rules, 10 holds)`,
+      value: ours.rps, unit: 'req/s', baseline: { value: base.rps, unit: 'req/s', what: 'bare Express, same JSON' }, ratio,
+      target: '≥ 0.5×, p99 ≤ 2×', pass: ratio >= 0.5 && ours.p99 <= 2 * Math.max(base.p99, 1),
+      detail: { p99: ours.p99, baseP99: base.p99 },
+    }];
+  } finally {
+    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    await svc.stop();
+  }
+}

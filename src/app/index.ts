@@ -1,0 +1,18 @@
+/**
+ * The package's 'callguard/server' entry: the service, for embedding it in a process of your own
+ * (`npm start` is main.ts over the same parts). The library for apps that place calls is 'callguard'.
+ *   const config = loadConfig();
+ *   const cg = await createCallguard(config, loadRulesFile(config.rulesPath, config.queues).rules);
+ *   await cg.startWorker();
+ *   const http = await startHttpServer(cg, { principals: resolvePrincipals(config.users).entries });
+ */
+export { createCallguard, type Callguard } from './callguard.js';
+export { loadConfig, ENV_VARIABLES, type Config } from './config.js';
+export { bootCallguard, onShutdown } from './boot.js';
+export { startHttpServer, type HttpServer } from '../http/server.js';
+export { createApp, type AppOptions, type CallguardApp } from '../http/app.js';
+export { resolvePrincipals, parsePrincipals, hashSecret, type PrincipalEntry, type Role } from '../http/auth/principals.js';
+export { createLogger, type Logger } from '../ops/logger.js';
+export { loadRulesFile, parseRules, lintRules, type LoadedRules } from '../domain/rules.js';
+export { isCallguardError, CallguardError, ConfigError } from '../domain/errors.js';
+export type { Hold, HoldKind, HoldEffect, Rule, Scope } from '../domain/types.js';
