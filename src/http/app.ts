@@ -18,6 +18,7 @@ import { statusRoutes } from './api/status-route.js';
 import { sameOrigin } from './middleware/same-origin.js';
 import { accessLog } from './middleware/access-log.js';
 import { sessions } from './board/session.js';
+import { consoleRoutes } from './console/routes.js';
 
 export interface AppOptions {
   /**
@@ -62,6 +63,7 @@ export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
 
   app.use('/admin', sessions(cg), auth.session(), loginRoutes(auth, { attempts: cg.config.loginAttempts }));
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(cg));
+  app.use('/admin', consoleRoutes(cg));
 
   app.use(notFound());
   app.use(errorHandler(cg.logger));

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { Role } from '../auth/principals.js';
 import { BODY_LIMIT_BYTES } from '../middleware/body.js';
 import { auditQuery, errorsBody, pauseBody, resumeBody } from './schemas.js';
+import { consolePaths } from '../console/openapi-paths.js';
 
 type Json = Record<string, unknown>;
 
@@ -452,6 +453,7 @@ function paths(opts: OpenApiOptions): Record<string, Json> {
         responses: { '303': redirect('/admin/login'), '403': originCheck },
       },
     },
+    ...consolePaths(),
   };
 }
 
@@ -473,6 +475,7 @@ export function openApiDocument(opts: OpenApiOptions = {}): Json {
       { name: 'slack', description: 'Slack interactivity.' },
       { name: 'ops', description: 'Probes, metrics and this document.' },
       { name: 'board', description: 'Bull Board sign-in (HTML forms).' },
+      { name: 'console', description: 'The operator console under /admin/ (browser session; viewers read, admins act).' },
     ],
     security: [{ bearerAuth: [] }],
     paths: paths(opts),

@@ -74,7 +74,7 @@ export function boards(cg: Callguard): RequestHandler {
       queues: [...dispatch, ...ownQueues],
       serverAdapter: server,
       options: {
-        uiConfig: { boardTitle: readOnlyMode ? 'callguard (read-only)' : 'callguard', miscLinks: [{ text: 'Sign out', url: '/admin/logout' }] },
+        uiConfig: { boardTitle: readOnlyMode ? 'callguard (read-only)' : 'callguard', miscLinks: [{ text: 'Console', url: '/admin/' }, { text: 'Sign out', url: '/admin/logout' }] },
         ...(readOnlyMode ? {} : { handlerHooks: { before } }),
       },
     });

@@ -1,0 +1,53 @@
+import type { Callguard } from '../../app/callguard.js';
+import type { AuditEntry } from '../../store/holds.js';
+import type { Hold, Rule } from '../../domain/types.js';
+import { ruleState, type RuleState } from './rule-state.js';
+
+/** How many audit entries the timeline shows (newest first). */
+export const TIMELINE_LENGTH = 200;
+
+export interface RuleRow {
+  rule: Rule;
+  /** Errors per minute over the window, oldest first. */
+  perMinute: number[];
+  count: number;
+  state: RuleState;
+}
+
+export interface QueueRow {
+  name: string;
+  paused: boolean;
+  holds: number;
+}
+
+/** Everything the console shows, read from Redis at one moment (on Redis' clock). */
+export interface Snapshot {
+  now: number;
+  rules: RuleRow[];
+  holds: Hold[];
+  queues: QueueRow[];
+  audit: AuditEntry[];
+  autoResumeMinutes: number;
+}
+
+export async function snapshot(cg: Callguard): Promise<Snapshot> {
+  const [{ now, buckets }, holds, clearSince, audit, paused] = await Promise.all([
+    cg.counters.buckets(),
+    cg.ledger.list(),
+    cg.ledger.clearSince(),
+    cg.ledger.audit(TIMELINE_LENGTH),
+    Promise.all([...cg.dispatch.values()].map((q) => q.isPaused())),
+  ]);
+  const { minuteMs, autoResumeMinutes } = cg.config;
+  const rules = cg.rules.map((rule) => {
+    const perMinute = buckets[rule.name] ?? [];
+    const count = perMinute.reduce((a, b) => a + b, 0);
+    return { rule, perMinute, count, state: ruleState({ rule, count, holds, clearSince: clearSince[rule.name], now, minuteMs, autoResumeMinutes }) };
+  });
+  const queues = [...cg.dispatch.keys()].map((name, i) => ({
+    name,
+    paused: paused[i]!,
+    holds: holds.filter((h) => h.scope === 'all' || h.scope.includes(name)).length,
+  }));
+  return { now, rules, holds, queues, audit, autoResumeMinutes };
+}
