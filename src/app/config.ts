@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../domain/errors.js';
+import { formatIssues } from '../domain/zod-issues.js';
 
 const queueName = z
   .string()
@@ -106,10 +107,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   );
   const parsed = schema.safeParse(picked);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (i) => `${String(i.path[0])}=${JSON.stringify(picked[String(i.path[0])])}: ${i.message}`,
-    );
-    throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
+    const problems = formatIssues(parsed.error, { name: ([variable]) => `${String(variable)}=${JSON.stringify(picked[String(variable)])}` });
+    throw new ConfigError(`invalid environment: ${problems}`);
   }
   const e = parsed.data;
   return {

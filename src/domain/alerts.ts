@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
+import { formatIssues } from './zod-issues.js';
 
 export type AlertSource = 'generic' | 'alertmanager' | 'grafana';
 
@@ -68,12 +69,7 @@ export function parseAlertPayload(body: unknown): AlertEvent[] {
 function parse<T extends z.ZodType>(source: AlertSource, schema: T, body: unknown): z.output<T> {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const problems = result.error.issues.slice(0, 5).map((issue) => {
-    if (issue.code === 'unrecognized_keys') return `${issue.keys.join(', ')}: unknown field`;
-    const field = issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
-    return `${field}: ${issue.message}`;
-  });
-  throw new ValidationError(`invalid ${source} alert payload: ${problems.join('; ')}`);
+  throw new ValidationError(`invalid ${source} alert payload: ${formatIssues(result.error, { whole: 'body', limit: 5 })}`);
 }
 
 function fromGeneric(input: z.output<typeof genericSchema>): AlertEvent {

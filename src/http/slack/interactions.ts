@@ -6,6 +6,7 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { AuthError, CallguardError, ConfigError, ValidationError } from '../../domain/errors.js';
+import { formatIssues } from '../../domain/zod-issues.js';
 import { verifySlackSignature } from '../middleware/signature.js';
 import type { Callguard } from '../../app/callguard.js';
 import { RESUME_ACTION_ID } from '../../notify/messages.js';
@@ -86,7 +87,7 @@ function parsePayload(raw: Buffer): { ok: true; value: Payload } | { ok: false; 
     return { ok: false, message: 'payload is not JSON' };
   }
   const parsed = payloadSchema.safeParse(json);
-  if (!parsed.success) return { ok: false, message: `invalid payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  if (!parsed.success) return { ok: false, message: `invalid payload: ${formatIssues(parsed.error, { whole: 'payload' })}` };
   return { ok: true, value: parsed.data };
 }
 
