@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { hashSecret, MIN_SECRET_LENGTH } from '../http/auth/principals.js';
 import { isCallguardError } from '../domain/errors.js';
-import type { HoldView } from '../http/api/present.js';
+import type { HoldView } from '../http/api/views.js';
 import { loadRulesFile } from '../domain/rules.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
