@@ -1,3 +1,4 @@
+import { formatIssues } from '../domain/zod-issues.js';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { Control } from '../engine/control.js';
 import { isCallguardError } from '../domain/errors.js';
@@ -67,8 +68,7 @@ export function alertHandler(deps: AlertHandlerDeps): JobHandler {
   return async (job) => {
     const parsed = alertJobSchema.safeParse(job.data);
     if (!parsed.success) {
-      const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`);
-      throw new UnrecoverableError(`invalid alert job data: ${problems.join('; ')}`);
+      throw new UnrecoverableError(`invalid alert job data: ${formatIssues(parsed.error, { whole: '(data)', limit: 5 })}`);
     }
     const outcomes: AlertOutcome[] = [];
     for (const event of parsed.data.alerts as AlertEvent[]) {

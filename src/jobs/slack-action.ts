@@ -1,4 +1,5 @@
 /** The `slack-action` job on the events queue: a verified "Resume calls" press, done off the HTTP path. */
+import { formatIssues } from '../domain/zod-issues.js';
 import { UnrecoverableError, type Job } from 'bullmq';
 import { z } from 'zod';
 import type { Control } from '../engine/control.js';
@@ -31,7 +32,7 @@ export type SlackAction = z.infer<typeof slackActionSchema>;
 export function slackActionHandler(deps: { control: Control; notifier: Notifier; admins: string[] }): JobHandler {
   return async (job: Job) => {
     const parsed = slackActionSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`invalid slack-action data: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ')}`);
+    if (!parsed.success) throw new UnrecoverableError(`invalid slack-action data: ${formatIssues(parsed.error, { whole: '(data)' })}`);
     const action = parsed.data;
     // The HTTP route checked this too; the events queue is open to any BullMQ client, so check again.
     if (!deps.admins.includes(action.userId)) throw new UnrecoverableError(`Slack user ${action.userId} is not in CALLGUARD_SLACK_ADMINS`);

@@ -1,3 +1,4 @@
+import { formatIssues } from '../domain/zod-issues.js';
 import { UnrecoverableError, Worker, type Job, type ConnectionOptions } from 'bullmq';
 import type { Counters } from '../store/counters.js';
 import type { Evaluator } from '../engine/evaluator.js';
@@ -18,7 +19,7 @@ export function coreHandlers(rules: Rule[], counters: Counters, evaluator: Evalu
     [JOB.errorReport]: async (job) => {
       const parsed = errorReportSchema.safeParse(job.data);
       if (!parsed.success) {
-        throw new UnrecoverableError(`invalid error-report data: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ')}`);
+        throw new UnrecoverableError(`invalid error-report data: ${formatIssues(parsed.error, { whole: '(data)' })}`);
       }
       const counts = reportCounts(parsed.data);
       const unknown = Object.keys(counts).filter((r) => !byName.has(r));
