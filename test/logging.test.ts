@@ -3,6 +3,7 @@
  * access line for refusals, failures and control actions (never a secret or a body), and
  * repeated worker/connection errors throttled with a count of what was left out.
  */
+import { httpDeps } from '../src/app/http-deps.js';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hostname } from 'node:os';
@@ -76,7 +77,7 @@ describe('access log', () => {
     const { lines, logger } = capture();
     const config = testConfig({ CALLGUARD_USERS: USERS_ENV, LOG_LEVEL: 'info' });
     cg = await createCallguard(config, testRules({ twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio'] } }, config.queues), { logger });
-    http = await startHttpServer(cg, { port: 0, host: '127.0.0.1' });
+    http = await startHttpServer(httpDeps(cg), { port: 0, host: '127.0.0.1' });
     const access = () => lines.filter((l) => l.req);
 
     expect((await request(`${http.url}/health/service`, { token: tokenOf('viewer') })).status).toBe(200);

@@ -5,6 +5,7 @@ import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SLACK_ACTION_JOB } from '../src/jobs/slack-action.js';
 import { createSlackInteractionsRouter } from '../src/http/slack/interactions.js';
+import { httpDeps } from '../src/app/http-deps.js';
 import type { Callguard } from '../src/app/callguard.js';
 import type { Hold } from '../src/domain/types.js';
 import { FAKE_TOKEN, FakeSlack, type SlackRequest } from './support/fake-slack.js';
@@ -44,7 +45,7 @@ async function start(env: Record<string, string> = {}): Promise<Callguard> {
     ...env,
   });
   const app = express();
-  app.use('/slack/interactions', createSlackInteractionsRouter(cg));
+  app.use('/slack/interactions', createSlackInteractionsRouter(httpDeps(cg).slack, cg.logger));
   server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server!.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ValidationError } from './errors.js';
+import { formatIssues } from './zod-issues.js';
 
 export type AlertSource = 'generic' | 'alertmanager' | 'grafana';
 
@@ -24,25 +25,27 @@ const stringMap = z.record(z.string(), z.string());
 // Generic ids and rule names become part of hold ids and Redis keys, so keep them short.
 const shortName = z.string().trim().min(1).max(200);
 
-const genericSchema = z.strictObject({
+export const genericSchema = z.strictObject({
   rule: shortName.optional(),
   reason: z.string().trim().max(1000).optional(),
   status: status.default('firing'),
-  id: shortName.optional(),
+  id: shortName.optional().meta({ description: 'Hold alert:generic:<id or rule>; the resolved notice must carry the same.' }),
 });
 
 // Loose objects: Alertmanager and Grafana add fields over time; only the ones we read are checked.
-const alertSchema = z.looseObject({
-  status,
-  labels: stringMap,
-  annotations: stringMap.default({}),
-  fingerprint: z.string().optional(),
-});
+const alertSchema = z
+  .looseObject({
+    status,
+    labels: stringMap.meta({ description: 'callguard_queues (comma list) or callguard_rule / rule choose the scope; otherwise every dispatch queue.' }),
+    annotations: stringMap.default({}),
+    fingerprint: z.string().optional(),
+  })
+  .meta({ id: 'Alert', description: 'One alert of an Alertmanager or Grafana webhook; other fields are accepted and ignored.' });
 const alertList = z.array(alertSchema).min(1).max(MAX_ALERTS_PER_PAYLOAD);
 
-const alertmanagerSchema = z.looseObject({ version: z.literal('4'), alerts: alertList });
+export const alertmanagerSchema = z.looseObject({ version: z.literal('4'), alerts: alertList });
 
-const grafanaSchema = z.looseObject({
+export const grafanaSchema = z.looseObject({
   orgId: z.number().optional(),
   state: z.string().optional(),
   title: z.string().optional(),
@@ -68,12 +71,7 @@ export function parseAlertPayload(body: unknown): AlertEvent[] {
 function parse<T extends z.ZodType>(source: AlertSource, schema: T, body: unknown): z.output<T> {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
-  const problems = result.error.issues.slice(0, 5).map((issue) => {
-    if (issue.code === 'unrecognized_keys') return `${issue.keys.join(', ')}: unknown field`;
-    const field = issue.path.length > 0 ? issue.path.map(String).join('.') : 'body';
-    return `${field}: ${issue.message}`;
-  });
-  throw new ValidationError(`invalid ${source} alert payload: ${problems.join('; ')}`);
+  throw new ValidationError(`invalid ${source} alert payload: ${formatIssues(result.error, { whole: 'body', limit: 5 })}`);
 }
 
 function fromGeneric(input: z.output<typeof genericSchema>): AlertEvent {

@@ -2,19 +2,16 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { PrincipalDirectory, resolvePrincipals, type PrincipalEntry } from './auth/principals.js';
 import { createSlackInteractionsRouter } from './slack/interactions.js';
-import type { Callguard } from '../app/callguard.js';
 import { boardAccess } from './board/board-access.js';
 import { boards } from './board/board.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { BOARD_PATH, loginRoutes } from './board/login.js';
 import { createAuthenticator } from './auth/passport.js';
 import { bearer } from './middleware/require-role.js';
-import { alertRoutes } from './api/alert.js';
-import { controlRoutes } from './api/control.js';
-import { openApiRoutes } from './api/openapi-route.js';
-import { opsRoutes } from './api/ops.js';
-import { reportRoutes } from './api/reports.js';
-import { statusRoutes } from './api/status-route.js';
+import { mountRoutes } from './api/mount.js';
+import { openApiDocument } from './api/openapi.js';
+import type { HttpDeps } from './api/ports.js';
+import { apiRoutes } from './api/registry.js';
 import { sameOrigin } from './middleware/same-origin.js';
 import { accessLog } from './middleware/access-log.js';
 import { sessions } from './board/session.js';
@@ -27,7 +24,7 @@ export interface AppOptions {
    * bytes). Errors they pass to next() get callguard's JSON error format.
    */
   routers?: Array<{ path: string; router: RequestHandler }>;
-  /** Principals to accept; default: CALLGUARD_USERS from cg.config (validated, may throw ConfigError). */
+  /** Principals to accept; default: CALLGUARD_USERS from the settings (validated, may throw ConfigError). */
   principals?: PrincipalEntry[];
 }
 
@@ -38,34 +35,36 @@ export interface CallguardApp {
   generated?: PrincipalEntry;
 }
 
-/** The admin API, alert webhooks and Bull Board over one Callguard. Listens nowhere: see startHttpServer. */
-export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
-  const { entries, generated } = opts.principals ? { entries: opts.principals, generated: undefined } : resolvePrincipals(cg.config.users);
+/**
+ * The admin API, alert webhooks and Bull Board over callguard's ports (src/app/http-deps.ts builds
+ * them from a Callguard). Listens nowhere: see startHttpServer.
+ */
+export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
+  const { settings } = deps;
+  const { entries, generated } = opts.principals ? { entries: opts.principals, generated: undefined } : resolvePrincipals(settings.users);
   const principals = new PrincipalDirectory(entries);
   const auth = createAuthenticator(principals);
   const authenticate = bearer(auth);
 
   const app = express();
-  app.set('trust proxy', cg.config.trustProxy);
-  app.use(accessLog(cg.logger));
+  app.set('trust proxy', settings.trustProxy);
+  app.use(accessLog(deps.logger));
   // callguard often runs on an internal plain-HTTP port; upgrade-insecure-requests would break the board's assets there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   for (const { path, router } of opts.routers ?? []) app.use(path, router);
   // Reads its own raw body: Slack signs the exact bytes.
-  app.use('/slack/interactions', createSlackInteractionsRouter(cg));
+  app.use('/slack/interactions', createSlackInteractionsRouter(deps.slack, deps.logger));
 
-  app.use(opsRoutes(cg, authenticate));
-  app.use(openApiRoutes({ metricsPublic: cg.config.metricsPublic }));
-  app.use(statusRoutes(cg, authenticate));
-  app.use(controlRoutes(cg, authenticate));
-  app.use(alertRoutes(cg, authenticate));
-  app.use(reportRoutes(cg, authenticate));
+  const registry = { metricsPublic: settings.metricsPublic };
+  const document = openApiDocument(registry);
+  const routeDeps = { holds: deps.holds, ingest: deps.ingest, ops: deps.ops, document: () => document };
+  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, webhookSecret: settings.webhookSecret }));
 
-  app.use('/admin', sessions(cg), auth.session(), loginRoutes(auth, { attempts: cg.config.loginAttempts }));
-  app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(cg));
-  app.use('/admin', consoleRoutes(cg));
+  app.use('/admin', sessions(deps.sessions), auth.session(), loginRoutes(auth, { attempts: settings.loginAttempts }));
+  app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(deps.board));
+  app.use('/admin', consoleRoutes(deps.console, deps.holds));
 
   app.use(notFound());
-  app.use(errorHandler(cg.logger));
+  app.use(errorHandler(deps.logger));
   return { app, principals, ...(generated ? { generated } : {}) };
 }

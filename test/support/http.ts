@@ -1,5 +1,6 @@
 import type { Role } from '../../src/http/auth/principals.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
+import { httpDeps } from '../../src/app/http-deps.js';
 import type { Callguard } from '../../src/app/callguard.js';
 import { startTestCallguard, stopTestCallguard } from './harness.js';
 
@@ -26,7 +27,7 @@ export async function startTestHttp(rules: Record<string, unknown>, env: Record<
   const cg = await startTestCallguard(rules, { CALLGUARD_USERS: USERS_ENV, ...env }, { worker: false });
   try {
     if (opts.worker !== false) await cg.startWorker();
-    const http = await startHttpServer(cg, { port: 0, host: '127.0.0.1' });
+    const http = await startHttpServer(httpDeps(cg), { port: 0, host: '127.0.0.1' });
     return { cg, http, url: http.url };
   } catch (err) {
     await stopTestCallguard(cg);

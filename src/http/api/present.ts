@@ -1,28 +1,10 @@
 /** Domain objects → API shapes: snake_case fields, ISO timestamps, no internal-only fields. */
 import type { AuditEntry } from '../../store/holds.js';
-import { effectOf, ruleOf, type Hold, type HoldEffect } from '../../domain/hold.js';
+import { effectOf, ruleOf, type Hold } from '../../domain/hold.js';
+import type { AuditEntryView, HoldView } from './views.js';
 
 export const iso = (ms: number | undefined): string | null =>
   ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
-
-export interface HoldView {
-  id: string;
-  kind: Hold['kind'];
-  /** pause (the default), shadow (records a would-be pause only) or probe (rate-limited half-open). */
-  effect: HoldEffect;
-  scope: Hold['scope'];
-  by: string;
-  reason: string;
-  since: string | null;
-  until: string | null;
-  rule: string | null;
-  max_per_minute?: number;
-  alert_name?: string;
-  source?: string;
-  count?: number;
-  threshold?: number;
-  window_minutes?: number;
-}
 
 export function holdView(h: Hold): HoldView {
   const rule = h.kind === 'rule' ? h : undefined;
@@ -50,7 +32,7 @@ function isHold(v: unknown): v is Hold {
   return typeof v === 'object' && v !== null && typeof (v as Hold).id === 'string' && typeof (v as Hold).kind === 'string';
 }
 
-export function auditView(e: AuditEntry) {
+export function auditEntryView(e: AuditEntry): AuditEntryView {
   return {
     id: e.id,
     event: e.event,

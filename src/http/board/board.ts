@@ -4,7 +4,7 @@ import type { BeforeHookResult, HookContext } from '@bull-board/api/typings/app'
 import { ExpressAdapter } from '@bull-board/express';
 import type { RequestHandler } from 'express';
 import { ForbiddenError } from '../../domain/errors.js';
-import type { Callguard } from '../../app/callguard.js';
+import type { BoardDeps } from '../api/ports.js';
 import type { Principal } from '../auth/principals.js';
 import { BOARD_PATH } from './login.js';
 
@@ -35,11 +35,12 @@ const deny = (message: string): BeforeHookResult => ({ allow: false, status: 403
  * holds; viewers get one where every queue is read-only. Returns the middleware that picks the
  * board by role; the caller has already required a signed-in viewer or admin.
  */
-export function boards(cg: Callguard): RequestHandler {
+export function boards(deps: BoardDeps): RequestHandler {
+  const dispatchNames = new Set(deps.dispatch.map((q) => q.name));
   // Bull Board hands its hooks a copy of the request holding the same `headers` object, and
   // nothing else of Express: the signed-in principal travels keyed by that object.
   const actors = new WeakMap<object, Principal>();
-  const eventsName = `${OWN_PREFIX}${cg.events.name}`;
+  const eventsName = `${OWN_PREFIX}${deps.events.name}`;
   const own = { prefix: OWN_PREFIX, description: "callguard's own queue" };
 
   const before = async ({ method, route, request }: HookContext): Promise<BeforeHookResult> => {
@@ -52,23 +53,23 @@ export function boards(cg: Callguard): RequestHandler {
     if (route === '/api/queues/:queueName/pause' && queue === eventsName) {
       return deny("callguard's events queue carries error reports, alerts and the evaluator; it is never paused");
     }
-    const pausing = route === '/api/queues/:queueName/pause' && cg.dispatch.has(queue);
-    const resuming = (route === '/api/queues/:queueName/resume' && cg.dispatch.has(queue)) || route === '/api/queues/resume';
+    const pausing = route === '/api/queues/:queueName/pause' && dispatchNames.has(queue);
+    const resuming = (route === '/api/queues/:queueName/resume' && dispatchNames.has(queue)) || route === '/api/queues/resume';
     if (!pausing && !resuming) return;
     if (!who) return deny('no signed-in principal');
-    if (pausing) await cg.control.pause({ by: who.name, queues: [queue], reason: 'paused from Bull Board' });
-    else await cg.control.resume({ by: who.name, queues: route === '/api/queues/resume' ? undefined : [queue], reason: 'resumed from Bull Board' });
+    if (pausing) await deps.holds.pause({ by: who.name, queues: [queue], reason: 'paused from Bull Board' });
+    else await deps.holds.resume({ by: who.name, queues: route === '/api/queues/resume' ? undefined : [queue], reason: 'resumed from Bull Board' });
     return;
   };
 
   const build = (readOnlyMode: boolean) => {
     const server = new ExpressAdapter().setBasePath(BOARD_PATH);
-    const dispatch = [...cg.dispatch.values()].map((q) =>
+    const dispatch = deps.dispatch.map((q) =>
       readOnlyMode ? new BullMQAdapter(q, { readOnlyMode }) : new HeldQueueAdapter(q, { description: 'dispatch queue: pause/resume place and release callguard holds' }),
     );
     const ownQueues = [
-      readOnlyMode ? new BullMQAdapter(cg.events, { ...own, readOnlyMode }) : new EventsQueueAdapter(cg.events, own),
-      new BullMQAdapter(cg.notifier.queue, { ...own, readOnlyMode }),
+      readOnlyMode ? new BullMQAdapter(deps.events, { ...own, readOnlyMode }) : new EventsQueueAdapter(deps.events, own),
+      new BullMQAdapter(deps.notifications, { ...own, readOnlyMode }),
     ];
     createBullBoard({
       queues: [...dispatch, ...ownQueues],

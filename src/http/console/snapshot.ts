@@ -1,4 +1,5 @@
-import type { Callguard } from '../../app/callguard.js';
+import { covers } from '../../domain/hold.js';
+import type { ConsoleReads } from '../api/ports.js';
 import type { AuditEntry } from '../../store/holds.js';
 import type { Hold, Rule } from '../../domain/types.js';
 import { ruleState, type RuleState } from './rule-state.js';
@@ -30,24 +31,24 @@ export interface Snapshot {
   autoResumeMinutes: number;
 }
 
-export async function snapshot(cg: Callguard): Promise<Snapshot> {
+export async function snapshot(reads: ConsoleReads): Promise<Snapshot> {
   const [{ now, buckets }, holds, clearSince, audit, paused] = await Promise.all([
-    cg.counters.buckets(),
-    cg.ledger.list(),
-    cg.ledger.clearSince(),
-    cg.ledger.audit(TIMELINE_LENGTH),
-    Promise.all([...cg.dispatch.values()].map((q) => q.isPaused())),
+    reads.buckets(),
+    reads.holds(),
+    reads.clearSince(),
+    reads.audit(TIMELINE_LENGTH),
+    reads.paused(),
   ]);
-  const { minuteMs, autoResumeMinutes } = cg.config;
-  const rules = cg.rules.map((rule) => {
+  const { minuteMs, autoResumeMinutes } = reads;
+  const rules = reads.rules.map((rule) => {
     const perMinute = buckets[rule.name] ?? [];
     const count = perMinute.reduce((a, b) => a + b, 0);
     return { rule, perMinute, count, state: ruleState({ rule, count, holds, clearSince: clearSince[rule.name], now, minuteMs, autoResumeMinutes }) };
   });
-  const queues = [...cg.dispatch.keys()].map((name, i) => ({
+  const queues = reads.queues.map((name, i) => ({
     name,
     paused: paused[i]!,
-    holds: holds.filter((h) => h.scope === 'all' || h.scope.includes(name)).length,
+    holds: holds.filter((h) => covers(h, name)).length,
   }));
   return { now, rules, holds, queues, audit, autoResumeMinutes };
 }
