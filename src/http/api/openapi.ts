@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { z } from 'zod';
 import type { Role } from '../auth/principals.js';
 import { BODY_LIMIT_BYTES } from '../middleware/body.js';
-import { auditQuery, errorsBody, pauseBody, resumeBody } from './schemas.js';
+import { auditQuery, errorsBody, logsQuery, pauseBody, resumeBody } from './schemas.js';
 
 type Json = Record<string, unknown>;
 
@@ -332,7 +332,9 @@ function paths(opts: OpenApiOptions): Record<string, Json> {
         operationId: 'postLogs',
         tags: ['ingest'],
         summary: 'Match log records against rules’ phrases',
-        description: 'Records need a message (message, msg, log, err.message) and a level (level, severity, levelname) to count.',
+        description:
+          'Understands pino, Python logging (levelname, levelno, message/msg, exc_text) and loguru serialize=True records. Records need a message (message, msg, log, err.message) and a level (level, severity, levelname, levelno) to count; known level names win over numbers, Python records’ numbers are Python’s, and level_scale says how other bare numbers are read. Records that cannot be read are counted as dropped, never guessed at.',
+        parameters: [{ name: 'level_scale', in: 'query', required: false, description: 'How bare level numbers are read: pino (10…60), python (10 DEBUG…50 CRITICAL) or syslog (0 emerg…7 debug).', schema: fromZod(logsQuery.shape.level_scale) }],
         requestBody: {
           required: true,
           content: {
@@ -342,7 +344,16 @@ function paths(opts: OpenApiOptions): Record<string, Json> {
           },
         },
         responses: {
-          ...accepted(obj({ records: { type: 'integer' }, matched: { type: 'integer' }, counts, job_id: { ...strOrNull, description: 'null when nothing matched' } })),
+          ...accepted(
+            obj({
+              records: { type: 'integer' },
+              matched: { type: 'integer' },
+              dropped: { type: 'integer', description: 'Records without a readable level or message.' },
+              drops: { type: 'array', description: 'The first ten dropped records: index in the batch (from 0) and why.', items: obj({ index: { type: 'integer' }, reason: { type: 'string' } }) },
+              counts,
+              job_id: { ...strOrNull, description: 'null when nothing matched' },
+            }),
+          ),
           ...bodyErrors,
         },
       }),

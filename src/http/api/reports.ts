@@ -1,15 +1,18 @@
 import { Router, type RequestHandler } from 'express';
 import { UnknownRuleError, ValidationError } from '../../domain/errors.js';
 import { JOB } from '../../jobs/contract.js';
-import { matchRecord } from '../../client/log-sink.js';
+import { rulesFor } from '../../client/log-sink.js';
+import { readLogRecord } from '../../domain/log-record.js';
 import { PhraseMatcher } from '../../domain/matcher.js';
 import type { Callguard } from '../../app/callguard.js';
 import { jsonBody } from '../middleware/body.js';
 import { requireRole } from '../middleware/require-role.js';
-import { errorsBody } from './schemas.js';
+import { errorsBody, logsQuery } from './schemas.js';
 import { validate } from '../middleware/validate.js';
 
 const MAX_COUNT = 1_000_000;
+/** How many drop reasons a reply lists; the count covers them all. */
+const DROPS_LISTED = 10;
 
 /** POST /health/errors and /health/logs (alerts, admin): counts become one `error-report` job. */
 export function reportRoutes(cg: Callguard, authenticate: RequestHandler): Router {
@@ -35,6 +38,7 @@ export function reportRoutes(cg: Callguard, authenticate: RequestHandler): Route
   });
 
   router.post('/health/logs', ...reporter, ...jsonBody({ accept: ['json', 'ndjson'] }), async (req, res) => {
+    const { level_scale: scale } = validate(logsQuery, req.query, 'query');
     const records: unknown[] = Array.isArray(req.body) ? req.body : [req.body];
     if (records.length === 0) throw new ValidationError('body: no log records');
     const bad = records.findIndex((r) => typeof r !== 'object' || r === null || Array.isArray(r));
@@ -43,13 +47,18 @@ export function reportRoutes(cg: Callguard, authenticate: RequestHandler): Route
       throw new ValidationError(`${where}: expected a JSON object with a message and a level`);
     }
     const counts: Record<string, number> = {};
+    const drops: Array<{ index: number; reason: string }> = [];
     let matched = 0;
-    for (const record of records) {
-      const names = matchRecord(record, matcher, rulesByName);
+    let dropped = 0;
+    records.forEach((record, index) => {
+      const reading = readLogRecord(record, scale);
+      if (reading.kind === 'dropped' && dropped++ < DROPS_LISTED) drops.push({ index, reason: reading.reason });
+      if (reading.kind !== 'record') return;
+      const names = rulesFor(reading, matcher, rulesByName);
       if (names.length) matched++;
       for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
-    }
-    res.status(202).json({ records: records.length, matched, counts, job_id: await enqueue(counts) });
+    });
+    res.status(202).json({ records: records.length, matched, dropped, drops, counts, job_id: await enqueue(counts) });
   });
   return router;
 }
