@@ -272,13 +272,12 @@ class CallguardClient:
     def _next_batch(self) -> Optional[_Batch]:
         with self._lock:
             if self._counts:
-                rules = list(self._counts)[:MAX_RULES_PER_BATCH]
-                reports = [{"rule": r, "count": self._counts.pop(r)} for r in rules]
+                reports = [(r, self._counts.pop(r)) for r in list(self._counts)[:MAX_RULES_PER_BATCH]]
             else:
                 reports = []
         if reports:
-            body = json.dumps(reports).encode()
-            return _Batch("errors", body, sum(r["count"] for r in reports))
+            body = json.dumps([{"rule": rule, "count": count} for rule, count in reports]).encode()
+            return _Batch("errors", body, sum(count for _, count in reports))
         lines: List[str] = []
         size = 0
         if self._carry is not None:

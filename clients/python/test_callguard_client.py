@@ -94,6 +94,14 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
+def restore_env(saved: Dict[str, Optional[str]]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def wait_until(condition: Callable[[], bool]) -> None:
     deadline = time.monotonic() + DEADLINE
     while not condition():
@@ -151,7 +159,8 @@ class ClientTest(unittest.TestCase):
     def test_loguru_sink_with_serialize_on_and_off_sends_loguru_shaped_records(self) -> None:
         client = self.client()
         ids = [loguru_logger.add(client.loguru_sink, serialize=True, level="WARNING"), loguru_logger.add(client.loguru_sink, level="WARNING")]
-        self.addCleanup(lambda: [loguru_logger.remove(i) for i in ids])
+        for handler_id in ids:
+            self.addCleanup(loguru_logger.remove, handler_id)
         loguru_logger.info("not sent")
         try:
             raise TimeoutError("soniox transcription failed")
@@ -256,7 +265,7 @@ class ClientTest(unittest.TestCase):
     def test_a_server_that_is_down_is_retried_with_back_off(self) -> None:
         client = self.client(url=f"http://127.0.0.1:{closed_port()}", interval=0.01, max_backoff=0.05)
         client.report_error("twilio")
-        wait_until(lambda: client.stats()["retries"] >= 3)
+        wait_until(lambda: bool(client.stats()["retries"] >= 3))
         stats = client.stats()
         self.assertEqual((stats["errors_sent"], stats["dropped_expired"]), (0, 0))
         self.assertIn("Connection refused", stats["last_error"] or "")
@@ -264,7 +273,7 @@ class ClientTest(unittest.TestCase):
     def test_a_batch_still_failing_after_retry_for_is_dropped_and_counted(self) -> None:
         client = self.client(url=f"http://127.0.0.1:{closed_port()}", interval=0.01, max_backoff=0.02, retry_for=0.2)
         client.report_error("twilio", 4)
-        wait_until(lambda: client.stats()["dropped_expired"] == 4)
+        wait_until(lambda: bool(client.stats()["dropped_expired"] == 4))
         self.assertTrue(client.flush(DEADLINE))
 
     def test_large_volumes_go_in_batches_under_the_server_body_limit_in_order(self) -> None:
@@ -282,7 +291,7 @@ class ClientTest(unittest.TestCase):
 
     def test_configuration_comes_from_the_environment(self) -> None:
         saved = {k: os.environ.get(k) for k in ("CALLGUARD_URL", "CALLGUARD_TOKEN")}
-        self.addCleanup(lambda: [os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v) for k, v in saved.items()])
+        self.addCleanup(restore_env, saved)
         os.environ["CALLGUARD_URL"], os.environ["CALLGUARD_TOKEN"] = self.fake.url + "/", "env-token"
         client = self.client(url=None, token=None)
         self.assertEqual(client.url, self.fake.url)
