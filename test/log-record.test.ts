@@ -36,6 +36,7 @@ describe('readLogRecord', () => {
     ['loguru INFO', loguru('INFO', 20, 'twilio ok'), rec(30, 'twilio ok')],
     ['loguru SUCCESS', loguru('SUCCESS', 25, 'done'), rec(30, 'done')],
     ['loguru custom level: its number on the python scale', loguru('PROVIDER', 35, 'twilio 503'), rec(45, 'twilio 503')],
+    ['unknown name next to a known one', { level: 'loud', severity: 'error', msg: 'x' }, rec(50, 'x')],
     ['unknown name without a number', { level: 'loud', severity: 'LOUDER', msg: 'x' }, drop('unknown level name "loud"')],
     ['loguru level with only a number', { text: 'x', record: { level: { no: 30 }, message: 'twilio 503' } }, rec(40, 'twilio 503')],
     ['loguru exception', loguru('ERROR', 40, 'dial failed', { type: 'HTTPError', value: 'twilio 503', traceback: true }), rec(50, 'dial failed\nHTTPError: twilio 503')],

@@ -92,12 +92,13 @@ function readLoguru(inner: Record<string, unknown>): LogRecordReading {
   return withText(level, [inner.message, exception], 'loguru record: no message (record.message, record.exception)');
 }
 
-/** The level on pino's scale, or why there is none. A known name wins; a custom one (loguru's
- * `logger.level("PROVIDER", no=35)`) falls back to the number beside it. */
+/** The level on pino's scale, or why there is none. The first known name wins; a custom one
+ * (loguru's `logger.level("PROVIDER", no=35)`) falls back to the number beside it. */
 function readLevel(named: unknown[], numbered: unknown[], scale: LevelScale): number | string {
-  const name = named.find((v) => isText(v) && !NUMERIC.test(v)) as string | undefined;
-  const byName = name === undefined ? undefined : levelFromName(name);
+  const names = named.filter((v): v is string => isText(v) && !NUMERIC.test(v));
+  const byName = names.map(levelFromName).find((v) => v !== undefined);
   if (byName !== undefined) return byName;
+  const name = names[0];
   const raw = [...named, ...numbered].find((v) => typeof v === 'number' || (isText(v) && NUMERIC.test(v)));
   if (raw !== undefined) return levelValue(raw, scale) ?? `level ${JSON.stringify(raw)} is not on the ${scale} scale`;
   return name === undefined ? 'no level (level, severity, levelname, levelno)' : `unknown level name ${JSON.stringify(name.slice(0, 40))}`;
