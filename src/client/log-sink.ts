@@ -1,5 +1,5 @@
 import { PhraseMatcher } from '../domain/matcher.js';
-import { LEVELS as PINO_LEVELS } from '../domain/rules.js';
+import { levelValue, readLogRecord, type LevelScale } from '../domain/log-record.js';
 import type { ErrorSink, Rule } from '../domain/types.js';
 
 export interface LogSinkStats {
@@ -7,7 +7,7 @@ export interface LogSinkStats {
   lines: number;
   /** Records that were reported for at least one rule. */
   matched: number;
-  /** Lines that were not a JSON object. */
+  /** Lines that were not a JSON object, or a record without a readable level or message. */
   dropped: number;
   /** Exceptions caught inside the sink (including from the reporter). */
   errors: number;
@@ -35,54 +35,37 @@ export interface LogSinkOptions {
    * line is written there first and only then looked at, so the sink costs no multistream.
    */
   destination?: { write(chunk: string): unknown };
+  /** How bare level numbers are read when a record is not recognisably Python (default pino). */
+  levelScale?: LevelScale;
 }
 
-// pino's own names plus the syslog and Python spellings other shippers send.
-const LEVELS: Record<string, number> = {
-  ...PINO_LEVELS,
-  information: 30,
-  informational: 30,
-  notice: 30,
-  warning: 40,
-  err: 50,
-  critical: 60,
-  crit: 60,
-  alert: 60,
-  emerg: 60,
-  emergency: 60,
-  panic: 60,
-};
-
-/** Numbers are taken as pino levels; names (any case) as pino, syslog or Python level names. */
-export function levelValue(level: unknown): number | undefined {
-  if (typeof level === 'number') return Number.isFinite(level) ? level : undefined;
-  if (typeof level !== 'string') return undefined;
-  const name = level.trim().toLowerCase();
-  if (/^\d+$/.test(name)) return Number(name);
-  return Object.hasOwn(LEVELS, name) ? LEVELS[name] : undefined;
-}
+export { levelValue };
 
 /**
- * Rule names a log record should count for. Accepts pino records and those relayed by Vector /
- * Fluent Bit. Records without a recognisable level never match: counting them could pause
- * dispatch on info lines that merely mention a provider.
+ * Rule names a log record should count for (see readLogRecord for the shapes understood).
+ * Records without a recognisable level never match: counting them could pause dispatch on info
+ * lines that merely mention a provider.
  */
 export function matchRecord(
   record: unknown,
   matcher: PhraseMatcher,
   rulesByName: ReadonlyMap<string, Pick<Rule, 'minLevel'>>,
+  scale: LevelScale = 'pino',
 ): string[] {
-  if (!isObject(record)) return [];
-  // callguard's own warnings mention the rules' phrases; counting them would feed back into holds.
-  if (record.callguard === true) return [];
-  const level = firstDefined([record.level, record.severity, record.levelname], levelValue);
-  if (level === undefined) return [];
-  const text = recordText(record);
-  if (text === '') return [];
+  const reading = readLogRecord(record, scale);
+  return reading.kind === 'record' ? rulesFor(reading, matcher, rulesByName) : [];
+}
+
+/** Rules whose phrase is in the record's text and whose min_level the record reaches. */
+export function rulesFor(
+  reading: { level: number; text: string },
+  matcher: PhraseMatcher,
+  rulesByName: ReadonlyMap<string, Pick<Rule, 'minLevel'>>,
+): string[] {
   const names: string[] = [];
-  for (const name of matcher.match(text)) {
+  for (const name of matcher.match(reading.text)) {
     const rule = rulesByName.get(name);
-    if (rule !== undefined && rule.minLevel <= level) names.push(name);
+    if (rule !== undefined && rule.minLevel <= reading.level) names.push(name);
   }
   return names;
 }
@@ -93,7 +76,9 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
   const rulesByName = new Map(opts.rules.map((r) => [r.name, r]));
   const counts: LogSinkStats = { lines: 0, matched: 0, dropped: 0, errors: 0 };
   const decoder = new TextDecoder();
-  const lowestLevel = Math.min(...opts.rules.map((r) => r.minLevel));
+  const scale = opts.levelScale ?? 'pino';
+  // The shortcut below reads pino's numbers; on another scale every line is parsed.
+  const lowestLevel = scale === 'pino' ? Math.min(...opts.rules.map((r) => r.minLevel)) : -Infinity;
 
   // multistream calls write() without try/catch, so anything escaping here breaks logger.info().
   const fail = (err: unknown): void => {
@@ -117,11 +102,10 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
       counts.dropped++;
       return;
     }
-    if (!isObject(record)) {
-      counts.dropped++;
-      return;
-    }
-    const names = matchRecord(record, matcher, rulesByName);
+    const reading = readLogRecord(record, scale);
+    if (reading.kind === 'dropped') counts.dropped++;
+    if (reading.kind !== 'record') return;
+    const names = rulesFor(reading, matcher, rulesByName);
     if (names.length > 0) counts.matched++;
     for (const name of names) {
       try {
@@ -174,26 +158,3 @@ function belowLevel(line: string, lowest: number): boolean {
   return level < lowest && line.indexOf('\n') >= line.length - 1;
 }
 
-function recordText(record: Record<string, unknown>): string {
-  const parts: string[] = [];
-  const msg = [record.msg, record.message, record.log].find((v) => typeof v === 'string');
-  if (msg !== undefined) parts.push(msg as string);
-  for (const err of [record.err, record.error]) {
-    if (typeof err === 'string') parts.push(err);
-    else if (isObject(err) && typeof err.message === 'string') parts.push(err.message);
-  }
-  // Phrases are single-line, so joining on \n keeps a phrase from matching across two fields.
-  return parts.join('\n');
-}
-
-function firstDefined<T>(values: unknown[], map: (v: unknown) => T | undefined): T | undefined {
-  for (const v of values) {
-    const mapped = map(v);
-    if (mapped !== undefined) return mapped;
-  }
-  return undefined;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}

@@ -1,16 +1,19 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { matchRecord } from '../../client/log-sink.js';
+import { rulesFor } from '../../client/log-sink.js';
 import { UnknownRuleError, ValidationError } from '../../domain/errors.js';
+import { readLogRecord } from '../../domain/log-record.js';
 import { PhraseMatcher } from '../../domain/matcher.js';
 import type { Rule } from '../../domain/types.js';
 import { validate } from '../middleware/validate.js';
 import { route } from './route.js';
-import { errorsBody } from './schemas.js';
+import { errorsBody, logsQuery } from './schemas.js';
 import { errorsAcceptedViewSchema, logsAcceptedViewSchema } from './views.js';
 
 const MAX_COUNT = 1_000_000;
 const ACCEPTED = 'Accepted: one job on the events queue.';
+/** How many drop reasons a reply lists; the count covers them all. */
+const DROPS_LISTED = 10;
 
 // Built once per rule set: matching a batch costs O(text), however many rules and phrases there are.
 const matchers = new WeakMap<readonly Rule[], { matcher: PhraseMatcher; byName: Map<string, Rule> }>();
@@ -59,8 +62,9 @@ export const reportRoutes = [
     operationId: 'postLogs',
     tag: 'ingest',
     summary: 'Match log records against rules’ phrases',
-    description: 'Records need a message (message, msg, log, err.message) and a level (level, severity, levelname) to count.',
+    description: 'Records need a message and a level to count: pino, loguru (serialize=True), Python logging, syslog and shipper shapes. Names win over numbers; bare numbers follow level_scale (Python numbers when the record is recognisably Python). Records whose shape or level cannot be read are dropped and listed, never guessed.',
     access: { roles: ['alerts'] },
+    query: logsQuery,
     body: {
       accept: ['json', 'ndjson'],
       schema: z.union([z.array(z.looseObject({})).min(1), z.looseObject({})]),
@@ -68,15 +72,20 @@ export const reportRoutes = [
       parse: logRecords,
     },
     responses: { 202: { description: ACCEPTED, schema: logsAcceptedViewSchema } },
-  }).handle(async ({ deps, body: records }) => {
+  }).handle(async ({ deps, body: records, query }) => {
       const { matcher, byName } = matcherFor(deps.ingest.rules);
       const counts: Record<string, number> = {};
+      const drops: Array<{ index: number; reason: string }> = [];
       let matched = 0;
-      for (const record of records) {
-        const names = matchRecord(record, matcher, byName);
+      let dropped = 0;
+      records.forEach((record, index) => {
+        const reading = readLogRecord(record, query.level_scale);
+        if (reading.kind === 'dropped' && dropped++ < DROPS_LISTED) drops.push({ index, reason: reading.reason });
+        if (reading.kind !== 'record') return;
+        const names = rulesFor(reading, matcher, byName);
         if (names.length) matched++;
         for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
-      }
-      return { status: 202, json: { records: records.length, matched, counts, job_id: await deps.ingest.reportCounts(counts) } };
+      });
+      return { status: 202, json: { records: records.length, matched, dropped, drops, counts, job_id: await deps.ingest.reportCounts(counts) } };
     }),
 ];

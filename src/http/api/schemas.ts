@@ -1,6 +1,7 @@
 /** Request bodies and queries of the admin and ingest routes. Unknown fields are refused: a typo such as
  * `queue` for `queues` would otherwise widen a pause to every queue. */
 import { z } from 'zod';
+import { LEVEL_SCALES } from '../../domain/log-record.js';
 
 const queueList = z
   .array(z.string().min(1).max(200))
@@ -33,6 +34,10 @@ const errorReport = z.strictObject({
 });
 
 export const errorsBody = z.union([errorReport, z.array(errorReport).min(1).max(1000)]).meta({ id: 'ErrorReports' });
+
+export const logsQuery = z.object({
+  level_scale: z.enum(LEVEL_SCALES).default('pino'),
+});
 
 export const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),

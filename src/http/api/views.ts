@@ -107,6 +107,8 @@ export const errorsAcceptedViewSchema = z.object({ job_id: jobId, counts });
 export const logsAcceptedViewSchema = z.object({
   records: z.number().int(),
   matched: z.number().int(),
+  dropped: z.number().int().meta({ description: 'records whose shape or level could not be read (never guessed)' }),
+  drops: z.array(z.object({ index: z.number().int(), reason: z.string() })).meta({ description: 'the first 10 dropped records: index in the batch (from 0) and why' }),
   counts,
   job_id: jobId.meta({ description: 'null when nothing matched' }),
 });
