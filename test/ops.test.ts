@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sleep, waitFor } from './support/harness.js';
+import { waitFor } from './support/harness.js';
 import { request, startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
 
 const RULES = { twilio: { threshold_count: 3, window_minutes: 5, log_patterns: ['error when making call via twilio'] } };
@@ -142,7 +142,6 @@ describe('probes', () => {
 
     redis = startRedis(port);
     // The restarted Redis is empty: readiness needs the reconnect and the evaluator schedule re-created.
-    await waitFor(async () => (await request(`${t!.url}/readyz`)).status === 200, { timeoutMs: 15_000, intervalMs: 200 });
-    await sleep(50);
+    await waitFor(async () => (await request(`${t!.url}/readyz`)).status === 200, { timeoutMs: 15_000, intervalMs: 200, what: '/readyz 200 again' });
   }, 40_000);
 });
