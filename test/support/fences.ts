@@ -15,7 +15,7 @@ export async function runsAfter(queue: Queue, name: string, since: number, n = 1
   return waitFor(async () => {
     const done = (await queue.getJobs(['completed'])).filter((j) => j.name === name && (j.processedOn ?? 0) > since);
     return done.length >= n && done;
-  }, { timeoutMs: 10_000 + n * 5_000, what: `${n} ${name} job(s) in ${queue.name} started after ${new Date(since).toISOString()}` });
+  }, { timeoutMs: 20_000 + n * 5_000, what: `${n} ${name} job(s) in ${queue.name} started after ${new Date(since).toISOString()}` });
 }
 
 /**
@@ -42,7 +42,7 @@ export async function settled(queue: Queue): Promise<void> {
  * Waits for BullMQ's completion event of one job (race-free: BullMQ checks the job's state after
  * subscribing) and returns its return value; rejects with the job's failure reason.
  */
-export async function finished(queue: Queue, jobId: string, redisUrl: string, timeoutMs = 10_000): Promise<unknown> {
+export async function finished(queue: Queue, jobId: string, redisUrl: string, timeoutMs = 30_000): Promise<unknown> {
   const events = new QueueEvents(queue.name, { connection: { url: redisUrl }, prefix: queue.opts.prefix });
   try {
     await events.waitUntilReady();

@@ -64,7 +64,7 @@ export interface WaitOptions {
 type Truthy<T> = Exclude<T, undefined | null | false | 0 | ''>;
 
 /** Polls `fn` until it returns something truthy (and returns that), or fails naming `what`. */
-export async function waitFor<T>(fn: () => Promise<T> | T, { timeoutMs = 10_000, intervalMs = 10, what = 'condition' }: WaitOptions = {}): Promise<Truthy<T>> {
+export async function waitFor<T>(fn: () => Promise<T> | T, { timeoutMs = 20_000, intervalMs = 10, what = 'condition' }: WaitOptions = {}): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let pause = intervalMs;
   for (;;) {
