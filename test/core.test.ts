@@ -29,7 +29,7 @@ const calls = (cg: Callguard) => cg.dispatch.get('calls')!;
 /** Adds an error-report job and waits until the health worker has finished it (fast check included). */
 async function reportJob(cg: Callguard, data: unknown) {
   const job = await cg.events.add(JOB.errorReport, data);
-  return finished(cg.events, job.id!, cg.config.redisUrl);
+  return finished(cg.events, job.id!);
 }
 
 describe('counting and tripping', () => {

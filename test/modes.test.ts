@@ -105,7 +105,7 @@ describe('half-open resume', () => {
     // paused again and the probe's limit is gone, without waiting for a tick.
     const sent = Date.now();
     const job = await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 5 });
-    expect(await finished(cg.events, job.id!, cg.config.redisUrl)).toMatchObject({ checked: ['twilio'] });
+    expect(await finished(cg.events, job.id!)).toMatchObject({ checked: ['twilio'] });
     expect(await calls.isPaused()).toBe(true);
     console.log(`re-pause latency during the probe (report job added → job done, queue paused): ${Date.now() - sent} ms`);
     const [added, ended] = await cg.ledger.audit(2);

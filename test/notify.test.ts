@@ -144,7 +144,7 @@ describe('retries', () => {
     fake.failNext(2, 500);
     const { changes } = await cg.control.pause({ by: 'alice', reason: 'retry me' });
     // BullMQ marks the job complete after Slack answered; wait for that, not for the post.
-    await finished(cg.notifier.queue, jobIdOf(changes[0]!), cg.config.redisUrl);
+    await finished(cg.notifier.queue, jobIdOf(changes[0]!));
     expect(posts('Calls paused')).toHaveLength(1);
     const tries = fake.attempts('chat.postMessage');
     expect(tries.map((t) => t.status)).toEqual([500, 500, 200]);
@@ -253,7 +253,7 @@ describe('shadow and probe holds', () => {
     await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
     await waitForPosts('Calls resumed at a probe rate', 1);
     const report = await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
-    await finished(cg.events, report.id!, cg.config.redisUrl);
+    await finished(cg.events, report.id!);
     const pauses = await waitForPosts('Calls paused', 2);
     expect(pauses[1]!.body.text).toContain('tripped again during the probe');
     // The probe's end came in the same change set as the pause, and got no message of its own.

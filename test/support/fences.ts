@@ -3,7 +3,7 @@
  * proven once something that would have made it happen is known to be over: an evaluator tick
  * that ran after the set-up, a job BullMQ has marked finished, a queue with no job left to run.
  */
-import { QueueEvents, type Job, type Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { JOB } from '../../src/jobs/contract.js';
 import { waitFor } from './harness.js';
 
@@ -39,16 +39,16 @@ export async function settled(queue: Queue): Promise<void> {
 }
 
 /**
- * Waits for BullMQ's completion event of one job (race-free: BullMQ checks the job's state after
- * subscribing) and returns its return value; rejects with the job's failure reason.
+ * Waits until BullMQ has marked one job completed or failed and returns its return value; rejects
+ * with the failure reason. It reads the job's state rather than QueueEvents: an event sent before
+ * the subscription's first read would be missed, and a loaded machine widens that gap.
  */
-export async function finished(queue: Queue, jobId: string, redisUrl: string, timeoutMs = 30_000): Promise<unknown> {
-  const events = new QueueEvents(queue.name, { connection: { url: redisUrl }, prefix: queue.opts.prefix });
-  try {
-    await events.waitUntilReady();
-    const job = await waitFor(() => queue.getJob(jobId), { what: `job ${jobId} in ${queue.name}` });
-    return await job.waitUntilFinished(events, timeoutMs);
-  } finally {
-    await events.close();
-  }
+export async function finished(queue: Queue, jobId: string, timeoutMs = 30_000): Promise<unknown> {
+  const state = await waitFor(async () => {
+    const s = await queue.getJobState(jobId);
+    return (s === 'completed' || s === 'failed') && s;
+  }, { timeoutMs, what: `job ${jobId} in ${queue.name} finished` });
+  const job = await queue.getJob(jobId);
+  if (state === 'failed') throw new Error(job?.failedReason ?? `job ${jobId} failed`);
+  return job?.returnvalue;
 }
