@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { waitFor } from './support/harness.js';
+import { ticks } from './support/fences.js';
 import { request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -168,10 +168,8 @@ describe('Bull Board in Chromium', () => {
     expect(await isPaused(t, 'calls')).toBe(true);
     expect(await isPaused(t, 'sms')).toBe(false);
 
-    // Two full evaluations after the pause, so one began after it: a silent Queue.pause() would be repaired away.
-    let ticks = 0;
-    t.cg.emitter.on('evaluated', (_seconds, full) => void (full && ticks++));
-    await waitFor(() => ticks >= 2, { timeoutMs: 5000 });
+    // Two evaluator ticks that began after the pause: a silent Queue.pause() would be repaired away.
+    await ticks(t.cg.events, 2);
     expect(await isPaused(t, 'calls')).toBe(true);
     expect((await t.cg.ledger.list()).map((h) => h.by)).toEqual([USERS.admin.name]);
 

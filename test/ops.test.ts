@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sleep, waitFor } from './support/harness.js';
+import { waitFor } from './support/harness.js';
 import { parsePrometheus } from './support/prometheus.js';
 import { request, startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
 
@@ -26,13 +26,21 @@ describe('GET /metrics', () => {
     await waitFor(() => t!.cg.dispatch.get('calls')!.isPaused());
     await t.cg.control.pause({ by: 'ops', reason: 'maintenance' });
 
-    const reply = await request(`${t.url}/metrics`, { token: tokenOf('viewer') });
-    expect(reply.status).toBe(200);
-    expect(reply.headers.get('content-type')).toContain('text/plain');
-    const families = parsePrometheus(reply.text);
+    const scrape = async () => {
+      const reply = await request(`${t!.url}/metrics`, { token: tokenOf('viewer') });
+      expect(reply.status).toBe(200);
+      expect(reply.headers.get('content-type')).toContain('text/plain');
+      return parsePrometheus(reply.text);
+    };
+    let families = await scrape();
     const value = (name: string, labels: Record<string, string> = {}) =>
       (families.get(name) ?? families.get(name.replace(/_(bucket|sum|count)$/, '')))?.samples
         .find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    // The pause lands inside the report's job; the worker counts the job once BullMQ has completed it, a moment later.
+    await waitFor(async () => {
+      families = await scrape();
+      return value('callguard_ingest_jobs_total', { job: 'error-report', outcome: 'completed' }) !== undefined;
+    }, { what: 'the error-report job counted in /metrics' });
 
     expect(value('callguard_rule_errors_in_window', { rule: 'twilio' })).toBe(3);
     expect(value('callguard_rule_threshold', { rule: 'twilio' })).toBe(3);
@@ -109,7 +117,6 @@ describe('probes', () => {
 
     redis = startRedis(port);
     // The restarted Redis is empty: readiness needs the reconnect and the evaluator schedule re-created.
-    await waitFor(async () => (await request(`${t!.url}/readyz`)).status === 200, { timeoutMs: 15_000, intervalMs: 200 });
-    await sleep(50);
-  }, 40_000);
+    await waitFor(async () => (await request(`${t!.url}/readyz`)).status === 200, { timeoutMs: 15_000, intervalMs: 200, what: '/readyz 200 again' });
+  });
 });

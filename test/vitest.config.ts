@@ -10,7 +10,8 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     // Integration tests share one Redis and real BullMQ workers; files run one at a time like BullMQ's own suite.
     fileParallelism: false,
-    testTimeout: 20_000,
-    hookTimeout: 20_000,
+    // Generous: tests wait on events with deadlines, and the machine they share may be loaded.
+    testTimeout: 60_000,
+    hookTimeout: 30_000,
   },
 });
