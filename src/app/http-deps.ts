@@ -6,24 +6,37 @@ import { SLACK_ACTION_JOB } from '../jobs/slack-action.js';
 import { readiness } from '../ops/readiness.js';
 import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
 import type { Callguard } from './callguard.js';
+import { SnapshotCache } from './snapshot-cache.js';
+import { CountBatcher } from '../jobs/count-batcher.js';
+
+// GET /health/service reads a dozen things; under load, requests within this long share one read.
+const STATUS_MAX_AGE_MS = 200;
+
+async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>> {
+  const [holds, { now, counts }, clearSince, covered, eventCounts] = await Promise.all([
+    cg.ledger.list(),
+    cg.counters.sums(),
+    cg.ledger.clearSince(),
+    cg.ledger.coveredQueues(),
+    cg.events.getJobCounts(),
+  ]);
+  const queues = await Promise.all(
+    [...cg.dispatch].map(async ([name, q]) => {
+      const [paused, jobCounts] = await Promise.all([q.isPaused(), q.getJobCounts()]);
+      return [name, { paused, held: covered.has(name), counts: jobCounts }] as const;
+    }),
+  );
+  return { holds, rules: cg.rules, counts, clearSince, queues: Object.fromEntries(queues), eventCounts, autoPause: cg.config.autoPause, now };
+}
 
 function holdsPort(cg: Callguard): HoldsPort {
+  const snapshot = new SnapshotCache(() => readStatus(cg), STATUS_MAX_AGE_MS);
+  // A hold change shows at once, not after the snapshot ages out.
+  cg.emitter.on('changes', () => snapshot.invalidate(), 'status snapshot');
   return {
     async status(): Promise<StatusSnapshot> {
-      const [holds, { now, counts }, clearSince, covered, eventCounts] = await Promise.all([
-        cg.ledger.list(),
-        cg.counters.sums(),
-        cg.ledger.clearSince(),
-        cg.ledger.coveredQueues(),
-        cg.events.getJobCounts(),
-      ]);
-      const queues = await Promise.all(
-        [...cg.dispatch].map(async ([name, q]) => {
-          const [paused, jobCounts] = await Promise.all([q.isPaused(), q.getJobCounts()]);
-          return [name, { paused, held: covered.has(name), counts: jobCounts }] as const;
-        }),
-      );
-      return { holds, rules: cg.rules, counts, clearSince, queues: Object.fromEntries(queues), eventCounts, autoPause: cg.config.autoPause, now };
+      const { value, ageMs } = await snapshot.get();
+      return { ...value, ageMs };
     },
     async pause(req) {
       // Redis' clock, not this host's: every instance and the expiry check agree on it.
@@ -61,10 +74,11 @@ function consoleReads(cg: Callguard): ConsoleReads {
 }
 
 function ingestPort(cg: Callguard): IngestPort {
+  const batcher = new CountBatcher(async (counts) => (await cg.events.add(JOB.errorReport, { counts })).id ?? null);
   return {
     rules: cg.rules,
     queues: cg.config.queues,
-    reportCounts: async (counts) => (Object.keys(counts).length ? ((await cg.events.add(JOB.errorReport, { counts })).id ?? null) : null),
+    reportCounts: (counts) => batcher.submit(counts),
     async enqueueAlert(events) {
       const data: AlertJob = { alerts: events };
       return (await cg.events.add(JOB.alert, data)).id ?? null;

@@ -23,6 +23,8 @@ export interface StatusSnapshot {
   autoPause: 'on' | 'shadow' | 'off';
   /** Redis' clock, ms. */
   now: number;
+  /** How long ago these were read (requests close together share one read). */
+  ageMs: number;
 }
 
 /** The holds as people change them (API, Bull Board). `by` is always the authenticated principal. */

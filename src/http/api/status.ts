@@ -33,5 +33,6 @@ export function serviceStatus(s: StatusSnapshot): ServiceStatusView {
     events_queue: { counts: s.eventCounts },
     auto_pause: s.autoPause,
     now: iso(s.now),
+    snapshot_age_ms: Math.round(s.ageMs),
   };
 }

@@ -85,6 +85,7 @@ export const serviceStatusViewSchema = z
     events_queue: z.object({ counts }),
     auto_pause: z.enum(['on', 'shadow', 'off']),
     now: isoOrNull,
+    snapshot_age_ms: z.number().int().meta({ description: 'how old this status is: requests close together share one read (at most 200 ms; a hold change refreshes it at once)' }),
   })
   .meta({ id: 'ServiceStatus', description: 'The first five fields keep the original system’s meaning, taken from the oldest hold that pauses.' });
 export type ServiceStatusView = z.infer<typeof serviceStatusViewSchema>;
