@@ -5,6 +5,7 @@ import { Control } from '../engine/control.js';
 import { Counters } from '../store/counters.js';
 import { Enforcer } from '../engine/enforcer.js';
 import { Evaluator } from '../engine/evaluator.js';
+import { StateMarker } from '../store/state-marker.js';
 import { EngineEmitter } from '../engine/events.js';
 import { Transitions } from '../engine/transitions.js';
 import { startHealthWorker } from '../jobs/worker.js';
@@ -72,7 +73,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const enforcer = new Enforcer(dispatch, ledger, logger, config.minuteMs);
   const emitter = new EngineEmitter(logger);
   const transitions = new Transitions(ledger, enforcer, emitter);
-  const evaluator = new Evaluator(rules, counters, ledger, transitions, enforcer, emitter, config);
+  const evaluator = new Evaluator(rules, counters, ledger, transitions, enforcer, emitter, config, new StateMarker(redis, keys));
   const control = new Control(config.queues, ledger, counters, transitions);
   const events = new Queue(EVENTS_QUEUE, {
     connection: redis,
@@ -97,6 +98,9 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs });
   emitter.on('changes', metrics.onChanges, 'metrics');
   emitter.on('evaluated', metrics.onEvaluated, 'metrics');
+  emitter.on('state-lost', (auditId) => logger.error({ auditId }, 'Redis lost callguard’s state: holds from before are gone; re-evaluating'), 'log');
+  emitter.on('state-lost', metrics.onStateLost, 'metrics');
+  emitter.on('state-lost', notifier.notifyStateLost, 'notifier');
   const jobs = [
     errorReportJob(rules, counters, evaluator),
     evaluateJob(evaluator),
@@ -116,7 +120,11 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
         opts: { removeOnComplete: 100, removeOnFail: 100 },
       });
       await schedule();
-      redis.on('ready', () => void schedule().catch((err) => logger.warn({ err }, 'could not re-create the evaluator schedule')));
+      // After a reconnect: the schedule back, and at once a full evaluation, which notices lost state.
+      redis.on('ready', () => {
+        void schedule().catch((err) => logger.warn({ err }, 'could not re-create the evaluator schedule'));
+        void evaluator.evaluate({ full: true }).catch((err) => logger.warn({ err }, 'could not evaluate after reconnecting'));
+      });
       worker = startHealthWorker({ connection: redis, prefix: config.prefix, jobs: registry(jobs), logger });
       metrics.observeEvents(worker);
       metrics.observeNotifications(await notifier.start());

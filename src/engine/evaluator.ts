@@ -5,6 +5,7 @@ import type { EngineEmitter } from './events.js';
 import type { Transitions } from './transitions.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { Rule } from '../domain/types.js';
+import type { StateMarker } from '../store/state-marker.js';
 
 export interface EvaluatorSettings {
   minuteMs: number;
@@ -14,6 +15,9 @@ export interface EvaluatorSettings {
 
 /** Reads counts and holds, asks decide(), and applies its answer as one transition. */
 export class Evaluator {
+  /** Set once this instance has seen its state in Redis; only then can a missing marker mean a loss. */
+  private stateSeen = false;
+
   constructor(
     private readonly rules: Rule[],
     private readonly counters: Counters,
@@ -22,6 +26,7 @@ export class Evaluator {
     private readonly enforcer: Enforcer,
     private readonly emitter: EngineEmitter,
     private readonly settings: EvaluatorSettings,
+    private readonly marker?: StateMarker,
   ) {}
 
   /** full: the scheduled tick (all rules, expiries, drift repair); otherwise a fast check of a few rules. */
@@ -33,10 +38,26 @@ export class Evaluator {
       this.ledger.list(),
       this.ledger.clearSince(),
     ]);
+    if (opts.full) await this.checkState(now);
     const decision = decide({ rules, counts, holds, clearSince, now, full: opts.full, ...this.settings });
     const changes = await this.transitions.apply(decision);
     if (opts.full) await this.enforcer.reconcile();
     await this.emitter.emit('evaluated', (performance.now() - started) / 1000, opts.full);
     return { decision, changes };
+  }
+
+  /**
+   * The first instance to find the marker gone writes it back and reports the loss, once: the
+   * others find it present again. Evaluation then goes on at once on the empty state.
+   */
+  private async checkState(now: number): Promise<void> {
+    if (!this.marker) return;
+    const missing = await this.marker.ensure(now);
+    if (missing && this.stateSeen) {
+      const reason = 'Redis answered without callguard’s state (a restart without persistence or a failover to an empty replica); holds from before are gone';
+      const auditId = await this.ledger.appendAudit({ event: 'state-lost', hold: '', kind: '', by: 'callguard', reason, paused: [], resumed: [], at: now });
+      await this.emitter.emit('state-lost', auditId, now);
+    }
+    this.stateSeen = true;
   }
 }

@@ -7,6 +7,8 @@ export interface EngineEvents {
   changes: [changes: HoldChange[]];
   /** One evaluation finished; full: the scheduled tick rather than a fast check after counting. */
   evaluated: [seconds: number, full: boolean];
+  /** This instance noticed that Redis lost callguard's state (audited as `state-lost` under auditId). */
+  'state-lost': [auditId: string, at: number];
 }
 
 export type Listener<A extends unknown[]> = (...args: A) => void | Promise<void>;

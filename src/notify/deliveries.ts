@@ -4,7 +4,7 @@ import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { Keys } from '../store/keys.js';
 import type { CallguardRedis } from '../store/redis.js';
 import { covers, isPausing, queuesOf, type Hold } from '../domain/hold.js';
-import { pausedMessage, pressedMessage, probePassedMessage, resumedMessage, stillPausedMessage, wouldPauseMessage, type EchoedMessage, type MessageSettings } from './messages.js';
+import { stateLostMessage, pausedMessage, pressedMessage, probePassedMessage, resumedMessage, stillPausedMessage, wouldPauseMessage, type EchoedMessage, type MessageSettings } from './messages.js';
 import type { Posted, Sender, SlackSettings } from './sender.js';
 
 export const NOTIFY_JOB = {
@@ -12,6 +12,7 @@ export const NOTIFY_JOB = {
   remind: 'remind',
   stillPaused: 'still-paused',
   pressed: 'resume-pressed',
+  stateLost: 'state-lost',
 } as const;
 
 export interface ChangeJob {
@@ -76,6 +77,8 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
       const entry = { by: change.by, reason: change.reason, at: auditTime(change.auditId) };
       return d.sender.post(resumedMessage({ hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others, ...(probe ? { probe } : {}) }, settings));
     },
+
+    [NOTIFY_JOB.stateLost]: async (job) => d.sender.post(stateLostMessage({ at: (job.data as { at: number }).at })),
 
     [NOTIFY_JOB.remind]: async (job) => {
       const periodMs = d.config.remindMinutes * d.config.minuteMs;

@@ -109,6 +109,23 @@ export function probePassedMessage(n: { hold: Hold; at: number }, s: MessageSett
   return build(`:white_check_mark: ${title}`, title, fields, n.hold, false);
 }
 
+/** Redis lost callguard's state: every hold from before is gone, so queues may run that were paused. */
+export function stateLostMessage(n: { at: number }): SlackMessage {
+  const title = 'callguard state was lost; holds from before are gone';
+  const detail =
+    'Redis answered without callguard’s state (a restart without persistence or a failover to an empty replica). ' +
+    'Every hold placed before is gone, so dispatch queues it kept paused may be running again. callguard re-evaluated at once; ' +
+    'rules that still fail will pause again. Check the queues and pause by hand what must stay paused.';
+  return {
+    text: `${title}. ${detail} At ${time(n.at, 'plain')}.`,
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: `:warning: ${title}`, emoji: true } },
+      { type: 'section', text: { type: 'mrkdwn', text: detail } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `${time(n.at, 'mrkdwn')} · callguard` }] },
+    ],
+  };
+}
+
 /** The original message after someone pressed "Resume calls": the button goes, the outcome is added. */
 /** A message as Slack echoes it back with a button press: the blocks we posted. */
 export interface EchoedMessage {

@@ -70,6 +70,11 @@ export class Notifier {
     }
   };
 
+  /** Announces lost state once: the job id is the audit entry's. */
+  readonly notifyStateLost = async (auditId: string, at: number): Promise<void> => {
+    await this.queue.add(NOTIFY_JOB.stateLost, { at }, { jobId: `state-lost-${safeId(auditId)}` });
+  };
+
   /** Rewrites a message whose "Resume calls" was pressed; the first press per message wins. */
   async notifyPressed(p: PressedJob): Promise<void> {
     await this.queue.add(NOTIFY_JOB.pressed, p, { jobId: `pressed-${safeId(p.channel)}-${safeId(p.ts)}` });

@@ -25,6 +25,10 @@ export class Keys {
   get countedReports(): string {
     return this.key('counted-reports');
   }
+  /** String: ms when callguard first wrote its state to this Redis; its absence means the state was lost. */
+  get stateMarker(): string {
+    return this.key('state');
+  }
   /** Hash: hold id → Hold JSON. */
   get holds(): string {
     return this.key('holds');
