@@ -18,6 +18,9 @@ import { assertReachable, connect, type CallguardRedis } from '../store/redis.js
 import { Reporter } from '../client/reporter.js';
 import type { Rule } from '../domain/types.js';
 import type { Worker } from 'bullmq';
+import { JobSigner } from '../jobs/job-signer.js';
+import { ResolvedMarks } from '../store/resolved-marks.js';
+import { ReplayGuard } from '../store/replay.js';
 
 export interface Callguard {
   config: Config;
@@ -40,6 +43,10 @@ export interface Callguard {
   /** Job handlers of the events queue by job name; features add theirs before start(). */
   handlers: Record<string, JobHandler>;
   metrics: Metrics;
+  /** Signs hold-changing jobs with their principal (HTTP side) and verifies them (worker side). */
+  signer: JobSigner;
+  /** Remembers accepted webhook and Slack signatures so each is accepted once. */
+  replay: ReplayGuard;
   /** Starts the health worker and the evaluator schedule (omit for an API-only process). */
   startWorker(): Promise<Worker>;
   /** Flushes reports, lets running jobs finish (at most `graceMs`), closes queues and connections. */
@@ -88,12 +95,14 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const metrics = new Metrics({ rules, counters, ledger, dispatch });
   evaluator.onChange(metrics.onChanges);
   evaluator.onEvaluated(metrics.onEvaluated);
-  handlers[SLACK_ACTION_JOB] = slackActionHandler({ control, notifier, admins: config.slack.admins });
-  handlers[JOB.alert] = alertHandler({ control, rules, redis, keys });
+  const signer = await JobSigner.create(redis, keys, config.sessionSecret);
+  const replay = new ReplayGuard(redis, keys);
+  handlers[SLACK_ACTION_JOB] = slackActionHandler({ control, notifier, admins: config.slack.admins, signer });
+  handlers[JOB.alert] = alertHandler({ control, rules, ledger, marks: new ResolvedMarks(redis, keys), signer, logger });
   let worker: Worker | undefined;
 
   return {
-    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, notifier, handlers, metrics,
+    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, notifier, handlers, metrics, signer, replay,
     async startWorker() {
       // Upserting on every boot is intended: all instances share one schedule by id. Again after
       // each reconnect, so a Redis that lost its data (failover, restart without persistence)

@@ -9,6 +9,7 @@ import { errorHandler, notFound } from './middleware/error-handler.js';
 import { BOARD_PATH, loginRoutes } from './board/login.js';
 import { createAuthenticator } from './auth/passport.js';
 import { bearer } from './middleware/require-role.js';
+import { limitedBearer } from './middleware/bearer-limit.js';
 import { alertRoutes } from './api/alert.js';
 import { controlRoutes } from './api/control.js';
 import { openApiRoutes } from './api/openapi-route.js';
@@ -17,6 +18,7 @@ import { reportRoutes } from './api/reports.js';
 import { statusRoutes } from './api/status-route.js';
 import { sameOrigin } from './middleware/same-origin.js';
 import { sessions } from './board/session.js';
+import { redisLimitStore } from './middleware/limit-store.js';
 
 export interface AppOptions {
   /**
@@ -41,10 +43,14 @@ export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
   const { entries, generated } = opts.principals ? { entries: opts.principals, generated: undefined } : resolvePrincipals(cg.config.users);
   const principals = new PrincipalDirectory(entries);
   const auth = createAuthenticator(principals);
-  const authenticate = bearer(auth);
+  const authenticate = limitedBearer(cg, bearer(auth));
 
   const app = express();
+  app.disable('x-powered-by');
   app.set('trust proxy', cg.config.trustProxy);
+  if (cg.config.trustProxy === true) {
+    cg.logger.warn('CALLGUARD_TRUST_PROXY=true trusts every X-Forwarded-For hop: a client can pick its own address and step past the login and bearer limits. Name the proxy hops or addresses instead (e.g. 1, or 10.0.0.0/8)');
+  }
   // callguard often runs on an internal plain-HTTP port; upgrade-insecure-requests would break the board's assets there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   for (const { path, router } of opts.routers ?? []) app.use(path, router);
@@ -58,7 +64,7 @@ export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
   app.use(alertRoutes(cg, authenticate));
   app.use(reportRoutes(cg, authenticate));
 
-  app.use('/admin', sessions(cg), auth.session(), loginRoutes(auth, { attempts: cg.config.loginAttempts }));
+  app.use('/admin', sessions(cg), auth.session(), loginRoutes(auth, { attempts: cg.config.loginAttempts, store: (name) => redisLimitStore(cg.redis, cg.keys, name) }));
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(cg));
 
   app.use(notFound());

@@ -5,6 +5,7 @@ import type { Control } from '../engine/control.js';
 import type { JobHandler } from './worker.js';
 import type { SlackMessage } from '../notify/messages.js';
 import type { Notifier } from '../notify/notifier.js';
+import { signedFields, type JobSigner } from './job-signer.js';
 
 export const SLACK_ACTION_JOB = 'slack-action';
 
@@ -23,16 +24,25 @@ export const slackActionSchema = z
         blocks: z.array(z.looseObject({ type: z.string() })).max(50),
       })
       .optional(),
+    ...signedFields,
   })
   .strict();
 
+/** The principal a verified Slack press acts as. */
+export const slackPrincipal = (userId: string) => ({ name: `slack:${userId}`, role: 'slack' });
+
 export type SlackAction = z.infer<typeof slackActionSchema>;
 
-export function slackActionHandler(deps: { control: Control; notifier: Notifier; admins: string[] }): JobHandler {
+export function slackActionHandler(deps: { control: Control; notifier: Notifier; admins: string[]; signer: JobSigner }): JobHandler {
   return async (job: Job) => {
+    // Only the HTTP route, after checking Slack's signature, can vouch for who pressed.
+    const verified = deps.signer.verify(job.data);
+    if (!verified.ok) throw new UnrecoverableError(`slack-action refused: forged principal: ${verified.reason}`);
+    if (!verified.principal) throw new UnrecoverableError('slack-action refused: unsigned; only a verified Slack press may release a hold');
     const parsed = slackActionSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid slack-action data: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ')}`);
     const action = parsed.data;
+    if (verified.principal.name !== slackPrincipal(action.userId).name) throw new UnrecoverableError(`slack-action refused: signed for ${verified.principal.name}, names ${action.userId}`);
     // The HTTP route checked this too; the events queue is open to any BullMQ client, so check again.
     if (!deps.admins.includes(action.userId)) throw new UnrecoverableError(`Slack user ${action.userId} is not in CALLGUARD_SLACK_ADMINS`);
     const { released } = await deps.control.releaseIds([action.holdId], `slack:${action.userId}`, 'Resume calls pressed in Slack');

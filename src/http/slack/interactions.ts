@@ -10,7 +10,8 @@ import { verifySlackSignature } from '../middleware/signature.js';
 import type { Callguard } from '../../app/callguard.js';
 import { RESUME_ACTION_ID } from '../../notify/messages.js';
 import { safeId } from '../../notify/deliveries.js';
-import { SLACK_ACTION_JOB, slackUserId, type SlackAction } from '../../jobs/slack-action.js';
+import { SLACK_ACTION_JOB, slackPrincipal, slackUserId, type SlackAction } from '../../jobs/slack-action.js';
+import { ReplayedError } from '../middleware/errors.js';
 
 export interface SlackInteractionsOptions {
   /** Largest request body accepted (express.raw syntax); Slack's payloads are a few kB. */
@@ -32,7 +33,7 @@ type Payload = z.infer<typeof payloadSchema>;
  * Mount with `app.use('/slack/interactions', createSlackInteractionsRouter(cg))` BEFORE any
  * app-wide body parser: the signature covers the exact bytes Slack sent.
  */
-export function createSlackInteractionsRouter(cg: Pick<Callguard, 'config' | 'events' | 'logger'>, opts: SlackInteractionsOptions = {}): Router {
+export function createSlackInteractionsRouter(cg: Pick<Callguard, 'config' | 'events' | 'logger' | 'replay' | 'signer'>, opts: SlackInteractionsOptions = {}): Router {
   const router = express.Router();
   const log = cg.logger.child({ component: 'slack-interactions' });
 
@@ -48,6 +49,11 @@ export function createSlackInteractionsRouter(cg: Pick<Callguard, 'config' | 'ev
       log.warn({ reason: verified.reason, ip: req.ip }, 'rejected a Slack interaction');
       return sendError(res, new AuthError(`invalid Slack signature: ${verified.reason}`));
     }
+    // A captured press replayed inside the 5-minute window would release the hold again.
+    if (!(await cg.replay.firstUse('slack', verified.signature, verified.validUntil! - Date.now()))) {
+      log.warn({ ip: req.ip }, 'refused a replayed Slack interaction');
+      return sendError(res, new ReplayedError('this Slack request was already accepted'));
+    }
 
     const payload = parsePayload(req.body);
     if (!payload.ok) return sendError(res, new ValidationError(payload.message));
@@ -60,7 +66,7 @@ export function createSlackInteractionsRouter(cg: Pick<Callguard, 'config' | 'ev
       return ephemeral(res, `Sorry <@${userId}>, only callguard admins (CALLGUARD_SLACK_ADMINS) can resume calls. Nothing was changed.`);
     }
 
-    const job: SlackAction = { userId, holdId: action.value, ...messageOf(payload.value) };
+    const job: SlackAction = cg.signer.sign({ userId, holdId: action.value, ...messageOf(payload.value) }, slackPrincipal(userId));
     try {
       // Slack may deliver the same press twice; the action timestamp makes it one job.
       const jobId = action.action_ts ? `slack-action-${userId}-${safeId(action.action_ts)}` : undefined;
