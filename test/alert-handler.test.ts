@@ -118,6 +118,6 @@ describe('alert job handler', () => {
     expect(await cg.redis.zcard(cg.keys.alertResolved)).toBe(3);
     expect(await cg.redis.keys(`${cg.config.prefix}:cg:alert-resolved:*`)).toEqual([]);
     // The newest marks are the ones kept: they are the ones a racing firing notice can still need.
-    expect(await cg.redis.zrange(cg.keys.alertResolved, 0, -1)).toEqual(['alert:alertmanager:never-7', 'alert:alertmanager:never-8', 'alert:alertmanager:never-9']);
+    expect(await cg.redis.zrange(cg.keys.alertResolved, '0', '-1')).toEqual(['alert:alertmanager:never-7', 'alert:alertmanager:never-8', 'alert:alertmanager:never-9']);
   });
 });
