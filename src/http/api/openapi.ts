@@ -62,6 +62,7 @@ function bearer(roles: Role[], op: Json & { responses: Json }, alternatives: Jso
       '400': ref('responses', 'BadRequest'),
       '401': ref('responses', 'Unauthorized'),
       '403': ref('responses', 'Forbidden'),
+      '429': errorResponse('too_many_requests: too many failed authentications from this client address (5 × CALLGUARD_LOGIN_ATTEMPTS per 15 minutes).', { 'Retry-After': { schema: { type: 'integer' } } }),
     },
   };
 }
@@ -311,8 +312,15 @@ function paths(opts: OpenApiOptions): Record<string, Json> {
             content: json({ oneOf: [ref('schemas', 'GenericAlert'), ref('schemas', 'AlertmanagerWebhook'), ref('schemas', 'GrafanaWebhook')] }),
           },
           responses: {
-            ...accepted(obj({ job_id: strOrNull, alerts: { type: 'array', items: obj({ hold: str, status: { enum: ['firing', 'resolved'] }, name: str }) } })),
+            ...accepted(
+              obj({
+                job_id: strOrNull,
+                alerts: { type: 'array', items: obj({ hold: str, status: { enum: ['firing', 'resolved'] }, name: str }) },
+                rejected: { type: 'array', description: 'Alerts of the group left out, by 0-based index in alerts; the others took effect.', items: obj({ index: { type: 'integer' }, error: str }) },
+              }),
+            ),
             ...bodyErrors,
+            '409': errorResponse('replayed: this signed request was already accepted.'),
           },
         },
         [{ callguardSignature: [] }, { grafanaSignature: [] }],
