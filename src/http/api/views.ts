@@ -100,6 +100,9 @@ const jobId = z.string().nullable();
 export const alertAcceptedViewSchema = z.object({
   job_id: jobId,
   alerts: z.array(z.object({ hold: z.string(), status: z.enum(['firing', 'resolved']), name: z.string() })),
+  rejected: z
+    .array(z.object({ index: z.number().int(), error: z.string() }))
+    .meta({ description: 'Alerts of the group left out, by 0-based index in alerts; the others took effect.' }),
 });
 
 export const errorsAcceptedViewSchema = z.object({ job_id: jobId, counts });
