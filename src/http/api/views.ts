@@ -29,7 +29,7 @@ export const holdViewSchema = z
     kind: z.enum(['rule', 'alert', 'manual']),
     effect: z.enum(['pause', 'shadow', 'probe']).meta({ description: 'shadow holds pause nothing; probe holds let calls run at max_per_minute' }),
     scope: scopeViewSchema,
-    by: z.string().meta({ description: 'callguard for rules, alert:<source> for alerts, the principal for people' }),
+    by: z.string().meta({ description: 'callguard for rules, the sending principal for alerts (alert:<source> on holds from before principals were recorded), the principal for people' }),
     reason: z.string(),
     since: isoOrNull,
     until: isoOrNull,
