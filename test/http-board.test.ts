@@ -51,7 +51,10 @@ describe('Bull Board behind login', () => {
     expect(setCookie).toMatch(/; Path=\/admin/i);
     const [, keys] = await t.cg.redis.scan('0', 'MATCH', `${t.cg.keys.sessionPrefix}*`, 'COUNT', 1000);
     expect(keys).toHaveLength(1);
-    expect(await t.cg.redis.get(keys[0]!)).toContain(`"user":"${USERS.admin.name}"`);
+    // The session names the principal and a fingerprint of its secret and role, never the secret.
+    const stored = await t.cg.redis.get(keys[0]!);
+    expect(stored).toContain(`"user":{"name":"${USERS.admin.name}","fp":"`);
+    expect(stored).not.toContain(USERS.admin.secret);
     expect(await t.cg.redis.get(keys[0]!)).not.toContain(USERS.admin.secret);
   });
 

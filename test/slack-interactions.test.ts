@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SLACK_ACTION_JOB } from '../src/jobs/slack-action.js';
+import { SLACK_ACTION_JOB, slackPrincipal } from '../src/jobs/slack-action.js';
 import { createSlackInteractionsRouter } from '../src/http/slack/interactions.js';
 import { httpDeps } from '../src/app/http-deps.js';
 import type { Callguard } from '../src/app/callguard.js';
@@ -201,7 +201,7 @@ describe('the slack-action job', () => {
   it('re-checks the admin list, since any BullMQ client can add jobs to the events queue', async () => {
     const c = await start();
     const { hold } = await c.control.pause({ by: 'alice', reason: 'x' });
-    await c.events.add(SLACK_ACTION_JOB, { userId: STRANGER, holdId: hold.id });
+    await c.events.add(SLACK_ACTION_JOB, c.signer.sign({ userId: STRANGER, holdId: hold.id }, slackPrincipal(STRANGER)));
     const [job] = (await waitFor(async () => {
       const failed = (await c.events.getFailed()).filter((j) => j.name === SLACK_ACTION_JOB);
       return failed.length ? failed : undefined;
@@ -209,5 +209,33 @@ describe('the slack-action job', () => {
     expect(job!.failedReason).toBe(`Slack user ${STRANGER} is not in CALLGUARD_SLACK_ADMINS`);
     expect(job!.attemptsMade).toBe(1);
     expect((await c.ledger.list()).map((h) => h.id)).toEqual([hold.id]);
+  });
+
+  it.each<[string, (c: Callguard, holdId: string) => unknown, RegExp]>([
+    ['unsigned, naming an admin (a forged press from the board or a Redis client)', (_c, holdId) => ({ userId: ADMIN, holdId }), /unsigned/],
+    ['signed for one user, naming another', (c, holdId) => ({ ...c.signer.sign({ userId: STRANGER, holdId }, slackPrincipal(STRANGER)), userId: ADMIN }), /forged principal/],
+    ['signed with another key', (_c, holdId) => ({ userId: ADMIN, holdId, principal: slackPrincipal(ADMIN), signature: 'b'.repeat(64) }), /forged principal/],
+  ])('refuses a slack-action job %s (issue 10)', async (_what, data, reason) => {
+    const c = await start();
+    const { hold } = await c.control.pause({ by: 'alice', reason: 'x' });
+    await c.events.add(SLACK_ACTION_JOB, data(c, hold.id));
+    const [job] = (await waitFor(async () => {
+      const failed = (await c.events.getFailed()).filter((j) => j.name === SLACK_ACTION_JOB);
+      return failed.length ? failed : undefined;
+    }))!;
+    expect(job!.failedReason).toMatch(reason);
+    expect((await c.ledger.list()).map((h) => h.id)).toEqual([hold.id]);
+  });
+
+  it('when a signed press is replayed within the window, then 409 replayed and one job (issue 10)', async () => {
+    const c = await start();
+    const { message } = await pausedWithMessage(c);
+    const body = pressBody(ADMIN, message);
+    const headers = sign(body);
+    expect((await post(body, headers)).status).toBe(200);
+    const again = await post(body, headers);
+    expect(again.status).toBe(409);
+    expect(again.json.error.code).toBe('replayed');
+    expect(await slackActionJobs(c)).toHaveLength(1);
   });
 });

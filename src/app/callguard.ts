@@ -25,6 +25,8 @@ import { assertReachable, connect, type CallguardRedis } from '../store/redis.js
 import { Reporter } from '../client/reporter.js';
 import type { Rule } from '../domain/types.js';
 import type { Worker } from 'bullmq';
+import { JobSigner } from '../jobs/job-signer.js';
+import { ReplayGuard } from '../store/replay.js';
 
 export interface Callguard {
   config: Config;
@@ -49,6 +51,10 @@ export interface Callguard {
   /** The events queue's jobs, each declared once with its schema and handler. */
   jobs: EventsJob[];
   metrics: Metrics;
+  /** Signs hold-changing jobs with their principal (HTTP side) and verifies them (worker side). */
+  signer: JobSigner;
+  /** Remembers accepted webhook and Slack signatures so each is accepted once. */
+  replay: ReplayGuard;
   /** Starts the health worker and the evaluator schedule (omit for an API-only process). */
   startWorker(): Promise<Worker>;
   /** Flushes reports, lets running jobs finish (at most `graceMs`), closes queues and connections. */
@@ -101,16 +107,18 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   emitter.on('state-lost', (auditId) => logger.error({ auditId }, 'Redis lost callguard’s state: holds from before are gone; re-evaluating'), 'log');
   emitter.on('state-lost', metrics.onStateLost, 'metrics');
   emitter.on('state-lost', notifier.notifyStateLost, 'notifier');
+  const signer = await JobSigner.create(redis, keys, config.sessionSecret);
+  const replay = new ReplayGuard(redis, keys);
   const jobs = [
     errorReportJob(rules, counters, evaluator),
     evaluateJob(evaluator),
-    alertJob({ holds: control, rules, marks: new AlertMarks(redis, keys) }),
-    slackActionJob({ holds: control, messages: notifier, admins: config.slack.admins }),
+    alertJob({ holds: control, rules, marks: new AlertMarks(redis, keys), audit: ledger, verifier: signer, logger }),
+    slackActionJob({ holds: control, messages: notifier, admins: config.slack.admins, verifier: signer }),
   ];
   let worker: Worker | undefined;
 
   return {
-    config, rules, logger, redis, keys, counters, ledger, enforcer, emitter, evaluator, control, events, dispatch, reporter, notifier, jobs, metrics,
+    config, rules, logger, redis, keys, counters, ledger, enforcer, emitter, evaluator, control, events, dispatch, reporter, notifier, jobs, metrics, signer, replay,
     async startWorker() {
       // Upserting on every boot is intended: all instances share one schedule by id. Again after
       // each reconnect, so a Redis that lost its data (failover, restart without persistence)

@@ -30,6 +30,12 @@ const schema = z.object({
   CALLGUARD_SESSION_SECRET: secret.optional(),
   /** HMAC secret accepted on POST /health/alert besides bearer tokens (Grafana and X-Callguard-Signature). */
   CALLGUARD_WEBHOOK_SECRET: secret.optional(),
+  /**
+   * true: also accept Grafana's body-only signature (X-Grafana-Alerting-Signature without
+   * X-Grafana-Alerting-Timestamp). It has no timestamp, so a captured request can be replayed at
+   * any time; prefer configuring the timestamp header on the contact point.
+   */
+  CALLGUARD_GRAFANA_UNTIMED_SIGNATURES: z.enum(['true', 'false']).default('false'),
   /** Failed Bull Board logins allowed per client IP and name in 15 minutes (5x that per IP alone) before 429. */
   CALLGUARD_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
   /** Express "trust proxy": unset/false when clients connect directly; true, a hop count, or proxy IPs/subnets behind a reverse proxy (client IPs for login limits, HTTPS for Secure cookies). */
@@ -75,6 +81,7 @@ export type Config = {
   users: string;
   sessionSecret?: string;
   webhookSecret?: string;
+  grafanaUntimedSignatures: boolean;
   loginAttempts: number;
   metricsPublic: boolean;
   shutdownGraceMs: number;
@@ -107,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     users: e.CALLGUARD_USERS,
     sessionSecret: e.CALLGUARD_SESSION_SECRET,
     webhookSecret: e.CALLGUARD_WEBHOOK_SECRET,
+    grafanaUntimedSignatures: e.CALLGUARD_GRAFANA_UNTIMED_SIGNATURES === 'true',
     loginAttempts: e.CALLGUARD_LOGIN_ATTEMPTS,
     metricsPublic: e.CALLGUARD_METRICS_PUBLIC === 'true',
     shutdownGraceMs: Math.round(e.CALLGUARD_SHUTDOWN_GRACE_SECONDS * 1000),

@@ -2,7 +2,8 @@
 import { NotFoundError, ValidationError } from '../domain/errors.js';
 import type { AlertJob } from '../jobs/alert-job.js';
 import { JOB } from '../jobs/contract.js';
-import { SLACK_ACTION_JOB } from '../jobs/slack-action.js';
+import { SLACK_ACTION_JOB, slackPrincipal } from '../jobs/slack-action.js';
+import { redisLimitStore } from '../http/middleware/limit-store.js';
 import { readiness } from '../ops/readiness.js';
 import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
 import type { Callguard } from './callguard.js';
@@ -79,8 +80,8 @@ function ingestPort(cg: Callguard): IngestPort {
     rules: cg.rules,
     queues: cg.config.queues,
     reportCounts: (counts) => batcher.submit(counts),
-    async enqueueAlert(events) {
-      const data: AlertJob = { alerts: events };
+    async enqueueAlert(events, by) {
+      const data: AlertJob = cg.signer.sign({ alerts: events }, by);
       return (await cg.events.add(JOB.alert, data)).id ?? null;
     },
   };
@@ -97,8 +98,9 @@ function slackPort(cg: Callguard): SlackPort {
   return {
     ...(cg.config.slack.signingSecret ? { signingSecret: cg.config.slack.signingSecret } : {}),
     admins: cg.config.slack.admins,
+    replay: cg.replay,
     async enqueueAction(action, jobId) {
-      await cg.events.add(SLACK_ACTION_JOB, action, { jobId, attempts: 3, backoff: { type: 'exponential', delay: 500 } });
+      await cg.events.add(SLACK_ACTION_JOB, cg.signer.sign(action, slackPrincipal(action.userId)), { jobId, attempts: 3, backoff: { type: 'exponential', delay: 500 } });
     },
   };
 }
@@ -113,6 +115,7 @@ export function httpDeps(cg: Callguard): HttpDeps {
       trustProxy: config.trustProxy,
       metricsPublic: config.metricsPublic,
       loginAttempts: config.loginAttempts,
+      grafanaUntimedSignatures: config.grafanaUntimedSignatures,
       users: config.users,
       ...(config.webhookSecret ? { webhookSecret: config.webhookSecret } : {}),
     },
@@ -123,6 +126,8 @@ export function httpDeps(cg: Callguard): HttpDeps {
     board: { dispatch: [...cg.dispatch.values()], events: cg.events, notifications: cg.notifier.queue, holds },
     console: consoleReads(cg),
     sessions: { redis: cg.redis, prefix: cg.keys.sessionPrefix, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}) },
+    replay: cg.replay,
+    limitStore: (limiter) => redisLimitStore(cg.redis, cg.keys, limiter),
     logger: cg.logger,
   };
 }

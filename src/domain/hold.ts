@@ -20,7 +20,7 @@ export type Scope = string[] | 'all';
 interface HoldBase {
   id: string;
   scope: Scope;
-  /** Who placed it: `callguard` for rules, `alert:<source>` for alerts, the principal's name for people. */
+  /** Who placed it: `callguard` for rules, the sending principal for alerts (`alert:<source>` on older holds), the principal's name for people. */
   by: string;
   reason: string;
   /** ms since epoch (Redis clock). */

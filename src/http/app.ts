@@ -8,6 +8,7 @@ import { errorHandler, notFound } from './middleware/error-handler.js';
 import { BOARD_PATH, loginRoutes } from './board/login.js';
 import { createAuthenticator } from './auth/passport.js';
 import { bearer } from './middleware/require-role.js';
+import { limitedBearer } from './middleware/bearer-limit.js';
 import { mountRoutes } from './api/mount.js';
 import { openApiDocument } from './api/openapi.js';
 import type { HttpDeps } from './api/ports.js';
@@ -44,10 +45,14 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
   const { entries, generated } = opts.principals ? { entries: opts.principals, generated: undefined } : resolvePrincipals(settings.users);
   const principals = new PrincipalDirectory(entries);
   const auth = createAuthenticator(principals);
-  const authenticate = bearer(auth);
+  const authenticate = limitedBearer({ attempts: settings.loginAttempts, store: deps.limitStore('bearer') }, bearer(auth));
 
   const app = express();
+  app.disable('x-powered-by');
   app.set('trust proxy', settings.trustProxy);
+  if (settings.trustProxy === true) {
+    deps.logger.warn('CALLGUARD_TRUST_PROXY=true trusts every X-Forwarded-For hop: a client can pick its own address and step past the login and bearer limits. Name the proxy hops or addresses instead (e.g. 1, or 10.0.0.0/8)');
+  }
   app.use(accessLog(deps.logger));
   // callguard often runs on an internal plain-HTTP port; upgrade-insecure-requests would break the board's assets there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
@@ -57,10 +62,11 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
 
   const registry = { metricsPublic: settings.metricsPublic };
   const document = openApiDocument(registry);
-  const routeDeps = { holds: deps.holds, ingest: deps.ingest, ops: deps.ops, document: () => document };
-  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, webhookSecret: settings.webhookSecret }));
+  const routeDeps = { holds: deps.holds, ingest: deps.ingest, ops: deps.ops, replay: deps.replay, logger: deps.logger, document: () => document };
+  const webhook = { secret: settings.webhookSecret, replay: deps.replay, grafanaUntimed: settings.grafanaUntimedSignatures };
+  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, webhook }));
 
-  app.use('/admin', sessions(deps.sessions), auth.session(), loginRoutes(auth, { attempts: settings.loginAttempts }));
+  app.use('/admin', sessions(deps.sessions), auth.session(), loginRoutes(auth, { attempts: settings.loginAttempts, store: deps.limitStore }));
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(deps.board));
   app.use('/admin', consoleRoutes(deps.console, deps.holds));
 

@@ -1,33 +1,57 @@
 import { UnrecoverableError } from 'bullmq';
+import type { Logger } from 'pino';
 import { isCallguardError } from '../domain/errors.js';
-import { alertHoldId } from '../domain/hold.js';
+import { alertHoldId, type Hold } from '../domain/hold.js';
 import type { AlertEvent } from '../domain/alerts.js';
 import type { Rule } from '../domain/types.js';
 import type { AlertMarks } from '../store/alert-marks.js';
 import { JOB } from './contract.js';
 import { alertJobSchema } from './alert-job.js';
-import type { HoldsPort } from './ports.js';
+import type { JobPrincipal } from './job-signer.js';
+import type { AuditPort, HoldsPort, JobVerifier } from './ports.js';
 import { defineJob, type JobInfo } from './registry.js';
 
 export interface AlertJobDeps {
   holds: HoldsPort;
   rules: Rule[];
   marks: Pick<AlertMarks, 'markResolved' | 'resolvedSince'>;
+  /** Who holds what (to leave another source's hold alone), and the audit of refusals. */
+  audit: AuditPort;
+  verifier: JobVerifier;
+  logger: Logger;
 }
+
+/** The principal of an unsigned job added straight to the events queue by a BullMQ client. */
+export const BULLMQ_PRINCIPAL: JobPrincipal = { name: 'bullmq', role: 'alerts' };
 
 export interface AlertOutcome {
   hold: string;
   status: AlertEvent['status'];
-  /** added / released: the ledger changed; unchanged: already held, or nothing to release. */
-  result: 'added' | 'released' | 'unchanged' | 'added-then-released';
+  /**
+   * added / released: the ledger changed; unchanged: already held, or nothing to release;
+   * not-owner: another source's hold, left alone; failed: this alert could not be applied.
+   */
+  result: 'added' | 'released' | 'unchanged' | 'added-then-released' | 'not-owner' | 'failed';
+  error?: string;
+}
+
+/** Holds placed before holds named their principal read `alert:<source>`: any alerts principal may release those. */
+const legacyAuthor = (by: string) => by.startsWith('alert:');
+
+function mayRelease(hold: Hold, who: JobPrincipal): boolean {
+  return who.role === 'admin' || hold.by === who.name || legacyAuthor(hold.by);
 }
 
 /**
- * The `alert` job: a firing alert adds hold `alert:<source>:<id>`, its resolved notice releases
- * exactly that hold. Both are idempotent.
+ * The `alert` job: a firing alert adds hold `alert:<source>:<id>` by the principal that sent it;
+ * its resolved notice releases exactly that hold, when sent by the same principal or an admin.
+ * Both are idempotent. Each alert stands alone: one that cannot be applied is logged and audited,
+ * and the others still take effect. A job whose principal is not vouched for by its signature is
+ * refused (logged and audited).
  */
 export function alertJob(deps: AlertJobDeps) {
   const rulesByName = new Map(deps.rules.map((r) => [r.name, r]));
+  const log = deps.logger.child({ component: 'alert-handler' });
 
   const scopeOf = (event: AlertEvent): string[] | undefined => {
     if (event.queues?.length) return event.queues;
@@ -35,17 +59,38 @@ export function alertJob(deps: AlertJobDeps) {
     return rule && rule.queues !== 'all' ? rule.queues : undefined;
   };
 
-  const resolve = async (job: JobInfo, event: AlertEvent, hold: string): Promise<AlertOutcome> => {
+  const unknownRule = (event: AlertEvent) => event.rule !== undefined && !rulesByName.has(event.rule) && !event.queues?.length;
+
+  const reasonOf = (event: AlertEvent): string => {
+    const reason = event.reason === event.name ? event.name : `${event.name}: ${event.reason}`;
+    // Fail closed, but say so: a typo in callguard_rule must not pause every queue silently.
+    return unknownRule(event) ? `${reason} (label callguard_rule names unknown rule "${event.rule}"; pausing every queue)` : reason;
+  };
+
+  const refuse = async (job: JobInfo, reason: string): Promise<never> => {
+    log.error({ job: job.id, reason }, 'alert job refused');
+    await deps.audit.appendAudit({ event: 'job-refused', hold: '', kind: 'alert', by: 'callguard', reason: `alert job ${job.id}: ${reason}`, paused: [], resumed: [] });
+    throw new UnrecoverableError(`alert job refused: ${reason}`);
+  };
+
+  const resolve = async (job: JobInfo, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
     await deps.marks.markResolved(hold, job.timestamp);
-    const { released } = await deps.holds.releaseIds([hold], `alert:${event.source}`, `resolved: ${event.name}`);
+    const existing = (await deps.audit.list()).find((h) => h.id === hold);
+    if (existing && !mayRelease(existing, who)) {
+      log.warn({ hold, by: who.name, owner: existing.by }, 'resolved notice for a hold another source placed; left alone');
+      await deps.audit.appendAudit({ event: 'release-refused', hold, kind: 'alert', by: who.name, reason: `resolved: ${event.name}; the hold belongs to ${existing.by}`, paused: [], resumed: [] });
+      return { hold, status: event.status, result: 'not-owner' };
+    }
+    const { released } = await deps.holds.releaseIds([hold], who.name, `resolved: ${event.name}`);
     return { hold, status: event.status, result: released.length ? 'released' : 'unchanged' };
   };
 
-  const fire = async (job: JobInfo, event: AlertEvent, hold: string): Promise<AlertOutcome> => {
+  const fire = async (job: JobInfo, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
+    if (unknownRule(event)) log.warn({ hold, rule: event.rule, by: who.name }, 'alert names an unknown callguard_rule; its hold pauses every queue');
     const changes = await deps.holds.addAlertHold({
       id: hold,
-      by: `alert:${event.source}`,
-      reason: event.reason === event.name ? event.name : `${event.name}: ${event.reason}`,
+      by: who.name,
+      reason: reasonOf(event),
       queues: scopeOf(event),
       rule: event.rule,
       alertName: event.name,
@@ -54,7 +99,7 @@ export function alertJob(deps: AlertJobDeps) {
     // A resolved notice enqueued after this one may have run first. It marks the hold before
     // releasing; re-reading the mark after adding closes the gap.
     if (await deps.marks.resolvedSince(hold, job.timestamp)) {
-      await deps.holds.releaseIds([hold], `alert:${event.source}`, `resolved before this firing notice was handled: ${event.name}`);
+      await deps.holds.releaseIds([hold], who.name, `resolved before this firing notice was handled: ${event.name}`);
       return { hold, status: event.status, result: changes.length ? 'added-then-released' : 'released' };
     }
     return { hold, status: event.status, result: changes.length ? 'added' : 'unchanged' };
@@ -63,16 +108,24 @@ export function alertJob(deps: AlertJobDeps) {
   return defineJob({
     name: JOB.alert,
     schema: alertJobSchema,
+    // Invalid data never reaches the handler; it is refused the same visible way.
+    refused: (reason, job) => refuse(job, `invalid data: ${reason}`),
     async handler({ alerts }, job) {
+      // Checked over the data as stored: the parsed copy may differ in key order and defaults.
+      const verified = deps.verifier.verify(job.data);
+      if (!verified.ok) return refuse(job, `forged principal: ${verified.reason}`);
+      const who = verified.principal ?? BULLMQ_PRINCIPAL;
       const outcomes: AlertOutcome[] = [];
       for (const event of alerts) {
         const hold = alertHoldId(event);
         try {
-          outcomes.push(await (event.status === 'resolved' ? resolve(job, event, hold) : fire(job, event, hold)));
+          outcomes.push(await (event.status === 'resolved' ? resolve(job, event, hold, who) : fire(job, event, hold, who)));
         } catch (err) {
-          // A bad scope (unknown queue) will not get better on retry.
-          if (isCallguardError(err) && err.status < 500) throw new UnrecoverableError(`${hold}: ${err.message}`);
-          throw err;
+          // Redis trouble: retry the job (every step is idempotent). A bad alert will not get better.
+          if (!isCallguardError(err) || err.status >= 500) throw err;
+          log.error({ job: job.id, hold, err: err.message }, 'alert could not be applied');
+          await deps.audit.appendAudit({ event: 'alert-failed', hold, kind: 'alert', by: who.name, reason: `${event.status} ${event.name}: ${err.message}`, paused: [], resumed: [] });
+          outcomes.push({ hold, status: event.status, result: 'failed', error: err.message });
         }
       }
       return { outcomes };

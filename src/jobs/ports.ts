@@ -1,6 +1,7 @@
 /** The narrow parts of the engine and store that job handlers use. */
 import type { Control } from '../engine/control.js';
-import type { HoldChange } from '../store/holds.js';
+import type { HoldChange, HoldLedger } from '../store/holds.js';
+import type { JobSigner } from './job-signer.js';
 import type { Rule } from '../domain/types.js';
 
 /**
@@ -18,3 +19,9 @@ export interface EvaluationPort {
 
 /** Places and releases holds on behalf of alerts and people. */
 export type HoldsPort = Pick<Control, 'addAlertHold' | 'releaseIds'>;
+
+/** Reads who holds what, and records refusals in the audit, for handlers that decide per principal. */
+export type AuditPort = Pick<HoldLedger, 'list' | 'appendAudit'>;
+
+/** Checks that a job's principal is vouched for by its signature (see JobSigner). */
+export type JobVerifier = Pick<JobSigner, 'verify'>;

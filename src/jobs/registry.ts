@@ -8,6 +8,8 @@ export interface JobInfo {
   name: string;
   /** When the job was enqueued (the enqueuing client's clock, ms). */
   timestamp: number;
+  /** The data exactly as stored, for checks over its exact form (a job's signature). */
+  data: unknown;
 }
 
 /** One job of the events queue: its public name, the schema of its data, and what it does. */
@@ -16,6 +18,8 @@ export interface EventsJob<S extends z.ZodType = z.ZodType> {
   schema: S;
   // Method syntax on purpose: jobs with different data types share one registry list.
   handler(data: z.output<S>, job: JobInfo): Promise<unknown>;
+  /** Told when data fails the schema, before the job fails for good (to log and audit it); may throw its own error. */
+  refused?(reason: string, job: JobInfo): Promise<unknown>;
 }
 
 /** Declares a job once; the handler's data type comes from the schema. */
@@ -38,7 +42,12 @@ export function registry(jobs: EventsJob[]): JobRegistry {
 export async function dispatch(jobs: JobRegistry, job: Pick<Job, 'id' | 'name' | 'data' | 'timestamp'>): Promise<unknown> {
   const declared = jobs.get(job.name);
   if (!declared) throw new UnrecoverableError(`unknown job name "${job.name}"`);
+  const info: JobInfo = { id: job.id, name: job.name, timestamp: job.timestamp, data: job.data };
   const parsed = declared.schema.safeParse(job.data);
-  if (!parsed.success) throw new UnrecoverableError(`invalid ${job.name} data: ${formatIssues(parsed.error)}`);
-  return declared.handler(parsed.data, { id: job.id, name: job.name, timestamp: job.timestamp });
+  if (!parsed.success) {
+    const reason = formatIssues(parsed.error);
+    await declared.refused?.(reason, info);
+    throw new UnrecoverableError(`invalid ${job.name} data: ${reason}`);
+  }
+  return declared.handler(parsed.data, info);
 }

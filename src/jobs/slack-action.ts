@@ -1,7 +1,8 @@
 /** The `slack-action` job on the events queue: a verified "Resume calls" press, done off the HTTP path. */
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
-import type { HoldsPort } from './ports.js';
+import { signedFields } from './job-signer.js';
+import type { HoldsPort, JobVerifier } from './ports.js';
 import { defineJob } from './registry.js';
 
 export const SLACK_ACTION_JOB = 'slack-action';
@@ -21,8 +22,12 @@ export const slackActionSchema = z
         blocks: z.array(z.looseObject({ type: z.string() })).max(50),
       })
       .optional(),
+    ...signedFields,
   })
   .strict();
+
+/** The principal a verified Slack press acts as. */
+export const slackPrincipal = (userId: string) => ({ name: `slack:${userId}`, role: 'slack' });
 
 export type SlackAction = z.infer<typeof slackActionSchema>;
 
@@ -38,11 +43,16 @@ export interface PressedPort {
   }): Promise<void>;
 }
 
-export function slackActionJob(deps: { holds: Pick<HoldsPort, 'releaseIds'>; messages: PressedPort; admins: string[] }) {
+export function slackActionJob(deps: { holds: Pick<HoldsPort, 'releaseIds'>; messages: PressedPort; admins: string[]; verifier: JobVerifier }) {
   return defineJob({
     name: SLACK_ACTION_JOB,
     schema: slackActionSchema,
-    async handler(action) {
+    async handler(action, job) {
+      // Only the HTTP route, after checking Slack's signature, can vouch for who pressed.
+      const verified = deps.verifier.verify(job.data);
+      if (!verified.ok) throw new UnrecoverableError(`slack-action refused: forged principal: ${verified.reason}`);
+      if (!verified.principal) throw new UnrecoverableError('slack-action refused: unsigned; only a verified Slack press may release a hold');
+      if (verified.principal.name !== slackPrincipal(action.userId).name) throw new UnrecoverableError(`slack-action refused: signed for ${verified.principal.name}, names ${action.userId}`);
       // The HTTP route checked this too; the events queue is open to any BullMQ client, so check again.
       if (!deps.admins.includes(action.userId)) throw new UnrecoverableError(`Slack user ${action.userId} is not in CALLGUARD_SLACK_ADMINS`);
       const { released } = await deps.holds.releaseIds([action.holdId], `slack:${action.userId}`, 'Resume calls pressed in Slack');

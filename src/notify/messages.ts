@@ -1,7 +1,9 @@
 /** Pure Slack messages (Block Kit plus the plain `text` fallback) for hold transitions. */
 import type { KnownBlock } from '@slack/web-api';
 import { queuesOf, type Hold } from '../domain/hold.js';
-import { actor, clip, code, describeHold, duration, queueList, resumePlan, time, type Flavour } from './format.js';
+import { actor, clip, code, describeHold, duration, queueList, resumePlan, text as mrkdwnText, time, type Flavour } from './format.js';
+
+const escapeControl = (s: string) => mrkdwnText(s, 'mrkdwn');
 
 export const RESUME_ACTION_ID = 'callguard_resume';
 
@@ -158,7 +160,8 @@ function probeText(probe: Hold, f: Flavour): string {
 type Fields = (f: Flavour) => ReadonlyArray<readonly [string, string]>;
 
 function build(header: string, title: string, fields: Fields, hold: Hold, button: boolean): SlackMessage {
-  const text = `${title}. ${fields('plain').map(([k, v]) => `${k}: ${v}`).join('. ')}.`;
+  // Slack parses the fallback text too: an alert's summary must not become <!channel> or a link.
+  const text = escapeControl(`${title}. ${fields('plain').map(([k, v]) => `${k}: ${v}`).join('. ')}.`);
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(header, 150), emoji: true } },
     {

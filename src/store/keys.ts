@@ -57,9 +57,25 @@ export class Keys {
   get sessionPrefix(): string {
     return this.key('sess') + ':';
   }
-  /** String (with TTL): when an alert hold's resolved notice was enqueued; orders it against a racing firing. */
-  alertResolved(holdId: string): string {
-    return this.key('alert-resolved', holdId);
+  /**
+   * Sorted set: alert hold id → ms its latest resolved notice was enqueued; orders it against a
+   * racing firing notice. One capped set instead of a key per notice, so a flood of resolved
+   * notices for alerts that never fired cannot grow Redis without bound.
+   */
+  get alertResolved(): string {
+    return this.key('alert-resolved');
+  }
+  /** String (with TTL) per accepted webhook/Slack signature, so a captured request is accepted once. */
+  signatureSeen(kind: string, signature: string): string {
+    return this.key('seen', kind, signature);
+  }
+  /** String prefix of the express-rate-limit counters (rate-limit-redis appends the client key). */
+  rateLimitPrefix(limiter: string): string {
+    return this.key('rl', limiter) + ':';
+  }
+  /** String: the random job-signing key, used only when CALLGUARD_SESSION_SECRET is unset. */
+  get jobKey(): string {
+    return this.key('job-key');
   }
   /** Every key pattern callguard owns (for cleanup in tests and the demo). */
   get pattern(): string {

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { alertmanagerSchema, genericSchema, grafanaSchema, parseAlertPayload, type AlertEvent } from '../../domain/alerts.js';
-import { UnknownRuleError, ValidationError } from '../../domain/errors.js';
+import { alertmanagerSchema, genericSchema, grafanaSchema } from '../../domain/alerts.js';
+import { AuthError } from '../../domain/errors.js';
 import { alertHoldId } from '../../jobs/alert-job.js';
-import type { IngestPort } from './ports.js';
+import { admitAlerts } from './alert-intake.js';
 import { route } from './route.js';
-import { alertAcceptedViewSchema } from './views.js';
+import { alertAcceptedViewSchema, errorViewSchema } from './views.js';
 
 const payload = z.union([
   genericSchema.meta({ id: 'GenericAlert' }),
@@ -12,24 +12,11 @@ const payload = z.union([
   grafanaSchema.meta({ id: 'GrafanaWebhook' }),
 ]);
 
-/** Names only configured rules and dispatch queues: a typo is a 400 now, not a failed job later. */
-function check(events: AlertEvent[], ingest: IngestPort): void {
-  const rules = ingest.rules.map((r) => r.name);
-  for (const e of events) {
-    if (e.source === 'generic' && e.rule !== undefined && !rules.includes(e.rule)) {
-      throw new UnknownRuleError(`body.rule: unknown rule ${e.rule}; configured: ${rules.join(', ')}`);
-    }
-    const unknown = (e.queues ?? []).filter((q) => !ingest.queues.includes(q));
-    if (unknown.length) {
-      throw new ValidationError(`alert ${e.name}: label callguard_queues names unknown dispatch queue(s) ${unknown.join(', ')}; configured: ${ingest.queues.join(', ')}`);
-    }
-  }
-}
-
 /**
- * POST /health/alert: generic, Alertmanager or Grafana bodies become one `alert` job; the health
- * worker places or releases the holds. Everything checkable is checked here, so a bad body gets
- * a 400 while the sender is still listening instead of a failed job nobody sees.
+ * POST /health/alert: generic, Alertmanager or Grafana bodies become one `alert` job, signed with
+ * the sending principal; the health worker places or releases the holds. Everything the worker
+ * will check is checked here (alert-intake.ts): each alert of a group stands alone, and one that
+ * could not be used is named in `rejected` instead of answered 202 and dropped later.
  */
 export const alertRoutes = [
   route({
@@ -38,13 +25,35 @@ export const alertRoutes = [
     operationId: 'postAlert',
     tag: 'ingest',
     summary: 'Alert webhook: generic, Alertmanager or Grafana',
-    description: 'Firing adds a hold, resolved releases exactly that hold. A signature is used only when no Authorization header is sent.',
+    description:
+      'Firing adds a hold, resolved releases exactly that hold (only for the principal that placed it, or an admin). Each alert of a group ' +
+      'stands alone: the usable ones take effect, the others are listed in `rejected`. Over-long text is truncated, over-long fingerprints ' +
+      'hashed. A signature is used only when no Authorization header is sent, and each signed request is accepted once.',
     access: 'webhook',
-    body: { accept: ['json'], schema: payload, parse: parseAlertPayload },
-    responses: { 202: { description: 'Accepted: one job on the events queue.', schema: alertAcceptedViewSchema } },
-  }).handle(async ({ deps, body: events }) => {
-      check(events, deps.ingest);
-      const jobId = await deps.ingest.enqueueAlert(events);
-      return { status: 202, json: { job_id: jobId, alerts: events.map((e) => ({ hold: alertHoldId(e), status: e.status, name: e.name })) } };
-    }),
+    // Parsed in the handler: a group is checked alert by alert against the configured rules and queues.
+    body: { accept: ['json'], schema: payload, parse: (body) => body },
+    responses: {
+      202: { description: 'Accepted: one job on the events queue.', schema: alertAcceptedViewSchema },
+      409: { description: 'replayed: this signed request was already accepted.', schema: errorViewSchema },
+    },
+  }).handle(async ({ deps, body, user, req }) => {
+    if (!user) throw new AuthError();
+    const log = deps.logger.child({ component: 'alert-intake' });
+    const { events, rejected, unknownRules } = admitAlerts(body, deps.ingest);
+    if (rejected.length) log.warn({ by: user.name, rejected }, 'alerts left out of a webhook group');
+    for (const u of unknownRules) log.warn({ by: user.name, ...u }, 'alert names an unknown callguard_rule; its hold will pause every queue');
+    const jobId = await deps.ingest.enqueueAlert(events, user).catch(async (err: unknown) => {
+      // Not carried out: let the sender's retry of the same signed request through.
+      if (req.signed) await deps.replay.forget(req.signed.kind, req.signed.signature).catch(() => undefined);
+      throw err;
+    });
+    return {
+      status: 202,
+      json: {
+        job_id: jobId,
+        alerts: events.map((e) => ({ hold: alertHoldId(e), status: e.status, name: e.name })),
+        rejected: rejected.map((r) => ({ index: r.index, error: r.message })),
+      },
+    };
+  }),
 ];

@@ -23,6 +23,7 @@ export const documentedElsewhere: RouteContract[] = [
     form: z.object({ payload: z.string().meta({ description: 'Slack’s JSON payload.' }) }),
     responses: {
       200: { description: 'Accepted (empty body), or an ephemeral reply to the presser.', schema: slackReplyViewSchema },
+      409: { description: 'replayed: this signed Slack request was already accepted.', schema: errorViewSchema },
       503: { description: 'SLACK_SIGNING_SECRET is not set.', schema: errorViewSchema },
     },
     shared: ['BadRequest', 'Unauthorized', 'PayloadTooLarge', 'UnsupportedMediaType'],

@@ -14,7 +14,7 @@ import type { Access, ApiRoute, ResponseSpec, RouteContract, SharedResponse } fr
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
 const errorRef = { $ref: '#/components/schemas/Error' };
-const shared: Record<SharedResponse, { description: string; headers?: Record<string, { description: string; schema: { type: 'string' } }> }> = {
+const shared: Record<SharedResponse, { description: string; headers?: Record<string, { description: string; schema: { type: 'string' | 'integer' } }> }> = {
   BadRequest: { description: 'A field is wrong (the message names it), a rule or queue is not configured, the body is not JSON or not UTF-8, or a token was sent in the URL.' },
   Unauthorized: {
     description: 'No credentials, a wrong token or a bad signature.',
@@ -23,6 +23,10 @@ const shared: Record<SharedResponse, { description: string; headers?: Record<str
   Forbidden: { description: 'The principal’s role may not do this.' },
   PayloadTooLarge: { description: `Body over ${BODY_LIMIT_BYTES / 1024} KiB (after gzip/deflate inflation).` },
   UnsupportedMediaType: { description: 'Wrong or missing Content-Type, a charset other than UTF-8, or an unknown Content-Encoding.' },
+  TooManyRequests: {
+    description: 'too_many_requests: too many failed authentications from this client address (5 × CALLGUARD_LOGIN_ATTEMPTS per 15 minutes).',
+    headers: { 'Retry-After': { description: 'Seconds until the address may try again.', schema: { type: 'integer' } } },
+  },
 };
 
 const securitySchemes = {
@@ -70,7 +74,7 @@ function response(spec: ResponseSpec): ResponseConfig {
 function operation(r: RouteContract | ApiRoute): RouteConfig {
   const bearer = typeof r.access === 'object' || r.access === 'webhook';
   const body = 'body' in r ? r.body : undefined;
-  const implied: SharedResponse[] = [...(bearer ? (['BadRequest', 'Unauthorized', 'Forbidden'] as const) : []), ...(body ? (['BadRequest', 'PayloadTooLarge', 'UnsupportedMediaType'] as const) : []), ...(r.shared ?? [])];
+  const implied: SharedResponse[] = [...(bearer ? (['BadRequest', 'Unauthorized', 'Forbidden', 'TooManyRequests'] as const) : []), ...(body ? (['BadRequest', 'PayloadTooLarge', 'UnsupportedMediaType'] as const) : []), ...(r.shared ?? [])];
   const roles = typeof r.access === 'object' ? r.access.roles : r.access === 'webhook' ? ['alerts'] : undefined;
   const query = 'query' in r ? r.query : undefined;
   const media = body?.media ? Object.fromEntries(Object.entries(body.media).map(([type, description]) => [type, { schema: { type: 'string' as const, description } }])) : {};
@@ -95,7 +99,7 @@ function operation(r: RouteContract | ApiRoute): RouteConfig {
   };
 }
 
-const STATUS: Record<SharedResponse, number> = { BadRequest: 400, Unauthorized: 401, Forbidden: 403, PayloadTooLarge: 413, UnsupportedMediaType: 415 };
+const STATUS: Record<SharedResponse, number> = { BadRequest: 400, Unauthorized: 401, Forbidden: 403, PayloadTooLarge: 413, UnsupportedMediaType: 415, TooManyRequests: 429 };
 
 /** The document for one app; `metricsPublic` follows that app's config. */
 export function openApiDocument(opts: RegistryOptions = {}): Record<string, unknown> {

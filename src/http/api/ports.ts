@@ -3,6 +3,7 @@
  * (src/app/http-deps.ts). Routers never see Redis, keys, raw queues or the ledger's clock.
  */
 import type { Queue } from 'bullmq';
+import type { Store } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import type { AlertEvent } from '../../domain/alerts.js';
 import type { Hold, Rule } from '../../domain/types.js';
@@ -46,7 +47,16 @@ export interface IngestPort {
   queues: readonly string[];
   /** Enqueues the counts (none: nothing enqueued); the job id, or null. */
   reportCounts(counts: Record<string, number>): Promise<string | null>;
-  enqueueAlert(events: AlertEvent[]): Promise<string | null>;
+  /** Signed with the principal that sent them: the worker refuses a job whose principal was forged. */
+  enqueueAlert(events: AlertEvent[], by: { name: string; role: string }): Promise<string | null>;
+}
+
+/** Signed requests (webhooks, Slack) accepted once: each signature is remembered while it could be replayed. */
+export interface ReplayPort {
+  /** True the first time a signature is seen within `ttlMs`; false for a repeat. */
+  firstUse(kind: string, signature: string, ttlMs: number): Promise<boolean>;
+  /** Undoes firstUse when the request it admitted could not be carried out, so the sender's retry is not refused. */
+  forget(kind: string, signature: string): Promise<void>;
 }
 
 export interface OpsPort {
@@ -59,8 +69,10 @@ export interface SlackPort {
   signingSecret?: string;
   /** Slack user ids allowed to press Resume. */
   admins: string[];
-  /** `jobId` makes a press Slack delivers twice one job. */
+  /** `jobId` makes a press Slack delivers twice one job. Signed with the presser as principal. */
   enqueueAction(action: SlackAction, jobId?: string): Promise<void>;
+  /** Each signed press is accepted once. */
+  replay: ReplayPort;
 }
 
 /** The Bull Board: the queues it shows and the holds its pause/resume buttons place. */
@@ -101,6 +113,8 @@ export interface HttpSettings {
   trustProxy: string | boolean | number;
   metricsPublic: boolean;
   webhookSecret?: string;
+  /** CALLGUARD_GRAFANA_UNTIMED_SIGNATURES: accept Grafana's replayable body-only signature. */
+  grafanaUntimedSignatures: boolean;
   loginAttempts: number;
   /** CALLGUARD_USERS as configured. */
   users: string;
@@ -115,6 +129,9 @@ export interface HttpDeps {
   board: BoardDeps;
   sessions: SessionDeps;
   console: ConsoleReads;
+  replay: ReplayPort;
+  /** A rate-limit store shared by every instance (Redis), one per limiter name. */
+  limitStore(limiter: string): Store;
   logger: Logger;
 }
 

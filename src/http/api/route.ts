@@ -8,7 +8,8 @@ import type { z } from 'zod';
 import type { Principal, Role } from '../auth/principals.js';
 import type { BodyFormat } from '../middleware/body.js';
 import { validate } from '../middleware/validate.js';
-import type { HoldsPort, IngestPort, OpsPort } from './ports.js';
+import type { Logger } from '../../ops/logger.js';
+import type { HoldsPort, IngestPort, OpsPort, ReplayPort } from './ports.js';
 
 /**
  * `roles`: a bearer token of one of these roles (admin always may). `webhook`: as `alerts`, or an
@@ -18,7 +19,7 @@ import type { HoldsPort, IngestPort, OpsPort } from './ports.js';
 export type Access = { roles: Role[] } | 'webhook' | 'public' | 'slack' | 'session';
 
 /** The shared error responses in the document's components. */
-export type SharedResponse = 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'PayloadTooLarge' | 'UnsupportedMediaType';
+export type SharedResponse = 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'PayloadTooLarge' | 'UnsupportedMediaType' | 'TooManyRequests';
 
 export interface ResponseSpec {
   description: string;
@@ -52,6 +53,9 @@ export interface RouteDeps {
   holds: HoldsPort;
   ingest: IngestPort;
   ops: OpsPort;
+  /** Signed requests accepted once (webhook routes). */
+  replay: ReplayPort;
+  logger: Logger;
   document(): unknown;
 }
 

@@ -29,7 +29,7 @@ export const holdViewSchema = z
     kind: z.enum(['rule', 'alert', 'manual']),
     effect: z.enum(['pause', 'shadow', 'probe']).meta({ description: 'shadow holds pause nothing; probe holds let calls run at max_per_minute' }),
     scope: scopeViewSchema,
-    by: z.string().meta({ description: 'callguard for rules, alert:<source> for alerts, the principal for people' }),
+    by: z.string().meta({ description: 'callguard for rules, the sending principal for alerts (alert:<source> on holds from before principals were recorded), the principal for people' }),
     reason: z.string(),
     since: isoOrNull,
     until: isoOrNull,
@@ -101,6 +101,9 @@ const jobId = z.string().nullable();
 export const alertAcceptedViewSchema = z.object({
   job_id: jobId,
   alerts: z.array(z.object({ hold: z.string(), status: z.enum(['firing', 'resolved']), name: z.string() })),
+  rejected: z
+    .array(z.object({ index: z.number().int(), error: z.string() }))
+    .meta({ description: 'Alerts of the group left out, by 0-based index in alerts; the others took effect.' }),
 });
 
 export const errorsAcceptedViewSchema = z.object({ job_id: jobId, counts });

@@ -121,4 +121,22 @@ export class PrincipalDirectory {
     const e = this.entries.find((x) => x.name === name);
     return e && { name: e.name, role: e.role };
   }
+
+  /**
+   * A digest of the principal's name, role and secret, stored in its sessions: rotating the
+   * secret or changing the role (or reusing the name for someone else) ends every session, since
+   * the stored fingerprint no longer matches. It reveals nothing usable about the secret.
+   */
+  fingerprint(name: string): string | undefined {
+    const e = this.entries.find((x) => x.name === name);
+    if (!e) return undefined;
+    return createHash('sha256').update('callguard-session\0').update(e.name).update('\0').update(e.role).update('\0').update(e.hash).digest('base64url').slice(0, 22);
+  }
+
+  /** The principal a session names, if its fingerprint still matches. */
+  bySession(name: string, fingerprint: string): Principal | undefined {
+    const current = this.fingerprint(name);
+    if (current === undefined || current.length !== fingerprint.length) return undefined;
+    return timingSafeEqual(Buffer.from(current), Buffer.from(fingerprint)) ? this.byName(name) : undefined;
+  }
 }

@@ -21,7 +21,7 @@ class HeldQueueAdapter extends BullMQAdapter {
   override async resume(): Promise<void> {}
 }
 
-/** callguard's own events queue: error reports, alerts and the evaluator run there, so it is never paused. */
+/** callguard's own events queue: error reports, alerts and the evaluator run there, so it is never paused (and read-only on the board). */
 class EventsQueueAdapter extends BullMQAdapter {
   override async pause(): Promise<void> {
     throw new ForbiddenError("callguard's events queue is never paused");
@@ -43,10 +43,17 @@ export function boards(deps: BoardDeps): RequestHandler {
   const eventsName = `${OWN_PREFIX}${deps.events.name}`;
   const own = { prefix: OWN_PREFIX, description: "callguard's own queue" };
 
+  const ownNames = new Set([eventsName, `${OWN_PREFIX}${deps.notifications.name}`]);
+
   const before = async ({ method, route, request }: HookContext): Promise<BeforeHookResult> => {
-    if (method !== 'put') return;
+    if (method === 'get') return;
     const who = actors.get(request.headers);
     const queue = String(request.params?.queueName ?? '');
+    // Every write to callguard's own queues could switch the kill switch off: a rate limit stops
+    // error reports being counted, a removed scheduler stops the evaluator, an added job forges
+    // an actor, a paused notifications queue silences Slack. Read-only here as well as per adapter.
+    if (ownNames.has(queue)) return deny(`${queue} is callguard's own queue; it is read-only on the board`);
+    if (method !== 'put') return;
     if (route === '/api/queues/pause') {
       return deny("Pause all would pause callguard's own events queue; pause dispatch queues one at a time, or POST /health/pause");
     }
@@ -67,10 +74,7 @@ export function boards(deps: BoardDeps): RequestHandler {
     const dispatch = deps.dispatch.map((q) =>
       readOnlyMode ? new BullMQAdapter(q, { readOnlyMode }) : new HeldQueueAdapter(q, { description: 'dispatch queue: pause/resume place and release callguard holds' }),
     );
-    const ownQueues = [
-      readOnlyMode ? new BullMQAdapter(deps.events, { ...own, readOnlyMode }) : new EventsQueueAdapter(deps.events, own),
-      new BullMQAdapter(deps.notifications, { ...own, readOnlyMode }),
-    ];
+    const ownQueues = [new EventsQueueAdapter(deps.events, { ...own, readOnlyMode: true }), new BullMQAdapter(deps.notifications, { ...own, readOnlyMode: true })];
     createBullBoard({
       queues: [...dispatch, ...ownQueues],
       serverAdapter: server,
@@ -79,7 +83,10 @@ export function boards(deps: BoardDeps): RequestHandler {
         ...(readOnlyMode ? {} : { handlerHooks: { before } }),
       },
     });
-    return server.getRouter() as RequestHandler;
+    const router = server.getRouter() as RequestHandler & { disable?: (setting: string) => void };
+    // The adapter is its own Express app, which would set X-Powered-By again below helmet.
+    router.disable?.('x-powered-by');
+    return router;
   };
 
   const admin = build(false);

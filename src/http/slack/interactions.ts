@@ -13,6 +13,7 @@ import type { SlackPort } from '../api/ports.js';
 import { RESUME_ACTION_ID } from '../../notify/messages.js';
 import { safeId } from '../../notify/deliveries.js';
 import { slackUserId, type SlackAction } from '../../jobs/slack-action.js';
+import { ReplayedError } from '../middleware/errors.js';
 
 export interface SlackInteractionsOptions {
   /** Largest request body accepted (express.raw syntax); Slack's payloads are a few kB. */
@@ -49,6 +50,11 @@ export function createSlackInteractionsRouter(slack: SlackPort, logger: Logger, 
     if (!verified.ok) {
       log.warn({ reason: verified.reason, ip: req.ip }, 'rejected a Slack interaction');
       return sendError(res, new AuthError(`invalid Slack signature: ${verified.reason}`));
+    }
+    // A captured press replayed inside the 5-minute window would release the hold again.
+    if (!(await slack.replay.firstUse('slack', verified.signature, verified.validUntil! - Date.now()))) {
+      log.warn({ ip: req.ip }, 'refused a replayed Slack interaction');
+      return sendError(res, new ReplayedError('this Slack request was already accepted'));
     }
 
     const payload = parsePayload(req.body);
