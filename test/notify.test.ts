@@ -320,12 +320,16 @@ async function startLogged(env: Record<string, string>) {
 }
 
 describe('when the notifications queue cannot take the job', () => {
-  it('the pause still lands and the failure is logged', async () => {
+  it('the pause still lands, the failure is logged, and the next tick announces it', async () => {
     const { cg, lines } = await startLogged(slackEnv());
+    const addBulk = cg.notifier.queue.addBulk.bind(cg.notifier.queue);
     cg.notifier.queue.addBulk = () => Promise.reject(new Error('simulated enqueue failure'));
     await cg.control.pause({ by: 'alice', reason: 'enqueue breaks' });
     expect(await cg.dispatch.get('calls')!.isPaused()).toBe(true);
-    expect(lines.find((l) => l.msg === 'could not enqueue notifications')).toMatchObject({ err: { type: 'Error', message: 'simulated enqueue failure' }, level: 50 });
+    expect(lines.find((l) => String(l.msg).startsWith('could not relay hold changes'))).toMatchObject({ err: { type: 'Error', message: 'simulated enqueue failure' }, level: 50 });
+    cg.notifier.queue.addBulk = addBulk;
+    await cg.evaluator.evaluate({ full: true });
+    await waitFor(async () => (await cg.notifier.queue.getJobs(['waiting', 'active', 'completed', 'delayed'])).some((j) => j.name === 'hold-change'), { what: 'the pause announced by the tick' });
   });
 });
 

@@ -6,6 +6,8 @@ import { Counters } from '../store/counters.js';
 import { Enforcer } from '../engine/enforcer.js';
 import { Evaluator } from '../engine/evaluator.js';
 import { StateMarker } from '../store/state-marker.js';
+import { OutboxCursor } from '../store/outbox-cursor.js';
+import { Outbox } from '../notify/outbox.js';
 import { EngineEmitter } from '../engine/events.js';
 import { Transitions } from '../engine/transitions.js';
 import { startHealthWorker } from '../jobs/worker.js';
@@ -100,7 +102,11 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   }, 'log');
   const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger });
   notifier.queue.on('error', onQueueError);
-  emitter.on('changes', notifier.notifyChanges, 'notifier');
+  const outbox = new Outbox(ledger, new OutboxCursor(redis, keys), notifier.notifyChanges, logger);
+  await outbox.init();
+  emitter.on('changes', outbox.relay, 'outbox');
+  // The safety net: whatever a crashed instance committed but never announced goes out on the next tick.
+  emitter.on('evaluated', (_seconds, full) => (full ? outbox.relay() : undefined), 'outbox');
   const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs });
   emitter.on('changes', metrics.onChanges, 'metrics');
   emitter.on('evaluated', metrics.onEvaluated, 'metrics');

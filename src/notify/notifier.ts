@@ -56,18 +56,15 @@ export class Notifier {
    */
   readonly notifyChanges = async (changes: HoldChange[]): Promise<void> => {
     const probes = new Map(changes.filter((c) => c.event === 'probe-started').map((c) => [c.hold.id, c.hold]));
-    try {
-      await this.queue.addBulk(changes.filter((c) => isNotified(c, changes)).map((change) => {
-        const probe = change.event === 'hold-released' ? probes.get(change.hold.id) : undefined;
-        return {
-          name: NOTIFY_JOB.change,
-          data: { change, ...(probe ? { probe } : {}) } satisfies ChangeJob,
-          opts: { jobId: `change-${safeId(change.auditId)}` },
-        };
-      }));
-    } catch (err) {
-      this.deps.logger.error({ err, changes: changes.map((c) => c.auditId) }, 'could not enqueue notifications');
-    }
+    // Fails loudly: the outbox keeps its position and sends these again.
+    await this.queue.addBulk(changes.filter((c) => isNotified(c, changes)).map((change) => {
+      const probe = change.event === 'hold-released' ? probes.get(change.hold.id) : undefined;
+      return {
+        name: NOTIFY_JOB.change,
+        data: { change, ...(probe ? { probe } : {}) } satisfies ChangeJob,
+        opts: { jobId: `change-${safeId(change.auditId)}` },
+      };
+    }));
   };
 
   /** Announces lost state once: the job id is the audit entry's. */

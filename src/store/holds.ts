@@ -113,24 +113,43 @@ export class HoldLedger {
 
   /** Newest first. */
   async audit(limit = 100): Promise<AuditEntry[]> {
-    const rows = await this.redis.xrevrange(this.keys.audit, '+', '-', 'COUNT', limit);
-    return rows.map(([id, flat]) => {
-      const f: Record<string, string> = {};
-      for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-      return {
-        id,
-        event: f.event ?? '',
-        hold: f.hold ?? '',
-        kind: f.kind ?? '',
-        by: f.by ?? '',
-        reason: f.reason ?? '',
-        paused: f.paused ? f.paused.split(',') : [],
-        resumed: f.resumed ? f.resumed.split(',') : [],
-        at: Number(f.at),
-        data: f.data ? JSON.parse(f.data) : undefined,
-      };
-    });
+    return (await this.redis.xrevrange(this.keys.audit, '+', '-', 'COUNT', limit)).map(auditEntry);
   }
+
+  /** Oldest first: at most `count` entries after `afterId` ('0-0' for the start). */
+  async auditAfter(afterId: string, count: number): Promise<AuditEntry[]> {
+    return (await this.redis.xrange(this.keys.audit, `(${afterId}`, '+', 'COUNT', count)).map(auditEntry);
+  }
+
+  /** The newest entry's id, or '0-0' when the stream is empty. */
+  async lastAuditId(): Promise<string> {
+    return (await this.redis.xrevrange(this.keys.audit, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+  }
+}
+
+const CHANGE_EVENTS: ReadonlySet<string> = new Set<HoldChange['event']>(['hold-added', 'hold-released', 'would-pause', 'would-resume', 'probe-started', 'probe-ended']);
+
+/** The hold change an audit entry records, or undefined for entries that are not hold changes (drift, lost state). */
+export function changeOf(e: AuditEntry): HoldChange | undefined {
+  if (!CHANGE_EVENTS.has(e.event) || typeof e.data !== 'object' || e.data === null) return undefined;
+  return { event: e.event as HoldChange['event'], hold: parseHold(JSON.stringify(e.data)), by: e.by, reason: e.reason, paused: e.paused, resumed: e.resumed, auditId: e.id };
+}
+
+function auditEntry([id, flat]: [string, string[]]): AuditEntry {
+  const f: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+  return {
+    id,
+    event: f.event ?? '',
+    hold: f.hold ?? '',
+    kind: f.kind ?? '',
+    by: f.by ?? '',
+    reason: f.reason ?? '',
+    paused: f.paused ? f.paused.split(',') : [],
+    resumed: f.resumed ? f.resumed.split(',') : [],
+    at: Number(f.at),
+    data: f.data ? JSON.parse(f.data) : undefined,
+  };
 }
 
 function asArray<T>(v: unknown): T[] {

@@ -29,6 +29,10 @@ export class Keys {
   get stateMarker(): string {
     return this.key('state');
   }
+  /** String: id of the last audit entry handed to the notifications queue (the outbox's read position). */
+  get notifyCursor(): string {
+    return this.key('notify-cursor');
+  }
   /** Hash: hold id → Hold JSON. */
   get holds(): string {
     return this.key('holds');

@@ -9,12 +9,14 @@ const SCRIPTS = {
   cgRecord: { lua: script('record-n.lua') },
   cgSumCounts: { lua: script('sum-counts-n.lua') },
   cgChangeHolds: { numberOfKeys: 5, lua: script('change-holds-5.lua') },
+  cgAdvanceCursor: { numberOfKeys: 1, lua: script('advance-cursor-1.lua') },
 };
 
 export interface CallguardCommands {
   cgRecord(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   cgSumCounts(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   cgChangeHolds(k1: string, k2: string, k3: string, k4: string, k5: string, request: string): Promise<string>;
+  cgAdvanceCursor(key: string, id: string): Promise<number>;
 }
 
 export type CallguardRedis = Redis & CallguardCommands;
