@@ -34,6 +34,8 @@ export class Enforcer {
       const now = await this.ledger.now();
       await this.converge(name);
       if (now - lastChange < IN_FLIGHT_MS) continue;
+      // Instances reconciling at once all repair (idempotent); one of them records it.
+      if (!(await this.ledger.claimDriftRepair(name, IN_FLIGHT_MS))) continue;
       repaired.push(name);
       this.logger.warn({ queue: name, desired: desired ? 'paused' : 'running' }, 'dispatch queue drifted from its holds; repaired');
       await this.ledger.appendAudit({

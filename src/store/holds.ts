@@ -111,6 +111,11 @@ export class HoldLedger {
     return id!;
   }
 
+  /** True for the one instance that may audit this queue's drift repair (the claim lasts `ms`). */
+  async claimDriftRepair(queue: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.driftClaim(queue), '1', 'PX', ms, 'NX')) === 'OK';
+  }
+
   /** Newest first. */
   async audit(limit = 100): Promise<AuditEntry[]> {
     return (await this.redis.xrevrange(this.keys.audit, '+', '-', 'COUNT', limit)).map(auditEntry);

@@ -33,6 +33,10 @@ export class Keys {
   get notifyCursor(): string {
     return this.key('notify-cursor');
   }
+  /** String (with TTL): one instance's claim to audit a drift repair of this dispatch queue. */
+  driftClaim(queue: string): string {
+    return this.key('drift-claim', queue);
+  }
   /** Hash: hold id → Hold JSON. */
   get holds(): string {
     return this.key('holds');
