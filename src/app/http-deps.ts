@@ -81,7 +81,8 @@ function ingestPort(cg: Callguard): IngestPort {
     queues: cg.config.queues,
     reportCounts: (counts) => batcher.submit(counts),
     async enqueueAlert(events, by) {
-      const data: AlertJob = cg.signer.sign({ alerts: events }, by);
+      // Stamped with Redis' clock: instances with skewed clocks still order firing and resolved notices right.
+      const data: AlertJob = cg.signer.sign({ alerts: events, enqueued_at: await cg.ledger.now() }, by);
       return (await cg.events.add(JOB.alert, data)).id ?? null;
     },
   };

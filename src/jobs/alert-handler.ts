@@ -73,8 +73,8 @@ export function alertJob(deps: AlertJobDeps) {
     throw new UnrecoverableError(`alert job refused: ${reason}`);
   };
 
-  const resolve = async (job: JobInfo, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
-    await deps.marks.markResolved(hold, job.timestamp);
+  const resolve = async (enqueuedAt: number, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
+    await deps.marks.markResolved(hold, enqueuedAt);
     const existing = (await deps.audit.list()).find((h) => h.id === hold);
     if (existing && !mayRelease(existing, who)) {
       log.warn({ hold, by: who.name, owner: existing.by }, 'resolved notice for a hold another source placed; left alone');
@@ -85,7 +85,7 @@ export function alertJob(deps: AlertJobDeps) {
     return { hold, status: event.status, result: released.length ? 'released' : 'unchanged' };
   };
 
-  const fire = async (job: JobInfo, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
+  const fire = async (enqueuedAt: number, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
     if (unknownRule(event)) log.warn({ hold, rule: event.rule, by: who.name }, 'alert names an unknown callguard_rule; its hold pauses every queue');
     const changes = await deps.holds.addAlertHold({
       id: hold,
@@ -98,7 +98,7 @@ export function alertJob(deps: AlertJobDeps) {
     });
     // A resolved notice enqueued after this one may have run first. It marks the hold before
     // releasing; re-reading the mark after adding closes the gap.
-    if (await deps.marks.resolvedSince(hold, job.timestamp)) {
+    if (await deps.marks.resolvedSince(hold, enqueuedAt)) {
       await deps.holds.releaseIds([hold], who.name, `resolved before this firing notice was handled: ${event.name}`);
       return { hold, status: event.status, result: changes.length ? 'added-then-released' : 'released' };
     }
@@ -110,7 +110,9 @@ export function alertJob(deps: AlertJobDeps) {
     schema: alertJobSchema,
     // Invalid data never reaches the handler; it is refused the same visible way.
     refused: (reason, job) => refuse(job, `invalid data: ${reason}`),
-    async handler({ alerts }, job) {
+    async handler({ alerts, enqueued_at }, job) {
+      // Redis' clock when POST /health/alert stamped it; a job from another client falls back to its own clock.
+      const enqueuedAt = enqueued_at ?? job.timestamp;
       // Checked over the data as stored: the parsed copy may differ in key order and defaults.
       const verified = deps.verifier.verify(job.data);
       if (!verified.ok) return refuse(job, `forged principal: ${verified.reason}`);
@@ -119,7 +121,7 @@ export function alertJob(deps: AlertJobDeps) {
       for (const event of alerts) {
         const hold = alertHoldId(event);
         try {
-          outcomes.push(await (event.status === 'resolved' ? resolve(job, event, hold, who) : fire(job, event, hold, who)));
+          outcomes.push(await (event.status === 'resolved' ? resolve(enqueuedAt, event, hold, who) : fire(enqueuedAt, event, hold, who)));
         } catch (err) {
           // Redis trouble: retry the job (every step is idempotent). A bad alert will not get better.
           if (!isCallguardError(err) || err.status >= 500) throw err;
