@@ -6,6 +6,8 @@ export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
     include: ['test/**/*.test.ts'],
+    // The fault suite has its own config and command (npm run test:faults).
+    exclude: ['test/faults/**', '**/node_modules/**'],
     // Integration tests share one Redis and real BullMQ workers; files run one at a time like BullMQ's own suite.
     fileParallelism: false,
     testTimeout: 20_000,

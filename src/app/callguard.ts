@@ -14,7 +14,7 @@ import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/logger.js';
 import { Notifier } from '../notify/notifier.js';
 import { SLACK_ACTION_JOB, slackActionHandler } from '../jobs/slack-action.js';
-import { assertReachable, connect, type CallguardRedis } from '../store/redis.js';
+import { assertReachable, connectRedis, type CallguardRedis } from '../store/redis.js';
 import { Reporter } from '../client/reporter.js';
 import type { Rule } from '../domain/types.js';
 import type { Worker } from 'bullmq';
@@ -49,10 +49,10 @@ export interface Callguard {
 /** Wires callguard's parts together; nothing runs until startWorker(). */
 export async function createCallguard(config: Config, rules: Rule[], opts: { logger?: Logger } = {}): Promise<Callguard> {
   const logger = opts.logger ?? createLogger(config.logLevel);
-  const redis = connect(config.redisUrl);
+  const redis = connectRedis(config);
   redis.on('error', () => undefined); // reported once by assertReachable, then by ioredis' reconnects
   try {
-    await assertReachable(redis, config.redisUrl);
+    await assertReachable(redis, config);
   } catch (err) {
     redis.disconnect();
     throw err;
