@@ -16,6 +16,7 @@ import { Notifier } from '../notify/notifier.js';
 import { SLACK_ACTION_JOB, slackActionHandler } from '../jobs/slack-action.js';
 import { assertReachable, connectRedis, type CallguardRedis } from '../store/redis.js';
 import { Reporter } from '../client/reporter.js';
+import { RedisHealth } from '../store/redis-health.js';
 import type { Rule } from '../domain/types.js';
 import type { Worker } from 'bullmq';
 
@@ -40,6 +41,8 @@ export interface Callguard {
   /** Job handlers of the events queue by job name; features add theirs before start(). */
   handlers: Record<string, JobHandler>;
   metrics: Metrics;
+  /** Whether the shared connection serves right now (HTTP answers 503 fast while it does not). */
+  redisHealth: RedisHealth;
   /** Starts the health worker and the evaluator schedule (omit for an API-only process). */
   startWorker(): Promise<Worker>;
   /** Flushes reports, lets running jobs finish (at most `graceMs`), closes queues and connections. */
@@ -58,6 +61,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     throw err;
   }
   const keys = new Keys(config.prefix);
+  const redisHealth = new RedisHealth(redis, keys.changedAt).start();
   const counters = new Counters(redis, keys, rules, config.minuteMs);
   const ledger = new HoldLedger(redis, keys, config.queues);
   const dispatch = new Map(config.queues.map((q) => [q, new Queue(q, { connection: redis, prefix: config.queuePrefix })]));
@@ -93,7 +97,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   let worker: Worker | undefined;
 
   return {
-    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, notifier, handlers, metrics,
+    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, notifier, handlers, metrics, redisHealth,
     async startWorker() {
       // Upserting on every boot is intended: all instances share one schedule by id. Again after
       // each reconnect, so a Redis that lost its data (failover, restart without persistence)
@@ -112,6 +116,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
       return worker;
     },
     async stop({ graceMs = 10_000 } = {}) {
+      redisHealth.stop();
       await reporter.close();
       if (worker) await closeWorker(worker, graceMs, logger);
       await notifier.close(graceMs);

@@ -16,6 +16,7 @@ import { opsRoutes } from './api/ops.js';
 import { reportRoutes } from './api/reports.js';
 import { statusRoutes } from './api/status-route.js';
 import { sameOrigin } from './middleware/same-origin.js';
+import { redisAvailable } from './middleware/redis-available.js';
 import { sessions } from './board/session.js';
 
 export interface AppOptions {
@@ -51,6 +52,8 @@ export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
   // Reads its own raw body: Slack signs the exact bytes.
   app.use('/slack/interactions', createSlackInteractionsRouter(cg));
 
+  // Every /health route needs Redis: answer 503 fast instead of hanging while it is away.
+  app.use('/health', redisAvailable(cg.redisHealth));
   app.use(opsRoutes(cg, authenticate));
   app.use(openApiRoutes({ metricsPublic: cg.config.metricsPublic }));
   app.use(statusRoutes(cg, authenticate));

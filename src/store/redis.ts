@@ -181,3 +181,15 @@ export async function deleteKeys(redis: RedisClient, pattern: string): Promise<n
   }
   return deleted;
 }
+
+// Replies and client errors that mean "Redis cannot serve right now", not "the request was wrong".
+const UNAVAILABLE = /^(CLUSTERDOWN|LOADING|READONLY|TRYAGAIN|MASTERDOWN|BUSY)\b|Connection is closed|enableOfflineQueue|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/;
+
+/** True for errors that a later retry against a healthy Redis would not get. */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: unknown; message?: unknown; code?: unknown };
+  if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError') return true;
+  if (describeConnectError(err)) return true;
+  return typeof e.message === 'string' && UNAVAILABLE.test(e.message);
+}

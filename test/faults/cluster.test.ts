@@ -79,16 +79,21 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
     // Keep reporting (as an app would) until the rule trips again on the promoted replica.
     let sent = 0;
     let firstTripMs = 0;
+    let last = '';
+    const settle = <T,>(p: Promise<T>) => p.then(String, (e: Error) => e.message);
     await waitFor(
       async () => {
         void report(1).then(() => sent++, () => undefined);
-        if (!(await calls.isPaused().catch(() => false))) return false;
-        if (!(await held().catch((): string[] => [])).includes(`rule:${RULE}`)) return false;
+        const [count, holds, paused] = await Promise.all([settle(counted()), settle(held()), settle(calls.isPaused())]);
+        last = `${Date.now() - killedAt} ms: landed ${sent}, counted ${count}, holds [${holds}], paused ${paused}`;
+        if (paused !== 'true' || holds !== `rule:${RULE}`) return false;
         firstTripMs = Date.now() - killedAt;
         return true;
       },
       { timeoutMs: 90_000, intervalMs: 250 },
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen at ${last}`);
+    });
     const newMaster = await cluster.masterOf('{callguard}');
     expect(newMaster).not.toBe(oldMaster);
     console.log(`[cluster] killed master :${oldMaster} of {callguard}; replica :${newMaster} took over; first successful trip ${firstTripMs} ms after the kill (${sent} reports landed meanwhile)`);

@@ -1,6 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { UnknownRuleError, ValidationError } from '../../domain/errors.js';
-import { JOB } from '../../jobs/contract.js';
+import { enqueueReport } from '../../jobs/enqueue-report.js';
 import { matchRecord } from '../../client/log-sink.js';
 import { PhraseMatcher } from '../../domain/matcher.js';
 import type { Callguard } from '../../app/callguard.js';
@@ -19,8 +19,8 @@ export function reportRoutes(cg: Callguard, authenticate: RequestHandler): Route
   const matcher = new PhraseMatcher(cg.rules);
   const reporter = [authenticate, requireRole('alerts')];
 
-  const enqueue = async (counts: Record<string, number>) =>
-    Object.keys(counts).length ? (await cg.events.add(JOB.errorReport, { counts })).id ?? null : null;
+  // Confirmed within the HTTP deadline or never counted (see enqueueReport).
+  const enqueue = async (counts: Record<string, number>) => (Object.keys(counts).length ? enqueueReport(cg, counts) : null);
 
   router.post('/health/errors', ...reporter, ...jsonBody(), async (req, res) => {
     const parsed = validate(errorsBody, req.body);
