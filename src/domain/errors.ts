@@ -59,9 +59,9 @@ export function isCallguardError(e: unknown): e is CallguardError {
   return candidate[BRAND] === true && typeof candidate.code === 'string' && typeof candidate.status === 'number';
 }
 
-/** Redis did not answer in time (away, frozen, failing over): nothing was done; retry later. */
+/** Redis did not answer in time (away, frozen, failing over); retry later. */
 export class RedisUnavailableError extends CallguardError {
-  constructor(message = 'Redis is unavailable; nothing was changed or counted. Retry later.', options?: ErrorOptions) {
+  constructor(message = 'Redis is unavailable right now; retry later.', options?: ErrorOptions) {
     super('redis_unavailable', 503, message, options);
   }
 }
