@@ -1,5 +1,6 @@
 /** What every benchmark shares: sizes, a private prefix, result lines and bench/results.json. */
 import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { deleteKeys } from '../src/store/redis.js';
 
@@ -73,4 +74,41 @@ export function line(r: BenchResult): string {
   const verdict = r.pass === undefined ? 'report' : r.pass ? 'PASS' : 'FAIL';
   const detail = r.detail ? `  [${Object.entries(r.detail).map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v) : v}`).join(', ')}]` : '';
   return `${r.id.padEnd(4)} ${r.name}: ${fmt(r.value)} ${r.unit} | ${base} | ratio ${ratio} | target ${r.target ?? '—'} | ${verdict}${detail}`;
+}
+
+export interface LoadResult {
+  rps: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+/**
+ * HTTP load from a separate process (autocannon's CLI), so the load generator does not share the
+ * event loop of the server it measures. `stop()` ends an open-ended load early.
+ */
+export function httpLoad(opts: { url: string; connections: number; seconds: number; method?: string; headers?: Record<string, string>; body?: string }): {
+  done: Promise<LoadResult>;
+  stop(): void;
+} {
+  const args = [new URL('../node_modules/autocannon/autocannon.js', import.meta.url).pathname, '-j', '-n', '-c', String(opts.connections), '-d', String(opts.seconds)];
+  if (opts.method) args.push('-m', opts.method);
+  for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`);
+  if (opts.body !== undefined) args.push('-b', opts.body);
+  args.push(opts.url);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<LoadResult>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', () => {
+      try {
+        const r = JSON.parse(out) as { requests: { average: number }; latency: { p99: number }; non2xx: number; errors: number };
+        resolve({ rps: r.requests.average, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors });
+      } catch {
+        resolve({ rps: NaN, p99: NaN, non2xx: 0, errors: 0 });
+      }
+    });
+  });
+  return { done, stop: () => child.kill('SIGINT') };
 }

@@ -1,8 +1,7 @@
 /** P3: report that crosses the threshold → dispatch queue paused, quiet and during an error storm for another rule. */
-import autocannon from 'autocannon';
 import { Queue, QueueEvents } from 'bullmq';
 import type { BenchResult, Size } from './lib.js';
-import { percentile } from './lib.js';
+import { httpLoad, percentile } from './lib.js';
 import { BENCH_ADMIN, startBenchCallguard, type BenchCallguard } from './service.js';
 
 async function trials(svc: BenchCallguard, n: number): Promise<number[]> {
@@ -44,30 +43,23 @@ export async function p3(size: Size): Promise<BenchResult[]> {
   try {
     const quiet = await trials(svc, n);
     const http = await svc.http();
-    let storm: autocannon.Instance | undefined;
-    let load: autocannon.Result | undefined;
-    const stormDone = new Promise<void>((resolve) => {
-      storm = autocannon({
-      url: `${http.url}/health/errors`, connections: size === 'full' ? 50 : 5, duration: 600, method: 'POST',
+    const storm = httpLoad({
+      url: `${http.url}/health/errors`, connections: size === 'full' ? 50 : 5, seconds: 600, method: 'POST',
       headers: { authorization: `Bearer ${BENCH_ADMIN.secret}`, 'content-type': 'application/json' },
       body: JSON.stringify({ rule: 'storm', count: 1 }),
-    }, (_err, result) => {
-      load = result;
-      resolve();
-    });
     });
     let stormed: number[];
     try {
-      // Let the storm build a backlog before the first trial.
-      await new Promise((r) => setTimeout(r, size === 'full' ? 2000 : 200));
+      // Let the storm build up before the first trial.
+      await new Promise((r) => setTimeout(r, size === 'full' ? 2000 : 500));
       stormed = await trials(svc, n);
     } finally {
-      storm!.stop();
+      storm.stop();
     }
-    await stormDone;
+    const load = await storm.done;
     return [
       result('P3', 'trip latency, quiet, 60 s minute', quiet),
-      { ...result('P3s', 'trip latency during a 50-connection error storm on another rule', stormed), detail: { ...result('', '', stormed).detail, stormReqPerSec: load?.requests.average ?? 0, non2xx: load?.non2xx ?? 0 } },
+      { ...result('P3s', 'trip latency during a 50-connection error storm on another rule', stormed), detail: { ...result('', '', stormed).detail, stormReqPerSec: load.rps, non2xx: load.non2xx } },
     ];
   } finally {
     await svc.stop();

@@ -1,15 +1,14 @@
 /** P6: GET /health/service under 50 connections vs a bare Express route serving the same JSON. */
-import autocannon from 'autocannon';
 import express from 'express';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BenchResult, Size } from './lib.js';
+import { httpLoad, type BenchResult, type Size } from './lib.js';
 import { BENCH_ADMIN, startBenchCallguard } from './service.js';
 
 async function load(url: string, size: Size, headers: Record<string, string> = {}) {
-  const r = await autocannon({ url, connections: size === 'full' ? 50 : 5, duration: size === 'full' ? 5 : 1, headers });
+  const r = await httpLoad({ url, connections: size === 'full' ? 50 : 5, seconds: size === 'full' ? 5 : 1, headers }).done;
   if (r.non2xx || r.errors) throw new Error(`bench: ${url} answered ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return { rps: r.requests.average, p99: r.latency.p99 };
+  return r;
 }
 
 export async function p6(size: Size): Promise<BenchResult[]> {

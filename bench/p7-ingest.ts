@@ -1,12 +1,11 @@
 /** P7: POST /health/errors and /health/logs under 50 connections, and how far the events queue lags behind. */
-import autocannon from 'autocannon';
 import express from 'express';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BenchResult, Size } from './lib.js';
-import { benchPrefix, dropPrefixes, REDIS_URL, waitUntil } from './lib.js';
+import { benchPrefix, dropPrefixes, httpLoad, REDIS_URL, waitUntil } from './lib.js';
 import { BENCH_ADMIN, startBenchCallguard } from './service.js';
 
 async function bareIncr(size: Size): Promise<number> {
@@ -20,11 +19,11 @@ async function bareIncr(size: Size): Promise<number> {
   const server = createServer(app);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   try {
-    const r = await autocannon({
-      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/errors`, method: 'POST', connections: size === 'full' ? 50 : 5, duration: size === 'full' ? 5 : 1,
+    const r = await httpLoad({
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/errors`, method: 'POST', connections: size === 'full' ? 50 : 5, seconds: size === 'full' ? 5 : 1,
       headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rule: 'twilio', count: 1 }),
-    });
-    return r.requests.average;
+    }).done;
+    return r.rps;
   } finally {
     await new Promise((r) => server.close(r));
     redis.disconnect();
@@ -55,19 +54,19 @@ export async function p7(size: Size): Promise<BenchResult[]> {
           await new Promise((r) => setTimeout(r, 50));
         }
       })();
-      const r = await autocannon({ url: `${http.url}${path}`, method: 'POST', connections: size === 'full' ? 50 : 5, duration: size === 'full' ? 5 : 1, headers: { ...headers, 'content-type': contentType }, body });
+      const r = await httpLoad({ url: `${http.url}${path}`, method: 'POST', connections: size === 'full' ? 50 : 5, seconds: size === 'full' ? 5 : 1, headers: { ...headers, 'content-type': contentType }, body }).done;
       const stopped = performance.now();
       await waitUntil(async () => (await events.getWaitingCount()) + (await events.getActiveCount()) === 0, 60_000, 'events queue drained');
       const drainMs = performance.now() - stopped;
       sampling = false;
       await sampler;
       if (r.non2xx) throw new Error(`bench: ${path} answered ${r.non2xx} non-2xx`);
-      const ratio = r.requests.average / base;
+      const ratio = r.rps / base;
       out.push({
         id: path === '/health/errors' ? 'P7' : 'P7l', name: `POST ${path}${path === '/health/logs' ? ' (100-record NDJSON)' : ''}, 50 connections`,
-        value: r.requests.average, unit: 'req/s', baseline: { value: base, unit: 'req/s', what: 'bare Express, one INCR per request' }, ratio,
+        value: r.rps, unit: 'req/s', baseline: { value: base, unit: 'req/s', what: 'bare Express, one INCR per request' }, ratio,
         target: '≥ 0.6×; lag ≤ 1 s', pass: ratio >= 0.6 && maxLagMs <= 1000 && drainMs <= 1000,
-        detail: { maxLagMs, drainAfterMs: drainMs, p99: r.latency.p99 },
+        detail: { maxLagMs, drainAfterMs: drainMs, p99: r.p99 },
       });
     }
     return out;

@@ -1,4 +1,5 @@
 /** A callguard for a benchmark: its own prefixes (or its own redis-server), the real service, cleaned up after. */
+import { httpDeps } from '../src/app/http-deps.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
@@ -40,7 +41,7 @@ export async function startBenchCallguard(rulesJson: Record<string, unknown>, en
     connection: () => cg.redis,
     counted: async (rule) => (await cg.counters.sums([rule])).counts[rule.name] ?? 0,
     async http() {
-      server ??= await startHttpServer(cg, { port: 0, host: '127.0.0.1' });
+      server ??= await startHttpServer(httpDeps(cg), { port: 0, host: '127.0.0.1' });
       return server;
     },
     async stop() {

@@ -12,6 +12,7 @@ import { SimulatedProvider } from './simulated-provider.js';
 import { loadConfig } from '../src/app/config.js';
 import { createGuardedWorker } from '../src/client/guarded-worker.js';
 import { startHttpServer } from '../src/http/server.js';
+import { httpDeps } from '../src/app/http-deps.js';
 import { createLogSink } from '../src/client/log-sink.js';
 import { createLogger } from '../src/ops/logger.js';
 import { parseRules } from '../src/domain/rules.js';
@@ -49,7 +50,7 @@ async function demo(): Promise<void> {
   const rule = rules[0]!;
   const cg = await createCallguard(config, rules, { logger: createLogger('silent') });
   await cg.startWorker();
-  const http = await startHttpServer(cg, { principals: [{ name: 'demo', role: 'admin', secret }] });
+  const http = await startHttpServer(httpDeps(cg), { principals: [{ name: 'demo', role: 'admin', secret }] });
 
   console.log(`callguard demo — minute = 1 s; rule twilio trips at ${rule.thresholdCount} errors in ${rule.windowMinutes} min and resumes after ${config.autoResumeMinutes} min clear`);
   console.log(`Bull Board: ${http.url}/admin/queues   login: demo / ${secret}   Redis prefixes: ${config.prefix} ${config.queuePrefix}\n`);
@@ -73,7 +74,7 @@ async function demo(): Promise<void> {
   const producer = new Queue('calls', { connection, prefix: config.queuePrefix });
   const calls = cg.dispatch.get('calls')!;
 
-  cg.evaluator.onChange(async (changes) => {
+  cg.emitter.on('changes', async (changes) => {
     for (const c of changes) {
       if (c.event === 'hold-added') {
         say('TRIP', `${c.hold.reason}`);
@@ -82,7 +83,7 @@ async function demo(): Promise<void> {
         say('RESUME', `${c.hold.id} released: ${c.reason ?? ''}`.trim());
       }
     }
-  });
+  }, 'demo narration');
 
   let fed = 0;
   const feeder = setInterval(() => {

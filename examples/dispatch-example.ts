@@ -35,7 +35,7 @@ const worker = createGuardedWorker<{ to: string }>(
   },
   { connection, prefix: config.queuePrefix, callguardPrefix: config.prefix, concurrency: 4 },
 );
-worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+worker.on('error', (err) => logger.error({ err }, 'worker error'));
 
 const perSecond = Number(process.env.EXAMPLE_JOBS_PER_SECOND ?? 0);
 const producer = new Queue(queueName, { connection, prefix: config.queuePrefix });
@@ -43,7 +43,7 @@ let n = 0;
 const feeder = perSecond > 0
   ? setInterval(() => {
       const jobs = Array.from({ length: perSecond }, () => ({ name: 'call', data: { to: `+1555${String(++n).padStart(7, '0')}` }, opts: { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 1000 } }));
-      producer.addBulk(jobs).catch((err) => logger.error({ err: err.message }, 'could not enqueue demo calls'));
+      producer.addBulk(jobs).catch((err) => logger.error({ err }, 'could not enqueue demo calls'));
     }, 1000)
   : undefined;
 

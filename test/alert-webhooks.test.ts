@@ -11,7 +11,7 @@ const RULES = {
   carrier_b_failures: { threshold_count: 100, window_minutes: 5, log_patterns: ['carrier-b rejected invite'], queues: ['callbacks'] },
   twilio_failures: { threshold_count: 100, window_minutes: 5, log_patterns: ['twilio api error'], queues: ['outbound-calls'] },
 };
-const WEBHOOK_SECRET = 'webhook-secret-5f4e3d2c1b0a';
+const WEBHOOK_SECRET = 'webhook-secret-5f4e3d2c1b0a-9f8e7d6c5b4a';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}.json`, import.meta.url), 'utf8');
 
@@ -57,14 +57,15 @@ describe('alert webhooks end to end (route → events queue → worker → holds
     await handled(t, firing);
     const held = await snapshot(t);
     expect(held.holds).toEqual([
-      { id: 'alert:alertmanager:8d1f2a3b4c5d6e7f', scope: ['outbound-calls', 'callbacks'], by: 'alert:alertmanager' },
+      // `by` is the principal that sent the alert (the alerts token named "alertmanager").
+      { id: 'alert:alertmanager:8d1f2a3b4c5d6e7f', scope: ['outbound-calls', 'callbacks'], by: 'alertmanager' },
       // No callguard_queues label: the scope of the rule its `rule` label names.
-      { id: 'alert:alertmanager:0a9b8c7d6e5f4a3b', scope: ['callbacks'], by: 'alert:alertmanager' },
+      { id: 'alert:alertmanager:0a9b8c7d6e5f4a3b', scope: ['callbacks'], by: 'alertmanager' },
     ]);
     expect(held.paused).toEqual({ 'outbound-calls': true, callbacks: true, sms: false });
 
     const status = await request(`${t.url}/health/service`, { token: tokenOf('viewer') });
-    expect(status.json).toMatchObject({ is_paused: true, paused_by: 'alert:alertmanager', pause_reason: 'SipTrunkErrors: SIP 503s from carrier-a above 5%', source_rule: 'carrier_a_failures' });
+    expect(status.json).toMatchObject({ is_paused: true, paused_by: 'alertmanager', pause_reason: 'SipTrunkErrors: SIP 503s from carrier-a above 5%', source_rule: 'carrier_a_failures' });
     expect(status.json.holds[0]).toMatchObject({ kind: 'alert', alert_name: 'SipTrunkErrors', source: 'alertmanager', until: null });
     expect(Date.parse(status.json.holds[0].since)).toBeGreaterThan(Date.now() - 60_000);
 
@@ -74,8 +75,8 @@ describe('alert webhooks end to end (route → events queue → worker → holds
     expect(after.paused).toEqual({ 'outbound-calls': false, callbacks: false, sms: false });
     const audit = await t.cg.ledger.audit(10);
     expect(audit.filter((e) => e.event === 'hold-released').map((e) => [e.hold, e.by])).toEqual([
-      ['alert:alertmanager:0a9b8c7d6e5f4a3b', 'alert:alertmanager'],
-      ['alert:alertmanager:8d1f2a3b4c5d6e7f', 'alert:alertmanager'],
+      ['alert:alertmanager:0a9b8c7d6e5f4a3b', 'alertmanager'],
+      ['alert:alertmanager:8d1f2a3b4c5d6e7f', 'alertmanager'],
     ]);
   });
 
@@ -90,8 +91,8 @@ describe('alert webhooks end to end (route → events queue → worker → holds
     await handled(t, await post(t, fixture('grafana-firing')));
     const held = await snapshot(t);
     expect(held.holds).toEqual([
-      { id: 'alert:grafana:c2a4e6f8a0b1c3d5', scope: ['outbound-calls'], by: 'alert:grafana' },
-      { id: 'alert:grafana:5e4d3c2b1a0f9e8d', scope: 'all', by: 'alert:grafana' },
+      { id: 'alert:grafana:c2a4e6f8a0b1c3d5', scope: ['outbound-calls'], by: 'alertmanager' },
+      { id: 'alert:grafana:5e4d3c2b1a0f9e8d', scope: 'all', by: 'alertmanager' },
     ]);
     expect(held.paused).toEqual({ 'outbound-calls': true, callbacks: true, sms: true });
     await handled(t, await post(t, fixture('grafana-resolved')));
@@ -109,7 +110,7 @@ describe('alert webhooks end to end (route → events queue → worker → holds
 
   it('when the generic form names a rule, then the hold takes the rule scope and resolves by the same id', async () => {
     await handled(t, await post(t, JSON.stringify({ rule: 'twilio_failures', reason: 'pager says twilio is down' })));
-    expect((await snapshot(t)).holds).toEqual([{ id: 'alert:generic:twilio_failures', scope: ['outbound-calls'], by: 'alert:generic' }]);
+    expect((await snapshot(t)).holds).toEqual([{ id: 'alert:generic:twilio_failures', scope: ['outbound-calls'], by: 'alertmanager' }]);
     await handled(t, await post(t, JSON.stringify({ rule: 'twilio_failures', status: 'resolved' })));
     expect((await snapshot(t)).holds).toEqual([]);
   });
@@ -123,14 +124,60 @@ describe('alert webhooks end to end (route → events queue → worker → holds
     expect((await snapshot(t)).holds).toHaveLength(2);
   });
 
-  it('when an alert names a queue that is not configured, then 400 and nothing is enqueued', async () => {
+  it('when every alert of a group names a queue that is not configured, then 400 and nothing is enqueued', async () => {
     const body = JSON.parse(fixture('alertmanager-firing'));
-    body.alerts[0].labels.callguard_queues = 'outbound-calls,fax';
+    for (const a of body.alerts) a.labels.callguard_queues = 'outbound-calls,fax';
     const reply = await post(t, JSON.stringify(body));
     expect(reply.status).toBe(400);
     expect(reply.json.error.message).toContain('fax');
     expect(await alertJobs(t)).toEqual([]);
     expect((await snapshot(t)).holds).toEqual([]);
+  });
+
+  describe('intake never fails open (issue 10, item 1)', () => {
+    it('when one alert of a group is bad, then the others take effect and the bad one is reported by index', async () => {
+      const body = JSON.parse(fixture('alertmanager-firing'));
+      body.alerts[0].labels.callguard_queues = 'outbound-calls,fax';
+      const reply = await post(t, JSON.stringify(body));
+      expect(reply.json.rejected).toEqual([{ index: 0, error: expect.stringContaining('fax') }]);
+      expect(reply.json.alerts).toEqual([{ hold: 'alert:alertmanager:0a9b8c7d6e5f4a3b', status: 'firing', name: 'SipTrunkErrors' }]);
+      await handled(t, reply);
+      expect((await snapshot(t)).holds.map((h) => h.id)).toEqual(['alert:alertmanager:0a9b8c7d6e5f4a3b']);
+    });
+
+    it('when an alert is malformed (numeric label), then the rest of its group still pauses', async () => {
+      const body = JSON.parse(fixture('alertmanager-firing'));
+      body.alerts[1].labels.severity = 2;
+      const reply = await post(t, JSON.stringify(body));
+      expect(reply.json.rejected).toEqual([{ index: 1, error: expect.stringMatching(/^alerts\.1\.labels\.severity: /) }]);
+      await handled(t, reply);
+      expect((await snapshot(t)).holds.map((h) => h.id)).toEqual(['alert:alertmanager:8d1f2a3b4c5d6e7f']);
+    });
+
+    it('when summary, alertname and fingerprint are oversized, then 202 means the hold is placed (truncated, hashed) and its resolved notice lifts it', async () => {
+      const oversize = (status: string) => {
+        const body = JSON.parse(fixture(`alertmanager-${status}`));
+        body.alerts = [body.alerts[0]];
+        body.alerts[0].annotations.summary = 's'.repeat(5000);
+        body.alerts[0].labels.alertname = 'N'.repeat(3000);
+        body.alerts[0].fingerprint = 'f'.repeat(500);
+        return JSON.stringify(body);
+      };
+      const firing = await post(t, oversize('firing'));
+      expect(firing.json.rejected).toEqual([]);
+      expect(firing.json.alerts[0].hold).toMatch(/^alert:alertmanager:sha256-[0-9a-f]{32}$/);
+      await handled(t, firing);
+      const [hold] = await t.cg.ledger.list();
+      expect(hold!.id).toBe(firing.json.alerts[0].hold);
+      expect(hold!.kind).toBe('alert');
+      const alertName = hold!.kind === 'alert' ? hold!.alertName : undefined;
+      expect(alertName).toHaveLength(1000);
+      expect(alertName!.endsWith('… [truncated]')).toBe(true);
+      expect(hold!.reason).toContain('s… [truncated]');
+      expect((await snapshot(t)).paused['outbound-calls']).toBe(true);
+      await handled(t, await post(t, oversize('resolved')));
+      expect(await t.cg.ledger.list()).toEqual([]);
+    });
   });
 });
 
@@ -156,9 +203,36 @@ describe('webhook signatures', () => {
     expect((await snapshot(t)).holds).toHaveLength(2);
   });
 
-  it('when Grafana signs the raw body (no timestamp header), then accepted', async () => {
+  it('when Grafana signs the raw body (no timestamp header), then refused: it could be replayed at any time (issue 10)', async () => {
     const reply = await send(body(), { 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, body()) });
-    await handled(t, reply);
+    expect(reply.status).toBe(401);
+    expect(reply.json.error.message).toContain('CALLGUARD_GRAFANA_UNTIMED_SIGNATURES');
+    expect(await alertJobs(t)).toEqual([]);
+  });
+
+  it.each<[string, () => Record<string, string>]>([
+    ['ours', () => ({ 'x-callguard-signature': signCallguard(Buffer.from(body()), WEBHOOK_SECRET) })],
+    ['Grafana, timed', () => {
+      const ts = nowS();
+      return { 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, `${ts}:`, body()), 'x-grafana-alerting-timestamp': ts };
+    }],
+  ])('when a signed request (%s) is replayed within the window, then 409 replayed and only the first was enqueued (issue 10)', async (_what, headers) => {
+    const h = headers();
+    await handled(t, await send(body(), h));
+    const replay = await send(body(), h);
+    expect(replay.status).toBe(409);
+    expect(replay.json.error.code).toBe('replayed');
+    expect(await alertJobs(t)).toHaveLength(1);
+  });
+
+  it('a remembered signature expires with its timestamp window', async () => {
+    const h = { 'x-callguard-signature': signCallguard(Buffer.from(body()), WEBHOOK_SECRET) };
+    await handled(t, await send(body(), h));
+    const keys = await t.cg.redis.keys(`${t.cg.config.prefix}:cg:seen:callguard:*`);
+    expect(keys).toHaveLength(1);
+    const ttl = await t.cg.redis.pttl(keys[0]!);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(5 * 60_000);
   });
 
   it('when Grafana signs "<timestamp>:<body>" with the timestamp header, then accepted', async () => {
@@ -202,6 +276,21 @@ describe('webhook signatures', () => {
   it('when both a bearer token and a signature are sent, then the bearer token decides', async () => {
     const reply = await send(body(), { authorization: `Bearer ${tokenOf('viewer')}`, 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, body()) });
     expect(reply.status).toBe(403);
+  });
+});
+
+describe('Grafana body-only signatures with CALLGUARD_GRAFANA_UNTIMED_SIGNATURES=true', () => {
+  let t: TestHttp;
+  beforeEach(async () => {
+    t = await startTestHttp(RULES, { CALLGUARD_QUEUES: QUEUES, CALLGUARD_WEBHOOK_SECRET: WEBHOOK_SECRET, CALLGUARD_GRAFANA_UNTIMED_SIGNATURES: 'true' });
+  });
+  afterEach(() => stopTestHttp(t));
+
+  it('when Grafana signs the raw body, then accepted once; a quick repeat is refused', async () => {
+    const data = fixture('grafana-firing');
+    const headers = { 'x-grafana-alerting-signature': createHmac('sha256', WEBHOOK_SECRET).update(data).digest('hex') };
+    await handled(t, await postJson(`${t.url}/health/alert`, data, { headers }));
+    expect((await postJson(`${t.url}/health/alert`, data, { headers })).status).toBe(409);
   });
 });
 

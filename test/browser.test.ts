@@ -1,13 +1,14 @@
 /**
  * The Bull Board in a real browser: Debian's Chromium driven by playwright-core, against a real
- * callguard and HTTP server. CI installs Chromium (.ci/run); without it this test fails, never skips.
+ * callguard and HTTP server. test/support/global-setup.ts installs Chromium when it is missing (as
+ * root) or stops the run with the command to run: this test never skips.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { waitFor } from './support/harness.js';
+import { ticks } from './support/fences.js';
 import { request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -167,10 +168,8 @@ describe('Bull Board in Chromium', () => {
     expect(await isPaused(t, 'calls')).toBe(true);
     expect(await isPaused(t, 'sms')).toBe(false);
 
-    // Two full evaluations after the pause, so one began after it: a silent Queue.pause() would be repaired away.
-    let ticks = 0;
-    t.cg.evaluator.onEvaluated((_seconds, full) => void (full && ticks++));
-    await waitFor(() => ticks >= 2, { timeoutMs: 5000 });
+    // Two evaluator ticks that began after the pause: a silent Queue.pause() would be repaired away.
+    await ticks(t.cg.events, 2);
     expect(await isPaused(t, 'calls')).toBe(true);
     expect((await t.cg.ledger.list()).map((h) => h.by)).toEqual([USERS.admin.name]);
 

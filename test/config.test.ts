@@ -25,7 +25,40 @@ describe('config', () => {
     ['REDIS_CLUSTER_NODES', '127.0.0.1'],
     ['REDIS_CLUSTER_NODES', '127.0.0.1:7000,:x'],
   ])('refuses %s=%s naming the variable', (name, value) => {
-    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`invalid environment: .*${name}=`));
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`invalid environment: .*${name}: `));
+  });
+
+  it.each([
+    ['CALLGUARD_SESSION_SECRET', 'change-me-to-another-long-random-value', 'is a placeholder'],
+    ['CALLGUARD_WEBHOOK_SECRET', 'change-me-webhook-secret-that-is-long', 'is a placeholder'],
+    ['CALLGUARD_SESSION_SECRET', 'short-but-real-looking-9f8e7d', 'must be at least 32 characters'],
+    ['CALLGUARD_WEBHOOK_SECRET', 'short-but-real-looking-1a2b3c', 'must be at least 32 characters'],
+  ])('refuses a weak %s naming the variable, never printing the value', (name, value, reason) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(`${name}: ${reason}`);
+    let message = '';
+    try {
+      loadConfig({ [name]: value });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).not.toContain(value);
+    expect(message).toContain('hash-secret --generate');
+  });
+
+  it('accepts secrets of 32 characters or more', () => {
+    const strong = 'x7Gq2LbV9mN4pR8sT1wY5zA3cE6hJ0kU';
+    expect(loadConfig({ CALLGUARD_SESSION_SECRET: strong, CALLGUARD_WEBHOOK_SECRET: `${strong}-w` })).toMatchObject({ sessionSecret: strong, webhookSecret: `${strong}-w` });
+  });
+
+  it('never echoes a bad value, so a password in a malformed REDIS_URL stays out of the error', () => {
+    let message = '';
+    try {
+      loadConfig({ REDIS_URL: 'redis://:hunter2-password@exa mple:6379', PORT: 'hunter3' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/REDIS_URL: .*PORT: /);
+    expect(message).not.toContain('hunter');
   });
 
   it('lists every bad variable at once', () => {

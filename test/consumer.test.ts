@@ -99,7 +99,8 @@ describe("the packed package in another project, from plain node", () => {
       REDIS_URL, CALLGUARD_PREFIX: cg.config.prefix, CALLGUARD_RULES: './rules.json', CALLGUARD_QUEUES: 'calls', CALLGUARD_FLUSH_MS: '20',
     });
     console.log(`client: ${JSON.stringify(client.out)}`);
-    expect(client.out).toEqual({ sink: { lines: 2, matched: 1, dropped: 0, errors: 0 }, types: ['function', 'function'] });
+    // The info line is below every rule: the sink turns it away before it counts as a line.
+    expect(client.out).toEqual({ sink: { lines: 1, matched: 1, dropped: 0, errors: 0 }, types: ['function', 'function'] });
     const counted = await waitFor(async () => ((await cg!.counters.sums()).counts.twilio === 3 ? 3 : 0));
     console.log(`callguard counted twilio=${counted} (1 matched log line + reportError('twilio', 2))`);
 

@@ -1,10 +1,12 @@
-import { Queue, QueueEvents } from 'bullmq';
+import { once } from 'node:events';
+import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGuardedWorker } from '../src/client/guarded-worker.js';
 import { JOB } from '../src/jobs/contract.js';
 import { createCallguard, type Callguard } from '../src/app/callguard.js';
 import { createLogger } from '../src/ops/logger.js';
-import { sleep, startTestCallguard, stopTestCallguard, testRules, waitFor } from './support/harness.js';
+import { finished, ticks } from './support/fences.js';
+import { startTestCallguard, stopTestCallguard, testRules, waitFor } from './support/harness.js';
 
 const TWILIO = { twilio: { threshold_count: 10, window_minutes: 2, log_patterns: ['error when making call via twilio'] } };
 
@@ -24,15 +26,10 @@ async function start(rules: Record<string, unknown> = TWILIO, env: Record<string
 
 const calls = (cg: Callguard) => cg.dispatch.get('calls')!;
 
+/** Adds an error-report job and waits until the health worker has finished it (fast check included). */
 async function reportJob(cg: Callguard, data: unknown) {
   const job = await cg.events.add(JOB.errorReport, data);
-  const events = new QueueEvents(cg.events.name, { connection: { url: cg.config.redisUrl }, prefix: cg.config.prefix });
-  try {
-    await events.waitUntilReady();
-    return await job.waitUntilFinished(events, 5000);
-  } finally {
-    await events.close();
-  }
+  return finished(cg.events, job.id!);
 }
 
 describe('counting and tripping', () => {
@@ -40,16 +37,16 @@ describe('counting and tripping', () => {
     // A long window: the 9 must still count after the evaluator tick we wait for.
     const cg = await start({ twilio: { ...TWILIO.twilio, window_minutes: 30 } });
     await reportJob(cg, { rule: 'twilio', count: 9 });
-    await sleep(1100); // an evaluator tick passes too
+    await ticks(cg.events); // a full evaluation that saw the 9 passes too
     expect(await calls(cg).isPaused()).toBe(false);
     expect((await cg.counters.sums()).counts.twilio).toBe(9);
 
+    // The fast check runs inside the report's own job, so the pause has landed when BullMQ marks
+    // that job complete, without waiting for the next tick (a minute in production).
     const sent = Date.now();
-    await cg.events.add(JOB.errorReport, { rule: 'twilio' });
-    await waitFor(() => calls(cg).isPaused(), { intervalMs: 5 });
-    const latency = Date.now() - sent;
-    expect(latency).toBeLessThan(1000);
-    console.log(`trip latency (report job added → queue paused): ${latency} ms`);
+    expect(await reportJob(cg, { rule: 'twilio' })).toMatchObject({ checked: ['twilio'] });
+    expect(await calls(cg).isPaused()).toBe(true);
+    console.log(`trip latency (report job added → job done, queue paused): ${Date.now() - sent} ms`);
 
     const [entry] = await cg.ledger.audit();
     expect(entry).toMatchObject({ event: 'hold-added', hold: 'rule:twilio', by: 'callguard', paused: ['calls'] });
@@ -85,9 +82,10 @@ describe('counting and tripping', () => {
   });
 
   it('with CALLGUARD_AUTO_PAUSE=off rules are counted but never pause', async () => {
-    const cg = await start(TWILIO, { CALLGUARD_AUTO_PAUSE: 'off' });
+    // A long window: the 50 must still count after the evaluator tick we wait for.
+    const cg = await start({ twilio: { ...TWILIO.twilio, window_minutes: 30 } }, { CALLGUARD_AUTO_PAUSE: 'off' });
     await reportJob(cg, { rule: 'twilio', count: 50 });
-    await sleep(1200);
+    await ticks(cg.events);
     expect((await cg.counters.sums()).counts.twilio).toBe(50);
     expect(await calls(cg).isPaused()).toBe(false);
     expect(await cg.ledger.list()).toEqual([]);
@@ -99,19 +97,19 @@ describe('resuming', () => {
     // minute = 1 s, auto-resume = 2 minutes, window = 2 minutes
     const cg = await start();
     await reportJob(cg, { rule: 'twilio', count: 10 });
-    await waitFor(() => calls(cg).isPaused());
+    expect(await calls(cg).isPaused()).toBe(true);
     const pausedAt = Date.now();
 
-    // Errors keep coming for longer than the resume delay: the original would have resumed here.
+    // Errors keep coming through more ticks than the resume delay (2 ticks): the original would
+    // have resumed here. Each burst reaches the threshold on its own, so every tick sees it tripped.
     let lastErrorAt = 0;
-    while (Date.now() - pausedAt < 3500) {
-      cg.reporter.report('twilio', 8);
-      await cg.reporter.flush();
+    for (let tick = 0; tick < 4; tick++) {
+      await reportJob(cg, { rule: 'twilio', count: 10 });
       lastErrorAt = Date.now();
+      await ticks(cg.events);
       expect(await calls(cg).isPaused()).toBe(true);
-      await sleep(200);
     }
-    await waitFor(async () => !(await calls(cg).isPaused()), { timeoutMs: 15_000, intervalMs: 25 });
+    await waitFor(async () => !(await calls(cg).isPaused()), { timeoutMs: 15_000, what: 'the rule hold released' });
     const resumedAt = Date.now();
     console.log(`paused ${resumedAt - pausedAt} ms; resumed ${resumedAt - lastErrorAt} ms after the last error`);
     expect(resumedAt - lastErrorAt).toBeGreaterThanOrEqual(2000);
@@ -125,7 +123,8 @@ describe('resuming', () => {
     const until = Date.now() + 2500;
     await cg.control.pause({ by: 'bob', reason: 'short window', queues: ['calls'], until });
     expect(await calls(cg).isPaused()).toBe(true);
-    await sleep(4000); // four ticks, twice the auto-resume delay
+    await waitFor(async () => (await cg.ledger.list()).every((h) => h.by !== 'bob'), { timeoutMs: 15_000, what: "bob's hold released by its until" });
+    await ticks(cg.events, 4); // four more ticks, twice the auto-resume delay
     const holds = await cg.ledger.list();
     expect(holds.map((h) => h.by)).toEqual(['alice']);
     expect(await calls(cg).isPaused()).toBe(true);
@@ -142,7 +141,7 @@ describe('resuming', () => {
     expect(released).toHaveLength(2);
     expect(await calls(cg).isPaused()).toBe(false);
     expect((await cg.counters.sums()).counts.twilio).toBe(0);
-    await sleep(1200);
+    await ticks(cg.events);
     expect(await calls(cg).isPaused()).toBe(false);
   });
 });
@@ -151,6 +150,10 @@ describe('enforcement', () => {
   it('jobs added to a paused dispatch queue are not processed; all are processed once after resume', async () => {
     const cg = await start();
     const processed: string[] = [];
+    await reportJob(cg, { rule: 'twilio', count: 10 });
+    expect(await calls(cg).isPaused()).toBe(true);
+    const producer = new Queue('calls', { connection: { url: cg.config.redisUrl }, prefix: cg.config.queuePrefix });
+    await producer.addBulk(Array.from({ length: 100 }, (_, i) => ({ name: 'call', data: { i } })));
     const worker = createGuardedWorker('calls', async (job) => void processed.push(job.id!), {
       connection: { url: cg.config.redisUrl, maxRetriesPerRequest: null },
       prefix: cg.config.queuePrefix,
@@ -158,22 +161,19 @@ describe('enforcement', () => {
       concurrency: 5,
     });
     try {
-      await reportJob(cg, { rule: 'twilio', count: 10 });
-      await waitFor(() => calls(cg).isPaused());
-      const producer = new Queue('calls', { connection: { url: cg.config.redisUrl }, prefix: cg.config.queuePrefix });
-      await producer.addBulk(Array.from({ length: 100 }, (_, i) => ({ name: 'call', data: { i } })));
-      await sleep(1000);
+      // 'drained': the worker asked the queue for a job and got none, with 100 waiting.
+      await once(worker, 'drained', { signal: AbortSignal.timeout(10_000) });
       expect(processed).toEqual([]);
       expect(await producer.getWaitingCount()).toBe(100);
 
       await cg.control.resume({ by: 'alice' });
-      await waitFor(() => processed.length === 100);
-      await sleep(200);
+      // A completed job is never run again, so 100 completions with 100 runs means once each.
+      await waitFor(async () => (await producer.getCompletedCount()) === 100, { what: '100 calls completed' });
       expect(new Set(processed).size).toBe(100);
       expect(processed).toHaveLength(100);
-      await producer.close();
     } finally {
       await worker.close();
+      await producer.close();
     }
   });
 
@@ -190,7 +190,11 @@ describe('enforcement', () => {
     });
     try {
       await calls(cg).addBulk(Array.from({ length: 5 }, (_, i) => ({ name: 'call', data: { i } })));
-      await sleep(800);
+      // Every job was fetched a second time, so its first fetch had ended at the guard.
+      await waitFor(async () => {
+        const jobs = await calls(cg).getJobs(['delayed', 'waiting', 'active', 'completed', 'failed']);
+        return jobs.length === 5 && jobs.every((j) => j.attemptsStarted >= 2);
+      }, { what: 'all 5 calls put back by the guard and fetched again' });
       expect(processed).toEqual([]);
       const { failed = 0, completed = 0, delayed = 0, waiting = 0, active = 0 } = await calls(cg).getJobCounts('failed', 'completed', 'delayed', 'waiting', 'active');
       expect(failed + completed).toBe(0);
@@ -224,7 +228,8 @@ describe('enforcement', () => {
   it('repairs drift: a queue resumed behind callguard\'s back is paused again and audited', async () => {
     const cg = await start(TWILIO, {}, false);
     await cg.control.pause({ by: 'alice' });
-    await sleep(2100); // past the in-flight grace
+    // Past the enforcer's in-flight grace (2 s of Redis time since the last hold change).
+    await waitFor(async () => (await cg.ledger.now()) - (await cg.ledger.lastChangeAt()) > 2000, { what: 'the in-flight grace passed' });
     await calls(cg).resume();
     await cg.evaluator.evaluate({ full: true });
     expect(await calls(cg).isPaused()).toBe(true);

@@ -81,3 +81,25 @@ describe('counting exactly once', () => {
     expect(reporter.stats).toMatchObject({ reported: 6, dropped: 5, unsent: 0 });
   });
 });
+
+describe('a reporter in a storm', () => {
+  let cg: Callguard | undefined;
+  afterEach(async () => {
+    await stopTestCallguard(cg);
+    cg = undefined;
+  });
+
+  it('when one rule gets more errors than one job may carry, then the batch is split and every error is counted', async () => {
+    cg = await startTestCallguard(RULES);
+    const reporter = createReporter({ redisUrl: cg.config.redisUrl, prefix: cg.config.prefix, flushMs: 50 });
+    try {
+      reporter.report('twilio', 1_500_000);
+      reporter.report('twilio', 700_000);
+      await reporter.flush();
+      expect(reporter.stats).toMatchObject({ reported: 2_200_000, dropped: 0, unsent: 0, flushes: 3 });
+      await waitFor(async () => (await cg!.counters.sums()).counts.twilio === 2_200_000, { what: 'all 2.2 M errors counted' });
+    } finally {
+      await reporter.close();
+    }
+  });
+});

@@ -134,7 +134,7 @@ describe('spoofed actors', () => {
 });
 
 describe('CALLGUARD_USERS', () => {
-  const secret = 'a-long-enough-secret-value';
+  const secret = 'a-long-enough-secret-value-0123456789';
 
   it('parses name:role:secret entries, and a secret may contain ":"', () => {
     expect(parsePrincipals(`ann:admin:${secret}, bob:viewer:${secret}:x , am:alerts:${secret}-2`)).toEqual([
@@ -147,7 +147,9 @@ describe('CALLGUARD_USERS', () => {
   it.each([
     ['missing fields', `ann:admin:${secret},just-a-secret-value-here`, 'entry 2: expected name:role:secret', 'just-a-secret-value-here'],
     ['unknown role', `ann:${secret}:admin`, 'entry 1: role must be one of admin, viewer, alerts', secret],
-    ['short secret', 'ann:admin:short-secret', 'entry 1: secret must be at least 16 characters', 'short-secret'],
+    ['short secret', 'ann:admin:short-secret', 'entry 1: secret must be at least 32 characters', 'short-secret'],
+    ['31-character secret', `ann:admin:${'k'.repeat(31)}`, 'entry 1: secret must be at least 32 characters', 'k'.repeat(31)],
+    ['.env.example placeholder', 'ops:admin:change-me-to-a-long-random-secret', 'entry 1: secret is a placeholder from .env.example', 'change-me-to-a-long-random-secret'],
     ['bad name', `a n:admin:${secret}`, 'entry 1: name must match', secret],
     ['repeated name', `ann:admin:${secret},ann:viewer:${secret}-b`, 'entry 2: name repeats entry 1', secret],
     ['shared secret', `ann:admin:${secret},bob:viewer:${secret}`, "entry 2: secret repeats entry 1's", secret],
@@ -210,6 +212,6 @@ describe('CALLGUARD_USERS', () => {
   });
 
   it('when a plain secret is short, then it is still refused even though a 71-character hash would pass', () => {
-    expect(() => parsePrincipals('ann:admin:sha256-is-not')).toThrow('secret must be at least 16 characters');
+    expect(() => parsePrincipals('ann:admin:sha256-is-not')).toThrow('secret must be at least 32 characters');
   });
 });

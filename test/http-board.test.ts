@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sleep } from './support/harness.js';
+import { ticks } from './support/fences.js';
 import { login, request, startTestHttp, stopTestHttp, USERS, type TestHttp } from './support/http.js';
 
 const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'] } };
@@ -51,7 +51,10 @@ describe('Bull Board behind login', () => {
     expect(setCookie).toMatch(/; Path=\/admin/i);
     const [, keys] = await t.cg.redis.scan('0', 'MATCH', `${t.cg.keys.sessionPrefix}*`, 'COUNT', 1000);
     expect(keys).toHaveLength(1);
-    expect(await t.cg.redis.get(keys[0]!)).toContain(`"user":"${USERS.admin.name}"`);
+    // The session names the principal and a fingerprint of its secret and role, never the secret.
+    const stored = await t.cg.redis.get(keys[0]!);
+    expect(stored).toContain(`"user":{"name":"${USERS.admin.name}","fp":"`);
+    expect(stored).not.toContain(USERS.admin.secret);
     expect(await t.cg.redis.get(keys[0]!)).not.toContain(USERS.admin.secret);
   });
 
@@ -130,8 +133,8 @@ describe('Bull Board behind login', () => {
     const [added] = await t.cg.ledger.audit(1);
     expect(added).toMatchObject({ event: 'hold-added', by: USERS.admin.name, paused: ['calls'] });
 
-    // Two evaluator ticks (minute = 1 s): a silent Queue.pause() would have been "repaired" away by now.
-    await sleep(2200);
+    // Two evaluator ticks later: a silent Queue.pause() would have been "repaired" away by now.
+    await ticks(t.cg.events, 2);
     expect(await paused(t)).toEqual({ calls: true, sms: false });
     const listed = (await board(t, cookie, 'GET', '/api/queues')).json.queues as Array<{ name: string; isPaused: boolean }>;
     expect(listed.find((q) => q.name === 'calls')!.isPaused).toBe(true);

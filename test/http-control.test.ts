@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ticks } from './support/fences.js';
 import { waitFor } from './support/harness.js';
 import { postJson, request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
 
@@ -92,8 +93,8 @@ describe('GET /health/service, POST /health/pause and /health/resume', () => {
     const resumed = await postJson(`${t.url}/health/resume`, {}, admin);
     expect(resumed.json.released.map((h: { id: string }) => h.id)).toEqual(['rule:twilio']);
     expect((await status(t)).rules.twilio.error_count).toBe(0);
-    // Two evaluator ticks (minute = 1 s) later it is still running.
-    await new Promise((r) => setTimeout(r, 2200));
+    // Two evaluator ticks later it is still running.
+    await ticks(t.cg.events, 2);
     const later = await status(t);
     expect(later.is_paused).toBe(false);
     expect(await pausedQueues(t)).toEqual({ calls: false, sms: false });

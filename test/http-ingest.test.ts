@@ -50,7 +50,14 @@ describe('POST /health/errors and /health/logs (worker off: the enqueued job is 
     ]);
     const reply = await postLogs(t, body, 'application/x-ndjson');
     expect(reply.status).toBe(202);
-    expect(reply.json).toEqual({ records: 8, matched: 3, counts: { twilio: 2, soniox: 1 }, job_id: expect.any(String) });
+    expect(reply.json).toEqual({
+      records: 8,
+      matched: 3,
+      dropped: 1,
+      drops: [{ index: 6, reason: 'no level (level, severity, levelname, levelno)' }],
+      counts: { twilio: 2, soniox: 1 },
+      job_id: expect.any(String),
+    });
     expect((await jobData(reply.json.job_id)).data).toEqual({ counts: { twilio: 2, soniox: 1 } });
   });
 
@@ -70,8 +77,62 @@ describe('POST /health/errors and /health/logs (worker off: the enqueued job is 
 
   it('when nothing matches, then 202 and no job at all', async () => {
     const reply = await postLogs(t, ndjson([{ level: 'error', message: 'unrelated' }]), 'application/x-ndjson');
-    expect(reply.json).toEqual({ records: 1, matched: 0, counts: {}, job_id: null });
+    expect(reply.json).toEqual({ records: 1, matched: 0, dropped: 0, drops: [], counts: {}, job_id: null });
     expect(await t.cg.events.getJobCountByTypes('waiting', 'delayed')).toBe(0);
+  });
+
+  it('when loguru serialize=True lines and Python logging records arrive, then their levels are read as Python’s', async () => {
+    const loguru = (name: string, no: number, message: string) => ({ text: `${name} | ${message}\n`, record: { level: { name, no, icon: '' }, message, exception: null, extra: {} } });
+    const body = ndjson([
+      loguru('ERROR', 40, 'twilio api error 20003'),
+      loguru('WARNING', 30, 'twilio api error, retrying'),
+      loguru('INFO', 20, 'twilio api error count reset'),
+      { levelname: 'WARNING', levelno: 30, message: 'error when making call via twilio' },
+      { levelno: 30, message: 'twilio api error' },
+      { levelno: 20, message: 'twilio api error' },
+      { levelname: 'ERROR', levelno: 40, message: 'dial failed', exc_text: 'Traceback (most recent call last):\nSonioxError: soniox transcription failed' },
+    ]);
+    const reply = await postLogs(t, body, 'application/x-ndjson');
+    expect(reply.json).toEqual({ records: 7, matched: 5, dropped: 0, drops: [], counts: { twilio: 4, soniox: 1 }, job_id: expect.any(String) });
+  });
+
+  it('when level_scale names the scale, then bare numbers are read on it; names and Python records are not', async () => {
+    const body = ndjson([
+      { severity: 3, message: 'twilio api error' },
+      { severity: 6, message: 'twilio api error' },
+      { severity: 9, message: 'twilio api error' },
+      { severity: 'warning', message: 'twilio api error' },
+      { levelno: 40, message: 'soniox transcription failed' },
+    ]);
+    const syslog = await request(`${t.url}/health/logs?level_scale=syslog`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body, ...alerts });
+    expect(syslog.json).toMatchObject({ records: 5, matched: 3, dropped: 1, drops: [{ index: 2, reason: 'level 9 is not on the syslog scale' }], counts: { twilio: 2, soniox: 1 } });
+    const python = await request(`${t.url}/health/logs?level_scale=python`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ level: 30, msg: 'twilio api error' }, { level: 20, msg: 'twilio api error' }]),
+      ...alerts,
+    });
+    expect(python.json).toMatchObject({ matched: 1, counts: { twilio: 1 } });
+    const pino = await postLogs(t, JSON.stringify({ level: 30, msg: 'twilio api error' }), 'application/json');
+    expect(pino.json).toMatchObject({ matched: 0, dropped: 0, job_id: null });
+  });
+
+  it('when level_scale is not a known scale, then 400 and nothing is enqueued', async () => {
+    for (const query of ['level_scale=loguru', 'level_scale=', 'level_scale=pino&level_scale=python']) {
+      const reply = await request(`${t.url}/health/logs?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"level":50,"msg":"twilio api error"}', ...alerts });
+      expect(reply.status, query).toBe(400);
+      expect(reply.json.error).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('query.level_scale') });
+    }
+    expect(await t.cg.events.getJobCountByTypes('waiting', 'delayed')).toBe(0);
+  });
+
+  it('when many records cannot be read, then all are counted and the first ten reasons are listed by index', async () => {
+    const body = ndjson([{ level: 'error', message: 'twilio api error' }, ...Array.from({ length: 12 }, (_, i) => ({ level: `loud${i}`, message: 'x' }))]);
+    const reply = await postLogs(t, body, 'application/x-ndjson');
+    expect(reply.json).toMatchObject({ records: 13, matched: 1, dropped: 12 });
+    expect(reply.json.drops).toHaveLength(10);
+    expect(reply.json.drops[0]).toEqual({ index: 1, reason: 'unknown level name "loud0"' });
+    expect(reply.json.drops[9].index).toBe(10);
   });
 
   it('when NDJSON arrives gzip-compressed, then it is inflated and matched', async () => {
@@ -98,7 +159,8 @@ describe('log ingest through the real worker', () => {
     const reply = await postLogs(t, ndjson(lines), 'application/x-ndjson');
     expect(reply.json.counts).toEqual({ twilio: 4 });
     await waitFor(async () => (await t.cg.ledger.list()).some((h) => h.id === 'rule:twilio'));
-    expect(await t.cg.dispatch.get('calls')!.isPaused()).toBe(true);
+    // The hold is written first, the BullMQ pause follows it.
+    await waitFor(() => t.cg.dispatch.get('calls')!.isPaused());
     expect(await t.cg.dispatch.get('sms')!.isPaused()).toBe(false);
   });
 });

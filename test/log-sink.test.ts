@@ -123,7 +123,8 @@ describe('createLogSink with pino.multistream', () => {
       ['telnyx', 1],
     ]);
     expect(other).toHaveLength(2);
-    expect(sink.stats()).toEqual({ lines: 3, matched: 2, dropped: 0, errors: 0 });
+    // The debug line is below every rule: the fast path turns it away before it counts as a line.
+    expect(sink.stats()).toEqual({ lines: 2, matched: 2, dropped: 0, errors: 0 });
   });
 });
 
@@ -147,6 +148,31 @@ describe('createLogSink with raw writes', () => {
       ['telnyx', 1],
     ]);
     expect(sink.stats()).toEqual({ lines: 7, matched: 3, dropped: 4, errors: 0 });
+  });
+
+  it('counts loguru and Python lines, and drops records it cannot read', () => {
+    const { reporter, sink } = setup();
+    const lines = [
+      { text: 'x', record: { level: { name: 'ERROR', no: 40 }, message: 'Twilio 503', exception: null } },
+      { levelname: 'WARNING', levelno: 30, message: 'telnyx slow' },
+      { levelname: 'INFO', levelno: 20, message: 'telnyx fine' },
+      { level: 'loud', msg: 'twilio 503' },
+      { msg: 'twilio 503' },
+    ];
+    sink.write(lines.map((l) => JSON.stringify(l)).join('\n'));
+    expect(reporter.reports).toEqual([
+      ['twilio', 1],
+      ['telnyx', 1],
+    ]);
+    expect(sink.stats()).toEqual({ lines: 5, matched: 2, dropped: 2, errors: 0 });
+  });
+
+  it('reads bare numbers on the levelScale it is given', () => {
+    const reporter = new RecordingSink();
+    const sink = createLogSink({ rules, reporter, levelScale: 'syslog' });
+    sink.write('{"severity":3,"msg":"twilio 503"}\n{"severity":6,"msg":"twilio 503"}\n{"level":40,"msg":"telnyx"}\n');
+    expect(reporter.reports).toEqual([['twilio', 1]]);
+    expect(sink.stats()).toEqual({ lines: 3, matched: 1, dropped: 1, errors: 0 });
   });
 
   it('never throws on values that are not strings', () => {
@@ -176,6 +202,12 @@ describe('matchRecord', () => {
     ['not an object', 'twilio 503', []],
     ['null', null, []],
     ['phrase split across fields', { level: 50, msg: 'twilio', err: { message: '503' } }, []],
+    ['loguru ERROR', { text: 'x', record: { level: { name: 'ERROR', no: 40 }, message: 'twilio 503' } }, ['twilio']],
+    ['loguru WARNING below min_level', { text: 'x', record: { level: { name: 'WARNING', no: 30 }, message: 'twilio 503 telnyx' } }, ['telnyx']],
+    ['loguru INFO', { text: 'x', record: { level: { name: 'INFO', no: 20 }, message: 'twilio 503 telnyx' } }, []],
+    ['python levelno 30 is WARNING, not pino info', { levelno: 30, message: 'telnyx timeout' }, ['telnyx']],
+    ['python levelno 40 is ERROR', { levelno: 40, message: 'twilio 503' }, ['twilio']],
+    ['python exc_text', { levelname: 'ERROR', message: 'dial failed', exc_text: 'HTTPError: Twilio 503' }, ['twilio']],
   ])('%s', (_name, record, expected) => {
     expect(matchRecord(record, matcher, byName)).toEqual(expected);
   });

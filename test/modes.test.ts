@@ -2,7 +2,9 @@ import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGuardedWorker } from '../src/client/guarded-worker.js';
 import type { Callguard } from '../src/app/callguard.js';
-import { sleep, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
+import { JOB } from '../src/jobs/contract.js';
+import { finished } from './support/fences.js';
+import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 
 let cg: Callguard | undefined;
 afterEach(async () => {
@@ -38,15 +40,15 @@ describe('shadow mode', () => {
     try {
       cg.reporter.report('twilio', 6);
       await cg.reporter.flush();
-      await waitFor(async () => (await cg!.ledger.audit()).some((e) => e.event === 'would-pause'));
+      await waitFor(async () => (await cg!.ledger.audit()).some((e) => e.event === 'would-pause'), { what: 'would-pause audited' });
       await feed(cg, 20);
-      await waitFor(() => stamps.length === 20);
+      await waitFor(() => stamps.length === 20, { what: '20 calls processed' });
       expect(await cg.dispatch.get('calls')!.isPaused()).toBe(false);
       expect(await cg.redis.hlen(cg.keys.covered)).toBe(0);
-      const [entry] = await cg.ledger.audit(1);
+      const entry = (await cg.ledger.audit()).find((e) => e.event === 'would-pause');
       expect(entry).toMatchObject({ event: 'would-pause', hold: 'rule:twilio', paused: [] });
       // It also "would have resumed" after the continuous clear.
-      await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'would-resume', { timeoutMs: 8000 });
+      await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'would-resume', { timeoutMs: 20_000, what: 'would-resume audited' });
     } finally {
       await worker.close();
     }
@@ -55,20 +57,25 @@ describe('shadow mode', () => {
 
 describe('half-open resume', () => {
   it('resumes under the probe rate limit, then without it; no job lost', async () => {
-    cg = await startTestCallguard(rule({ probe: { minutes: 3, max_per_minute: 4 } }), { CALLGUARD_AUTO_RESUME_MINUTES: '1' });
+    // No health worker: the test runs each evaluator tick itself, so the probe cannot end between
+    // the start it observes and the checks that follow, however slow the machine is.
+    cg = await startTestCallguard(rule({ probe: { minutes: 3, max_per_minute: 4 } }), { CALLGUARD_AUTO_RESUME_MINUTES: '1' }, { worker: false });
+    const tickUntil = (event: string) =>
+      waitFor(async () => (await cg!.evaluator.evaluate({ full: true })).changes.some((c) => c.event === event), { timeoutMs: 20_000, what: `a tick with ${event}` });
     const calls = cg.dispatch.get('calls')!;
-    cg.reporter.report('twilio', 5);
-    await cg.reporter.flush();
-    await waitFor(() => calls.isPaused());
+    await cg.counters.record(cg.rules[0]!, 5);
+    await tickUntil('hold-added');
+    expect(await calls.isPaused()).toBe(true);
     await feed(cg, 60);
     const stamps: number[] = [];
     const worker = dispatchWorker(cg, stamps);
     try {
-      const started = await waitFor(async () => (await cg!.ledger.audit(1)).find((e) => e.event === 'probe-started'), { timeoutMs: 8000 });
-      // The audit entry is written before the enforcer's resume call returns.
-      await waitFor(async () => !(await calls.isPaused()));
+      await tickUntil('probe-started');
+      const started = (await cg.ledger.audit()).find((e) => e.event === 'probe-started');
+      expect(await calls.isPaused()).toBe(false);
       expect(await calls.getGlobalRateLimit()).toEqual({ max: 4, duration: 1000 });
-      const ended = await waitFor(async () => (await cg!.ledger.audit(1)).find((e) => e.event === 'probe-ended'), { timeoutMs: 10_000 });
+      await tickUntil('probe-ended');
+      const ended = (await cg.ledger.audit()).find((e) => e.event === 'probe-ended');
       // Audit times come from Redis' clock, the same machine's clock as the stamps.
       const [probeStart, probeEnd] = [started!.at, ended!.at];
       const during = stamps.filter((t) => t >= probeStart && t < probeEnd);
@@ -77,12 +84,31 @@ describe('half-open resume', () => {
       // The limiter admits at most 4 per 1 s window; one extra window covers the edges.
       expect(during.length).toBeLessThanOrEqual(4 * (Math.ceil(seconds) + 1));
       expect(during.length).toBeGreaterThan(0);
-      await waitFor(async () => (await calls.getGlobalRateLimit()) === null);
-      await waitFor(() => stamps.length === 60, { timeoutMs: 10_000 });
+      expect(await calls.getGlobalRateLimit()).toBeNull();
+      await waitFor(() => stamps.length === 60, { timeoutMs: 20_000, what: 'all 60 calls processed' });
       expect(stamps).toHaveLength(60);
     } finally {
       await worker.close();
     }
+  });
+
+  it("a queue's own rate limit is saved while the probe limits it and restored when the probe ends", async () => {
+    cg = await startTestCallguard(rule({ probe: { minutes: 4, max_per_minute: 3 } }), { CALLGUARD_AUTO_RESUME_MINUTES: '1' });
+    const calls = cg.dispatch.get('calls')!;
+    await calls.setGlobalRateLimit(7, 60_000);
+    cg.reporter.report('twilio', 5);
+    await cg.reporter.flush();
+    await waitFor(() => calls.isPaused());
+
+    // The probe's limit goes on before the queue resumes.
+    await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'probe-started', { timeoutMs: 8000 });
+    await waitFor(async () => !(await calls.isPaused()));
+    expect(await calls.getGlobalRateLimit()).toEqual({ max: 3, duration: cg.config.minuteMs });
+
+    await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'probe-ended', { timeoutMs: 10_000 });
+    await waitFor(async () => (await calls.getGlobalRateLimit())?.max === 7);
+    expect(await calls.getGlobalRateLimit()).toEqual({ max: 7, duration: 60_000 });
+    expect(await cg.redis.hlen(cg.keys.savedLimits)).toBe(0);
   });
 
   it('a failure during the probe re-pauses at once and says so', async () => {
@@ -90,20 +116,21 @@ describe('half-open resume', () => {
     const calls = cg.dispatch.get('calls')!;
     cg.reporter.report('twilio', 5);
     await cg.reporter.flush();
-    await waitFor(() => calls.isPaused());
-    await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'probe-started', { timeoutMs: 8000 });
-    await waitFor(async () => !(await calls.isPaused()));
+    await waitFor(() => calls.isPaused(), { what: 'calls paused' });
+    await waitFor(async () => (await cg!.ledger.audit()).some((e) => e.event === 'probe-started'), { timeoutMs: 20_000, what: 'probe started' });
+    await waitFor(async () => !(await calls.isPaused()), { what: 'calls resumed for the probe' });
 
+    // The fast check runs inside the report's own job: when BullMQ marks it complete, the queue is
+    // paused again and the probe's limit is gone, without waiting for a tick.
     const sent = Date.now();
-    cg.reporter.report('twilio', 5);
-    await cg.reporter.flush();
-    await waitFor(() => calls.isPaused(), { intervalMs: 5 });
-    expect(Date.now() - sent).toBeLessThan(1000);
+    const job = await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 5 });
+    expect(await finished(cg.events, job.id!)).toMatchObject({ checked: ['twilio'] });
+    expect(await calls.isPaused()).toBe(true);
+    console.log(`re-pause latency during the probe (report job added → job done, queue paused): ${Date.now() - sent} ms`);
     const [added, ended] = await cg.ledger.audit(2);
     expect(ended).toMatchObject({ event: 'probe-ended', reason: 'twilio tripped again during the probe' });
     expect(added).toMatchObject({ event: 'hold-added', paused: ['calls'] });
     expect(added!.reason).toContain('tripped again during the probe');
-    await sleep(100);
     expect(await calls.getGlobalRateLimit()).toBeNull();
   });
 });

@@ -70,18 +70,25 @@ describe('paused message', () => {
 
   it.each<[string, Hold, string, string]>([
     ['an alert', alertHold, 'alert "HighErrorRate" from grafana — error rate above 5%', 'when the alert resolves'],
-    ['a person', manualHold, 'alice: "carrier maintenance <tonight> & co"', 'by a person'],
-    ['a person, until a time', { ...manualHold, until: T0 + 90 * MIN }, 'alice: "carrier maintenance <tonight> & co"', 'at 2025-03-04 13:30:00 UTC, or earlier by a person'],
+    ['a person', manualHold, 'alice: "carrier maintenance &lt;tonight&gt; &amp; co"', 'by a person'],
+    ['a person, until a time', { ...manualHold, until: T0 + 90 * MIN }, 'alice: "carrier maintenance &lt;tonight&gt; &amp; co"', 'at 2025-03-04 13:30:00 UTC, or earlier by a person'],
   ])('when held by %s, the text says who and how it resumes', (_, hold, who, how) => {
     const m = pausedMessage({ hold, paused: ['calls'], waiting: {}, otherHolds: [] }, settings);
     expect(m.text).toContain(`Hold: ${who}.`);
     expect(m.text).toContain(`Resumes: ${how}.`);
   });
 
-  it('escapes Slack control characters in what people and alerts wrote, in blocks only', () => {
+  it('escapes Slack control characters in what people and alerts wrote, in blocks and in the fallback text', () => {
     const m = pausedMessage({ hold: manualHold, paused: ['sms'], waiting: {}, otherHolds: [] }, settings);
     expect(blockText(m)).toContain('alice: "carrier maintenance &lt;tonight&gt; &amp; co"');
-    expect(m.text).toContain('alice: "carrier maintenance <tonight> & co"');
+    expect(m.text).toContain('alice: "carrier maintenance &lt;tonight&gt; &amp; co"');
+  });
+
+  it('when an alert summary carries <!channel> or a link, then the fallback text cannot ping or link (issue 10)', () => {
+    const hold = { ...manualHold, reason: 'wake up <!channel> see <https://evil.example|here>' };
+    const m = pausedMessage({ hold, paused: ['sms'], waiting: {}, otherHolds: [] }, settings);
+    expect(m.text).not.toMatch(/[<>]/);
+    expect(m.text).toContain('&lt;!channel&gt;');
   });
 
   it('when other holds had already paused the queues, it says so and lists them', () => {
@@ -142,7 +149,7 @@ describe('still-paused reminder', () => {
   it('says how long, by whom and why, with waiting jobs and a button', () => {
     const m = stillPausedMessage({ hold: manualHold, now: T0 + 30 * MIN, waiting: { sms: 41 } }, settings);
     expect(m.text).toBe(
-      'Calls still paused after 30 min. Hold: alice: "carrier maintenance <tonight> & co". Queues: sms (41 waiting). ' +
+      'Calls still paused after 30 min. Hold: alice: "carrier maintenance &lt;tonight&gt; &amp; co". Queues: sms (41 waiting). ' +
         'Paused at: 2025-03-04 12:00:00 UTC. Resumes: by a person.',
     );
     expect(buttons(m)).toHaveLength(1);

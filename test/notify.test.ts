@@ -4,9 +4,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { JOB } from '../src/jobs/contract.js';
 import { createLogger } from '../src/ops/logger.js';
 import { NOTIFY_ATTEMPTS } from '../src/notify/notifier.js';
+import { NOTIFY_JOB } from '../src/notify/deliveries.js';
+import type { HoldChange } from '../src/store/holds.js';
 import { createCallguard, type Callguard } from '../src/app/callguard.js';
 import { FAKE_TOKEN, FakeSlack, type SlackRequest } from './support/fake-slack.js';
-import { sleep, startTestCallguard, stopTestCallguard, testConfig, testRules, waitFor } from './support/harness.js';
+import { finished, runsAfter, settled, ticks } from './support/fences.js';
+import { startTestCallguard, stopTestCallguard, testConfig, testRules, waitFor } from './support/harness.js';
 
 const TWILIO = { twilio: { threshold_count: 10, window_minutes: 2, log_patterns: ['error when making call via twilio'] } };
 
@@ -62,6 +65,9 @@ const fields = (r: SlackRequest): string[] =>
 const button = (r: SlackRequest) =>
   r.body.blocks.find((b: any) => b.type === 'actions')?.elements.find((e: any) => e.type === 'button');
 
+/** The notifications job of a transition: its id is the audit entry's. */
+const jobIdOf = (change: HoldChange) => `change-${change.auditId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
+
 async function finishedNotifications(cg: Callguard) {
   return cg.notifier.queue.getJobs(['completed', 'failed']);
 }
@@ -100,10 +106,10 @@ describe('pause and resume messages', () => {
     expect(button(resumed!)).toBeUndefined();
 
     // Job ids come from the audit entries, one per transition.
+    await settled(cg.notifier.queue);
     const audit = await cg.ledger.audit();
     const jobs = await finishedNotifications(cg);
     expect(jobs.map((j) => j.id).sort()).toEqual(audit.filter((a) => a.event.startsWith('hold-')).map((a) => `change-${a.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`).sort());
-    await sleep(300);
     expect(fake.attempts('chat.postMessage')).toHaveLength(2);
   });
 
@@ -121,9 +127,11 @@ describe('pause and resume messages', () => {
     const cg = await start();
     fake.failNext(1000, 500);
     const before = Date.now();
-    await cg.control.pause({ by: 'alice', reason: 'test' });
-    expect(Date.now() - before).toBeLessThan(500);
+    const { changes } = await cg.control.pause({ by: 'alice', reason: 'test' });
+    console.log(`pause while Slack is down: ${Date.now() - before} ms`);
     expect(await cg.dispatch.get('calls')!.isPaused()).toBe(true);
+    // The pause did not wait for Slack: its message has seconds of retries still ahead.
+    expect(['waiting', 'active', 'delayed']).toContain(await cg.notifier.queue.getJobState(jobIdOf(changes[0]!)));
     await waitFor(() => fake.attempts('chat.postMessage').length >= 3);
     expect(await cg.dispatch.get('calls')!.isPaused()).toBe(true);
     expect((await cg.ledger.list()).map((h) => h.by)).toEqual(['alice']);
@@ -134,14 +142,16 @@ describe('retries', () => {
   it('after two 500s the third attempt delivers, with growing gaps', async () => {
     const cg = await start();
     fake.failNext(2, 500);
-    await cg.control.pause({ by: 'alice', reason: 'retry me' });
-    await waitFor(() => posts('Calls paused').length === 1);
+    const { changes } = await cg.control.pause({ by: 'alice', reason: 'retry me' });
+    // BullMQ marks the job complete after Slack answered; wait for that, not for the post.
+    await finished(cg.notifier.queue, jobIdOf(changes[0]!));
+    expect(posts('Calls paused')).toHaveLength(1);
     const tries = fake.attempts('chat.postMessage');
     expect(tries.map((t) => t.status)).toEqual([500, 500, 200]);
     const { baseMs } = cg.notifier.retry;
     expect(tries[1]!.at - tries[0]!.at).toBeGreaterThanOrEqual(baseMs - 5);
     expect(tries[2]!.at - tries[1]!.at).toBeGreaterThanOrEqual(2 * baseMs - 5);
-    const [job] = await finishedNotifications(cg);
+    const job = await cg.notifier.queue.getJob(jobIdOf(changes[0]!));
     expect(job!.attemptsMade).toBe(3); // BullMQ counts the successful attempt too
   });
 
@@ -173,7 +183,7 @@ describe('retries', () => {
     const [failed] = (await waitFor(() => failedJobs(cg)))!;
     expect(failed!.attemptsMade).toBe(1);
     expect(failed!.failedReason).toContain('channel_not_found');
-    await sleep(300);
+    await settled(cg.notifier.queue);
     expect(fake.attempts('chat.postMessage')).toHaveLength(1);
   });
 });
@@ -199,8 +209,8 @@ describe('one message per transition', () => {
     await a.notifier.notifyChanges(added);
     await b.notifier.notifyChanges(added);
 
-    await waitFor(() => posts('Calls resumed').length === 1);
-    await sleep(1000);
+    // Both instances' workers share the queue; once it has nothing left to run, every send is done.
+    await settled(a.notifier.queue);
     expect(posts('Calls paused')).toHaveLength(1);
     expect(posts('Calls resumed')).toHaveLength(1);
     expect(fake.attempts('chat.postMessage')).toHaveLength(2);
@@ -219,7 +229,7 @@ describe('shadow and probe holds', () => {
     expect(post!.body.text).toContain('Would have paused: calls');
     expect(JSON.stringify(post!.body.blocks)).not.toContain('callguard_resume');
     expect(await cg.dispatch.get('calls')!.isPaused()).toBe(false);
-    await sleep(300);
+    await settled(cg.notifier.queue);
     expect(fake.attempts('chat.postMessage')).toHaveLength(1);
   });
 
@@ -232,20 +242,31 @@ describe('shadow and probe holds', () => {
     expect(fields(resumed!).find((f) => f.startsWith('*Probe*'))).toMatch(/^\*Probe\*\nat most 4 jobs\/min until <!date\^\d+\^/);
     const [passed] = await waitForPosts('Probe passed, calls at full speed', 1);
     expect(passed!.body.text).toMatch(/Probe: \d+ s at 4 jobs\/min without tripping/);
-    await sleep(300);
+    // A later tick found nothing more to say, and every message it could have queued is sent.
+    await ticks(cg.events);
+    await settled(cg.notifier.queue);
     expect(fake.attempts('chat.postMessage')).toHaveLength(3);
-  }, 15_000);
+  });
 
   it('a probe that trips again says so in one pause message', async () => {
     const cg = await start({ CALLGUARD_AUTO_RESUME_MINUTES: '1' }, twilio({ probe: { minutes: 30, max_per_minute: 4 } }));
     await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
     await waitForPosts('Calls resumed at a probe rate', 1);
-    await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
+    const report = await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
+    await finished(cg.events, report.id!);
     const pauses = await waitForPosts('Calls paused', 2);
     expect(pauses[1]!.body.text).toContain('tripped again during the probe');
-    await sleep(300);
-    expect(fake.attempts('chat.postMessage')).toHaveLength(3);
-  }, 15_000);
+    // The probe's end came in the same change set as the pause, and got no message of its own.
+    const ended = (await cg.ledger.audit()).find((e) => e.event === 'probe-ended');
+    expect(ended).toMatchObject({ reason: 'twilio tripped again during the probe' });
+    await settled(cg.notifier.queue);
+    expect(await cg.notifier.queue.getJob(`change-${ended!.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`)).toBeUndefined();
+    // Later transitions (the next probe once the burst ages out) may follow; these three came first.
+    expect(fake.attempts('chat.postMessage').slice(0, 3).map((r) => String(r.body.text).split('.')[0])).toEqual([
+      expect.stringMatching(/^Calls paused/), expect.stringMatching(/^Calls resumed at a probe rate/), expect.stringMatching(/^Calls paused/),
+    ]);
+    expect(fake.attempts('chat.postMessage').filter((r) => String(r.body.text).startsWith('Probe passed'))).toEqual([]);
+  });
 });
 
 describe('still-paused reminders', () => {
@@ -253,7 +274,7 @@ describe('still-paused reminders', () => {
     const cg = await start({ CALLGUARD_REMIND_MINUTES: '1' });
     const { hold } = await cg.control.pause({ by: 'alice', reason: 'carrier maintenance', queues: ['calls'] });
     await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 });
-    await waitFor(() => posts('Calls still paused').length >= 2, { timeoutMs: 6000 });
+    await waitFor(() => posts('Calls still paused').length >= 2, { timeoutMs: 15_000, what: 'two reminders' });
 
     const reminders = posts('Calls still paused');
     for (const r of reminders) {
@@ -267,9 +288,17 @@ describe('still-paused reminders', () => {
 
     await cg.control.releaseIds([hold.id], 'alice', 'maintenance over');
     const released = Date.now();
-    await sleep(2500);
-    expect(posts('Calls still paused').filter((r) => r.at > released + 200)).toEqual([]);
-  }, 15_000);
+    // Two reminder runs that began after the release found nothing due...
+    const runs = await runsAfter(cg.notifier.queue, NOTIFY_JOB.remind, released, 2);
+    for (const run of runs) expect(run.returnvalue).toEqual({ reminders: [] });
+    // ...and each reminder job left over from before the release that ran after it sent nothing.
+    const pending = async () => (await cg.notifier.queue.getJobs(['waiting', 'active', 'delayed', 'prioritized'])).filter((j) => j.name === NOTIFY_JOB.stillPaused);
+    await waitFor(async () => (await pending()).length === 0, { what: 'no reminder job left to run' });
+    const late = (await cg.notifier.queue.getJobs(['completed', 'failed'])).filter((j) => j.name === NOTIFY_JOB.stillPaused && (j.processedOn ?? 0) > released);
+    for (const job of late) expect(job.returnvalue).toEqual({ skipped: `${hold.id} was released` });
+    const sent = (await cg.notifier.queue.getJobs(['completed'])).filter((j) => j.name === NOTIFY_JOB.stillPaused && !j.returnvalue?.skipped);
+    expect(posts('Calls still paused')).toHaveLength(sent.length);
+  });
 
   it('CALLGUARD_REMIND_MINUTES=0 removes the schedule another instance set up', async () => {
     const a = await start({ CALLGUARD_REMIND_MINUTES: '30' });
@@ -291,12 +320,16 @@ async function startLogged(env: Record<string, string>) {
 }
 
 describe('when the notifications queue cannot take the job', () => {
-  it('the pause still lands and the failure is logged', async () => {
+  it('the pause still lands, the failure is logged, and the next tick announces it', async () => {
     const { cg, lines } = await startLogged(slackEnv());
+    const addBulk = cg.notifier.queue.addBulk.bind(cg.notifier.queue);
     cg.notifier.queue.addBulk = () => Promise.reject(new Error('simulated enqueue failure'));
     await cg.control.pause({ by: 'alice', reason: 'enqueue breaks' });
     expect(await cg.dispatch.get('calls')!.isPaused()).toBe(true);
-    expect(lines.find((l) => l.msg === 'could not enqueue notifications')).toMatchObject({ err: 'simulated enqueue failure', level: 50 });
+    expect(lines.find((l) => String(l.msg).startsWith('could not relay hold changes'))).toMatchObject({ err: { type: 'Error', message: 'simulated enqueue failure' }, level: 50 });
+    cg.notifier.queue.addBulk = addBulk;
+    await cg.evaluator.evaluate({ full: true });
+    await waitFor(async () => (await cg.notifier.queue.getJobs(['waiting', 'active', 'completed', 'delayed'])).some((j) => j.name === 'hold-change'), { what: 'the pause announced by the tick' });
   });
 });
 

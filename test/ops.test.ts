@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sleep, waitFor } from './support/harness.js';
+import { waitFor } from './support/harness.js';
+import { parsePrometheus } from './support/prometheus.js';
 import { request, startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
 
 const RULES = { twilio: { threshold_count: 3, window_minutes: 5, log_patterns: ['error when making call via twilio'] } };
@@ -14,40 +15,6 @@ afterEach(async () => {
   for (const s of servers.splice(0)) s.kill('SIGKILL');
 });
 
-/**
- * A strict reading of the Prometheus text exposition format (0.0.4): HELP/TYPE comments, then
- * samples `name{label="value",...} value`, every sample's family declared by a TYPE line first.
- */
-function parsePrometheus(text: string): Map<string, { type: string; samples: { name: string; labels: Record<string, string>; value: number }[] }> {
-  const families = new Map<string, { type: string; samples: { name: string; labels: Record<string, string>; value: number }[] }>();
-  const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
-  // Values are read as Prometheus reads them (Go's ParseFloat): NaN and Inf in any case; prom-client writes "Nan".
-  const sample = new RegExp(`^(${NAME})(?:\\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*",?)*)\\})? (-?(?:[0-9.]+(?:e[+-]?[0-9]+)?|[Nn][Aa][Nn]|[+-]?[Ii]nf))(?: -?[0-9]+)?$`);
-  expect(text.endsWith('\n')).toBe(true);
-  for (const line of text.trimEnd().split('\n')) {
-    if (line === '') continue; // the format allows empty lines
-    if (line.startsWith('# HELP ')) {
-      expect(line).toMatch(new RegExp(`^# HELP ${NAME} .*$`));
-      continue;
-    }
-    if (line.startsWith('# TYPE ')) {
-      const m = new RegExp(`^# TYPE (${NAME}) (counter|gauge|histogram|summary|untyped)$`).exec(line);
-      expect(m, line).not.toBeNull();
-      expect(families.has(m![1]!), `TYPE declared twice: ${line}`).toBe(false);
-      families.set(m![1]!, { type: m![2]!, samples: [] });
-      continue;
-    }
-    const m = sample.exec(line);
-    expect(m, `not a valid sample line: ${line}`).not.toBeNull();
-    const name = m![1]!;
-    const family = families.get(name) ?? families.get(name.replace(/_(bucket|sum|count|total|created)$/, ''));
-    expect(family, `sample before its TYPE: ${line}`).toBeDefined();
-    const labels = Object.fromEntries([...(m![2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1]!, x[2]!]));
-    family!.samples.push({ name, labels, value: Number(m![3]) });
-  }
-  return families;
-}
-
 describe('GET /metrics', () => {
   it('is valid Prometheus text with callguard\'s figures, for viewers and admins only', async () => {
     t = await startTestHttp(RULES);
@@ -59,13 +26,21 @@ describe('GET /metrics', () => {
     await waitFor(() => t!.cg.dispatch.get('calls')!.isPaused());
     await t.cg.control.pause({ by: 'ops', reason: 'maintenance' });
 
-    const reply = await request(`${t.url}/metrics`, { token: tokenOf('viewer') });
-    expect(reply.status).toBe(200);
-    expect(reply.headers.get('content-type')).toContain('text/plain');
-    const families = parsePrometheus(reply.text);
+    const scrape = async () => {
+      const reply = await request(`${t!.url}/metrics`, { token: tokenOf('viewer') });
+      expect(reply.status).toBe(200);
+      expect(reply.headers.get('content-type')).toContain('text/plain');
+      return parsePrometheus(reply.text);
+    };
+    let families = await scrape();
     const value = (name: string, labels: Record<string, string> = {}) =>
       (families.get(name) ?? families.get(name.replace(/_(bucket|sum|count)$/, '')))?.samples
         .find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    // The pause lands inside the report's job; the worker counts the job once BullMQ has completed it, a moment later.
+    await waitFor(async () => {
+      families = await scrape();
+      return value('callguard_ingest_jobs_total', { job: 'error-report', outcome: 'completed' }) !== undefined;
+    }, { what: 'the error-report job counted in /metrics' });
 
     expect(value('callguard_rule_errors_in_window', { rule: 'twilio' })).toBe(3);
     expect(value('callguard_rule_threshold', { rule: 'twilio' })).toBe(3);
@@ -79,7 +54,7 @@ describe('GET /metrics', () => {
     expect(families.get('callguard_evaluator_duration_seconds')?.type).toBe('histogram');
     expect(value('callguard_evaluator_duration_seconds_count', { kind: 'fast' })).toBeGreaterThanOrEqual(1);
     expect(families.has('callguard_notification_failures_total')).toBe(true);
-    expect(families.has('callguard_process_resident_memory_bytes')).toBe(true);
+    expect(families.has('process_resident_memory_bytes')).toBe(true);
   });
 
   it('CALLGUARD_METRICS_PUBLIC=true serves it without a token', async () => {
@@ -142,7 +117,6 @@ describe('probes', () => {
 
     redis = startRedis(port);
     // The restarted Redis is empty: readiness needs the reconnect and the evaluator schedule re-created.
-    await waitFor(async () => (await request(`${t!.url}/readyz`)).status === 200, { timeoutMs: 15_000, intervalMs: 200 });
-    await sleep(50);
-  }, 40_000);
+    await waitFor(async () => (await request(`${t!.url}/readyz`)).status === 200, { timeoutMs: 15_000, intervalMs: 200, what: '/readyz 200 again' });
+  });
 });

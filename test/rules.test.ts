@@ -50,7 +50,7 @@ describe('rules file', () => {
     { name: 'bad rule name', text: JSON.stringify({ 'two words': { threshold_count: 1, window_minutes: 1, log_patterns: ['x y'] } }), message: 'rule "two words": name must match' },
     { name: 'bad mode', text: rule({ mode: 'dry-run' }), message: 'rule "twilio": field mode' },
     { name: 'probe without limit', text: rule({ probe: { minutes: 3 } }), message: 'rule "twilio": field probe.max_per_minute' },
-    { name: 'probe with unknown field', text: rule({ probe: { minutes: 3, max_per_minute: 2, burst: 1 } }), message: 'rule "twilio": field burst: unknown field' },
+    { name: 'probe with unknown field', text: rule({ probe: { minutes: 3, max_per_minute: 2, burst: 1 } }), message: 'rule "twilio": field probe.burst: unknown field' },
     { name: 'array at top', text: '[]', message: 'rules.json: expected an object of rules' },
     { name: 'JSON syntax error', text: '{\n  "twilio": {\n    "threshold_count": 10,\n  }\n}', message: 'rules.json: invalid JSON: ' },
   ])('refuses $name with a message naming file, rule and field', ({ text, message }) => {

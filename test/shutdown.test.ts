@@ -55,7 +55,7 @@ describe('graceful shutdown', () => {
     const config = testConfig();
     const main = run('src/app/main.ts', {
       CALLGUARD_PREFIX: config.prefix, CALLGUARD_QUEUE_PREFIX: config.queuePrefix, PORT: '0',
-      CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123', CALLGUARD_MINUTE_SECONDS: '1',
+      CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123456789abcdef', CALLGUARD_MINUTE_SECONDS: '1',
     });
     try {
       await waitFor(() => main.output().includes('callguard started'), { timeoutMs: 15_000 });

@@ -41,7 +41,8 @@ describe('npm start refuses bad input with one clear line', () => {
   ])('environment %s=%s', async (name, value) => {
     const { code, stderr } = await start({ [name]: value });
     expect(code).toBe(1);
-    expect(stderr).toMatch(new RegExp(`^callguard: invalid environment: .*${name}=`));
+    expect(stderr).toMatch(new RegExp(`^callguard: invalid environment: .*${name}: `));
+    expect(stderr).not.toContain(`${name}=`);
   });
 
   it('unreachable Redis: names the URL and how to start one', async () => {

@@ -5,20 +5,31 @@ import { Control } from '../engine/control.js';
 import { Counters } from '../store/counters.js';
 import { Enforcer } from '../engine/enforcer.js';
 import { Evaluator } from '../engine/evaluator.js';
-import { coreHandlers, startHealthWorker, type JobHandler } from '../jobs/worker.js';
+import { StateMarker } from '../store/state-marker.js';
+import { OutboxCursor } from '../store/outbox-cursor.js';
+import { Outbox } from '../notify/outbox.js';
+import { EngineEmitter } from '../engine/events.js';
+import { Transitions } from '../engine/transitions.js';
+import { startHealthWorker } from '../jobs/worker.js';
+import { registry, type EventsJob } from '../jobs/registry.js';
+import { errorReportJob, evaluateJob } from '../jobs/error-report.js';
 import { HoldLedger } from '../store/holds.js';
-import { alertHandler } from '../jobs/alert-handler.js';
+import { AlertMarks } from '../store/alert-marks.js';
+import { alertJob } from '../jobs/alert-handler.js';
 import { JOB } from '../jobs/contract.js';
 import { EVENTS_QUEUE, Keys } from '../store/keys.js';
 import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/logger.js';
+import { throttledErrorLog } from '../domain/log-throttle.js';
 import { Notifier } from '../notify/notifier.js';
-import { SLACK_ACTION_JOB, slackActionHandler } from '../jobs/slack-action.js';
+import { slackActionJob } from '../jobs/slack-action.js';
 import { assertReachable, connectRedis, type CallguardRedis } from '../store/redis.js';
 import { Reporter } from '../client/reporter.js';
 import { RedisHealth } from '../store/redis-health.js';
 import type { Rule } from '../domain/types.js';
 import type { Worker } from 'bullmq';
+import { JobSigner } from '../jobs/job-signer.js';
+import { ReplayGuard } from '../store/replay.js';
 
 export interface Callguard {
   config: Config;
@@ -29,6 +40,8 @@ export interface Callguard {
   counters: Counters;
   ledger: HoldLedger;
   enforcer: Enforcer;
+  /** Hold changes and evaluations, published after they are committed and enforced. */
+  emitter: EngineEmitter;
   evaluator: Evaluator;
   control: Control;
   /** callguard's own queue: error reports, alerts, the evaluate scheduler. Never paused. */
@@ -38,11 +51,15 @@ export interface Callguard {
   reporter: Reporter;
   /** Slack notifications (`notifier.queue` is the `notifications` queue, for Bull Board). */
   notifier: Notifier;
-  /** Job handlers of the events queue by job name; features add theirs before start(). */
-  handlers: Record<string, JobHandler>;
+  /** The events queue's jobs, each declared once with its schema and handler. */
+  jobs: EventsJob[];
   metrics: Metrics;
   /** Whether the shared connection serves right now (HTTP answers 503 fast while it does not). */
   redisHealth: RedisHealth;
+  /** Signs hold-changing jobs with their principal (HTTP side) and verifies them (worker side). */
+  signer: JobSigner;
+  /** Remembers accepted webhook and Slack signatures so each is accepted once. */
+  replay: ReplayGuard;
   /** Starts the health worker and the evaluator schedule (omit for an API-only process). */
   startWorker(): Promise<Worker>;
   /** Flushes reports, lets running jobs finish (at most `graceMs`), closes queues and connections. */
@@ -66,38 +83,52 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const ledger = new HoldLedger(redis, keys, config.queues);
   const dispatch = new Map(config.queues.map((q) => [q, new Queue(q, { connection: redis, prefix: config.queuePrefix })]));
   const enforcer = new Enforcer(dispatch, ledger, logger, config.minuteMs);
-  const evaluator = new Evaluator(rules, counters, ledger, enforcer, config);
-  const control = new Control(config.queues, ledger, counters, enforcer, evaluator);
+  const emitter = new EngineEmitter(logger);
+  const transitions = new Transitions(ledger, enforcer, emitter);
+  const evaluator = new Evaluator(rules, counters, ledger, transitions, enforcer, emitter, config, new StateMarker(redis, keys));
+  const control = new Control(config.queues, ledger, counters, transitions);
   const events = new Queue(EVENTS_QUEUE, {
     connection: redis,
     prefix: config.prefix,
     defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000 },
   });
   // Without a listener BullMQ prints every reconnect failure; one line per interval is enough.
-  const onQueueError = throttled(30_000, (err: Error) => logger.warn({ err: err.message }, 'Redis connection problem'));
+  const onQueueError = throttledErrorLog(logger, 'Redis connection problem', { level: 'warn' });
   for (const q of [events, ...dispatch.values()]) q.on('error', onQueueError);
   const reporter = new Reporter(events, {
     flushMs: config.flushMs,
-    onError: (err) => logger.error({ err: (err as Error).message }, 'could not flush error reports'),
+    onError: (err) => logger.error({ err }, 'could not flush error reports'),
   });
-  const handlers = coreHandlers(rules, counters, evaluator);
-  evaluator.onChange((changes) => {
+  emitter.on('changes', (changes) => {
     for (const c of changes) {
       logger.info({ hold: c.hold.id, by: c.event === 'hold-added' ? c.hold.by : undefined, paused: c.paused, resumed: c.resumed }, `${c.event}: ${c.hold.id}`);
     }
-  });
+  }, 'log');
   const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger });
   notifier.queue.on('error', onQueueError);
-  evaluator.onChange(notifier.notifyChanges);
-  const metrics = new Metrics({ rules, counters, ledger, dispatch });
-  evaluator.onChange(metrics.onChanges);
-  evaluator.onEvaluated(metrics.onEvaluated);
-  handlers[SLACK_ACTION_JOB] = slackActionHandler({ control, notifier, admins: config.slack.admins });
-  handlers[JOB.alert] = alertHandler({ control, rules, redis, keys });
+  const outbox = new Outbox(ledger, new OutboxCursor(redis, keys), notifier.notifyChanges, logger);
+  await outbox.init();
+  emitter.on('changes', outbox.relay, 'outbox');
+  // The safety net: whatever a crashed instance committed but never announced goes out on the next tick.
+  emitter.on('evaluated', (_seconds, full) => (full ? outbox.relay() : undefined), 'outbox');
+  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs });
+  emitter.on('changes', metrics.onChanges, 'metrics');
+  emitter.on('evaluated', metrics.onEvaluated, 'metrics');
+  emitter.on('state-lost', (auditId) => logger.error({ auditId }, 'Redis lost callguard’s state: holds from before are gone; re-evaluating'), 'log');
+  emitter.on('state-lost', metrics.onStateLost, 'metrics');
+  emitter.on('state-lost', notifier.notifyStateLost, 'notifier');
+  const signer = await JobSigner.create(redis, keys, config.sessionSecret);
+  const replay = new ReplayGuard(redis, keys);
+  const jobs = [
+    errorReportJob(rules, counters, evaluator),
+    evaluateJob(evaluator),
+    alertJob({ holds: control, rules, marks: new AlertMarks(redis, keys), audit: ledger, verifier: signer, logger }),
+    slackActionJob({ holds: control, messages: notifier, admins: config.slack.admins, verifier: signer }),
+  ];
   let worker: Worker | undefined;
 
   return {
-    config, rules, logger, redis, keys, counters, ledger, enforcer, evaluator, control, events, dispatch, reporter, notifier, handlers, metrics, redisHealth,
+    config, rules, logger, redis, keys, counters, ledger, enforcer, emitter, evaluator, control, events, dispatch, reporter, notifier, jobs, metrics, signer, replay, redisHealth,
     async startWorker() {
       // Upserting on every boot is intended: all instances share one schedule by id. Again after
       // each reconnect, so a Redis that lost its data (failover, restart without persistence)
@@ -107,8 +138,12 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
         opts: { removeOnComplete: 100, removeOnFail: 100 },
       });
       await schedule();
-      redis.on('ready', () => void schedule().catch((err) => logger.warn({ err: (err as Error).message }, 'could not re-create the evaluator schedule')));
-      worker = startHealthWorker({ connection: redis, prefix: config.prefix, handlers, logger });
+      // After a reconnect: the schedule back, and at once a full evaluation, which notices lost state.
+      redis.on('ready', () => {
+        void schedule().catch((err) => logger.warn({ err }, 'could not re-create the evaluator schedule'));
+        void evaluator.evaluate({ full: true }).catch((err) => logger.warn({ err }, 'could not evaluate after reconnecting'));
+      });
+      worker = startHealthWorker({ connection: redis, prefix: config.prefix, jobs: registry(jobs), logger });
       metrics.observeEvents(worker);
       metrics.observeNotifications(await notifier.start());
       // Repair whatever drifted while no instance was running.
@@ -123,15 +158,5 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
       await Promise.all([events.close(), ...[...dispatch.values()].map((q) => q.close())]);
       await redis.quit().catch(() => redis.disconnect());
     },
-  };
-}
-
-function throttled<A extends unknown[]>(intervalMs: number, fn: (...args: A) => void): (...args: A) => void {
-  let last = 0;
-  return (...args) => {
-    const now = Date.now();
-    if (now - last < intervalMs) return;
-    last = now;
-    fn(...args);
   };
 }

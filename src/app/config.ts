@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { assertClusterPrefixes, clientEnvShape, csv, parseEnv } from '../client/config.js';
 import type { HostPort } from '../store/redis.js';
+import { weakSecretReason } from '../domain/secret-strength.js';
+
+/** A secret of callguard's own: long enough and not the .env.example placeholder. */
+const secret = z.string().superRefine((value, ctx) => {
+  const weak = weakSecretReason(value);
+  if (weak) ctx.addIssue({ code: 'custom', message: weak });
+});
 
 const positiveNumber = z.coerce.number().positive();
 
@@ -21,9 +28,15 @@ const schema = z.object({
   /** Principals: comma list of name:role:secret, role one of admin, viewer, alerts. Empty: a random admin secret is generated and printed once. */
   CALLGUARD_USERS: z.string().default(''),
   /** Secret for browser session cookies; random per process when unset (sessions then end on restart). */
-  CALLGUARD_SESSION_SECRET: z.string().min(16).optional(),
+  CALLGUARD_SESSION_SECRET: secret.optional(),
   /** HMAC secret accepted on POST /health/alert besides bearer tokens (Grafana and X-Callguard-Signature). */
-  CALLGUARD_WEBHOOK_SECRET: z.string().min(16).optional(),
+  CALLGUARD_WEBHOOK_SECRET: secret.optional(),
+  /**
+   * true: also accept Grafana's body-only signature (X-Grafana-Alerting-Signature without
+   * X-Grafana-Alerting-Timestamp). It has no timestamp, so a captured request can be replayed at
+   * any time; prefer configuring the timestamp header on the contact point.
+   */
+  CALLGUARD_GRAFANA_UNTIMED_SIGNATURES: z.enum(['true', 'false']).default('false'),
   /** Failed Bull Board logins allowed per client IP and name in 15 minutes (5x that per IP alone) before 429. */
   CALLGUARD_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(10),
   /** Express "trust proxy": unset/false when clients connect directly; true, a hop count, or proxy IPs/subnets behind a reverse proxy (client IPs for login limits, HTTPS for Secure cookies). */
@@ -71,6 +84,7 @@ export type Config = {
   users: string;
   sessionSecret?: string;
   webhookSecret?: string;
+  grafanaUntimedSignatures: boolean;
   loginAttempts: number;
   metricsPublic: boolean;
   shutdownGraceMs: number;
@@ -105,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     users: e.CALLGUARD_USERS,
     sessionSecret: e.CALLGUARD_SESSION_SECRET,
     webhookSecret: e.CALLGUARD_WEBHOOK_SECRET,
+    grafanaUntimedSignatures: e.CALLGUARD_GRAFANA_UNTIMED_SIGNATURES === 'true',
     loginAttempts: e.CALLGUARD_LOGIN_ATTEMPTS,
     metricsPublic: e.CALLGUARD_METRICS_PUBLIC === 'true',
     shutdownGraceMs: Math.round(e.CALLGUARD_SHUTDOWN_GRACE_SECONDS * 1000),

@@ -2,6 +2,7 @@ import { resolvePrincipals } from '../http/auth/principals.js';
 import { bootCallguard, exitOnStartupError, onShutdown } from './boot.js';
 import { loadConfig } from './config.js';
 import { startHttpServer } from '../http/server.js';
+import { httpDeps } from './http-deps.js';
 
 /** `npm start`: health worker, evaluator, notifier and the HTTP admin API + Bull Board in one process. */
 async function main(): Promise<void> {
@@ -9,7 +10,7 @@ async function main(): Promise<void> {
   const { entries, generated } = resolvePrincipals(loadConfig().users);
   const { cg, logger } = await bootCallguard();
   await cg.startWorker();
-  const http = await startHttpServer(cg, { principals: entries });
+  const http = await startHttpServer(httpDeps(cg), { principals: entries });
   logger.info(
     { rules: cg.rules.map((r) => r.name), queues: cg.config.queues, minuteMs: cg.config.minuteMs, autoPause: cg.config.autoPause, url: http.url, principals: entries.map((e) => `${e.name} (${e.role})`) },
     'callguard started',

@@ -46,7 +46,8 @@ export function parseEnv<S extends z.ZodRawShape>(shape: S, env: NodeJS.ProcessE
   const picked = Object.fromEntries(Object.keys(shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const parsed = z.object(shape).safeParse(picked);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${String(i.path[0])}=${JSON.stringify(picked[String(i.path[0])])}: ${i.message}`);
+    // Named, never echoed: a misplaced value may be a secret, and REDIS_URL may carry a password.
+    const problems = parsed.error.issues.map((i) => `${String(i.path[0])}: ${i.message}`);
     throw new ConfigError(`invalid environment: ${problems.join('; ')}`);
   }
   return parsed.data;

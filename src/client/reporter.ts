@@ -36,6 +36,9 @@ interface Batch {
   givenUp?: boolean;
 }
 
+// The largest count per rule one error-report job may carry (src/jobs/contract.ts).
+const MAX_JOB_COUNT = 1_000_000;
+
 const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
 
 /**
@@ -76,8 +79,19 @@ export class Reporter implements ErrorSink {
       this.stat.dropped += count;
       return;
     }
-    this.pending.set(rule, (this.pending.get(rule) ?? 0) + count);
     this.stat.reported += count;
+    // The error-report job takes at most MAX_JOB_COUNT per rule: a storm beyond it seals the batch
+    // and starts the next one rather than sending a job the worker would refuse.
+    for (let left = count; left > 0; ) {
+      const room = MAX_JOB_COUNT - (this.pending.get(rule) ?? 0);
+      if (room <= 0) {
+        this.seal();
+        continue;
+      }
+      const n = Math.min(room, left);
+      this.pending.set(rule, (this.pending.get(rule) ?? 0) + n);
+      left -= n;
+    }
     this.schedule();
   }
 
@@ -85,12 +99,7 @@ export class Reporter implements ErrorSink {
   async flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending.size) {
-      this.unsent.push({ id: randomUUID(), counts: Object.fromEntries(this.pending), sending: false });
-      this.pending = new Map();
-      this.stat.flushes += 1;
-      while (this.unsent.length > this.maxUnsent) this.stat.dropped += total(this.unsent.shift()!.counts);
-    }
+    this.seal();
     // Sends run side by side: one stuck send must not hold back the timeout of the next.
     await Promise.all(this.unsent.filter((b) => !b.sending).map((b) => this.send(b)));
     if (this.unsent.length) this.schedule();
@@ -116,6 +125,15 @@ export class Reporter implements ErrorSink {
       b.givenUp = true;
       this.stat.dropped += total(b.counts);
     }
+  }
+
+  /** Turns what is pending into a batch of its own, ready to send. */
+  private seal(): void {
+    if (!this.pending.size) return;
+    this.unsent.push({ id: randomUUID(), counts: Object.fromEntries(this.pending), sending: false });
+    this.pending = new Map();
+    this.stat.flushes += 1;
+    while (this.unsent.length > this.maxUnsent) this.stat.dropped += total(this.unsent.shift()!.counts);
   }
 
   private schedule(): void {

@@ -1,7 +1,5 @@
-import type { Hold, HoldEffect, Rule } from './types.js';
-
-/** A hold about to be placed; the ledger stamps `since` with Redis' clock. */
-export type NewHold = Omit<Hold, 'since'>;
+import { effectOf, ruleHoldId, type Hold, type NewHold, type RuleHold } from './hold.js';
+import type { Rule } from './types.js';
 
 export interface Release {
   id: string;
@@ -42,10 +40,6 @@ export interface Decision {
 }
 
 export const SYSTEM_ACTOR = 'callguard';
-
-export function effectOf(hold: Pick<Hold, 'effect'>): HoldEffect {
-  return hold.effect ?? 'pause';
-}
 
 /** What a tripped rule does under the global switch and its own mode; undefined: nothing. */
 export function tripEffect(rule: Rule, autoPause: AutoPause): 'pause' | 'shadow' | undefined {
@@ -114,11 +108,7 @@ export function decide(input: DecideInput): Decision {
   return decision;
 }
 
-export function ruleHoldId(rule: string): string {
-  return `rule:${rule}`;
-}
-
-function ruleHold(rule: Rule, count: number, effect: 'pause' | 'shadow', afterProbe = false): NewHold {
+function ruleHold(rule: Rule, count: number, effect: 'pause' | 'shadow', afterProbe = false): Omit<RuleHold, 'since'> {
   const what = `${rule.name}: ${count} errors in ${rule.windowMinutes} min (threshold ${rule.thresholdCount})`;
   return {
     id: ruleHoldId(rule.name),
@@ -135,7 +125,7 @@ function ruleHold(rule: Rule, count: number, effect: 'pause' | 'shadow', afterPr
   };
 }
 
-function probeHold(rule: Rule, now: number, minuteMs: number): NewHold {
+function probeHold(rule: Rule, now: number, minuteMs: number): Omit<RuleHold, 'since'> {
   const { minutes, maxPerMinute } = rule.probe!;
   return {
     id: ruleHoldId(rule.name),

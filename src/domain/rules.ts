@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { issueLines } from './zod-issues.js';
 import type { Rule } from './types.js';
 
 export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
@@ -57,11 +58,7 @@ export function parseRules(text: string, file: string, dispatchQueues: string[])
     }
     const parsed = ruleSchema.safeParse(raw);
     if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        const field = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : issue.path.join('.') || '(rule)';
-        const what = issue.code === 'unrecognized_keys' ? 'unknown field' : issue.message;
-        problems.push(`${file}: rule "${name}": field ${field}: ${what}`);
-      }
+      for (const line of issueLines(parsed.error, { whole: '(rule)' })) problems.push(`${file}: rule "${name}": field ${line}`);
       continue;
     }
     const r = parsed.data;

@@ -1,11 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import type { Counters } from '../store/counters.js';
-import type { NewHold } from '../domain/decide.js';
-import type { Enforcer } from './enforcer.js';
 import { ValidationError } from '../domain/errors.js';
-import type { Evaluator } from './evaluator.js';
+import { covers, manualHoldId, type AlertHold, type Hold, type ManualHold, type NewHold, type Scope } from '../domain/hold.js';
+import type { Transitions } from './transitions.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
-import type { Hold, Scope } from '../domain/types.js';
 
 /** What people (API, Bull Board, Slack, CLI) can do to the holds. */
 export class Control {
@@ -13,15 +10,14 @@ export class Control {
     private readonly queues: string[],
     private readonly ledger: HoldLedger,
     private readonly counters: Counters,
-    private readonly enforcer: Enforcer,
-    private readonly evaluator: Evaluator,
+    private readonly transitions: Transitions,
   ) {}
 
   /** Places a manual hold; `by` is always the authenticated principal, never a body field. */
   async pause(req: { by: string; reason?: string; queues?: string[]; until?: number; id?: string }): Promise<{ hold: Hold; changes: HoldChange[] }> {
     const scope = this.scope(req.queues);
-    const hold: NewHold = {
-      id: req.id ?? `manual:${randomUUID()}`,
+    const hold: Omit<ManualHold, 'since'> = {
+      id: req.id ?? manualHoldId(),
       kind: 'manual',
       scope,
       by: req.by,
@@ -38,9 +34,9 @@ export class Control {
    * resume did; the released rules' windows restart so a stale burst cannot re-trip at once.
    */
   async resume(req: { by: string; queues?: string[]; reason?: string }): Promise<{ released: Hold[]; changes: HoldChange[] }> {
-    const wanted = req.queues?.length ? new Set(this.scope(req.queues) as string[]) : undefined;
+    const wanted = req.queues?.length ? (this.scope(req.queues) as string[]) : undefined;
     const holds = await this.ledger.list();
-    const targets = holds.filter((h) => !wanted || h.scope === 'all' || h.scope.some((q) => wanted.has(q)));
+    const targets = holds.filter((h) => !wanted || wanted.some((q) => covers(h, q)));
     return this.release(targets, req.by, req.reason ?? 'resumed by an operator');
   }
 
@@ -57,7 +53,7 @@ export class Control {
     alertName?: string;
     source?: string;
   }): Promise<HoldChange[]> {
-    const hold: NewHold = {
+    const hold: Omit<AlertHold, 'since'> = {
       id: req.id,
       kind: 'alert',
       scope: this.scope(req.queues),
@@ -77,24 +73,15 @@ export class Control {
   }
 
   private async release(targets: Hold[], by: string, reason: string) {
-    const rules = targets.flatMap((h) => (h.kind === 'rule' && h.rule ? [h.rule] : []));
+    const rules = targets.flatMap((h) => (h.kind === 'rule' ? [h.rule] : []));
     await this.counters.reset(rules);
-    await this.ledger.stopClear(rules);
-    const { changes } = await this.ledger.change({ release: targets.map((h) => ({ id: h.id, by, reason })) });
-    await this.settle(changes);
+    const changes = await this.transitions.apply({ release: targets.map((h) => ({ id: h.id, by, reason })), stopClear: rules });
     return { released: changes.map((c) => c.hold), changes };
   }
 
   /** Adds one hold; an id already held is left alone (no change, no notice). */
-  private async place(hold: NewHold): Promise<HoldChange[]> {
-    const { changes } = await this.ledger.change({ add: [hold] });
-    await this.settle(changes);
-    return changes;
-  }
-
-  private async settle(changes: HoldChange[]): Promise<void> {
-    await this.enforcer.apply(changes);
-    await this.evaluator.emit(changes);
+  private place(hold: NewHold): Promise<HoldChange[]> {
+    return this.transitions.apply({ add: [hold] });
   }
 
   private scope(queues: string[] | undefined): Scope {

@@ -1,8 +1,7 @@
 import type { Queue } from 'bullmq';
-import { effectOf } from '../domain/decide.js';
+import type { Logger } from 'pino';
+import { covers, effectOf, type Hold } from '../domain/hold.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
-import type { Logger } from '../ops/logger.js';
-import type { Hold } from '../domain/types.js';
 
 // A hold change applies its pause within milliseconds; a mismatch younger than this is a
 // transition in flight, not drift worth an audit entry.
@@ -35,6 +34,8 @@ export class Enforcer {
       const now = await this.ledger.now();
       await this.converge(name);
       if (now - lastChange < IN_FLIGHT_MS) continue;
+      // Instances reconciling at once all repair (idempotent); one of them records it.
+      if (!(await this.ledger.claimDriftRepair(name, IN_FLIGHT_MS))) continue;
       repaired.push(name);
       this.logger.warn({ queue: name, desired: desired ? 'paused' : 'running' }, 'dispatch queue drifted from its holds; repaired');
       await this.ledger.appendAudit({
@@ -92,8 +93,6 @@ export class Enforcer {
 
 /** The tightest probe limit covering a queue, if any. */
 export function probeLimit(holds: Hold[], queue: string): number | undefined {
-  const limits = holds
-    .filter((h) => effectOf(h) === 'probe' && h.maxPerMinute && (h.scope === 'all' || h.scope.includes(queue)))
-    .map((h) => h.maxPerMinute!);
+  const limits = holds.flatMap((h) => (h.kind === 'rule' && effectOf(h) === 'probe' && h.maxPerMinute && covers(h, queue) ? [h.maxPerMinute] : []));
   return limits.length ? Math.min(...limits) : undefined;
 }

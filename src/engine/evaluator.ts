@@ -1,8 +1,11 @@
 import type { Counters } from '../store/counters.js';
 import { decide, type AutoPause, type Decision } from '../domain/decide.js';
 import type { Enforcer } from './enforcer.js';
+import type { EngineEmitter } from './events.js';
+import type { Transitions } from './transitions.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { Rule } from '../domain/types.js';
+import type { StateMarker } from '../store/state-marker.js';
 
 export interface EvaluatorSettings {
   minuteMs: number;
@@ -10,32 +13,21 @@ export interface EvaluatorSettings {
   autoPause: AutoPause;
 }
 
-export type ChangeListener = (changes: HoldChange[]) => void | Promise<void>;
-export type EvaluationListener = (seconds: number, full: boolean) => void;
-
-/** Reads counts and holds, asks decide(), and applies its answer. */
+/** Reads counts and holds, asks decide(), and applies its answer as one transition. */
 export class Evaluator {
-  private readonly listeners: ChangeListener[] = [];
-  private readonly evaluated: EvaluationListener[] = [];
+  /** Set once this instance has seen its state in Redis; only then can a missing marker mean a loss. */
+  private stateSeen = false;
 
   constructor(
     private readonly rules: Rule[],
     private readonly counters: Counters,
     private readonly ledger: HoldLedger,
+    private readonly transitions: Transitions,
     private readonly enforcer: Enforcer,
+    private readonly emitter: EngineEmitter,
     private readonly settings: EvaluatorSettings,
+    private readonly marker?: StateMarker,
   ) {}
-
-  /** Called with the hold changes this instance made (once per change across all instances). */
-  onChange(listener: ChangeListener): () => void {
-    this.listeners.push(listener);
-    return () => this.listeners.splice(this.listeners.indexOf(listener) >>> 0, 1);
-  }
-
-  /** Called with the duration of each evaluation. */
-  onEvaluated(listener: EvaluationListener): void {
-    this.evaluated.push(listener);
-  }
 
   /** full: the scheduled tick (all rules, expiries, drift repair); otherwise a fast check of a few rules. */
   async evaluate(opts: { rules?: Rule[]; full: boolean }): Promise<{ decision: Decision; changes: HoldChange[] }> {
@@ -46,26 +38,26 @@ export class Evaluator {
       this.ledger.list(),
       this.ledger.clearSince(),
     ]);
+    if (opts.full) await this.checkState(now);
     const decision = decide({ rules, counts, holds, clearSince, now, full: opts.full, ...this.settings });
-    await this.ledger.startClear(decision.startClear, now);
-    const { changes } = await this.ledger.change({ add: decision.add, release: decision.release });
-    await this.ledger.stopClear(decision.stopClear);
-    await this.enforcer.apply(changes);
+    const changes = await this.transitions.apply(decision);
     if (opts.full) await this.enforcer.reconcile();
-    const seconds = (performance.now() - started) / 1000;
-    for (const l of this.evaluated) l(seconds, opts.full);
-    await this.emit(changes);
+    await this.emitter.emit('evaluated', (performance.now() - started) / 1000, opts.full);
     return { decision, changes };
   }
 
-  async emit(changes: HoldChange[]): Promise<void> {
-    if (!changes.length) return;
-    for (const l of this.listeners) {
-      try {
-        await l(changes);
-      } catch {
-        // A listener (e.g. a notifier) must never undo or delay enforcement.
-      }
+  /**
+   * The first instance to find the marker gone writes it back and reports the loss, once: the
+   * others find it present again. Evaluation then goes on at once on the empty state.
+   */
+  private async checkState(now: number): Promise<void> {
+    if (!this.marker) return;
+    const missing = await this.marker.ensure(now);
+    if (missing && this.stateSeen) {
+      const reason = 'Redis answered without callguard’s state (a restart without persistence or a failover to an empty replica); holds from before are gone';
+      const auditId = await this.ledger.appendAudit({ event: 'state-lost', hold: '', kind: '', by: 'callguard', reason, paused: [], resumed: [], at: now });
+      await this.emitter.emit('state-lost', auditId, now);
     }
+    this.stateSeen = true;
   }
 }

@@ -2,22 +2,22 @@ import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { PrincipalDirectory, resolvePrincipals, type PrincipalEntry } from './auth/principals.js';
 import { createSlackInteractionsRouter } from './slack/interactions.js';
-import type { Callguard } from '../app/callguard.js';
 import { boardAccess } from './board/board-access.js';
 import { boards } from './board/board.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
 import { BOARD_PATH, loginRoutes } from './board/login.js';
 import { createAuthenticator } from './auth/passport.js';
 import { bearer } from './middleware/require-role.js';
-import { alertRoutes } from './api/alert.js';
-import { controlRoutes } from './api/control.js';
-import { openApiRoutes } from './api/openapi-route.js';
-import { opsRoutes } from './api/ops.js';
-import { reportRoutes } from './api/reports.js';
-import { statusRoutes } from './api/status-route.js';
+import { limitedBearer } from './middleware/bearer-limit.js';
+import { mountRoutes } from './api/mount.js';
+import { openApiDocument } from './api/openapi.js';
+import type { HttpDeps } from './api/ports.js';
+import { apiRoutes } from './api/registry.js';
 import { sameOrigin } from './middleware/same-origin.js';
 import { redisAvailable } from './middleware/redis-available.js';
+import { accessLog } from './middleware/access-log.js';
 import { sessions } from './board/session.js';
+import { consoleRoutes } from './console/routes.js';
 
 export interface AppOptions {
   /**
@@ -26,7 +26,7 @@ export interface AppOptions {
    * bytes). Errors they pass to next() get callguard's JSON error format.
    */
   routers?: Array<{ path: string; router: RequestHandler }>;
-  /** Principals to accept; default: CALLGUARD_USERS from cg.config (validated, may throw ConfigError). */
+  /** Principals to accept; default: CALLGUARD_USERS from the settings (validated, may throw ConfigError). */
   principals?: PrincipalEntry[];
 }
 
@@ -37,34 +37,43 @@ export interface CallguardApp {
   generated?: PrincipalEntry;
 }
 
-/** The admin API, alert webhooks and Bull Board over one Callguard. Listens nowhere: see startHttpServer. */
-export function createApp(cg: Callguard, opts: AppOptions = {}): CallguardApp {
-  const { entries, generated } = opts.principals ? { entries: opts.principals, generated: undefined } : resolvePrincipals(cg.config.users);
+/**
+ * The admin API, alert webhooks and Bull Board over callguard's ports (src/app/http-deps.ts builds
+ * them from a Callguard). Listens nowhere: see startHttpServer.
+ */
+export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
+  const { settings } = deps;
+  const { entries, generated } = opts.principals ? { entries: opts.principals, generated: undefined } : resolvePrincipals(settings.users);
   const principals = new PrincipalDirectory(entries);
   const auth = createAuthenticator(principals);
-  const authenticate = bearer(auth);
+  const authenticate = limitedBearer({ attempts: settings.loginAttempts, store: deps.limitStore('bearer') }, bearer(auth));
 
   const app = express();
-  app.set('trust proxy', cg.config.trustProxy);
+  app.disable('x-powered-by');
+  app.set('trust proxy', settings.trustProxy);
+  if (settings.trustProxy === true) {
+    deps.logger.warn('CALLGUARD_TRUST_PROXY=true trusts every X-Forwarded-For hop: a client can pick its own address and step past the login and bearer limits. Name the proxy hops or addresses instead (e.g. 1, or 10.0.0.0/8)');
+  }
+  app.use(accessLog(deps.logger));
   // callguard often runs on an internal plain-HTTP port; upgrade-insecure-requests would break the board's assets there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   for (const { path, router } of opts.routers ?? []) app.use(path, router);
   // Reads its own raw body: Slack signs the exact bytes.
-  app.use('/slack/interactions', createSlackInteractionsRouter(cg));
+  app.use('/slack/interactions', createSlackInteractionsRouter(deps.slack, deps.logger));
 
   // Every /health route needs Redis: answer 503 fast instead of hanging while it is away.
-  app.use('/health', redisAvailable(cg.redisHealth));
-  app.use(opsRoutes(cg, authenticate));
-  app.use(openApiRoutes({ metricsPublic: cg.config.metricsPublic }));
-  app.use(statusRoutes(cg, authenticate));
-  app.use(controlRoutes(cg, authenticate));
-  app.use(alertRoutes(cg, authenticate));
-  app.use(reportRoutes(cg, authenticate));
+  app.use('/health', redisAvailable(deps.redisHealth));
+  const registry = { metricsPublic: settings.metricsPublic };
+  const document = openApiDocument(registry);
+  const routeDeps = { holds: deps.holds, ingest: deps.ingest, ops: deps.ops, replay: deps.replay, logger: deps.logger, document: () => document };
+  const webhook = { secret: settings.webhookSecret, replay: deps.replay, grafanaUntimed: settings.grafanaUntimedSignatures };
+  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, webhook }));
 
-  app.use('/admin', sessions(cg), auth.session(), loginRoutes(auth, { attempts: cg.config.loginAttempts }));
-  app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(cg));
+  app.use('/admin', sessions(deps.sessions), auth.session(), loginRoutes(auth, { attempts: settings.loginAttempts, store: deps.limitStore }));
+  app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(deps.board));
+  app.use('/admin', consoleRoutes(deps.console, deps.holds));
 
   app.use(notFound());
-  app.use(errorHandler(cg.logger));
+  app.use(errorHandler(deps.logger));
   return { app, principals, ...(generated ? { generated } : {}) };
 }

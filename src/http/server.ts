@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Callguard } from '../app/callguard.js';
+import type { HttpDeps } from './api/ports.js';
 import { createApp, type AppOptions, type CallguardApp } from './app.js';
 
 export interface HttpServer extends CallguardApp {
@@ -12,12 +12,12 @@ export interface HttpServer extends CallguardApp {
 }
 
 /** Creates the app and listens on `port` (0: any free port, as the tests use). */
-export async function startHttpServer(cg: Callguard, opts: AppOptions & { port?: number; host?: string } = {}): Promise<HttpServer> {
-  const created = createApp(cg, opts);
+export async function startHttpServer(deps: HttpDeps, opts: AppOptions & { port?: number; host?: string } = {}): Promise<HttpServer> {
+  const created = createApp(deps, opts);
   const server = createServer(created.app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? cg.config.port, opts.host, () => {
+    server.listen(opts.port ?? deps.settings.port, opts.host, () => {
       server.off('error', reject);
       resolve();
     });

@@ -1,5 +1,5 @@
 import type { Worker } from 'bullmq';
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from 'pino';
 import { withTimeout } from '../domain/timeout.js';
 
 /**

@@ -16,7 +16,9 @@ const CANCEL_BUDGET_MS = 200;
  * connection behind the add, so however late the add lands, its job adds nothing; if the job was
  * counted before the cancel ran, the report is confirmed after all.
  */
-export async function enqueueReport(deps: { events: Queue; counters: Counters }, counts: Record<string, number>): Promise<string> {
+export async function enqueueReport(deps: { events: Queue; counters: Counters; redisHealth?: { available(): boolean } }, counts: Record<string, number>): Promise<string> {
+  // A batch that waited behind one Redis did not confirm is not sent into the same hang.
+  if (deps.redisHealth && !deps.redisHealth.available()) throw new RedisUnavailableError();
   const jobId = randomUUID();
   const add = deps.events.add(JOB.errorReport, { counts }, { jobId });
   const landed = await withTimeout(add.then(() => true, () => false), ADD_BUDGET_MS, () => false);

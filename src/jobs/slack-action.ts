@@ -1,10 +1,9 @@
 /** The `slack-action` job on the events queue: a verified "Resume calls" press, done off the HTTP path. */
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
-import type { Control } from '../engine/control.js';
-import type { JobHandler } from './worker.js';
-import type { SlackMessage } from '../notify/messages.js';
-import type { Notifier } from '../notify/notifier.js';
+import { signedFields } from './job-signer.js';
+import type { HoldsPort, JobVerifier } from './ports.js';
+import { defineJob } from './registry.js';
 
 export const SLACK_ACTION_JOB = 'slack-action';
 
@@ -23,27 +22,45 @@ export const slackActionSchema = z
         blocks: z.array(z.looseObject({ type: z.string() })).max(50),
       })
       .optional(),
+    ...signedFields,
   })
   .strict();
 
+/** The principal a verified Slack press acts as. */
+export const slackPrincipal = (userId: string) => ({ name: `slack:${userId}`, role: 'slack' });
+
 export type SlackAction = z.infer<typeof slackActionSchema>;
 
-export function slackActionHandler(deps: { control: Control; notifier: Notifier; admins: string[] }): JobHandler {
-  return async (job: Job) => {
-    const parsed = slackActionSchema.safeParse(job.data);
-    if (!parsed.success) throw new UnrecoverableError(`invalid slack-action data: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ')}`);
-    const action = parsed.data;
-    // The HTTP route checked this too; the events queue is open to any BullMQ client, so check again.
-    if (!deps.admins.includes(action.userId)) throw new UnrecoverableError(`Slack user ${action.userId} is not in CALLGUARD_SLACK_ADMINS`);
-    const { released } = await deps.control.releaseIds([action.holdId], `slack:${action.userId}`, 'Resume calls pressed in Slack');
-    if (action.message) {
-      const { channel, ts, text, blocks } = action.message;
-      await deps.notifier.notifyPressed({
-        channel, ts, userId: action.userId, released: released.length > 0, at: Date.now(),
-        // Slack echoes back the blocks we posted, so they are Block Kit already.
-        original: { text, blocks: blocks as SlackMessage['blocks'] },
-      });
-    }
-    return { released: released.map((h) => h.id) };
-  };
+/** Rewrites the message whose "Resume calls" was pressed. */
+export interface PressedPort {
+  notifyPressed(p: {
+    channel: string;
+    ts: string;
+    userId: string;
+    released: boolean;
+    at: number;
+    original: { text: string; blocks: Array<{ type: string }> };
+  }): Promise<void>;
+}
+
+export function slackActionJob(deps: { holds: Pick<HoldsPort, 'releaseIds'>; messages: PressedPort; admins: string[]; verifier: JobVerifier }) {
+  return defineJob({
+    name: SLACK_ACTION_JOB,
+    schema: slackActionSchema,
+    async handler(action, job) {
+      // Only the HTTP route, after checking Slack's signature, can vouch for who pressed.
+      const verified = deps.verifier.verify(job.data);
+      if (!verified.ok) throw new UnrecoverableError(`slack-action refused: forged principal: ${verified.reason}`);
+      if (!verified.principal) throw new UnrecoverableError('slack-action refused: unsigned; only a verified Slack press may release a hold');
+      if (verified.principal.name !== slackPrincipal(action.userId).name) throw new UnrecoverableError(`slack-action refused: signed for ${verified.principal.name}, names ${action.userId}`);
+      // The HTTP route checked this too; the events queue is open to any BullMQ client, so check again.
+      if (!deps.admins.includes(action.userId)) throw new UnrecoverableError(`Slack user ${action.userId} is not in CALLGUARD_SLACK_ADMINS`);
+      const { released } = await deps.holds.releaseIds([action.holdId], `slack:${action.userId}`, 'Resume calls pressed in Slack');
+      if (action.message) {
+        const { channel, ts, text, blocks } = action.message;
+        await deps.messages.notifyPressed({ channel, ts, userId: action.userId, released: released.length > 0, at: Date.now(), original: { text, blocks } });
+      }
+      return { released: released.map((h) => h.id) };
+    },
+  });
 }

@@ -1,61 +1,23 @@
-import { UnrecoverableError, Worker, type Job, type ConnectionOptions } from 'bullmq';
-import type { Counters } from '../store/counters.js';
-import type { Evaluator } from '../engine/evaluator.js';
+import { Worker, type ConnectionOptions } from 'bullmq';
+import type { Logger } from 'pino';
 import { EVENTS_QUEUE } from '../store/keys.js';
-import { JOB, errorReportSchema, reportCounts } from './contract.js';
-import type { Logger } from '../ops/logger.js';
-import type { Rule } from '../domain/types.js';
+import { dispatch, type JobRegistry } from './registry.js';
+import { throttledErrorLog } from '../domain/log-throttle.js';
 
-export type JobHandler = (job: Job) => Promise<unknown>;
-
-/**
- * One handler per job name on the `events` queue. Other features (alerts, Slack actions)
- * register their own handlers here.
- */
-export function coreHandlers(rules: Rule[], counters: Counters, evaluator: Evaluator): Record<string, JobHandler> {
-  const byName = new Map(rules.map((r) => [r.name, r]));
-  return {
-    [JOB.errorReport]: async (job) => {
-      const parsed = errorReportSchema.safeParse(job.data);
-      if (!parsed.success) {
-        throw new UnrecoverableError(`invalid error-report data: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(data)'}: ${i.message}`).join('; ')}`);
-      }
-      const counts = reportCounts(parsed.data);
-      const unknown = Object.keys(counts).filter((r) => !byName.has(r));
-      if (unknown.length) throw new UnrecoverableError(`unknown rule: ${unknown.join(', ')}`);
-      const entries = Object.entries(counts).map(([name, n]) => [byName.get(name)!, n] as [Rule, number]);
-      // Keyed by job id: a job BullMQ re-runs after a crash (or a batch resent with the same id) counts once.
-      const { counted, sums } = await counters.recordReport(entries, `job:${job.id}`);
-      if (!counted) return { counted: {}, duplicate: true, checked: [] };
-      const tripped = entries.filter(([rule], i) => sums[i]! >= rule.thresholdCount).map(([rule]) => rule);
-      // Fast trip: check right after counting instead of waiting up to a minute for the tick.
-      if (tripped.length) await evaluator.evaluate({ rules: tripped, full: false });
-      return { counted: counts, checked: tripped.map((r) => r.name) };
-    },
-    [JOB.evaluate]: async () => {
-      const { changes } = await evaluator.evaluate({ full: true });
-      return { changes: changes.map((c) => `${c.event} ${c.hold.id}`) };
-    },
-  };
-}
-
+/** The health worker: runs the events queue's jobs through their declarations. */
 export function startHealthWorker(opts: {
   connection: ConnectionOptions;
   prefix: string;
-  handlers: Record<string, JobHandler>;
+  jobs: JobRegistry;
   logger: Logger;
   concurrency?: number;
 }): Worker {
-  const worker = new Worker(
-    EVENTS_QUEUE,
-    async (job) => {
-      const handler = opts.handlers[job.name];
-      if (!handler) throw new UnrecoverableError(`unknown job name "${job.name}"`);
-      return handler(job);
-    },
-    { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency ?? 4 },
-  );
-  worker.on('failed', (job, err) => opts.logger.warn({ job: job?.name, id: job?.id, err: err.message }, 'events job failed'));
-  worker.on('error', (err) => opts.logger.error({ err: err.message }, 'health worker error'));
+  const worker = new Worker(EVENTS_QUEUE, (job) => dispatch(opts.jobs, job), {
+    connection: opts.connection,
+    prefix: opts.prefix,
+    concurrency: opts.concurrency ?? 4,
+  });
+  worker.on('failed', (job, err) => opts.logger.warn({ job: job?.name, id: job?.id, err }, 'events job failed'));
+  worker.on('error', throttledErrorLog(opts.logger, 'health worker error'));
   return worker;
 }

@@ -1,19 +1,18 @@
 /** What each job on the notifications queue does: gather the facts at send time, render, send. */
 import type { Job, Queue } from 'bullmq';
-import type { Config } from '../app/config.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { Keys } from '../store/keys.js';
 import type { CallguardRedis } from '../store/redis.js';
-import type { Hold, Scope } from '../domain/types.js';
-import { scopeQueues } from './format.js';
-import { pausedMessage, pressedMessage, probePassedMessage, resumedMessage, stillPausedMessage, wouldPauseMessage, type MessageSettings, type SlackMessage } from './messages.js';
-import type { Posted, Sender } from './sender.js';
+import { covers, isPausing, queuesOf, type Hold } from '../domain/hold.js';
+import { stateLostMessage, pausedMessage, pressedMessage, probePassedMessage, resumedMessage, stillPausedMessage, wouldPauseMessage, type EchoedMessage, type MessageSettings } from './messages.js';
+import type { Posted, Sender, SlackSettings } from './sender.js';
 
 export const NOTIFY_JOB = {
   change: 'hold-change',
   remind: 'remind',
   stillPaused: 'still-paused',
   pressed: 'resume-pressed',
+  stateLost: 'state-lost',
 } as const;
 
 export interface ChangeJob {
@@ -28,11 +27,22 @@ export interface PressedJob extends Posted {
   userId: string;
   released: boolean;
   at: number;
-  original: SlackMessage;
+  original: EchoedMessage;
+}
+
+/** The part of callguard's configuration notifications read. */
+export interface NotifySettings {
+  /** callguard's own key prefix (the notifications queue lives under it). */
+  prefix: string;
+  minuteMs: number;
+  queues: string[];
+  autoResumeMinutes: number;
+  remindMinutes: number;
+  slack: SlackSettings;
 }
 
 export interface DeliveryDeps {
-  config: Config;
+  config: NotifySettings;
   redis: CallguardRedis;
   keys: Keys;
   ledger: HoldLedger;
@@ -52,8 +62,8 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
     [NOTIFY_JOB.change]: async (job) => {
       const { change, probe } = job.data as ChangeJob;
       if (!isNotified(change)) return { skipped: change.event };
-      const queues = scopeQueues(change.hold.scope, d.config.queues);
-      const others = (await d.ledger.list()).filter((h) => h.id !== change.hold.id && pauses(h) && overlaps(h.scope, queues));
+      const queues = queuesOf(change.hold.scope, d.config.queues);
+      const others = (await d.ledger.list()).filter((h) => h.id !== change.hold.id && isPausing(h) && queues.some((q) => covers(h, q)));
       if (change.event === 'would-pause') {
         return d.sender.post(wouldPauseMessage({ hold: change.hold, waiting: await waitingCounts(d.dispatch, queues) }, settings));
       }
@@ -68,10 +78,12 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
       return d.sender.post(resumedMessage({ hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others, ...(probe ? { probe } : {}) }, settings));
     },
 
+    [NOTIFY_JOB.stateLost]: async (job) => d.sender.post(stateLostMessage({ at: (job.data as { at: number }).at })),
+
     [NOTIFY_JOB.remind]: async (job) => {
       const periodMs = d.config.remindMinutes * d.config.minuteMs;
       const [holds, now] = await Promise.all([d.ledger.list(), d.ledger.now()]);
-      const due = holds.filter((h) => h.kind === 'manual' && pauses(h) && now - h.since >= periodMs);
+      const due = holds.filter((h) => h.kind === 'manual' && isPausing(h) && now - h.since >= periodMs);
       await d.queue.addBulk(due.map((h) => ({
         name: NOTIFY_JOB.stillPaused,
         data: { holdId: h.id } satisfies StillPausedJob,
@@ -84,7 +96,7 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
       const { holdId } = job.data as StillPausedJob;
       const hold = (await d.ledger.list()).find((h) => h.id === holdId);
       if (!hold) return { skipped: `${holdId} was released` };
-      const queues = scopeQueues(hold.scope, d.config.queues);
+      const queues = queuesOf(hold.scope, d.config.queues);
       const [now, waiting] = await Promise.all([d.ledger.now(), waitingCounts(d.dispatch, queues)]);
       return d.sender.post(stillPausedMessage({ hold, now, waiting }, settings));
     },
@@ -108,14 +120,6 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
 export function isNotified(change: HoldChange, batch: HoldChange[] = [change]): boolean {
   if (change.event === 'probe-ended') return !batch.some((c) => c.event === 'hold-added' && c.hold.id === change.hold.id);
   return change.event === 'hold-added' || change.event === 'hold-released' || change.event === 'would-pause';
-}
-
-function pauses(hold: Hold): boolean {
-  return (hold.effect ?? 'pause') === 'pause';
-}
-
-function overlaps(scope: Scope, queues: string[]): boolean {
-  return scope === 'all' || scope.some((q) => queues.includes(q));
 }
 
 /** A count that cannot be read is left out of the message rather than failing the notice. */

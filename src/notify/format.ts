@@ -1,17 +1,13 @@
 /** Pure wording shared by the Slack messages: holds, people, durations, times. */
-import type { Hold, Scope } from '../domain/types.js';
+import type { Hold } from '../domain/hold.js';
 
 /** Slack mrkdwn or the plain `text` fallback (which also goes to the log without a bot token). */
 export type Flavour = 'mrkdwn' | 'plain';
 
-export function scopeQueues(scope: Scope, configured: string[]): string[] {
-  return scope === 'all' ? configured : scope;
-}
-
 export function describeHold(hold: Hold, f: Flavour): string {
   switch (hold.kind) {
     case 'rule': {
-      const name = code(hold.rule ?? hold.id, f);
+      const name = code(hold.rule, f);
       if (hold.count === undefined || hold.threshold === undefined) return `rule ${name}: ${text(hold.reason, f)}`;
       const window = hold.windowMinutes !== undefined ? ` in ${hold.windowMinutes} min` : '';
       const again = hold.afterProbe ? '; tripped again during the probe' : '';

@@ -1,7 +1,9 @@
 /** Pure Slack messages (Block Kit plus the plain `text` fallback) for hold transitions. */
 import type { KnownBlock } from '@slack/web-api';
-import type { Hold } from '../domain/types.js';
-import { actor, clip, code, describeHold, duration, queueList, resumePlan, scopeQueues, time, type Flavour } from './format.js';
+import { queuesOf, type Hold } from '../domain/hold.js';
+import { actor, clip, code, describeHold, duration, queueList, resumePlan, text as mrkdwnText, time, type Flavour } from './format.js';
+
+const escapeControl = (s: string) => mrkdwnText(s, 'mrkdwn');
 
 export const RESUME_ACTION_ID = 'callguard_resume';
 
@@ -46,7 +48,7 @@ export interface StillPausedNotice {
 }
 
 export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage {
-  const queues = scopeQueues(n.hold.scope, s.queues);
+  const queues = queuesOf(n.hold.scope, s.queues);
   const title = n.paused.length ? 'Calls paused' : 'New hold on calls that were already paused';
   const fields = (f: Flavour) => [
     ['Hold', describeHold(n.hold, f)],
@@ -59,7 +61,7 @@ export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage
 }
 
 export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessage {
-  const queues = scopeQueues(n.hold.scope, s.queues);
+  const queues = queuesOf(n.hold.scope, s.queues);
   const title = !n.resumed.length ? 'Hold released, calls stay paused' : n.probe ? 'Calls resumed at a probe rate' : 'Calls resumed';
   const fields = (f: Flavour) => [
     ['Was held by', describeHold(n.hold, f)],
@@ -73,7 +75,7 @@ export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessa
 }
 
 export function stillPausedMessage(n: StillPausedNotice, s: MessageSettings): SlackMessage {
-  const queues = scopeQueues(n.hold.scope, s.queues);
+  const queues = queuesOf(n.hold.scope, s.queues);
   const title = `Calls still paused after ${duration(n.now - n.hold.since)}`;
   const fields = (f: Flavour) => [
     ['Hold', describeHold(n.hold, f)],
@@ -86,7 +88,7 @@ export function stillPausedMessage(n: StillPausedNotice, s: MessageSettings): Sl
 
 /** Shadow mode: the rule tripped and would have paused these queues; nothing was touched. */
 export function wouldPauseMessage(n: { hold: Hold; waiting: Record<string, number> }, s: MessageSettings): SlackMessage {
-  const queues = scopeQueues(n.hold.scope, s.queues);
+  const queues = queuesOf(n.hold.scope, s.queues);
   const title = 'Would have paused calls (shadow mode)';
   const fields = (f: Flavour) => [
     ['Rule', describeHold(n.hold, f)],
@@ -99,18 +101,41 @@ export function wouldPauseMessage(n: { hold: Hold; waiting: Record<string, numbe
 
 /** A half-open probe ran its course without the rule tripping: the rate limit is gone. */
 export function probePassedMessage(n: { hold: Hold; at: number }, s: MessageSettings): SlackMessage {
-  const queues = scopeQueues(n.hold.scope, s.queues);
+  const queues = queuesOf(n.hold.scope, s.queues);
   const title = 'Probe passed, calls at full speed';
   const fields = (f: Flavour) => [
     ['Rule', describeHold(n.hold, f)],
-    ['Probe', `${duration(n.at - n.hold.since)} at ${n.hold.maxPerMinute ?? '?'} jobs/min without tripping`],
+    ['Probe', `${duration(n.at - n.hold.since)} at ${(n.hold.kind === 'rule' ? n.hold.maxPerMinute : undefined) ?? '?'} jobs/min without tripping`],
     ['Queues', queueList(queues, {}, f)],
   ] as const;
   return build(`:white_check_mark: ${title}`, title, fields, n.hold, false);
 }
 
+/** Redis lost callguard's state: every hold from before is gone, so queues may run that were paused. */
+export function stateLostMessage(n: { at: number }): SlackMessage {
+  const title = 'callguard state was lost; holds from before are gone';
+  const detail =
+    'Redis answered without callguard’s state (a restart without persistence or a failover to an empty replica). ' +
+    'Every hold placed before is gone, so dispatch queues it kept paused may be running again. callguard re-evaluated at once; ' +
+    'rules that still fail will pause again. Check the queues and pause by hand what must stay paused.';
+  return {
+    text: `${title}. ${detail} At ${time(n.at, 'plain')}.`,
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: `:warning: ${title}`, emoji: true } },
+      { type: 'section', text: { type: 'mrkdwn', text: detail } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `${time(n.at, 'mrkdwn')} · callguard` }] },
+    ],
+  };
+}
+
 /** The original message after someone pressed "Resume calls": the button goes, the outcome is added. */
-export function pressedMessage(original: SlackMessage, p: { userId: string; at: number; released: boolean }): SlackMessage {
+/** A message as Slack echoes it back with a button press: the blocks we posted. */
+export interface EchoedMessage {
+  text: string;
+  blocks: Array<{ type: string }>;
+}
+
+export function pressedMessage(original: EchoedMessage, p: { userId: string; at: number; released: boolean }): SlackMessage {
   const who = `<@${p.userId}>`;
   const outcome = p.released
     ? `:white_check_mark: Resumed by ${who} at ${time(p.at, 'mrkdwn')}`
@@ -119,14 +144,15 @@ export function pressedMessage(original: SlackMessage, p: { userId: string; at: 
   return {
     text: clip(`${original.text} — ${plain}`, 3000),
     blocks: [
-      ...original.blocks.filter((b) => b.type !== 'actions').slice(0, 48),
+      // Slack echoes back the blocks we posted, so they are Block Kit already.
+      ...(original.blocks.filter((b) => b.type !== 'actions').slice(0, 48) as KnownBlock[]),
       { type: 'section', text: { type: 'mrkdwn', text: outcome } },
     ],
   };
 }
 
 function probeText(probe: Hold, f: Flavour): string {
-  const rate = probe.maxPerMinute !== undefined ? `at most ${probe.maxPerMinute} jobs/min` : 'rate-limited';
+  const rate = probe.kind === 'rule' && probe.maxPerMinute !== undefined ? `at most ${probe.maxPerMinute} jobs/min` : 'rate-limited';
   const until = probe.until !== undefined ? ` until ${time(probe.until, f)}` : '';
   return `${rate}${until}; full speed after that if the rule stays below threshold, paused again if it trips`;
 }
@@ -134,7 +160,8 @@ function probeText(probe: Hold, f: Flavour): string {
 type Fields = (f: Flavour) => ReadonlyArray<readonly [string, string]>;
 
 function build(header: string, title: string, fields: Fields, hold: Hold, button: boolean): SlackMessage {
-  const text = `${title}. ${fields('plain').map(([k, v]) => `${k}: ${v}`).join('. ')}.`;
+  // Slack parses the fallback text too: an alert's summary must not become <!channel> or a link.
+  const text = escapeControl(`${title}. ${fields('plain').map(([k, v]) => `${k}: ${v}`).join('. ')}.`);
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(header, 150), emoji: true } },
     {

@@ -1,17 +1,17 @@
 /** The notifications queue: hold changes in, Slack messages out, as retried BullMQ jobs. */
 import { closeWorker } from '../jobs/close-worker.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Config } from '../app/config.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import { NOTIFICATIONS_QUEUE, type Keys } from '../store/keys.js';
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from 'pino';
+import { throttledErrorLog } from '../domain/log-throttle.js';
 import type { CallguardRedis } from '../store/redis.js';
-import { deliveries, isNotified, NOTIFY_JOB, safeId, type ChangeJob, type PressedJob } from './deliveries.js';
+import { deliveries, isNotified, NOTIFY_JOB, safeId, type ChangeJob, type NotifySettings, type PressedJob } from './deliveries.js';
 import { isPermanent, retryDelay, SLACK_BACKOFF, type RetrySettings } from './retry.js';
 import { createSender, type Sender } from './sender.js';
 
 export interface NotifierDeps {
-  config: Config;
+  config: NotifySettings;
   redis: CallguardRedis;
   keys: Keys;
   ledger: HoldLedger;
@@ -56,18 +56,20 @@ export class Notifier {
    */
   readonly notifyChanges = async (changes: HoldChange[]): Promise<void> => {
     const probes = new Map(changes.filter((c) => c.event === 'probe-started').map((c) => [c.hold.id, c.hold]));
-    try {
-      await this.queue.addBulk(changes.filter((c) => isNotified(c, changes)).map((change) => {
-        const probe = change.event === 'hold-released' ? probes.get(change.hold.id) : undefined;
-        return {
-          name: NOTIFY_JOB.change,
-          data: { change, ...(probe ? { probe } : {}) } satisfies ChangeJob,
-          opts: { jobId: `change-${safeId(change.auditId)}` },
-        };
-      }));
-    } catch (err) {
-      this.deps.logger.error({ err: (err as Error).message, changes: changes.map((c) => c.auditId) }, 'could not enqueue notifications');
-    }
+    // Fails loudly: the outbox keeps its position and sends these again.
+    await this.queue.addBulk(changes.filter((c) => isNotified(c, changes)).map((change) => {
+      const probe = change.event === 'hold-released' ? probes.get(change.hold.id) : undefined;
+      return {
+        name: NOTIFY_JOB.change,
+        data: { change, ...(probe ? { probe } : {}) } satisfies ChangeJob,
+        opts: { jobId: `change-${safeId(change.auditId)}` },
+      };
+    }));
+  };
+
+  /** Announces lost state once: the job id is the audit entry's. */
+  readonly notifyStateLost = async (auditId: string, at: number): Promise<void> => {
+    await this.queue.add(NOTIFY_JOB.stateLost, { at }, { jobId: `state-lost-${safeId(auditId)}` });
   };
 
   /** Rewrites a message whose "Resume calls" was pressed; the first press per message wins. */
@@ -104,10 +106,10 @@ export class Notifier {
     });
     worker.on('failed', (job, err) => {
       const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
-      logger[final ? 'error' : 'warn']({ job: job?.name, id: job?.id, attempt: job?.attemptsMade, err: err.message },
+      logger[final ? 'error' : 'warn']({ job: job?.name, id: job?.id, attempt: job?.attemptsMade, err },
         final ? 'notification failed; it stays in the failed list' : 'notification failed; will retry');
     });
-    worker.on('error', (err) => logger.error({ err: err.message }, 'notifications worker error'));
+    worker.on('error', throttledErrorLog(logger, 'notifications worker error'));
     this.worker = worker;
     return worker;
   }

@@ -1,7 +1,6 @@
 /** Where rendered messages go: Slack's Web API, or the log when no bot token is configured. */
 import { LogLevel, WebClient, type Logger as SlackLogger } from '@slack/web-api';
-import type { Config } from '../app/config.js';
-import type { Logger } from '../ops/logger.js';
+import type { Logger } from 'pino';
 import type { SlackMessage } from './messages.js';
 
 export interface Posted {
@@ -14,7 +13,13 @@ export interface Sender {
   update(target: Posted, message: SlackMessage): Promise<void>;
 }
 
-export function createSender(slack: Config['slack'], logger: Logger): Sender {
+export interface SlackSettings {
+  botToken?: string;
+  channel: string;
+  apiUrl?: string;
+}
+
+export function createSender(slack: SlackSettings, logger: Logger): Sender {
   return slack.botToken ? new SlackSender(slack.botToken, slack.channel, slack.apiUrl, logger) : new LogSender(logger);
 }
 

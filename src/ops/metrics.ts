@@ -1,33 +1,55 @@
-import type { Worker } from 'bullmq';
+import type { Queue, Worker } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters } from '../store/counters.js';
-import { effectOf } from '../domain/decide.js';
+import { effectOf } from '../domain/hold.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
-import type { Rule } from '../domain/types.js';
-import type { Queue } from 'bullmq';
+import type { HoldKind, Rule } from '../domain/types.js';
+import { JOB } from '../jobs/contract.js';
+import { SLACK_ACTION_JOB } from '../jobs/slack-action.js';
 
 export interface MetricsDeps {
   rules: Rule[];
   counters: Counters;
   ledger: HoldLedger;
   dispatch: Map<string, Queue>;
+  /** callguard's own `events` queue (depth and age of its backlog). */
+  events: Queue;
+  /** Length of a callguard minute: windows are exported in real seconds. */
+  minuteMs: number;
 }
+
+// `satisfies Record<…>` makes the compiler fail when a kind or event is added and not listed here.
+const HOLD_KINDS = Object.keys({ rule: 1, alert: 1, manual: 1 } satisfies Record<HoldKind, 1>);
+const CHANGE_EVENTS = Object.keys({
+  'hold-added': 1, 'hold-released': 1, 'would-pause': 1, 'would-resume': 1, 'probe-started': 1, 'probe-ended': 1,
+} satisfies Record<HoldChange['event'], 1>);
+const EVENT_JOBS = [...Object.values(JOB), SLACK_ACTION_JOB];
+const EVENTS_BACKLOG_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+// Gauges named *_total break Prometheus' naming rules (promtool flags them); the same figures stay
+// available, split by type, as nodejs_active_handles / _requests / _resources.
+const DROPPED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /**
  * Prometheus metrics of one callguard instance, on its own registry (several instances can live
  * in one process, as in tests). Gauges read Redis at scrape time; counters count what this
- * instance did, so a Prometheus sum over instances gives the cluster's totals.
+ * instance did, so a Prometheus sum over instances gives the cluster's totals. Every counter has
+ * its series from the start (at 0), so rate() and increase() see the first increment.
  */
 export class Metrics {
   readonly registry = new Registry();
   private readonly transitions: Counter<'event' | 'cause'>;
   private readonly evaluations: Histogram<'kind'>;
   private readonly ingest: Counter<'job' | 'outcome'>;
+  private readonly errors: Counter<'rule'>;
   private readonly notificationFailures: Counter<'final'>;
+  private readonly stateLost: Counter;
 
   constructor(deps: MetricsDeps) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: 'callguard_' });
+    // Standard names (no prefix), so stock Node.js dashboards work.
+    collectDefaultMetrics({ register: this.registry });
+    for (const name of DROPPED_DEFAULTS) this.registry.removeSingleMetric(name);
 
     new Gauge({
       name: 'callguard_rule_errors_in_window', help: 'Errors counted over each rule\'s window (Redis clock).', labelNames: ['rule'], registers,
@@ -37,16 +59,24 @@ export class Metrics {
       },
     });
     const threshold = new Gauge({ name: 'callguard_rule_threshold', help: 'Errors in the window at which each rule trips.', labelNames: ['rule'], registers });
-    const windowMinutes = new Gauge({ name: 'callguard_rule_window_minutes', help: 'Window of each rule, in callguard minutes.', labelNames: ['rule'], registers });
+    const window = new Gauge({ name: 'callguard_rule_window_seconds', help: 'Window of each rule in seconds (window_minutes times CALLGUARD_MINUTE_SECONDS).', labelNames: ['rule'], registers });
     for (const r of deps.rules) {
       threshold.set({ rule: r.name }, r.thresholdCount);
-      windowMinutes.set({ rule: r.name }, r.windowMinutes);
+      window.set({ rule: r.name }, (r.windowMinutes * deps.minuteMs) / 1000);
     }
     new Gauge({
       name: 'callguard_holds', help: 'Current holds by kind and effect.', labelNames: ['kind', 'effect'], registers,
       async collect() {
         this.reset();
         for (const h of await deps.ledger.list()) this.inc({ kind: h.kind, effect: effectOf(h) });
+      },
+    });
+    new Gauge({
+      name: 'callguard_hold_since_timestamp_seconds', help: 'When each current hold was placed (Unix seconds, Redis clock); time() minus it is the hold\'s age.',
+      labelNames: ['hold', 'kind'], registers,
+      async collect() {
+        this.reset();
+        for (const h of await deps.ledger.list()) this.set({ hold: h.id, kind: h.kind }, h.since / 1000);
       },
     });
     new Gauge({
@@ -67,18 +97,42 @@ export class Metrics {
         for (const [name, q] of deps.dispatch) this.set({ queue: name }, (await q.getGlobalRateLimit())?.max ?? 0);
       },
     });
+    new Gauge({
+      name: 'callguard_events_queue_jobs', help: 'Jobs in callguard\'s events queue by state (waiting is the backlog of error reports and alerts).', labelNames: ['state'], registers,
+      async collect() {
+        const counts = await deps.events.getJobCounts(...EVENTS_BACKLOG_STATES);
+        for (const state of EVENTS_BACKLOG_STATES) this.set({ state }, counts[state] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'callguard_events_queue_oldest_waiting_age_seconds', help: 'Age of the oldest job waiting in the events queue (0 when none waits).', registers,
+      async collect() {
+        const [oldest] = await deps.events.getJobs(['wait'], 0, 0, true);
+        this.set(oldest ? Math.max(0, ((await deps.ledger.now()) - oldest.timestamp) / 1000) : 0);
+      },
+    });
+
     this.transitions = new Counter({
       name: 'callguard_transitions_total',
       help: 'Hold changes this instance made: event hold-added (a pause), hold-released (a resume), would-pause / would-resume (shadow), probe-started / probe-ended; cause is the hold kind.',
       labelNames: ['event', 'cause'], registers,
     });
+    for (const event of CHANGE_EVENTS) for (const cause of HOLD_KINDS) this.transitions.inc({ event, cause }, 0);
     this.evaluations = new Histogram({
       name: 'callguard_evaluator_duration_seconds', help: 'Time to evaluate rules: kind full (the scheduled tick) or fast (right after counting).',
       labelNames: ['kind'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers,
     });
+    for (const kind of ['full', 'fast']) this.evaluations.zero({ kind });
     this.ingest = new Counter({ name: 'callguard_ingest_jobs_total', help: 'Events-queue jobs processed by this instance.', labelNames: ['job', 'outcome'], registers });
+    for (const job of EVENT_JOBS) for (const outcome of ['completed', 'failed']) this.ingest.inc({ job, outcome }, 0);
+    this.errors = new Counter({ name: 'callguard_errors_total', help: 'Errors this instance counted for each rule (rate() of it is the error rate).', labelNames: ['rule'], registers });
+    for (const r of deps.rules) this.errors.inc({ rule: r.name }, 0);
     this.notificationFailures = new Counter({
       name: 'callguard_notification_failures_total', help: 'Failed notification sends; final="true" when no retry is left.', labelNames: ['final'], registers,
+    });
+    for (const final of ['true', 'false']) this.notificationFailures.inc({ final }, 0);
+    this.stateLost = new Counter({
+      name: 'callguard_state_lost_total', help: 'Times this instance found callguard\'s Redis state gone (holds or schedule lost, e.g. a Redis restart without persistence).', registers,
     });
   }
 
@@ -90,8 +144,20 @@ export class Metrics {
     this.evaluations.observe({ kind: full ? 'full' : 'fast' }, seconds);
   };
 
+  /** For the detector of lost Redis state. */
+  readonly onStateLost = (): void => {
+    this.stateLost.inc();
+  };
+
   observeEvents(worker: Worker): void {
-    worker.on('completed', (job) => this.ingest.inc({ job: job.name, outcome: 'completed' }));
+    worker.on('completed', (job) => {
+      this.ingest.inc({ job: job.name, outcome: 'completed' });
+      // An error report returns what it counted; only that reaches the counter.
+      if (job.name === JOB.errorReport) {
+        const counted = (job.returnvalue as { counted?: Record<string, number> } | undefined)?.counted ?? {};
+        for (const [rule, n] of Object.entries(counted)) this.errors.inc({ rule }, n);
+      }
+    });
     worker.on('failed', (job) => this.ingest.inc({ job: job?.name ?? 'unknown', outcome: 'failed' }));
   }
 

@@ -1,5 +1,5 @@
+import type { Queue } from 'bullmq';
 import { JOB } from '../jobs/contract.js';
-import type { Callguard } from '../app/callguard.js';
 import { withTimeout } from '../domain/timeout.js';
 
 export interface Readiness {
@@ -11,13 +11,21 @@ export interface Readiness {
 const CHECK_TIMEOUT_MS = 1000;
 
 /** Redis answers, and the evaluator schedule exists with its next run not overdue. */
-export async function readiness(cg: Pick<Callguard, 'redis' | 'events' | 'config' | 'ledger'>): Promise<Readiness> {
+/** What readiness reads: Redis, the events queue's schedule, the minute and Redis' clock. */
+export interface ReadinessDeps {
+  redis: { ping(): Promise<string> };
+  events: Pick<Queue, 'getJobScheduler'>;
+  config: { minuteMs: number };
+  ledger: { now(): Promise<number> };
+}
+
+export async function readiness(cg: ReadinessDeps): Promise<Readiness> {
   const redis = await within(cg.redis.ping().then((r) => r === 'PONG'));
   const evaluator = redis && (await within(schedulerOnTime(cg)));
   return { ready: redis && evaluator, checks: { redis, evaluator } };
 }
 
-async function schedulerOnTime(cg: Pick<Callguard, 'events' | 'config' | 'ledger'>): Promise<boolean> {
+async function schedulerOnTime(cg: Omit<ReadinessDeps, 'redis'>): Promise<boolean> {
   const scheduler = await cg.events.getJobScheduler(JOB.evaluate);
   if (!scheduler?.next) return false;
   const now = await cg.ledger.now();

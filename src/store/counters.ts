@@ -78,6 +78,24 @@ export class Counters {
     return { now, counts };
   }
 
+  /**
+   * Per-minute counts over each rule's window, oldest minute first (the last is the current
+   * minute), read against Redis' clock in one MULTI: what sums() adds up, minute by minute.
+   */
+  async buckets(rules: Rule[] = this.rules): Promise<{ now: number; buckets: Record<string, number[]> }> {
+    const multi = this.redis.multi().time();
+    for (const r of rules) multi.hgetall(this.keys.counts(r.name));
+    const [[, time], ...hashes] = (await multi.exec()) as [[unknown, [string, string]], ...[unknown, Record<string, string>][]];
+    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const current = Math.floor(now / this.minuteMs);
+    const buckets: Record<string, number[]> = {};
+    rules.forEach((r, i) => {
+      const hash = hashes[i]?.[1] ?? {};
+      buckets[r.name] = Array.from({ length: r.windowMinutes }, (_, j) => Number(hash[String(current - r.windowMinutes + 1 + j)] ?? 0));
+    });
+    return { now, buckets };
+  }
+
   /** Restarts the rules' windows, so a burst from before a manual resume cannot re-trip. */
   async reset(ruleNames: string[]): Promise<void> {
     if (!ruleNames.length) return;

@@ -1,7 +1,7 @@
-import type { NewHold, Release } from '../domain/decide.js';
+import type { Release } from '../domain/decide.js';
+import type { Hold, NewHold } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
-import type { Hold } from '../domain/types.js';
 
 export interface HoldChange {
   event: 'hold-added' | 'hold-released' | 'would-pause' | 'would-resume' | 'probe-started' | 'probe-ended';
@@ -28,6 +28,16 @@ export interface AuditEntry {
   data?: unknown;
 }
 
+/** One atomic step of change-holds-5.lua; see its header for the order the parts apply in. */
+export interface HoldChangeRequest {
+  add?: NewHold[];
+  release?: Release[];
+  /** Rules whose clear-since time starts now (kept if already set). */
+  startClear?: string[];
+  /** Rules whose clear-since time is forgotten. */
+  stopClear?: string[];
+}
+
 const AUDIT_MAXLEN = 10_000;
 
 /** The hold ledger: every cause of a pause, changed atomically and audited in the same step. */
@@ -43,12 +53,13 @@ export class HoldLedger {
     return raw.map(parseHold).sort((a, b) => a.since - b.since);
   }
 
-  async change(req: { add?: NewHold[]; release?: Release[] }): Promise<{ now: number; changes: HoldChange[] }> {
-    if (!req.add?.length && !req.release?.length) return { now: Date.now(), changes: [] };
+  async change(req: HoldChangeRequest): Promise<{ now: number; changes: HoldChange[] }> {
+    const { add = [], release = [], startClear = [], stopClear = [] } = req;
+    if (!add.length && !release.length && !startClear.length && !stopClear.length) return { now: Date.now(), changes: [] };
     const k = this.keys;
     const out = await this.redis.cgChangeHolds(
       k.holds, k.covered, k.audit, k.changedAt, k.clearSince,
-      JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, add: req.add ?? [], release: req.release ?? [] }),
+      JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, add, release, startClear, stopClear }),
     );
     const parsed = JSON.parse(out) as { now: number; changes: unknown };
     // cjson encodes an empty Lua table as {}, so lists may come back as objects.
@@ -67,17 +78,6 @@ export class HoldLedger {
   async clearSince(): Promise<Record<string, number>> {
     const raw = await this.redis.hgetall(this.keys.clearSince);
     return Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, Number(v)]));
-  }
-
-  async startClear(rules: string[], now: number): Promise<void> {
-    if (!rules.length) return;
-    const multi = this.redis.multi();
-    for (const r of rules) multi.hsetnx(this.keys.clearSince, r, String(now));
-    await multi.exec();
-  }
-
-  async stopClear(rules: string[]): Promise<void> {
-    if (rules.length) await this.redis.hdel(this.keys.clearSince, ...rules);
   }
 
   /** Remembers a queue's own rate limit before a probe replaces it (first save wins). */
@@ -111,26 +111,50 @@ export class HoldLedger {
     return id!;
   }
 
+  /** True for the one instance that may audit this queue's drift repair (the claim lasts `ms`). */
+  async claimDriftRepair(queue: string, ms: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.driftClaim(queue), '1', 'PX', ms, 'NX')) === 'OK';
+  }
+
   /** Newest first. */
   async audit(limit = 100): Promise<AuditEntry[]> {
-    const rows = await this.redis.xrevrange(this.keys.audit, '+', '-', 'COUNT', limit);
-    return rows.map(([id, flat]) => {
-      const f: Record<string, string> = {};
-      for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
-      return {
-        id,
-        event: f.event ?? '',
-        hold: f.hold ?? '',
-        kind: f.kind ?? '',
-        by: f.by ?? '',
-        reason: f.reason ?? '',
-        paused: f.paused ? f.paused.split(',') : [],
-        resumed: f.resumed ? f.resumed.split(',') : [],
-        at: Number(f.at),
-        data: f.data ? JSON.parse(f.data) : undefined,
-      };
-    });
+    return (await this.redis.xrevrange(this.keys.audit, '+', '-', 'COUNT', limit)).map(auditEntry);
   }
+
+  /** Oldest first: at most `count` entries after `afterId` ('0-0' for the start). */
+  async auditAfter(afterId: string, count: number): Promise<AuditEntry[]> {
+    return (await this.redis.xrange(this.keys.audit, `(${afterId}`, '+', 'COUNT', count)).map(auditEntry);
+  }
+
+  /** The newest entry's id, or '0-0' when the stream is empty. */
+  async lastAuditId(): Promise<string> {
+    return (await this.redis.xrevrange(this.keys.audit, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
+  }
+}
+
+const CHANGE_EVENTS: ReadonlySet<string> = new Set<HoldChange['event']>(['hold-added', 'hold-released', 'would-pause', 'would-resume', 'probe-started', 'probe-ended']);
+
+/** The hold change an audit entry records, or undefined for entries that are not hold changes (drift, lost state). */
+export function changeOf(e: AuditEntry): HoldChange | undefined {
+  if (!CHANGE_EVENTS.has(e.event) || typeof e.data !== 'object' || e.data === null) return undefined;
+  return { event: e.event as HoldChange['event'], hold: parseHold(JSON.stringify(e.data)), by: e.by, reason: e.reason, paused: e.paused, resumed: e.resumed, auditId: e.id };
+}
+
+function auditEntry([id, flat]: [string, string[]]): AuditEntry {
+  const f: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+  return {
+    id,
+    event: f.event ?? '',
+    hold: f.hold ?? '',
+    kind: f.kind ?? '',
+    by: f.by ?? '',
+    reason: f.reason ?? '',
+    paused: f.paused ? f.paused.split(',') : [],
+    resumed: f.resumed ? f.resumed.split(',') : [],
+    at: Number(f.at),
+    data: f.data ? JSON.parse(f.data) : undefined,
+  };
 }
 
 function asArray<T>(v: unknown): T[] {

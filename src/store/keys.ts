@@ -25,6 +25,18 @@ export class Keys {
   get countedReports(): string {
     return this.key('counted-reports');
   }
+  /** String: ms when callguard first wrote its state to this Redis; its absence means the state was lost. */
+  get stateMarker(): string {
+    return this.key('state');
+  }
+  /** String: id of the last audit entry handed to the notifications queue (the outbox's read position). */
+  get notifyCursor(): string {
+    return this.key('notify-cursor');
+  }
+  /** String (with TTL): one instance's claim to audit a drift repair of this dispatch queue. */
+  driftClaim(queue: string): string {
+    return this.key('drift-claim', queue);
+  }
   /** Hash: hold id → Hold JSON. */
   get holds(): string {
     return this.key('holds');
@@ -53,9 +65,25 @@ export class Keys {
   get sessionPrefix(): string {
     return this.key('sess') + ':';
   }
-  /** String (with TTL): when an alert hold's resolved notice was enqueued; orders it against a racing firing. */
-  alertResolved(holdId: string): string {
-    return this.key('alert-resolved', holdId);
+  /**
+   * Sorted set: alert hold id → ms its latest resolved notice was enqueued; orders it against a
+   * racing firing notice. One capped set instead of a key per notice, so a flood of resolved
+   * notices for alerts that never fired cannot grow Redis without bound.
+   */
+  get alertResolved(): string {
+    return this.key('alert-resolved');
+  }
+  /** String (with TTL) per accepted webhook/Slack signature, so a captured request is accepted once. */
+  signatureSeen(kind: string, signature: string): string {
+    return this.key('seen', kind, signature);
+  }
+  /** String prefix of the express-rate-limit counters (rate-limit-redis appends the client key). */
+  rateLimitPrefix(limiter: string): string {
+    return this.key('rl', limiter) + ':';
+  }
+  /** String: the random job-signing key, used only when CALLGUARD_SESSION_SECRET is unset. */
+  get jobKey(): string {
+    return this.key('job-key');
   }
   /** Every key pattern callguard owns (for cleanup in tests and the demo). */
   get pattern(): string {

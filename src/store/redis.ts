@@ -10,6 +10,7 @@ const SCRIPTS = {
   cgSumCounts: { lua: script('sum-counts-n.lua') },
   cgChangeHolds: { numberOfKeys: 5, lua: script('change-holds-5.lua') },
   cgCancelReport: { numberOfKeys: 1, lua: script('cancel-report-1.lua') },
+  cgAdvanceCursor: { numberOfKeys: 1, lua: script('advance-cursor-1.lua') },
 };
 
 export interface CallguardCommands {
@@ -17,6 +18,7 @@ export interface CallguardCommands {
   cgSumCounts(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   cgChangeHolds(k1: string, k2: string, k3: string, k4: string, k5: string, request: string): Promise<string>;
   cgCancelReport(key: string, id: string, ttlMs: number): Promise<number>;
+  cgAdvanceCursor(key: string, id: string): Promise<number>;
 }
 
 /** A single Redis or a Redis Cluster; every callguard key shares one hash tag, so either serves. */

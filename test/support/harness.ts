@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/app/config.js';
 import { createLogger } from '../../src/ops/logger.js';
@@ -51,14 +52,27 @@ export async function stopTestCallguard(cg: Callguard | undefined): Promise<void
   await cleanup(cg.config);
 }
 
-export async function waitFor<T>(fn: () => Promise<T> | T, { timeoutMs = 10_000, intervalMs = 20 } = {}): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
+export interface WaitOptions {
+  /** Give up after this long; a deadline for a condition, never a reason to assert. */
+  timeoutMs?: number;
+  /** First pause between polls; it grows by half each time, up to 100 ms. */
+  intervalMs?: number;
+  /** What is awaited, for the failure message. */
+  what?: string;
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Truthy<T> = Exclude<T, undefined | null | false | 0 | ''>;
+
+/** Polls `fn` until it returns something truthy (and returns that), or fails naming `what`. */
+export async function waitFor<T>(fn: () => Promise<T> | T, { timeoutMs = 20_000, intervalMs = 10, what = 'condition' }: WaitOptions = {}): Promise<Truthy<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let pause = intervalMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v as Truthy<T>;
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await delay(Math.min(pause, left));
+    pause = Math.min(pause * 1.5, 100);
+  }
+}

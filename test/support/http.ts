@@ -1,12 +1,13 @@
 import type { Role } from '../../src/http/auth/principals.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
+import { httpDeps } from '../../src/app/http-deps.js';
 import type { Callguard } from '../../src/app/callguard.js';
 import { startTestCallguard, stopTestCallguard } from './harness.js';
 
 export const USERS: Record<Role, { name: string; secret: string }> = {
-  admin: { name: 'ops-admin', secret: 'admin-secret-9f8e7d6c5b4a' },
-  viewer: { name: 'ops-viewer', secret: 'viewer-secret-1a2b3c4d5e6f' },
-  alerts: { name: 'alertmanager', secret: 'alerts-secret-0a9b8c7d6e5f' },
+  admin: { name: 'ops-admin', secret: 'admin-secret-9f8e7d6c5b4a-3c2b1a0f9e8d' },
+  viewer: { name: 'ops-viewer', secret: 'viewer-secret-1a2b3c4d5e6f-7a8b9c0d1e2f' },
+  alerts: { name: 'alertmanager', secret: 'alerts-secret-0a9b8c7d6e5f-4d3c2b1a0f9e' },
 };
 
 export const USERS_ENV = (Object.keys(USERS) as Role[]).map((role) => `${USERS[role].name}:${role}:${USERS[role].secret}`).join(',');
@@ -26,7 +27,7 @@ export async function startTestHttp(rules: Record<string, unknown>, env: Record<
   const cg = await startTestCallguard(rules, { CALLGUARD_USERS: USERS_ENV, ...env }, { worker: false });
   try {
     if (opts.worker !== false) await cg.startWorker();
-    const http = await startHttpServer(cg, { port: 0, host: '127.0.0.1' });
+    const http = await startHttpServer(httpDeps(cg), { port: 0, host: '127.0.0.1' });
     return { cg, http, url: http.url };
   } catch (err) {
     await stopTestCallguard(cg);

@@ -1,43 +1,59 @@
-import { Router, type RequestHandler } from 'express';
-import { UnknownRuleError, ValidationError } from '../../domain/errors.js';
-import { alertHoldId, type AlertJob } from '../../jobs/alert-job.js';
-import { parseAlertPayload, type AlertEvent } from '../../domain/alerts.js';
-import { JOB } from '../../jobs/contract.js';
-import type { Callguard } from '../../app/callguard.js';
-import { parseBody } from '../middleware/body.js';
-import { webhookAuth } from '../middleware/webhook-auth.js';
+import { z } from 'zod';
+import { alertmanagerSchema, genericSchema, grafanaSchema } from '../../domain/alerts.js';
+import { AuthError } from '../../domain/errors.js';
+import { alertHoldId } from '../../jobs/alert-job.js';
+import { admitAlerts } from './alert-intake.js';
+import { route } from './route.js';
+import { alertAcceptedViewSchema, errorViewSchema } from './views.js';
+
+const payload = z.union([
+  genericSchema.meta({ id: 'GenericAlert' }),
+  alertmanagerSchema.meta({ id: 'AlertmanagerWebhook' }),
+  grafanaSchema.meta({ id: 'GrafanaWebhook' }),
+]);
 
 /**
- * POST /health/alert: generic, Alertmanager or Grafana bodies become one `alert` job; the health
- * worker places or releases the holds. Everything checkable is checked here, so a bad body gets
- * a 400 while the sender is still listening instead of a failed job nobody sees.
+ * POST /health/alert: generic, Alertmanager or Grafana bodies become one `alert` job, signed with
+ * the sending principal; the health worker places or releases the holds. Everything the worker
+ * will check is checked here (alert-intake.ts): each alert of a group stands alone, and one that
+ * could not be used is named in `rejected` instead of answered 202 and dropped later.
  */
-export function alertRoutes(cg: Callguard, authenticate: RequestHandler): Router {
-  const router = Router();
-  const rules = new Set(cg.rules.map((r) => r.name));
-  const queues = new Set(cg.config.queues);
-
-  const check = (events: AlertEvent[]) => {
-    for (const e of events) {
-      if (e.source === 'generic' && e.rule !== undefined && !rules.has(e.rule)) {
-        throw new UnknownRuleError(`body.rule: unknown rule ${e.rule}; configured: ${[...rules].join(', ')}`);
-      }
-      const unknown = (e.queues ?? []).filter((q) => !queues.has(q));
-      if (unknown.length) {
-        throw new ValidationError(`alert ${e.name}: label callguard_queues names unknown dispatch queue(s) ${unknown.join(', ')}; configured: ${[...queues].join(', ')}`);
-      }
-    }
-  };
-
-  router.post('/health/alert', webhookAuth(authenticate, cg.config.webhookSecret), parseBody({ accept: ['json'] }), async (req, res) => {
-    const events = parseAlertPayload(req.body);
-    check(events);
-    const data: AlertJob = { alerts: events };
-    const job = await cg.events.add(JOB.alert, data);
-    res.status(202).json({
-      job_id: job.id ?? null,
-      alerts: events.map((e) => ({ hold: alertHoldId(e), status: e.status, name: e.name })),
+export const alertRoutes = [
+  route({
+    method: 'post',
+    path: '/health/alert',
+    operationId: 'postAlert',
+    tag: 'ingest',
+    summary: 'Alert webhook: generic, Alertmanager or Grafana',
+    description:
+      'Firing adds a hold, resolved releases exactly that hold (only for the principal that placed it, or an admin). Each alert of a group ' +
+      'stands alone: the usable ones take effect, the others are listed in `rejected`. Over-long text is truncated, over-long fingerprints ' +
+      'hashed. A signature is used only when no Authorization header is sent, and each signed request is accepted once.',
+    access: 'webhook',
+    // Parsed in the handler: a group is checked alert by alert against the configured rules and queues.
+    body: { accept: ['json'], schema: payload, parse: (body) => body },
+    responses: {
+      202: { description: 'Accepted: one job on the events queue.', schema: alertAcceptedViewSchema },
+      409: { description: 'replayed: this signed request was already accepted.', schema: errorViewSchema },
+    },
+  }).handle(async ({ deps, body, user, req }) => {
+    if (!user) throw new AuthError();
+    const log = deps.logger.child({ component: 'alert-intake' });
+    const { events, rejected, unknownRules } = admitAlerts(body, deps.ingest);
+    if (rejected.length) log.warn({ by: user.name, rejected }, 'alerts left out of a webhook group');
+    for (const u of unknownRules) log.warn({ by: user.name, ...u }, 'alert names an unknown callguard_rule; its hold will pause every queue');
+    const jobId = await deps.ingest.enqueueAlert(events, user).catch(async (err: unknown) => {
+      // Not carried out: let the sender's retry of the same signed request through.
+      if (req.signed) await deps.replay.forget(req.signed.kind, req.signed.signature).catch(() => undefined);
+      throw err;
     });
-  });
-  return router;
-}
+    return {
+      status: 202,
+      json: {
+        job_id: jobId,
+        alerts: events.map((e) => ({ hold: alertHoldId(e), status: e.status, name: e.name })),
+        rejected: rejected.map((r) => ({ index: r.index, error: r.message })),
+      },
+    };
+  }),
+];

@@ -1,44 +1,39 @@
-import { Router, type RequestHandler } from 'express';
-import { ValidationError } from '../../domain/errors.js';
-import type { Callguard } from '../../app/callguard.js';
-import { jsonBody } from '../middleware/body.js';
 import { holdView } from './present.js';
-import { requireRole } from '../middleware/require-role.js';
+import { route, zodBody } from './route.js';
 import { pauseBody, resumeBody } from './schemas.js';
-import { validate } from '../middleware/validate.js';
+import { pauseViewSchema, resumeViewSchema } from './views.js';
 
 /** POST /health/pause and /health/resume (admin). The actor is always the authenticated principal. */
-export function controlRoutes(cg: Callguard, authenticate: RequestHandler): Router {
-  const router = Router();
-  const admin = [authenticate, requireRole('admin'), ...jsonBody({ optional: true })];
-
-  router.post('/health/pause', ...admin, async (req, res) => {
-    const body = validate(pauseBody, req.body);
-    const by = req.user!.name;
-    let until: number | undefined;
-    if (body.until !== undefined) {
-      until = Date.parse(body.until);
-      if (until <= (await cg.ledger.now())) throw new ValidationError('body.until: must be in the future');
-    }
-    const { hold, changes } = await cg.control.pause({ by, reason: body.reason, queues: body.queues, until });
-    res.json({
-      status: 'paused',
-      paused_by: by,
-      hold: holdView(hold),
-      newly_paused: changes.flatMap((c) => c.paused),
-    });
-  });
-
-  router.post('/health/resume', ...admin, async (req, res) => {
-    const body = validate(resumeBody, req.body);
-    const by = req.user!.name;
-    const { released, changes } = await cg.control.resume({ by, queues: body.queues, reason: body.reason });
-    res.json({
-      status: 'resumed',
-      resumed_by: by,
-      released: released.map(holdView),
-      newly_resumed: changes.flatMap((c) => c.resumed),
-    });
-  });
-  return router;
-}
+export const controlRoutes = [
+  route({
+    method: 'post',
+    path: '/health/pause',
+    operationId: 'pause',
+    tag: 'admin',
+    summary: 'Place one manual hold',
+    description: 'An empty body pauses every dispatch queue.',
+    access: { roles: ['admin'] },
+    body: zodBody(pauseBody, { optional: true }),
+    responses: { 200: { description: 'The hold placed, and the queues it newly paused.', schema: pauseViewSchema } },
+  }).handle(async ({ deps, body, user }) => {
+      const by = user!.name;
+      const until = body.until === undefined ? undefined : Date.parse(body.until);
+      const { hold, paused } = await deps.holds.pause({ by, reason: body.reason, queues: body.queues, until });
+      return { status: 200, json: { status: 'paused', paused_by: by, hold: holdView(hold), newly_paused: paused } };
+    }),
+  route({
+    method: 'post',
+    path: '/health/resume',
+    operationId: 'resume',
+    tag: 'admin',
+    summary: 'Release every hold covering some or all queues',
+    description: 'An empty body releases every hold. Released rules’ windows restart.',
+    access: { roles: ['admin'] },
+    body: zodBody(resumeBody, { optional: true }),
+    responses: { 200: { description: 'The holds released, and the queues that resumed.', schema: resumeViewSchema } },
+  }).handle(async ({ deps, body, user }) => {
+      const by = user!.name;
+      const { released, resumed } = await deps.holds.resume({ by, queues: body.queues, reason: body.reason });
+      return { status: 200, json: { status: 'resumed', resumed_by: by, released: released.map(holdView), newly_resumed: resumed } };
+    }),
+];

@@ -1,46 +1,30 @@
 /** Domain objects → API shapes: snake_case fields, ISO timestamps, no internal-only fields. */
 import type { AuditEntry } from '../../store/holds.js';
-import type { Hold } from '../../domain/types.js';
+import { effectOf, ruleOf, type Hold } from '../../domain/hold.js';
+import type { AuditEntryView, HoldView } from './views.js';
 
 export const iso = (ms: number | undefined): string | null =>
   ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
 
-export interface HoldView {
-  id: string;
-  kind: Hold['kind'];
-  /** pause (the default), shadow (records a would-be pause only) or probe (rate-limited half-open). */
-  effect: NonNullable<Hold['effect']>;
-  scope: Hold['scope'];
-  by: string;
-  reason: string;
-  since: string | null;
-  until: string | null;
-  rule: string | null;
-  max_per_minute?: number;
-  alert_name?: string;
-  source?: string;
-  count?: number;
-  threshold?: number;
-  window_minutes?: number;
-}
-
 export function holdView(h: Hold): HoldView {
+  const rule = h.kind === 'rule' ? h : undefined;
+  const alert = h.kind === 'alert' ? h : undefined;
   return {
     id: h.id,
     kind: h.kind,
-    effect: h.effect ?? 'pause',
+    effect: effectOf(h),
     scope: h.scope,
     by: h.by,
     reason: h.reason,
     since: iso(h.since),
     until: iso(h.until),
-    rule: h.rule ?? null,
-    ...(h.maxPerMinute !== undefined ? { max_per_minute: h.maxPerMinute } : {}),
-    ...(h.alertName !== undefined ? { alert_name: h.alertName } : {}),
-    ...(h.source !== undefined ? { source: h.source } : {}),
-    ...(h.count !== undefined ? { count: h.count } : {}),
-    ...(h.threshold !== undefined ? { threshold: h.threshold } : {}),
-    ...(h.windowMinutes !== undefined ? { window_minutes: h.windowMinutes } : {}),
+    rule: ruleOf(h) ?? null,
+    ...(rule?.maxPerMinute !== undefined ? { max_per_minute: rule.maxPerMinute } : {}),
+    ...(alert?.alertName !== undefined ? { alert_name: alert.alertName } : {}),
+    ...(alert?.source !== undefined ? { source: alert.source } : {}),
+    ...(rule?.count !== undefined ? { count: rule.count } : {}),
+    ...(rule?.threshold !== undefined ? { threshold: rule.threshold } : {}),
+    ...(rule?.windowMinutes !== undefined ? { window_minutes: rule.windowMinutes } : {}),
   };
 }
 
@@ -48,7 +32,7 @@ function isHold(v: unknown): v is Hold {
   return typeof v === 'object' && v !== null && typeof (v as Hold).id === 'string' && typeof (v as Hold).kind === 'string';
 }
 
-export function auditView(e: AuditEntry) {
+export function auditEntryView(e: AuditEntry): AuditEntryView {
   return {
     id: e.id,
     event: e.event,

@@ -1,55 +1,91 @@
-import { Router, type RequestHandler } from 'express';
+import type { Request } from 'express';
+import { z } from 'zod';
+import { rulesFor } from '../../client/log-sink.js';
 import { UnknownRuleError, ValidationError } from '../../domain/errors.js';
-import { enqueueReport } from '../../jobs/enqueue-report.js';
-import { matchRecord } from '../../client/log-sink.js';
+import { readLogRecord } from '../../domain/log-record.js';
 import { PhraseMatcher } from '../../domain/matcher.js';
-import type { Callguard } from '../../app/callguard.js';
-import { jsonBody } from '../middleware/body.js';
-import { requireRole } from '../middleware/require-role.js';
-import { errorsBody } from './schemas.js';
+import type { Rule } from '../../domain/types.js';
 import { validate } from '../middleware/validate.js';
+import { route } from './route.js';
+import { errorsBody, logsQuery } from './schemas.js';
+import { errorsAcceptedViewSchema, logsAcceptedViewSchema } from './views.js';
 
 const MAX_COUNT = 1_000_000;
+const ACCEPTED = 'Accepted: one job on the events queue.';
+/** How many drop reasons a reply lists; the count covers them all. */
+const DROPS_LISTED = 10;
+
+// Built once per rule set: matching a batch costs O(text), however many rules and phrases there are.
+const matchers = new WeakMap<readonly Rule[], { matcher: PhraseMatcher; byName: Map<string, Rule> }>();
+function matcherFor(rules: readonly Rule[]) {
+  let m = matchers.get(rules);
+  if (!m) matchers.set(rules, (m = { matcher: new PhraseMatcher(rules), byName: new Map(rules.map((r) => [r.name, r])) }));
+  return m;
+}
+
+function logRecords(body: unknown, req: Request): object[] {
+  const records: unknown[] = Array.isArray(body) ? body : [body];
+  if (records.length === 0) throw new ValidationError('body: no log records');
+  const bad = records.findIndex((r) => typeof r !== 'object' || r === null || Array.isArray(r));
+  if (bad >= 0) {
+    const where = req.bodyFormat === 'ndjson' ? `record ${bad + 1}` : `body[${bad}]`;
+    throw new ValidationError(`${where}: expected a JSON object with a message and a level`);
+  }
+  return records as object[];
+}
 
 /** POST /health/errors and /health/logs (alerts, admin): counts become one `error-report` job. */
-export function reportRoutes(cg: Callguard, authenticate: RequestHandler): Router {
-  const router = Router();
-  const rulesByName = new Map(cg.rules.map((r) => [r.name, r]));
-  // Built once: matching a batch costs O(text), however many rules and phrases there are.
-  const matcher = new PhraseMatcher(cg.rules);
-  const reporter = [authenticate, requireRole('alerts')];
-
-  // Confirmed within the HTTP deadline or never counted (see enqueueReport).
-  const enqueue = async (counts: Record<string, number>) => (Object.keys(counts).length ? enqueueReport(cg, counts) : null);
-
-  router.post('/health/errors', ...reporter, ...jsonBody(), async (req, res) => {
-    const parsed = validate(errorsBody, req.body);
-    const reports = Array.isArray(parsed) ? parsed : [parsed];
-    const unknown = [...new Set(reports.map((r) => r.rule).filter((r) => !rulesByName.has(r)))];
-    if (unknown.length) throw new UnknownRuleError(`unknown rule(s): ${unknown.join(', ')}; configured: ${[...rulesByName.keys()].join(', ')}`);
-    const counts: Record<string, number> = {};
-    for (const r of reports) counts[r.rule] = (counts[r.rule] ?? 0) + r.count;
-    const over = Object.entries(counts).find(([, n]) => n > MAX_COUNT);
-    if (over) throw new ValidationError(`body: count for ${over[0]} adds up to more than ${MAX_COUNT}`);
-    res.status(202).json({ job_id: await enqueue(counts), counts });
-  });
-
-  router.post('/health/logs', ...reporter, ...jsonBody({ accept: ['json', 'ndjson'] }), async (req, res) => {
-    const records: unknown[] = Array.isArray(req.body) ? req.body : [req.body];
-    if (records.length === 0) throw new ValidationError('body: no log records');
-    const bad = records.findIndex((r) => typeof r !== 'object' || r === null || Array.isArray(r));
-    if (bad >= 0) {
-      const where = req.bodyFormat === 'ndjson' ? `record ${bad + 1}` : `body[${bad}]`;
-      throw new ValidationError(`${where}: expected a JSON object with a message and a level`);
-    }
-    const counts: Record<string, number> = {};
-    let matched = 0;
-    for (const record of records) {
-      const names = matchRecord(record, matcher, rulesByName);
-      if (names.length) matched++;
-      for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
-    }
-    res.status(202).json({ records: records.length, matched, counts, job_id: await enqueue(counts) });
-  });
-  return router;
-}
+export const reportRoutes = [
+  route({
+    method: 'post',
+    path: '/health/errors',
+    operationId: 'postErrors',
+    tag: 'ingest',
+    summary: 'Count errors against rules',
+    access: { roles: ['alerts'] },
+    body: { accept: ['json'], schema: errorsBody, parse: (body) => validate(errorsBody, body) },
+    responses: { 202: { description: ACCEPTED, schema: errorsAcceptedViewSchema } },
+  }).handle(async ({ deps, body }) => {
+      const reports = Array.isArray(body) ? body : [body];
+      const names = deps.ingest.rules.map((r) => r.name);
+      const unknown = [...new Set(reports.map((r) => r.rule).filter((r) => !names.includes(r)))];
+      if (unknown.length) throw new UnknownRuleError(`unknown rule(s): ${unknown.join(', ')}; configured: ${names.join(', ')}`);
+      const counts: Record<string, number> = {};
+      for (const r of reports) counts[r.rule] = (counts[r.rule] ?? 0) + r.count;
+      const over = Object.entries(counts).find(([, n]) => n > MAX_COUNT);
+      if (over) throw new ValidationError(`body: count for ${over[0]} adds up to more than ${MAX_COUNT}`);
+      return { status: 202, json: { job_id: await deps.ingest.reportCounts(counts), counts } };
+    }),
+  route({
+    method: 'post',
+    path: '/health/logs',
+    operationId: 'postLogs',
+    tag: 'ingest',
+    summary: 'Match log records against rules’ phrases',
+    description: 'Records need a message and a level to count: pino, loguru (serialize=True), Python logging, syslog and shipper shapes. Names win over numbers; bare numbers follow level_scale (Python numbers when the record is recognisably Python). Records whose shape or level cannot be read are dropped and listed, never guessed.',
+    access: { roles: ['alerts'] },
+    query: logsQuery,
+    body: {
+      accept: ['json', 'ndjson'],
+      schema: z.union([z.array(z.looseObject({})).min(1), z.looseObject({})]),
+      media: { 'application/x-ndjson': 'One JSON object per line.', 'application/jsonl': 'One JSON object per line.' },
+      parse: logRecords,
+    },
+    responses: { 202: { description: ACCEPTED, schema: logsAcceptedViewSchema } },
+  }).handle(async ({ deps, body: records, query }) => {
+      const { matcher, byName } = matcherFor(deps.ingest.rules);
+      const counts: Record<string, number> = {};
+      const drops: Array<{ index: number; reason: string }> = [];
+      let matched = 0;
+      let dropped = 0;
+      records.forEach((record, index) => {
+        const reading = readLogRecord(record, query.level_scale);
+        if (reading.kind === 'dropped' && dropped++ < DROPS_LISTED) drops.push({ index, reason: reading.reason });
+        if (reading.kind !== 'record') return;
+        const names = rulesFor(reading, matcher, byName);
+        if (names.length) matched++;
+        for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
+      });
+      return { status: 202, json: { records: records.length, matched, dropped, drops, counts, job_id: await deps.ingest.reportCounts(counts) } };
+    }),
+];

@@ -1,32 +1,43 @@
-/** Request bodies of the admin and ingest routes. Unknown fields are refused: a typo such as
+/** Request bodies and queries of the admin and ingest routes. Unknown fields are refused: a typo such as
  * `queue` for `queues` would otherwise widen a pause to every queue. */
 import { z } from 'zod';
+import { LEVEL_SCALES } from '../../domain/log-record.js';
 
 const queueList = z
   .array(z.string().min(1).max(200))
   .min(1, 'omit queues to mean every dispatch queue; an empty list is ambiguous')
   .max(100);
 
-export const pauseBody = z.strictObject({
-  reason: z.string().trim().max(1000).optional(),
-  queues: queueList.optional(),
-  until: z.iso.datetime({ offset: true }).optional(),
-  // The original API took the actor from the body; still accepted so old callers work, never used.
-  paused_by: z.unknown().optional(),
-});
+const ignored = z.unknown().optional().meta({ description: 'Accepted and ignored: the actor is always the authenticated principal.' });
 
-export const resumeBody = z.strictObject({
-  queues: queueList.optional(),
-  reason: z.string().trim().max(1000).optional(),
-  resumed_by: z.unknown().optional(),
-});
+export const pauseBody = z
+  .strictObject({
+    reason: z.string().trim().max(1000).optional().meta({ description: 'Shown in the status, the audit and Slack.' }),
+    queues: queueList.optional().meta({ description: 'Dispatch queues to pause; omitted: every dispatch queue.' }),
+    until: z.iso.datetime({ offset: true }).optional().meta({ description: 'ISO 8601 time, in the future; the hold is lifted automatically then.' }),
+    // The original API took the actor from the body; still accepted so old callers work, never used.
+    paused_by: ignored,
+  })
+  .meta({ id: 'PauseRequest' });
+
+export const resumeBody = z
+  .strictObject({
+    queues: queueList.optional().meta({ description: 'Release every hold covering these queues; omitted: every hold.' }),
+    reason: z.string().trim().max(1000).optional(),
+    resumed_by: ignored,
+  })
+  .meta({ id: 'ResumeRequest' });
 
 const errorReport = z.strictObject({
   rule: z.string().min(1).max(64),
   count: z.number().int().positive().max(1_000_000).default(1),
 });
 
-export const errorsBody = z.union([errorReport, z.array(errorReport).min(1).max(1000)]);
+export const errorsBody = z.union([errorReport, z.array(errorReport).min(1).max(1000)]).meta({ id: 'ErrorReports' });
+
+export const logsQuery = z.object({
+  level_scale: z.enum(LEVEL_SCALES).default('pino'),
+});
 
 export const auditQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(100),

@@ -1,21 +1,28 @@
-import { Router, type RequestHandler } from 'express';
-import type { Callguard } from '../../app/callguard.js';
-import { auditView } from './present.js';
-import { requireRole } from '../middleware/require-role.js';
+import { auditEntryView } from './present.js';
+import { route } from './route.js';
 import { auditQuery } from './schemas.js';
 import { serviceStatus } from './status.js';
-import { validate } from '../middleware/validate.js';
+import { auditViewSchema, serviceStatusViewSchema } from './views.js';
 
 /** Read-only routes (viewer and admin). */
-export function statusRoutes(cg: Callguard, authenticate: RequestHandler): Router {
-  const router = Router();
-  router.get('/health/service', authenticate, requireRole('viewer'), async (_req, res) => {
-    res.json(await serviceStatus(cg));
-  });
-  router.get('/health/audit', authenticate, requireRole('viewer'), async (req, res) => {
-    const { limit } = validate(auditQuery, req.query, 'query');
-    const entries = await cg.ledger.audit(limit);
-    res.json({ entries: entries.map(auditView) });
-  });
-  return router;
-}
+export const statusRoutes = [
+  route({
+    method: 'get',
+    path: '/health/service',
+    operationId: 'getServiceStatus',
+    tag: 'admin',
+    summary: 'Holds, rule counts and queue states',
+    access: { roles: ['viewer'] },
+    responses: { 200: { description: 'Status.', schema: serviceStatusViewSchema } },
+  }).handle(async ({ deps }) => ({ status: 200, json: serviceStatus(await deps.holds.status()) })),
+  route({
+    method: 'get',
+    path: '/health/audit',
+    operationId: 'getAudit',
+    tag: 'admin',
+    summary: 'Hold changes, newest first',
+    access: { roles: ['viewer'] },
+    query: auditQuery,
+    responses: { 200: { description: 'Audit entries.', schema: auditViewSchema } },
+  }).handle(async ({ deps, query }) => ({ status: 200, json: { entries: (await deps.holds.audit(query.limit)).map(auditEntryView) } })),
+];

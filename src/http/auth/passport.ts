@@ -27,9 +27,14 @@ export function createAuthenticator(directory: PrincipalDirectory): Authenticato
       done(null, directory.byCredentials(name, secret) ?? false),
     ),
   );
-  auth.serializeUser((user, done) => done(null, user.name));
-  // Looked up on every request, so a principal removed from CALLGUARD_USERS (or given another role)
-  // loses (or changes) its sessions on the next restart.
-  auth.deserializeUser((name: string, done) => done(null, directory.byName(name) ?? false));
+  auth.serializeUser((user, done) => done(null, { name: user.name, fp: directory.fingerprint(user.name) }));
+  // Checked on every request: a principal removed from CALLGUARD_USERS, given another role or a new
+  // secret loses its sessions (at the next restart of the instance that serves them). Sessions from
+  // before fingerprints (a bare name) end too.
+  auth.deserializeUser((stored: unknown, done) => {
+    const s = stored as { name?: unknown; fp?: unknown } | null;
+    const ok = typeof s === 'object' && s !== null && typeof s.name === 'string' && typeof s.fp === 'string';
+    done(null, (ok && directory.bySession(s.name as string, s.fp as string)) || false);
+  });
   return auth;
 }

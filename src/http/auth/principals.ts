@@ -1,5 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../../domain/errors.js';
+import { MIN_SECRET_LENGTH, weakSecretReason } from '../../domain/secret-strength.js';
+
+export { MIN_SECRET_LENGTH };
 
 export const ROLES = ['admin', 'viewer', 'alerts'] as const;
 export type Role = (typeof ROLES)[number];
@@ -16,7 +19,6 @@ export interface PrincipalEntry extends Principal {
 }
 
 const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
-export const MIN_SECRET_LENGTH = 16;
 export const HASH_PREFIX = 'sha256:';
 const HASHED = /^sha256:[0-9a-fA-F]{64}$/;
 
@@ -61,7 +63,8 @@ export function parsePrincipals(value: string): PrincipalEntry[] {
     if (secret.startsWith(HASH_PREFIX) && !HASHED.test(secret)) {
       return problems.push(`${where}: a hashed secret must be ${HASH_PREFIX} followed by 64 hex digits (the output of callguard hash-secret)`);
     }
-    if (!HASHED.test(secret) && secret.length < MIN_SECRET_LENGTH) return problems.push(`${where}: secret must be at least ${MIN_SECRET_LENGTH} characters`);
+    const weak = HASHED.test(secret) ? undefined : weakSecretReason(secret);
+    if (weak) return problems.push(`${where}: secret ${weak}`);
     const sameName = entries.findIndex((e) => e.name === name);
     if (sameName >= 0) return problems.push(`${where}: name repeats entry ${sameName + 1}`);
     // Compared as digests: a plain secret and its hash in two entries are the same bearer token.
@@ -117,5 +120,23 @@ export class PrincipalDirectory {
   byName(name: string): Principal | undefined {
     const e = this.entries.find((x) => x.name === name);
     return e && { name: e.name, role: e.role };
+  }
+
+  /**
+   * A digest of the principal's name, role and secret, stored in its sessions: rotating the
+   * secret or changing the role (or reusing the name for someone else) ends every session, since
+   * the stored fingerprint no longer matches. It reveals nothing usable about the secret.
+   */
+  fingerprint(name: string): string | undefined {
+    const e = this.entries.find((x) => x.name === name);
+    if (!e) return undefined;
+    return createHash('sha256').update('callguard-session\0').update(e.name).update('\0').update(e.role).update('\0').update(e.hash).digest('base64url').slice(0, 22);
+  }
+
+  /** The principal a session names, if its fingerprint still matches. */
+  bySession(name: string, fingerprint: string): Principal | undefined {
+    const current = this.fingerprint(name);
+    if (current === undefined || current.length !== fingerprint.length) return undefined;
+    return timingSafeEqual(Buffer.from(current), Buffer.from(fingerprint)) ? this.byName(name) : undefined;
   }
 }

@@ -1,5 +1,5 @@
 import express, { Router } from 'express';
-import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit, type Store } from 'express-rate-limit';
 import type { Authenticator } from '../auth/passport.js';
 import { BODY_LIMIT_BYTES } from '../middleware/body.js';
 import { loginPage, logoutPage } from './login-page.js';
@@ -16,9 +16,10 @@ const nameOf = (body: unknown): string => {
 /**
  * GET/POST /admin/login and /admin/logout (mounted under /admin, after the session middleware).
  * Failed logins are limited per client IP + name, and more loosely per IP alone, so guessing
- * one principal's secret and spraying many names are both slowed down.
+ * one principal's secret and spraying many names are both slowed down. The app passes a Redis
+ * store, so the counts are shared by instances and kept across restarts.
  */
-export function loginRoutes(auth: Authenticator, opts: { attempts: number }): Router {
+export function loginRoutes(auth: Authenticator, opts: { attempts: number; store?: (limiter: string) => Store }): Router {
   const router = Router();
   const tooMany = (_req: express.Request, res: express.Response) => {
     res.status(429).type('html').send(loginPage({ error: 'Too many failed sign-ins. Try again in 15 minutes.' }));
@@ -28,8 +29,14 @@ export function loginRoutes(auth: Authenticator, opts: { attempts: number }): Ro
     ...common,
     limit: opts.attempts,
     keyGenerator: (req) => `${ipKeyGenerator(req.ip ?? '')}|${nameOf(req.body).toLowerCase()}`,
+    ...(opts.store ? { store: opts.store('login-name') } : {}),
   });
-  const perIp = rateLimit({ ...common, limit: opts.attempts * 5, keyGenerator: (req) => ipKeyGenerator(req.ip ?? '') });
+  const perIp = rateLimit({
+    ...common,
+    limit: opts.attempts * 5,
+    keyGenerator: (req) => ipKeyGenerator(req.ip ?? ''),
+    ...(opts.store ? { store: opts.store('login-ip') } : {}),
+  });
   const form = express.urlencoded({ extended: false, limit: BODY_LIMIT_BYTES, parameterLimit: 10 });
 
   router.get('/login', (req, res) => {

@@ -38,7 +38,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     if (res.headersSent) return res.locals[ANSWERED_EARLY] ? undefined : next(err);
     if (isRedisUnavailable(err)) err = new RedisUnavailableError(undefined, { cause: err });
     if (isCallguardError(err)) {
-      if (err.status >= 500) logger.error({ err: err.message, code: err.code, path: req.path }, 'request failed');
+      if (err.status >= 500) logger.error({ err, code: err.code, path: req.path }, 'request failed');
       sendError(res, err);
       return;
     }
@@ -47,7 +47,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       res.status(client.status).json({ error: { code: client.code, message: client.message } });
       return;
     }
-    logger.error({ err: (err as Error)?.message, path: req.path, method: req.method }, 'unexpected error in request');
+    logger.error({ err, path: req.path, method: req.method }, 'unexpected error in request');
     res.status(500).json({ error: { code: 'internal', message: 'Internal error' } });
   };
 }

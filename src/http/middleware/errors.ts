@@ -24,3 +24,9 @@ export class TooManyRequestsError extends CallguardError {
     super('too_many_requests', 429, message, options);
   }
 }
+
+export class ReplayedError extends CallguardError {
+  constructor(message = 'This signed request was already accepted', options?: ErrorOptions) {
+    super('replayed', 409, message, options);
+  }
+}

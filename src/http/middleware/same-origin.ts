@@ -22,7 +22,9 @@ export function sameOrigin(): RequestHandler {
       } catch {
         host = undefined;
       }
-      if (host !== undefined && host === req.get('host')) return next();
+      // req.host is X-Forwarded-Host when trust proxy trusts the hop, else Host: a TLS proxy that
+      // rewrites Host to the internal address still names the public one there.
+      if (host !== undefined && host === req.host) return next();
       return next(new ForbiddenError('cross-origin request refused'));
     }
     if (req.get('sec-fetch-site') === 'same-origin') return next();

@@ -2,7 +2,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../../domain/errors.js';
 
-export type VerifyResult = { ok: true } | { ok: false; reason: string };
+/**
+ * `signature`: the verified hex, to remember against replays; `validUntil`: ms after which the
+ * timestamp leaves the window (absent for Grafana's untimed, body-only signatures).
+ */
+export type VerifyResult = { ok: true; signature: string; validUntil?: number } | { ok: false; reason: string };
 
 /** Accepted clock difference between signer and us, either direction. */
 export const REPLAY_WINDOW_MS = 5 * 60_000;
@@ -29,7 +33,7 @@ export function verifyGrafanaSignature(
   const timestamp = timestampHeader.trim();
   const stale = checkTimestamp(timestamp, nowMs);
   if (stale) return stale;
-  return compare(hmac(secret, `${timestamp}:`, rawBody), signature);
+  return compare(hmac(secret, `${timestamp}:`, rawBody), signature, timestamp);
 }
 
 /** `X-Callguard-Signature: t=<unix seconds>,v1=<hex HMAC of "<t>.<raw body>">`. */
@@ -51,7 +55,7 @@ export function verifyCallguardSignature(
   if (!parts) return fail('malformed signature header');
   const stale = checkTimestamp(parts.t, nowMs);
   if (stale) return stale;
-  return compare(hmac(secret, `${parts.t}.`, rawBody), parts.v1);
+  return compare(hmac(secret, `${parts.t}.`, rawBody), parts.v1, parts.t);
 }
 
 /** Slack v0: `v0=` + hex HMAC of `v0:<X-Slack-Request-Timestamp>:<raw body>`. */
@@ -81,7 +85,7 @@ export function verifySlackSignature(
   const timestamp = timestampHeader.trim();
   const stale = checkTimestamp(timestamp, nowMs);
   if (stale) return stale;
-  return compare(hmac(secret, `v0:${timestamp}:`, rawBody), signature);
+  return compare(hmac(secret, `v0:${timestamp}:`, rawBody), signature, timestamp);
 }
 
 function parseCallguardHeader(header: string): { t: string; v1: string } | undefined {
@@ -114,10 +118,12 @@ function hmac(secret: string, ...parts: Array<string | Buffer>): string {
 }
 
 // Both sides are 32 bytes here (the format was checked first), so timingSafeEqual never throws.
-function compare(expectedHex: string, givenHex: string): VerifyResult {
+function compare(expectedHex: string, givenHex: string, timestamp?: string): VerifyResult {
   const expected = Buffer.from(expectedHex, 'hex');
   const given = Buffer.from(givenHex, 'hex');
-  return timingSafeEqual(expected, given) ? { ok: true } : fail('signature mismatch');
+  if (!timingSafeEqual(expected, given)) return fail('signature mismatch');
+  const signature = givenHex.toLowerCase();
+  return timestamp === undefined ? { ok: true, signature } : { ok: true, signature, validUntil: Number(timestamp) * 1000 + REPLAY_WINDOW_MS };
 }
 
 function fail(reason: string): VerifyResult {

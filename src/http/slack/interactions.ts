@@ -6,11 +6,14 @@
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { AuthError, CallguardError, ConfigError, ValidationError } from '../../domain/errors.js';
+import { formatIssues } from '../../domain/zod-issues.js';
 import { verifySlackSignature } from '../middleware/signature.js';
-import type { Callguard } from '../../app/callguard.js';
+import type { Logger } from '../../ops/logger.js';
+import type { SlackPort } from '../api/ports.js';
 import { RESUME_ACTION_ID } from '../../notify/messages.js';
 import { safeId } from '../../notify/deliveries.js';
-import { SLACK_ACTION_JOB, slackUserId, type SlackAction } from '../../jobs/slack-action.js';
+import { slackUserId, type SlackAction } from '../../jobs/slack-action.js';
+import { ReplayedError } from '../middleware/errors.js';
 
 export interface SlackInteractionsOptions {
   /** Largest request body accepted (express.raw syntax); Slack's payloads are a few kB. */
@@ -29,15 +32,15 @@ const payloadSchema = z.looseObject({
 type Payload = z.infer<typeof payloadSchema>;
 
 /**
- * Mount with `app.use('/slack/interactions', createSlackInteractionsRouter(cg))` BEFORE any
+ * Mount with `app.use('/slack/interactions', createSlackInteractionsRouter(slack, logger))` BEFORE any
  * app-wide body parser: the signature covers the exact bytes Slack sent.
  */
-export function createSlackInteractionsRouter(cg: Pick<Callguard, 'config' | 'events' | 'logger'>, opts: SlackInteractionsOptions = {}): Router {
+export function createSlackInteractionsRouter(slack: SlackPort, logger: Logger, opts: SlackInteractionsOptions = {}): Router {
   const router = express.Router();
-  const log = cg.logger.child({ component: 'slack-interactions' });
+  const log = logger.child({ component: 'slack-interactions' });
 
   router.post('/', express.raw({ type: () => true, limit: opts.bodyLimit ?? '256kb' }), async (req: Request, res: Response) => {
-    const secret = cg.config.slack.signingSecret;
+    const secret = slack.signingSecret;
     if (!secret) return sendError(res, new ConfigError('Slack interactions are not configured (SLACK_SIGNING_SECRET is unset)'), 503);
     if (!Buffer.isBuffer(req.body)) {
       log.error('request body was parsed before the Slack router; mount it before any body parser');
@@ -48,6 +51,11 @@ export function createSlackInteractionsRouter(cg: Pick<Callguard, 'config' | 'ev
       log.warn({ reason: verified.reason, ip: req.ip }, 'rejected a Slack interaction');
       return sendError(res, new AuthError(`invalid Slack signature: ${verified.reason}`));
     }
+    // A captured press replayed inside the 5-minute window would release the hold again.
+    if (!(await slack.replay.firstUse('slack', verified.signature, verified.validUntil! - Date.now()))) {
+      log.warn({ ip: req.ip }, 'refused a replayed Slack interaction');
+      return sendError(res, new ReplayedError('this Slack request was already accepted'));
+    }
 
     const payload = parsePayload(req.body);
     if (!payload.ok) return sendError(res, new ValidationError(payload.message));
@@ -55,7 +63,7 @@ export function createSlackInteractionsRouter(cg: Pick<Callguard, 'config' | 'ev
     if (payload.value.type !== 'block_actions' || !action?.value) return res.status(200).end();
 
     const userId = payload.value.user.id;
-    if (!cg.config.slack.admins.includes(userId)) {
+    if (!slack.admins.includes(userId)) {
       log.warn({ user: userId, hold: action.value }, 'Slack user not in CALLGUARD_SLACK_ADMINS pressed Resume');
       return ephemeral(res, `Sorry <@${userId}>, only callguard admins (CALLGUARD_SLACK_ADMINS) can resume calls. Nothing was changed.`);
     }
@@ -64,9 +72,9 @@ export function createSlackInteractionsRouter(cg: Pick<Callguard, 'config' | 'ev
     try {
       // Slack may deliver the same press twice; the action timestamp makes it one job.
       const jobId = action.action_ts ? `slack-action-${userId}-${safeId(action.action_ts)}` : undefined;
-      await cg.events.add(SLACK_ACTION_JOB, job, { jobId, attempts: 3, backoff: { type: 'exponential', delay: 500 } });
+      await slack.enqueueAction(job, jobId);
     } catch (err) {
-      log.error({ err: (err as Error).message, user: userId, hold: action.value }, 'could not enqueue a Slack resume');
+      log.error({ err, user: userId, hold: action.value }, 'could not enqueue a Slack resume');
       return ephemeral(res, 'callguard could not queue the resume right now. Try again, or resume through the admin API.');
     }
     log.info({ user: userId, hold: action.value }, 'Slack resume accepted');
@@ -86,7 +94,7 @@ function parsePayload(raw: Buffer): { ok: true; value: Payload } | { ok: false; 
     return { ok: false, message: 'payload is not JSON' };
   }
   const parsed = payloadSchema.safeParse(json);
-  if (!parsed.success) return { ok: false, message: `invalid payload: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  if (!parsed.success) return { ok: false, message: `invalid payload: ${formatIssues(parsed.error, { whole: 'payload' })}` };
   return { ok: true, value: parsed.data };
 }
 

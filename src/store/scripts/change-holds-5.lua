@@ -1,21 +1,28 @@
 --[[
-  Adds and releases holds, recomputes which dispatch queues are covered, and audits each change,
-  all in one step: two instances racing produce one change and one audit entry.
+  Adds and releases holds, starts and stops rules' clear-since clocks, recomputes which dispatch
+  queues are covered, and audits each change, all in one step: two instances racing produce one
+  change and one audit entry.
 
   KEYS[1] holds hash (id -> hold JSON)
   KEYS[2] covered hash (queue -> number of pausing holds covering it)
   KEYS[3] audit stream
-  KEYS[4] changed-at string
-  KEYS[5] clear-since hash (rule -> ms)
+  KEYS[4] changed-at string (ms, Redis clock; set only when a hold changed)
+  KEYS[5] clear-since hash (rule -> ms, Redis clock)
 
   ARGV[1] JSON request:
-    { queues: [configured dispatch queues], maxlen: n,
-      add: [hold], release: [{ id, by, reason, ifClear? }] }
-    Releases run before adds, so one call can swap a hold's effect under the same id. An added
-    hold whose id exists is left alone (idempotent). A release with ifClear = <rule> happens only
-    while that rule still has a clear-since time, so a trip that raced the evaluator's decision
-    keeps the hold. Only holds whose effect is 'pause' (or absent) cover queues; 'shadow' and
-    'probe' holds are recorded and audited under their own event names.
+    { queues: [configured dispatch queues], maxlen: n (audit stream MAXLEN ~),
+      add: [hold], release: [{ id, by, reason, ifClear? }],
+      startClear: [rule], stopClear: [rule] }
+    Applied in this order:
+    1. startClear: HSETNX rule -> now (a clock already running keeps its start).
+    2. release: a release with ifClear = <rule> happens only while that rule still has a
+       clear-since time, so a trip that raced the evaluator's decision (and stopped the clock)
+       keeps the hold.
+    3. add: an added hold whose id exists is left alone (idempotent). Releases run first, so one
+       call can swap a hold's effect under the same id.
+    4. stopClear: HDEL rule.
+    Only holds whose effect is 'pause' (or absent) cover queues; 'shadow' and 'probe' holds are
+    recorded and audited under their own event names.
 
   Returns JSON { now, changes: [{ event, hold, by, reason, paused: [queue], resumed: [queue], auditId }] }
   event: hold-added | hold-released | would-pause | would-resume | probe-started | probe-ended
@@ -73,6 +80,10 @@ local function record(which, hold, by, reason)
   table.insert(changes, { event = event, hold = hold, by = by, reason = reason, paused = paused, resumed = resumed, auditId = id })
 end
 
+for _, rule in ipairs(req.startClear or {}) do
+  redis.call('HSETNX', KEYS[5], rule, string.format('%d', now))
+end
+
 for _, rel in ipairs(req.release or {}) do
   local raw = redis.call('HGET', KEYS[1], rel.id)
   local blocked = rel.ifClear and redis.call('HEXISTS', KEYS[5], rel.ifClear) == 0
@@ -88,6 +99,10 @@ for _, hold in ipairs(req.add or {}) do
     redis.call('HSET', KEYS[1], hold.id, cjson.encode(hold))
     record(1, hold, hold.by, hold.reason)
   end
+end
+
+for _, rule in ipairs(req.stopClear or {}) do
+  redis.call('HDEL', KEYS[5], rule)
 end
 
 if #changes > 0 then

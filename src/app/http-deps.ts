@@ -1,0 +1,137 @@
+/** The HTTP layer's ports, built from the container: routers get these, never the Callguard. */
+import { NotFoundError, RedisUnavailableError, ValidationError } from '../domain/errors.js';
+import { enqueueReport } from '../jobs/enqueue-report.js';
+import type { AlertJob } from '../jobs/alert-job.js';
+import { JOB } from '../jobs/contract.js';
+import { SLACK_ACTION_JOB, slackPrincipal } from '../jobs/slack-action.js';
+import { redisLimitStore } from '../http/middleware/limit-store.js';
+import { readiness } from '../ops/readiness.js';
+import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
+import type { Callguard } from './callguard.js';
+import { SnapshotCache } from './snapshot-cache.js';
+import { CountBatcher } from '../jobs/count-batcher.js';
+
+// GET /health/service reads a dozen things; under load, requests within this long share one read.
+const STATUS_MAX_AGE_MS = 200;
+
+async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>> {
+  const [holds, { now, counts }, clearSince, covered, eventCounts] = await Promise.all([
+    cg.ledger.list(),
+    cg.counters.sums(),
+    cg.ledger.clearSince(),
+    cg.ledger.coveredQueues(),
+    cg.events.getJobCounts(),
+  ]);
+  const queues = await Promise.all(
+    [...cg.dispatch].map(async ([name, q]) => {
+      const [paused, jobCounts] = await Promise.all([q.isPaused(), q.getJobCounts()]);
+      return [name, { paused, held: covered.has(name), counts: jobCounts }] as const;
+    }),
+  );
+  return { holds, rules: cg.rules, counts, clearSince, queues: Object.fromEntries(queues), eventCounts, autoPause: cg.config.autoPause, now };
+}
+
+function holdsPort(cg: Callguard): HoldsPort {
+  const snapshot = new SnapshotCache(() => readStatus(cg), STATUS_MAX_AGE_MS);
+  // A hold change shows at once, not after the snapshot ages out.
+  cg.emitter.on('changes', () => snapshot.invalidate(), 'status snapshot');
+  return {
+    async status(): Promise<StatusSnapshot> {
+      const { value, ageMs } = await snapshot.get();
+      return { ...value, ageMs };
+    },
+    async pause(req) {
+      // Redis' clock, not this host's: every instance and the expiry check agree on it.
+      if (req.until !== undefined && req.until <= (await cg.ledger.now())) throw new ValidationError('body.until: must be in the future');
+      const { hold, changes } = await cg.control.pause(req);
+      return { hold, paused: changes.flatMap((c) => c.paused) };
+    },
+    async resume(req) {
+      const { released, changes } = await cg.control.resume(req);
+      return { released, resumed: changes.flatMap((c) => c.resumed) };
+    },
+    async release({ by, ids, reason }) {
+      const held = new Set((await cg.ledger.list()).map((h) => h.id));
+      const gone = ids.filter((id) => !held.has(id));
+      if (gone.length) throw new NotFoundError(`holds: ${gone.join(', ')} not held (already released?); nothing was released`);
+      const { released, changes } = await cg.control.releaseIds(ids, by, reason);
+      return { released, resumed: changes.flatMap((c) => c.resumed) };
+    },
+    audit: (limit) => cg.ledger.audit(limit),
+  };
+}
+
+function consoleReads(cg: Callguard): ConsoleReads {
+  return {
+    rules: cg.rules,
+    queues: [...cg.dispatch.keys()],
+    minuteMs: cg.config.minuteMs,
+    autoResumeMinutes: cg.config.autoResumeMinutes,
+    buckets: () => cg.counters.buckets(),
+    holds: () => cg.ledger.list(),
+    clearSince: () => cg.ledger.clearSince(),
+    audit: (limit) => cg.ledger.audit(limit),
+    paused: () => Promise.all([...cg.dispatch.values()].map((q) => q.isPaused())),
+  };
+}
+
+function ingestPort(cg: Callguard): IngestPort {
+  // Each batch is confirmed in time or cancelled, so a report answered 503 is never counted (enqueueReport).
+  const batcher = new CountBatcher((counts) => enqueueReport(cg, counts));
+  return {
+    rules: cg.rules,
+    queues: cg.config.queues,
+    reportCounts: (counts) => (cg.redisHealth.available() ? batcher.submit(counts) : Promise.reject(new RedisUnavailableError())),
+    async enqueueAlert(events, by) {
+      // Stamped with Redis' clock: instances with skewed clocks still order firing and resolved notices right.
+      const data: AlertJob = cg.signer.sign({ alerts: events, enqueued_at: await cg.ledger.now() }, by);
+      return (await cg.events.add(JOB.alert, data)).id ?? null;
+    },
+  };
+}
+
+function opsPort(cg: Callguard): OpsPort {
+  return {
+    readiness: () => readiness(cg),
+    metrics: async () => ({ contentType: cg.metrics.registry.contentType, text: await cg.metrics.registry.metrics() }),
+  };
+}
+
+function slackPort(cg: Callguard): SlackPort {
+  return {
+    ...(cg.config.slack.signingSecret ? { signingSecret: cg.config.slack.signingSecret } : {}),
+    admins: cg.config.slack.admins,
+    replay: cg.replay,
+    async enqueueAction(action, jobId) {
+      await cg.events.add(SLACK_ACTION_JOB, cg.signer.sign(action, slackPrincipal(action.userId)), { jobId, attempts: 3, backoff: { type: 'exponential', delay: 500 } });
+    },
+  };
+}
+
+/** What createApp / startHttpServer need, from one Callguard. */
+export function httpDeps(cg: Callguard): HttpDeps {
+  const { config } = cg;
+  const holds = holdsPort(cg);
+  return {
+    settings: {
+      port: config.port,
+      trustProxy: config.trustProxy,
+      metricsPublic: config.metricsPublic,
+      loginAttempts: config.loginAttempts,
+      grafanaUntimedSignatures: config.grafanaUntimedSignatures,
+      users: config.users,
+      ...(config.webhookSecret ? { webhookSecret: config.webhookSecret } : {}),
+    },
+    redisHealth: cg.redisHealth,
+    holds,
+    ingest: ingestPort(cg),
+    ops: opsPort(cg),
+    slack: slackPort(cg),
+    board: { dispatch: [...cg.dispatch.values()], events: cg.events, notifications: cg.notifier.queue, holds },
+    console: consoleReads(cg),
+    sessions: { redis: cg.redis, prefix: cg.keys.sessionPrefix, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}) },
+    replay: cg.replay,
+    limitStore: (limiter) => redisLimitStore(cg.redis, cg.keys, limiter),
+    logger: cg.logger,
+  };
+}

@@ -1,0 +1,68 @@
+/** The API's answers as text for a terminal; --json prints them as they came. */
+import type { AuditEntryView, PauseView, ResumeView, ServiceStatusView } from '../http/api/views.js';
+
+/** The job counts an operator acts on; --json has them all. */
+const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+const scopeText = (scope: string[] | 'all') => (scope === 'all' ? 'all queues' : scope.join(', '));
+
+/** Rows of cells as left-aligned columns. */
+function table(rows: string[][], indent = '  '): string {
+  const widths = rows.reduce<number[]>((w, row) => row.map((cell, i) => Math.max(w[i] ?? 0, cell.length)), []);
+  return rows.map((row) => `${indent}${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}`.trimEnd() + '\n').join('');
+}
+
+export function formatStatus(s: ServiceStatusView, base: URL): string {
+  let out = `callguard ${base.href}  ${s.is_paused ? 'PAUSED' : 'running'}  auto-pause ${s.auto_pause}  at ${s.now ?? '?'}\n\nqueues\n`;
+  out += table(
+    Object.entries(s.queues).map(([name, q]) => [
+      name,
+      // The evaluator repairs a queue whose BullMQ state disagrees with its holds on its next tick.
+      q.paused ? (q.held ? 'paused' : 'paused (no hold: resumes on the next tick)') : q.held ? 'running (held: pauses on the next tick)' : 'running',
+      JOB_STATES.map((k) => `${k} ${q.counts[k] ?? 0}`).join(', '),
+    ]),
+  );
+  out += `\nholds${s.holds.length ? ` (${s.holds.length})` : ': none'}\n`;
+  for (const h of s.holds) {
+    const effect = h.effect === 'pause' ? '' : h.effect === 'probe' ? `probe ${h.max_per_minute ?? '?'}/min  ` : `${h.effect}  `;
+    out += `  ${h.id}  ${h.kind}  ${effect}by ${h.by}  since ${h.since ?? '?'}${h.until ? `  until ${h.until}` : ''}  ${scopeText(h.scope)}\n`;
+    if (h.reason) out += `      ${h.reason}\n`;
+  }
+  const rules = Object.entries(s.rules);
+  out += `\nrules${rules.length ? '' : ': none'}\n`;
+  out += table(
+    rules.map(([name, r]) => [
+      name,
+      `${r.error_count}/${r.threshold} in ${r.window_minutes} min${r.error_count >= r.threshold ? ' (over threshold)' : ''}`,
+      scopeText(r.queues),
+      r.clear_since ? `below threshold since ${r.clear_since}` : '',
+    ]),
+  );
+  return out;
+}
+
+export function formatPause(r: PauseView): string {
+  const until = r.hold.until ? ` until ${r.hold.until}` : ' until resumed';
+  const now = r.newly_paused.length ? `paused now: ${r.newly_paused.join(', ')}` : 'no queue changed (already paused)';
+  return `hold ${r.hold.id} added by ${r.paused_by} over ${scopeText(r.hold.scope)}${until}\n${now}\n`;
+}
+
+export function formatResume(r: ResumeView): string {
+  if (!r.released.length) return 'nothing to release: no hold covers those queues\n';
+  const now = r.newly_resumed.length ? `resumed now: ${r.newly_resumed.join(', ')}` : 'no queue resumed (other holds still cover them)';
+  return `released by ${r.resumed_by}: ${r.released.map((h) => h.id).join(', ')}\n${now}\n`;
+}
+
+export function formatAudit(entries: AuditEntryView[]): string {
+  if (!entries.length) return 'no audit entries\n';
+  return table(
+    entries.map((e) => [
+      e.at ?? '?',
+      e.event,
+      e.hold ?? '-',
+      `by ${e.by}`,
+      [e.paused.length ? `paused ${e.paused.join(',')}` : '', e.resumed.length ? `resumed ${e.resumed.join(',')}` : '', e.reason].filter(Boolean).join('  '),
+    ]),
+    '',
+  );
+}

@@ -1,0 +1,104 @@
+/**
+ * The hold: one cause of a pause. A dispatch queue is paused exactly when at least one pausing
+ * hold covers it. Ids: `rule:<name>`, `alert:<source>:<fingerprint>`, `manual:<random>`.
+ * The JSON stored in Redis is exactly these objects; keep field names stable.
+ */
+import { randomUUID } from 'node:crypto';
+
+export type HoldKind = 'rule' | 'alert' | 'manual';
+
+/**
+ * What a hold does to the queues it covers: `pause` (the default), `shadow` (nothing — it only
+ * records that the rule would have paused) or `probe` (half-open: the queues run under a global
+ * rate limit while the provider is tested). Only rule holds carry an effect.
+ */
+export type HoldEffect = 'pause' | 'shadow' | 'probe';
+
+/** A hold's scope: the dispatch queues it pauses, or every configured dispatch queue. */
+export type Scope = string[] | 'all';
+
+interface HoldBase {
+  id: string;
+  scope: Scope;
+  /** Who placed it: `callguard` for rules, the sending principal for alerts (`alert:<source>` on older holds), the principal's name for people. */
+  by: string;
+  reason: string;
+  /** ms since epoch (Redis clock). */
+  since: number;
+  /** ms since epoch: a manual hold is released when this passes; a probe ends then. */
+  until?: number;
+}
+
+/** Placed and lifted by decide() for one rule. */
+export interface RuleHold extends HoldBase {
+  kind: 'rule';
+  rule: string;
+  /** Absent means `pause`. */
+  effect?: HoldEffect;
+  /** For probe holds: jobs per minute the covered queues may run. */
+  maxPerMinute?: number;
+  /** Snapshot of the count that tripped the rule (absent on probe holds). */
+  count?: number;
+  threshold?: number;
+  windowMinutes?: number;
+  /** Placed because the rule tripped again during a half-open probe. */
+  afterProbe?: boolean;
+}
+
+/** Placed by a firing alert, lifted by its resolved notice. */
+export interface AlertHold extends HoldBase {
+  kind: 'alert';
+  source?: string;
+  alertName?: string;
+  /** The rule the alert named, if any. */
+  rule?: string;
+}
+
+/** Placed by a person; lifted by a person or when `until` passes. */
+export interface ManualHold extends HoldBase {
+  kind: 'manual';
+}
+
+export type Hold = RuleHold | AlertHold | ManualHold;
+
+type WithoutSince<H> = H extends Hold ? Omit<H, 'since'> : never;
+/** A hold about to be placed; the ledger stamps `since` with Redis' clock. */
+export type NewHold = WithoutSince<Hold>;
+
+/** A hold without an effect pauses; only rule holds shadow or probe. */
+export function effectOf(hold: Hold | NewHold): HoldEffect {
+  return (hold.kind === 'rule' && hold.effect) || 'pause';
+}
+
+export function isPausing(hold: Hold | NewHold): boolean {
+  return effectOf(hold) === 'pause';
+}
+
+/** The rule a hold names: its own rule, or the rule an alert named. */
+export function ruleOf(hold: Hold): string | undefined {
+  return hold.kind === 'manual' ? undefined : hold.rule;
+}
+
+/** Does this scope (or hold) cover the dispatch queue? */
+export function covers(target: Scope | { scope: Scope }, queue: string): boolean {
+  const scope = Array.isArray(target) || target === 'all' ? target : target.scope;
+  return scope === 'all' || scope.includes(queue);
+}
+
+/** The configured dispatch queues a scope covers, in the scope's own order. */
+export function queuesOf(scope: Scope, configured: string[]): string[] {
+  return scope === 'all' ? configured : scope;
+}
+
+export function ruleHoldId(rule: string): string {
+  return `rule:${rule}`;
+}
+
+/** `alert:<source>:<fingerprint or id>`: the firing notice adds it, the resolved one releases exactly it. */
+export function alertHoldId(alert: { source: string; id: string }): string {
+  return `alert:${alert.source}:${alert.id}`;
+}
+
+export function manualHoldId(unique: string = randomUUID()): string {
+  return `manual:${unique}`;
+}

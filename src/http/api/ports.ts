@@ -1,0 +1,139 @@
+/**
+ * What the HTTP layer may ask of callguard: small ports, built by the composition root
+ * (src/app/http-deps.ts). Routers never see Redis, keys, raw queues or the ledger's clock.
+ */
+import type { Queue } from 'bullmq';
+import type { Store } from 'express-rate-limit';
+import type { RedisClient } from '../../store/redis.js';
+import type { AlertEvent } from '../../domain/alerts.js';
+import type { Hold, Rule } from '../../domain/types.js';
+import type { AuditEntry } from '../../store/holds.js';
+import type { SlackAction } from '../../jobs/slack-action.js';
+import type { Logger } from '../../ops/logger.js';
+import type { Readiness } from '../../ops/readiness.js';
+
+/** Everything GET /health/service shows, as read from Redis and the queues at one moment. */
+export interface StatusSnapshot {
+  holds: Hold[];
+  rules: Rule[];
+  /** Error counts in each rule's window. */
+  counts: Record<string, number>;
+  clearSince: Record<string, number>;
+  queues: Record<string, { paused: boolean; held: boolean; counts: Record<string, number> }>;
+  eventCounts: Record<string, number>;
+  autoPause: 'on' | 'shadow' | 'off';
+  /** Redis' clock, ms. */
+  now: number;
+  /** How long ago these were read (requests close together share one read). */
+  ageMs: number;
+}
+
+/** The holds as people change them (API, Bull Board). `by` is always the authenticated principal. */
+export interface HoldsPort {
+  status(): Promise<StatusSnapshot>;
+  /** Refuses (ValidationError) an `until` that is not in the future by Redis' clock. */
+  pause(req: { by: string; reason?: string; queues?: string[]; until?: number }): Promise<{ hold: Hold; paused: string[] }>;
+  resume(req: { by: string; queues?: string[]; reason?: string }): Promise<{ released: Hold[]; resumed: string[] }>;
+  /** Releases exactly these holds; if one is not held (any more), releases none (NotFoundError). */
+  release(req: { by: string; ids: string[]; reason: string }): Promise<{ released: Hold[]; resumed: string[] }>;
+  /** Newest first. */
+  audit(limit: number): Promise<AuditEntry[]>;
+}
+
+/** Counts and alerts from other systems, each batch one job on the events queue. */
+export interface IngestPort {
+  rules: readonly Rule[];
+  /** The configured dispatch queues. */
+  queues: readonly string[];
+  /** Enqueues the counts (none: nothing enqueued); the job id, or null. */
+  reportCounts(counts: Record<string, number>): Promise<string | null>;
+  /** Signed with the principal that sent them: the worker refuses a job whose principal was forged. */
+  enqueueAlert(events: AlertEvent[], by: { name: string; role: string }): Promise<string | null>;
+}
+
+/** Signed requests (webhooks, Slack) accepted once: each signature is remembered while it could be replayed. */
+export interface ReplayPort {
+  /** True the first time a signature is seen within `ttlMs`; false for a repeat. */
+  firstUse(kind: string, signature: string, ttlMs: number): Promise<boolean>;
+  /** Undoes firstUse when the request it admitted could not be carried out, so the sender's retry is not refused. */
+  forget(kind: string, signature: string): Promise<void>;
+}
+
+export interface OpsPort {
+  readiness(): Promise<Readiness>;
+  metrics(): Promise<{ contentType: string; text: string }>;
+}
+
+/** POST /slack/interactions. */
+export interface SlackPort {
+  signingSecret?: string;
+  /** Slack user ids allowed to press Resume. */
+  admins: string[];
+  /** `jobId` makes a press Slack delivers twice one job. Signed with the presser as principal. */
+  enqueueAction(action: SlackAction, jobId?: string): Promise<void>;
+  /** Each signed press is accepted once. */
+  replay: ReplayPort;
+}
+
+/** The Bull Board: the queues it shows and the holds its pause/resume buttons place. */
+export interface BoardDeps {
+  dispatch: Queue[];
+  /** callguard's own queues: the events queue (never paused) first, then notifications. */
+  events: Queue;
+  notifications: Queue;
+  holds: Pick<HoldsPort, 'pause' | 'resume'>;
+}
+
+/** Bull Board browser sessions, stored in Redis under callguard's prefix. */
+export interface SessionDeps {
+  redis: RedisClient;
+  prefix: string;
+  /** Without one, sessions end when the process restarts. */
+  secret?: string;
+}
+
+/** What the operator console reads to draw its page. */
+export interface ConsoleReads {
+  rules: readonly Rule[];
+  /** The configured dispatch queues, in order. */
+  queues: readonly string[];
+  minuteMs: number;
+  autoResumeMinutes: number;
+  /** Each rule's window as counts per minute, oldest first, on Redis' clock. */
+  buckets(): Promise<{ now: number; buckets: Record<string, number[]> }>;
+  holds(): Promise<Hold[]>;
+  clearSince(): Promise<Record<string, number>>;
+  audit(limit: number): Promise<AuditEntry[]>;
+  /** Whether each of `queues` is paused in BullMQ, in the same order. */
+  paused(): Promise<boolean[]>;
+}
+
+export interface HttpSettings {
+  port: number;
+  trustProxy: string | boolean | number;
+  metricsPublic: boolean;
+  webhookSecret?: string;
+  /** CALLGUARD_GRAFANA_UNTIMED_SIGNATURES: accept Grafana's replayable body-only signature. */
+  grafanaUntimedSignatures: boolean;
+  loginAttempts: number;
+  /** CALLGUARD_USERS as configured. */
+  users: string;
+}
+
+export interface HttpDeps {
+  settings: HttpSettings;
+  /** Whether Redis serves right now: /health routes answer 503 fast while it does not. */
+  redisHealth: { available(): boolean };
+  holds: HoldsPort;
+  ingest: IngestPort;
+  ops: OpsPort;
+  slack: SlackPort;
+  board: BoardDeps;
+  sessions: SessionDeps;
+  console: ConsoleReads;
+  replay: ReplayPort;
+  /** A rate-limit store shared by every instance (Redis), one per limiter name. */
+  limitStore(limiter: string): Store;
+  logger: Logger;
+}
+

@@ -1,0 +1,16 @@
+import { alertRoutes } from './alert.js';
+import { controlRoutes } from './control.js';
+import { opsRoutes } from './ops.js';
+import { reportRoutes } from './reports.js';
+import type { ApiRoute } from './route.js';
+import { statusRoutes } from './status-route.js';
+
+export interface RegistryOptions {
+  /** CALLGUARD_METRICS_PUBLIC: GET /metrics needs no token. */
+  metricsPublic?: boolean;
+}
+
+/** Every route of the JSON API, declared once: mount.ts serves them, openapi.ts describes them. */
+export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
+  return [...statusRoutes, ...controlRoutes, ...alertRoutes, ...reportRoutes, ...opsRoutes({ metricsPublic: opts.metricsPublic === true })];
+}

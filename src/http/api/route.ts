@@ -1,0 +1,112 @@
+/**
+ * One declaration per route: method, path, who may call it, what it reads and what it answers.
+ * mount.ts derives the Express chain (authentication, role check, body parsing, validation) from
+ * it and openapi.ts the document, so the two cannot drift apart.
+ */
+import type { Request } from 'express';
+import type { z } from 'zod';
+import type { Principal, Role } from '../auth/principals.js';
+import type { BodyFormat } from '../middleware/body.js';
+import { validate } from '../middleware/validate.js';
+import type { Logger } from '../../ops/logger.js';
+import type { HoldsPort, IngestPort, OpsPort, ReplayPort } from './ports.js';
+
+/**
+ * `roles`: a bearer token of one of these roles (admin always may). `webhook`: as `alerts`, or an
+ * HMAC signature of the body. `public`: anyone. `slack` and `session` are for the routes mounted
+ * outside the registry (Slack's signature, the Bull Board's session cookie).
+ */
+export type Access = { roles: Role[] } | 'webhook' | 'public' | 'slack' | 'session';
+
+/** The shared error responses in the document's components. */
+export type SharedResponse = 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'PayloadTooLarge' | 'UnsupportedMediaType' | 'TooManyRequests';
+
+export interface ResponseSpec {
+  description: string;
+  /** A JSON body. */
+  schema?: z.ZodType;
+  /** A body of another media type (text, HTML), documented as a string. */
+  media?: string;
+  /** Response headers, name → description. */
+  headers?: Record<string, string>;
+}
+
+export interface BodySpec<B> {
+  accept: BodyFormat[];
+  /** An empty body reads as `{}`. */
+  optional?: boolean;
+  /** The JSON body as documented. */
+  schema: z.ZodType;
+  /** Documented forms for other media types (e.g. NDJSON lines). */
+  media?: Record<string, string>;
+  /** The parsed body → what the handler gets; throws a 4xx CallguardError when it is wrong. */
+  parse(body: unknown, req: Request): B;
+}
+
+/** A body that is exactly its zod schema. */
+export function zodBody<S extends z.ZodType>(schema: S, opts: { optional?: boolean } = {}): BodySpec<z.output<S>> {
+  return { accept: ['json'], schema, parse: (body) => validate(schema, body), ...opts };
+}
+
+/** What routes may reach: the ports, and the document they are described in. */
+export interface RouteDeps {
+  holds: HoldsPort;
+  ingest: IngestPort;
+  ops: OpsPort;
+  /** Signed requests accepted once (webhook routes). */
+  replay: ReplayPort;
+  logger: Logger;
+  document(): unknown;
+}
+
+export interface RouteContext<B, Q> {
+  body: B;
+  query: Q;
+  /** Set for every route but public ones. */
+  user?: Principal;
+  /** How the body was read (json or ndjson). */
+  req: Request;
+  deps: RouteDeps;
+}
+
+type SchemaOf<T> = T extends { schema: infer S extends z.ZodType } ? S : never;
+
+/** The handler's answer: one of the declared statuses, with the declared body. */
+export type Reply<R extends Record<number, ResponseSpec>> = {
+  [S in keyof R & number]: SchemaOf<R[S]> extends never ? { status: S; media: string; text: string } : { status: S; json: z.output<SchemaOf<R[S]>> };
+}[keyof R & number];
+
+export interface RouteContract<R extends Record<number, ResponseSpec> = Record<number, ResponseSpec>> {
+  method: 'get' | 'post';
+  path: string;
+  operationId: string;
+  tag: 'admin' | 'ingest' | 'slack' | 'ops' | 'board';
+  summary: string;
+  description?: string;
+  access: Access;
+  /** Documented only; mount.ts reads bodies through `body`. */
+  form?: z.ZodType;
+  /** Responses besides those the access and body imply (401/403/400/413/415). */
+  responses: R;
+  /** Shared error responses the route answers besides those implied. */
+  shared?: SharedResponse[];
+}
+
+export interface ApiRoute<R extends Record<number, ResponseSpec> = Record<number, ResponseSpec>, B = unknown, Q = unknown> extends RouteContract<R> {
+  body?: BodySpec<B>;
+  query?: z.ZodObject;
+  handle(ctx: RouteContext<B, Q>): Promise<Reply<R>>;
+}
+
+/**
+ * Declares an API route: `route({ …contract }).handle(async (ctx) => reply)`. Two steps, so the
+ * declared responses are fixed before the handler is checked against them.
+ */
+export function route<const R extends Record<number, ResponseSpec>, B = undefined, Q extends z.ZodObject | undefined = undefined>(
+  contract: Omit<ApiRoute<R, B>, 'query' | 'handle'> & { query?: Q },
+) {
+  return {
+    handle: (handle: (ctx: RouteContext<B, Q extends z.ZodObject ? z.output<Q> : undefined>) => Promise<Reply<R>>): ApiRoute =>
+      ({ ...contract, handle }) as unknown as ApiRoute,
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * Response bodies of the JSON API. Each is written once: the present.ts functions return these
+ * types, the OpenAPI document is generated from them and the CLI reads its answers as them.
+ * `.meta({ id })` names a component of the document.
+ */
+import { z } from 'zod';
+
+const isoOrNull = z.iso.datetime().nullable();
+const counts = z.record(z.string(), z.number().int().min(0));
+
+export const errorViewSchema = z
+  .strictObject({
+    error: z.strictObject({ code: z.string().meta({ examples: ['invalid_request'] }), message: z.string() }),
+  })
+  .meta({
+    id: 'Error',
+    description:
+      'Every error of the JSON API. Codes: invalid_request, unknown_rule, malformed_body, unauthorized, forbidden, not_found, ' +
+      'payload_too_large, unsupported_media_type, request_aborted, bad_request, invalid_config, internal.',
+  });
+
+export const scopeViewSchema = z
+  .union([z.literal('all'), z.array(z.string()).min(1)])
+  .meta({ id: 'Scope', description: 'The dispatch queues a hold covers, or "all".' });
+
+export const holdViewSchema = z
+  .object({
+    id: z.string().meta({ description: 'rule:<name>, alert:<source>:<id> or manual:<uuid>', examples: ['rule:twilio'] }),
+    kind: z.enum(['rule', 'alert', 'manual']),
+    effect: z.enum(['pause', 'shadow', 'probe']).meta({ description: 'shadow holds pause nothing; probe holds let calls run at max_per_minute' }),
+    scope: scopeViewSchema,
+    by: z.string().meta({ description: 'callguard for rules, the sending principal for alerts (alert:<source> on holds from before principals were recorded), the principal for people' }),
+    reason: z.string(),
+    since: isoOrNull,
+    until: isoOrNull,
+    rule: z.string().nullable(),
+    max_per_minute: z.number().int().optional(),
+    alert_name: z.string().optional(),
+    source: z.string().optional(),
+    count: z.number().int().optional(),
+    threshold: z.number().int().optional(),
+    window_minutes: z.number().int().optional(),
+  })
+  .meta({ id: 'Hold' });
+export type HoldView = z.infer<typeof holdViewSchema>;
+
+export const auditEntryViewSchema = z
+  .object({
+    id: z.string(),
+    event: z.string().meta({ examples: ['hold-added', 'hold-released', 'would-pause', 'would-resume', 'probe-started', 'probe-ended'] }),
+    hold: z.string().nullable(),
+    kind: z.string().nullable(),
+    by: z.string(),
+    reason: z.string(),
+    paused: z.array(z.string()),
+    resumed: z.array(z.string()),
+    at: isoOrNull,
+    detail: holdViewSchema.nullable(),
+  })
+  .meta({ id: 'AuditEntry' });
+export type AuditEntryView = z.infer<typeof auditEntryViewSchema>;
+
+export const auditViewSchema = z.object({ entries: z.array(auditEntryViewSchema) });
+export type AuditView = z.infer<typeof auditViewSchema>;
+
+export const serviceStatusViewSchema = z
+  .object({
+    is_paused: z.boolean(),
+    pause_reason: z.string().nullable(),
+    paused_by: z.string().nullable(),
+    paused_at: isoOrNull,
+    source_rule: z.string().nullable(),
+    rules: z.record(
+      z.string(),
+      z.object({
+        error_count: z.number().int(),
+        threshold: z.number().int(),
+        window_minutes: z.number().int(),
+        queues: scopeViewSchema,
+        clear_since: isoOrNull,
+      }),
+    ),
+    holds: z.array(holdViewSchema),
+    queues: z.record(z.string(), z.object({ paused: z.boolean(), held: z.boolean(), counts })),
+    events_queue: z.object({ counts }),
+    auto_pause: z.enum(['on', 'shadow', 'off']),
+    now: isoOrNull,
+    snapshot_age_ms: z.number().int().meta({ description: 'how old this status is: requests close together share one read (at most 200 ms; a hold change refreshes it at once)' }),
+  })
+  .meta({ id: 'ServiceStatus', description: 'The first five fields keep the original system’s meaning, taken from the oldest hold that pauses.' });
+export type ServiceStatusView = z.infer<typeof serviceStatusViewSchema>;
+
+export const pauseViewSchema = z.object({ status: z.literal('paused'), paused_by: z.string(), hold: holdViewSchema, newly_paused: z.array(z.string()) });
+export type PauseView = z.infer<typeof pauseViewSchema>;
+
+export const resumeViewSchema = z.object({ status: z.literal('resumed'), resumed_by: z.string(), released: z.array(holdViewSchema), newly_resumed: z.array(z.string()) });
+export type ResumeView = z.infer<typeof resumeViewSchema>;
+
+const jobId = z.string().nullable();
+
+export const alertAcceptedViewSchema = z.object({
+  job_id: jobId,
+  alerts: z.array(z.object({ hold: z.string(), status: z.enum(['firing', 'resolved']), name: z.string() })),
+  rejected: z
+    .array(z.object({ index: z.number().int(), error: z.string() }))
+    .meta({ description: 'Alerts of the group left out, by 0-based index in alerts; the others took effect.' }),
+});
+
+export const errorsAcceptedViewSchema = z.object({ job_id: jobId, counts });
+
+export const logsAcceptedViewSchema = z.object({
+  records: z.number().int(),
+  matched: z.number().int(),
+  dropped: z.number().int().meta({ description: 'records whose shape or level could not be read (never guessed)' }),
+  drops: z.array(z.object({ index: z.number().int(), reason: z.string() })).meta({ description: 'the first 10 dropped records: index in the batch (from 0) and why' }),
+  counts,
+  job_id: jobId.meta({ description: 'null when nothing matched' }),
+});
+
+export const livenessViewSchema = z.object({ status: z.literal('ok') });
+
+export const readinessViewSchema = (status: 'ready' | 'not ready') =>
+  z.object({ status: z.literal(status), checks: z.object({ redis: z.boolean(), evaluator: z.boolean() }) });
+
+export const slackReplyViewSchema = z.object({ response_type: z.literal('ephemeral'), replace_original: z.boolean(), text: z.string() });

@@ -1,0 +1,31 @@
+import { windowChart } from './chart.js';
+import { esc, scopeText, time } from './html.js';
+import { describeState } from './rule-state.js';
+import type { QueueRow, RuleRow } from './snapshot.js';
+
+/** The rules table: each rule's window against its threshold, its state and its queues. */
+export function rulesSection(rows: RuleRow[]): string {
+  if (!rows.length) return '<p>No rules are configured.</p>';
+  const body = rows
+    .map(({ rule, perMinute, count, state }) => {
+      const detail =
+        state.state === 'clearing' ? `<br><span class="muted">resumes about ${time(state.resumeAt)}</span>` :
+        state.state === 'probing' ? `<br><span class="muted">until ${time(state.until)}</span>` : '';
+      return `<tr data-rule="${esc(rule.name)}">
+<th scope="row">${esc(rule.name)}${rule.mode === 'shadow' ? ' <span class="muted">(shadow)</span>' : ''}</th>
+<td data-label="Errors in window">${windowChart(rule.name, perMinute, rule.thresholdCount)}<span class="count">${count} / ${rule.thresholdCount} in ${rule.windowMinutes} min</span></td>
+<td data-label="State"><span class="state state-${state.state}">${esc(describeState(state))}</span>${detail}</td>
+<td data-label="Queues">${esc(scopeText(rule.queues))}</td>
+</tr>`;
+    })
+    .join('');
+  return `<table><caption class="sr-only">Rules</caption><thead><tr><th scope="col">Rule</th><th scope="col">Errors in window (per minute; line: running total; dashes: threshold)</th><th scope="col">State</th><th scope="col">Queues</th></tr></thead><tbody>${body}</tbody></table>`;
+}
+
+/** Dispatch queues with their paused state and the number of holds covering each. */
+export function queuesSection(rows: QueueRow[]): string {
+  const items = rows
+    .map((q) => `<li data-queue="${esc(q.name)}"><strong>${esc(q.name)}</strong> <span class="state state-${q.paused ? 'tripped' : 'clear'}">${q.paused ? 'paused' : 'running'}</span> <span class="muted">${q.holds} hold${q.holds === 1 ? '' : 's'}</span></li>`)
+    .join('');
+  return `<ul class="queues">${items}</ul>`;
+}

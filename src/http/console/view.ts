@@ -1,0 +1,21 @@
+import type { Snapshot } from './snapshot.js';
+import { holdsSection } from './holds-section.js';
+import { queuesSection, rulesSection } from './rules-section.js';
+import { timelineSection } from './timeline-section.js';
+
+/** The console's live regions, rendered once on the server: the page embeds them, GET /admin/api/view refreshes them. */
+export interface View {
+  rules: string;
+  queues: string;
+  holds: string;
+  timeline: string;
+}
+
+export function render(s: Snapshot, canAct: boolean): View {
+  return {
+    rules: rulesSection(s.rules),
+    queues: queuesSection(s.queues),
+    holds: holdsSection(s.holds, s.rules, s.autoResumeMinutes, canAct),
+    timeline: timelineSection(s.audit, s.rules.map((r) => r.rule.name)),
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Group commit for counts that arrive over HTTP: while one batch is on its way to Redis, the
+ * counts of every request that comes in meanwhile add up into the next batch, which leaves as soon
+ * as the first has landed. Each request waits for its own batch, so a 202 still means "in Redis";
+ * a quiet system sends at once, and an error storm becomes a few jobs instead of one per request.
+ */
+interface Batch {
+  counts: Map<string, number>;
+  done: Promise<string | null>;
+  start: () => void;
+}
+
+export class CountBatcher {
+  private next: Batch | undefined;
+  private inFlight: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly send: (counts: Record<string, number>) => Promise<string | null>,
+    /** Distinct rules per batch; past it, counts wait for the following batch. */
+    private readonly maxRules = 1000,
+  ) {}
+
+  /** Resolves with the id of the job that carried these counts, once it is in Redis. */
+  submit(counts: Record<string, number>): Promise<string | null> {
+    if (!Object.keys(counts).length) return Promise.resolve(null);
+    const batch = this.batchFor(counts);
+    for (const [rule, n] of Object.entries(counts)) batch.counts.set(rule, (batch.counts.get(rule) ?? 0) + n);
+    return batch.done;
+  }
+
+  private batchFor(counts: Record<string, number>): Batch {
+    const fits = (b: Batch) =>
+      Object.keys(counts).filter((r) => !b.counts.has(r)).length + b.counts.size <= this.maxRules;
+    if (this.next && fits(this.next)) return this.next;
+    let start!: () => void;
+    const started = new Promise<void>((r) => (start = r));
+    const batch: Batch = {
+      counts: new Map<string, number>(),
+      start,
+      done: started.then(() => {
+        if (this.next === batch) this.next = undefined;
+        return this.send(Object.fromEntries(batch.counts));
+      }),
+    };
+    this.next = batch;
+    // One batch in flight at a time; the next one gathers counts until it may leave.
+    const previous = this.inFlight;
+    this.inFlight = batch.done.catch(() => undefined);
+    void previous.then(() => batch.start());
+    return batch;
+  }
+}

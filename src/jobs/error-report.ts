@@ -1,0 +1,40 @@
+import { UnrecoverableError } from 'bullmq';
+import { z } from 'zod';
+import { JOB, errorReportSchema, reportCounts } from './contract.js';
+import { defineJob } from './registry.js';
+import type { CountingPort, EvaluationPort } from './ports.js';
+import type { Rule } from '../domain/types.js';
+
+/** `error-report`: counts, then checks the rules that reached their threshold at once (fast trip). */
+export function errorReportJob(rules: Rule[], counting: CountingPort, evaluation: EvaluationPort) {
+  const byName = new Map(rules.map((r) => [r.name, r]));
+  return defineJob({
+    name: JOB.errorReport,
+    schema: errorReportSchema,
+    async handler(report, job) {
+      const counts = reportCounts(report);
+      const unknown = Object.keys(counts).filter((r) => !byName.has(r));
+      if (unknown.length) throw new UnrecoverableError(`unknown rule: ${unknown.join(', ')}`);
+      const entries = Object.entries(counts).map(([name, n]) => [byName.get(name)!, n] as [Rule, number]);
+      // Keyed by job id: a job BullMQ re-runs after a crash (or a batch resent with the same id) counts once.
+      const { counted, sums } = await counting.recordReport(entries, `job:${job.id}`);
+      if (!counted) return { counted: {}, duplicate: true, checked: [] };
+      const tripped = entries.filter(([rule], i) => sums[i]! >= rule.thresholdCount).map(([rule]) => rule);
+      // Fast trip: check right after counting instead of waiting up to a minute for the tick.
+      if (tripped.length) await evaluation.evaluate({ rules: tripped, full: false });
+      return { counted: counts, checked: tripped.map((r) => r.name) };
+    },
+  });
+}
+
+/** `evaluate`: the job scheduler's tick; its data is ignored. */
+export function evaluateJob(evaluation: EvaluationPort) {
+  return defineJob({
+    name: JOB.evaluate,
+    schema: z.unknown(),
+    async handler() {
+      const { changes } = await evaluation.evaluate({ full: true });
+      return { changes: changes.map((c) => `${c.event} ${c.hold.id}`) };
+    },
+  });
+}

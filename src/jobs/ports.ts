@@ -1,0 +1,27 @@
+/** The narrow parts of the engine and store that job handlers use. */
+import type { Control } from '../engine/control.js';
+import type { HoldChange, HoldLedger } from '../store/holds.js';
+import type { JobSigner } from './job-signer.js';
+import type { Rule } from '../domain/types.js';
+
+/**
+ * Adds one report's counts, all rules or none; a report id counted before adds nothing
+ * (`counted` false). `sums` are the windows' totals after adding, in the order given.
+ */
+export interface CountingPort {
+  recordReport(entries: Array<[Rule, number]>, id: string): Promise<{ counted: boolean; sums: number[] }>;
+}
+
+/** Runs an evaluation now: of a few rules right after counting, or the full scheduled tick. */
+export interface EvaluationPort {
+  evaluate(opts: { rules?: Rule[]; full: boolean }): Promise<{ changes: HoldChange[] }>;
+}
+
+/** Places and releases holds on behalf of alerts and people. */
+export type HoldsPort = Pick<Control, 'addAlertHold' | 'releaseIds'>;
+
+/** Reads who holds what, and records refusals in the audit, for handlers that decide per principal. */
+export type AuditPort = Pick<HoldLedger, 'list' | 'appendAudit'>;
+
+/** Checks that a job's principal is vouched for by its signature (see JobSigner). */
+export type JobVerifier = Pick<JobSigner, 'verify'>;

@@ -1,0 +1,132 @@
+/**
+ * The console's HTTP side without a browser: access by role, the same-origin check, the actions'
+ * validation (fail closed: 4xx and nothing changes), and the per-minute buckets it charts.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { login, postJson, request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
+import type { Role } from '../src/http/auth/principals.js';
+
+const RULES = { twilio: { threshold_count: 5, window_minutes: 30, log_patterns: ['twilio api error'], queues: ['calls'] } };
+
+describe('the console over HTTP', () => {
+  let t: TestHttp;
+  const cookies = {} as Record<Role, string>;
+  /** As the admin's page would: its session cookie and this site's Origin. */
+  const post = (path: string, body: unknown) => postJson(`${t.url}${path}`, body, { headers: { cookie: cookies.admin, origin: t.url } });
+
+  beforeAll(async () => {
+    t = await startTestHttp(RULES, { CALLGUARD_QUEUES: 'calls,sms' });
+    for (const role of Object.keys(USERS) as Role[]) {
+      const { cookie } = await login(t.url, USERS[role].name, USERS[role].secret);
+      cookies[role] = cookie!;
+    }
+  });
+  afterAll(() => stopTestHttp(t));
+
+  const unchanged = async () => {
+    expect(await t.cg.ledger.list()).toEqual([]);
+    expect(await t.cg.ledger.audit(10)).toEqual([]);
+  };
+
+  it('when nobody is signed in, then the page sends to the sign-in form and the API answers 401', async () => {
+    const page = await request(`${t.url}/admin/`);
+    expect([page.status, page.headers.get('location')]).toEqual([302, '/admin/login']);
+    const view = await request(`${t.url}/admin/api/view`);
+    expect([view.status, view.json.error.code]).toEqual([401, 'unauthorized']);
+    const pause = await postJson(`${t.url}/admin/api/pause`, {}, { headers: { origin: t.url } });
+    expect(pause.status).toBe(401);
+    // A bearer token is no session: the console's API is for the browser.
+    const bearer = await request(`${t.url}/admin/api/view`, { token: tokenOf('admin') });
+    expect(bearer.status).toBe(401);
+    await unchanged();
+  });
+
+  it('when the alerts role signs in, then the console is refused', async () => {
+    const page = await request(`${t.url}/admin/`, { headers: { cookie: cookies.alerts } });
+    expect([page.status, page.json.error.code]).toEqual([403, 'forbidden']);
+    expect((await request(`${t.url}/admin/api/view`, { headers: { cookie: cookies.alerts } })).status).toBe(403);
+  });
+
+  it('when a viewer asks for the view, then it has every region and no action; an admin’s has Resume per hold', async () => {
+    await t.cg.control.pause({ by: 'someone', queues: ['sms'], reason: 'test <b>escaped</b>' });
+    try {
+      const viewer = await request(`${t.url}/admin/api/view`, { headers: { cookie: cookies.viewer } });
+      expect(viewer.status).toBe(200);
+      expect(Object.keys(viewer.json).sort()).toEqual(['holds', 'queues', 'rules', 'timeline']);
+      expect(viewer.json.holds).toContain('test &lt;b&gt;escaped&lt;/b&gt;');
+      expect(viewer.json.holds).not.toContain('<button');
+      const admin = await request(`${t.url}/admin/api/view`, { headers: { cookie: cookies.admin } });
+      expect(admin.json.holds).toMatch(/<button type="button" class="resume" data-hold="manual:[^"]+" aria-label="Resume manual:/);
+      const page = await request(`${t.url}/admin/`, { headers: { cookie: cookies.viewer } });
+      expect(page.status).toBe(200);
+      expect(page.text).not.toContain('id="pause-form"');
+      expect(page.text).not.toMatch(/<script>|<style>| style="| on\w+="/);
+    } finally {
+      await t.cg.control.resume({ by: 'test' });
+      await t.cg.redis.del(t.cg.keys.audit);
+    }
+  });
+
+  it.each([
+    ['another site’s Origin', { origin: 'https://evil.example' }],
+    ['no Origin and no Sec-Fetch-Site', { origin: '' }],
+    ['Sec-Fetch-Site: cross-site', { origin: '', 'sec-fetch-site': 'cross-site' }],
+  ])('when an admin’s cookie comes with %s, then pause and resume are refused and nothing changes', async (_what, headers) => {
+    const clean = Object.fromEntries(Object.entries(headers).filter(([, v]) => v !== ''));
+    for (const path of ['/admin/api/pause', '/admin/api/resume']) {
+      const reply = await postJson(`${t.url}${path}`, { reason: 'csrf' }, { headers: { cookie: cookies.admin, ...clean } });
+      expect([reply.status, reply.json.error.code], path).toEqual([403, 'forbidden']);
+    }
+    await unchanged();
+  });
+
+  it.each([
+    ['/admin/api/pause', { queues: ['nope'] }, 400, 'unknown dispatch queue'],
+    ['/admin/api/pause', { until: '2001-01-01T00:00:00Z' }, 400, 'must be in the future'],
+    ['/admin/api/pause', { queue: ['calls'] }, 400, 'queue'],
+    ['/admin/api/resume', { holds: ['manual:not-held'] }, 404, 'manual:not-held not held'],
+    ['/admin/api/resume', { holds: ['rule:twilio'], queues: ['calls'] }, 400, 'not both'],
+    ['/admin/api/resume', { holds: [] }, 400, 'holds'],
+  ])('when an admin posts %s %j, then it answers %i naming the problem and changes nothing', async (path, body, status, message) => {
+    const reply = await post(path, body);
+    expect(reply.status, reply.text).toBe(status);
+    expect(reply.json.error.message).toContain(message);
+    await unchanged();
+  });
+
+  it('when an admin pauses and resumes by queue, then the answers are those of /health/pause and /health/resume, in the admin’s name', async () => {
+    const paused = await post('/admin/api/pause', { queues: ['calls'], reason: 'by queue' });
+    expect(paused.status).toBe(200);
+    expect(paused.json).toMatchObject({ status: 'paused', paused_by: USERS.admin.name, hold: { kind: 'manual', scope: ['calls'], by: USERS.admin.name, reason: 'by queue' }, newly_paused: ['calls'] });
+    const resumed = await post('/admin/api/resume', { queues: ['calls'] });
+    expect(resumed.json).toMatchObject({ status: 'resumed', resumed_by: USERS.admin.name, released: [{ id: paused.json.hold.id }], newly_resumed: ['calls'] });
+    const audit = await t.cg.ledger.audit(10);
+    expect(audit.map((e) => [e.event, e.by, e.reason])).toEqual([
+      ['hold-released', USERS.admin.name, 'resumed from the console'],
+      ['hold-added', USERS.admin.name, 'by queue'],
+    ]);
+    await t.cg.redis.del(t.cg.keys.audit);
+  });
+});
+
+describe('Counters.buckets', () => {
+  let t: TestHttp;
+  beforeAll(async () => {
+    t = await startTestHttp(RULES, { CALLGUARD_QUEUES: 'calls' }, { worker: false });
+  });
+  afterAll(() => stopTestHttp(t));
+
+  it('when errors are recorded, then the current minute holds them, the window has one bucket per minute, and the buckets add up to the window sum', async () => {
+    const rule = t.cg.rules[0]!;
+    const before = await t.cg.counters.buckets();
+    expect(before.buckets.twilio).toEqual(Array(30).fill(0));
+    const { now } = await t.cg.counters.record(rule, 3);
+    const after = await t.cg.counters.buckets();
+    const { counts } = await t.cg.counters.sums();
+    expect(after.buckets.twilio).toHaveLength(30);
+    expect(after.buckets.twilio!.reduce((a, b) => a + b, 0)).toBe(counts.twilio);
+    // The bucket is numbered on Redis' clock: it is the last one unless a minute (1 s here) turned in between.
+    const minutesLater = Math.floor(after.now / t.cg.config.minuteMs) - Math.floor(now / t.cg.config.minuteMs);
+    expect(after.buckets.twilio![29 - minutesLater]).toBe(3);
+  });
+});

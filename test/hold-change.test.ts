@@ -1,0 +1,70 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { decide, type DecideInput } from '../src/domain/decide.js';
+import type { Callguard } from '../src/app/callguard.js';
+import { startTestCallguard, stopTestCallguard } from './support/harness.js';
+
+const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'], queues: ['calls'] } };
+
+/** The hold-change script (change-holds-5.lua) on real Redis: clear-since clocks and the ifClear guard. */
+describe('hold-change script', () => {
+  let cg: Callguard;
+  beforeEach(async () => {
+    cg = await startTestCallguard(RULES, { CALLGUARD_QUEUES: 'calls,sms' }, { worker: false });
+  });
+  afterEach(() => stopTestCallguard(cg));
+
+  /** What the evaluator would decide right now, from what Redis holds, with the given count. */
+  const decideNow = async (count: number, at?: number) => {
+    const [holds, clearSince, now] = await Promise.all([cg.ledger.list(), cg.ledger.clearSince(), cg.ledger.now()]);
+    const input: DecideInput = {
+      rules: cg.rules, counts: { twilio: count }, holds, clearSince, now: at ?? now, full: false,
+      minuteMs: cg.config.minuteMs, autoResumeMinutes: cg.config.autoResumeMinutes, autoPause: 'on',
+    };
+    return decide(input);
+  };
+
+  /** Trip, then let the rule start clearing: the clear-since clock is written by the same script call. */
+  const tripThenClear = async () => {
+    await cg.ledger.change(await decideNow(5));
+    const clearing = await decideNow(0);
+    expect(clearing.startClear).toEqual(['twilio']);
+    await cg.ledger.change(clearing);
+    expect(Object.keys(await cg.ledger.clearSince())).toEqual(['twilio']);
+  };
+
+  it('when the rule stays clear long enough, then the release with ifClear lands and the clock stops in the same step', async () => {
+    await tripThenClear();
+    const resume = await decideNow(0, (await cg.ledger.now()) + 10 * cg.config.autoResumeMinutes * cg.config.minuteMs);
+    expect(resume.release).toEqual([expect.objectContaining({ id: 'rule:twilio', ifClear: 'twilio' })]);
+    const { changes } = await cg.ledger.change(resume);
+    expect(changes.map((c) => [c.event, c.hold.id, c.resumed])).toEqual([['hold-released', 'rule:twilio', ['calls']]]);
+    expect(await cg.ledger.list()).toEqual([]);
+    expect(await cg.ledger.clearSince()).toEqual({});
+  });
+
+  it('when the rule trips again between the decision to release and its landing, then the hold stays', async () => {
+    await tripThenClear();
+    // Evaluator A decides to release (the rule has been clear long enough)…
+    const resume = await decideNow(0, (await cg.ledger.now()) + 10 * cg.config.autoResumeMinutes * cg.config.minuteMs);
+    expect(resume.release).toEqual([expect.objectContaining({ ifClear: 'twilio' })]);
+    // …while a fast check after counting sees the rule over threshold again and stops its clock.
+    const trip = await decideNow(6);
+    expect(trip).toMatchObject({ add: [], release: [], stopClear: ['twilio'] });
+    expect((await cg.ledger.change(trip)).changes).toEqual([]);
+
+    const auditBefore = await cg.ledger.audit();
+    const { changes } = await cg.ledger.change(resume);
+    expect(changes).toEqual([]);
+    expect((await cg.ledger.list()).map((h) => h.id)).toEqual(['rule:twilio']);
+    expect(await cg.ledger.coveredQueues()).toEqual(new Set(['calls']));
+    expect(await cg.ledger.audit()).toEqual(auditBefore);
+    expect(await cg.ledger.clearSince()).toEqual({});
+  });
+
+  it('when startClear names a rule whose clock runs, then its start is kept', async () => {
+    await tripThenClear();
+    const first = (await cg.ledger.clearSince()).twilio;
+    await cg.ledger.change({ startClear: ['twilio'] });
+    expect((await cg.ledger.clearSince()).twilio).toBe(first);
+  });
+});
