@@ -9,6 +9,7 @@ import { parseRules } from '../src/domain/rules.js';
 import type { Rule } from '../src/domain/types.js';
 import { startHttpServer, type HttpServer } from '../src/http/server.js';
 import { createLogger } from '../src/ops/logger.js';
+import type { CallguardRedis } from '../src/store/redis.js';
 import { benchPrefix, dropPrefixes, REDIS_URL } from './lib.js';
 
 export const BENCH_ADMIN = { name: 'bench', secret: 'bench-secret-0123456789abcdef0123456789' };
@@ -18,7 +19,7 @@ export interface BenchCallguard {
   config: Config;
   rules: Rule[];
   /** The service's own Redis connection (for queues a benchmark opens next to it). */
-  connection(): Redis;
+  connection(): CallguardRedis;
   /** The rule's count over its window, as the evaluator reads it. */
   counted(rule: Rule): Promise<number>;
   http(): Promise<HttpServer>;

@@ -8,7 +8,7 @@
  */
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
-import { closeReporter, createCallguardSink, createGuardedWorker } from '../src/client/index.js';
+import { closeReporter, connectRedis, createCallguardSink, createGuardedWorker } from '../src/client/index.js';
 // The example shares callguard's settings (queues, both prefixes); an app of your own has its own.
 import { loadConfig } from '../src/app/config.js';
 import { SimulatedProvider } from './simulated-provider.js';
@@ -17,7 +17,8 @@ const config = loadConfig();
 const queueName = config.queues[0]!;
 const provider = new SimulatedProvider('twilio', Number(process.env.EXAMPLE_FAIL_SECONDS ?? 30) * 1000, Number(process.env.EXAMPLE_LATENCY_MS ?? 20));
 const logger = pino({}, pino.multistream([{ stream: process.stdout }, { stream: createCallguardSink() }]));
-const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
+// REDIS_URL, or a cluster client when REDIS_CLUSTER_NODES is set (then the prefixes need hash tags).
+const connection = connectRedis(config);
 
 const worker = createGuardedWorker<{ to: string }>(
   queueName,
@@ -55,6 +56,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     await worker.close();
     logger.info({ signal }, 'example dispatch worker stopped');
     await producer.close();
+    connection.disconnect();
     await closeReporter();
     process.exit(0);
   });

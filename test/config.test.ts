@@ -22,6 +22,8 @@ describe('config', () => {
     ['CALLGUARD_QUEUES', ' , '],
     ['REDIS_URL', 'not a url'],
     ['PORT', '70000'],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1'],
+    ['REDIS_CLUSTER_NODES', '127.0.0.1:7000,:x'],
   ])('refuses %s=%s naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`invalid environment: .*${name}: `));
   });
@@ -61,5 +63,35 @@ describe('config', () => {
 
   it('lists every bad variable at once', () => {
     expect(() => loadConfig({ CALLGUARD_AUTO_PAUSE: 'x', CALLGUARD_MINUTE_SECONDS: '-2' })).toThrow(/CALLGUARD_MINUTE_SECONDS.*CALLGUARD_AUTO_PAUSE|CALLGUARD_AUTO_PAUSE.*CALLGUARD_MINUTE_SECONDS/);
+  });
+
+  describe('Redis Cluster', () => {
+    const cluster = { REDIS_CLUSTER_NODES: '10.0.0.1:7000, [::1]:7001', CALLGUARD_QUEUE_PREFIX: '{bull}' };
+
+    it('reads the seed nodes, and keeps REDIS_URL only for single-node mode', () => {
+      expect(loadConfig({}).clusterNodes).toEqual([]);
+      expect(loadConfig(cluster).clusterNodes).toEqual([{ host: '10.0.0.1', port: 7000 }, { host: '::1', port: 7001 }]);
+    });
+
+    it.each([
+      ['CALLGUARD_QUEUE_PREFIX', { CALLGUARD_QUEUE_PREFIX: 'bull' }, 'CALLGUARD_QUEUE_PREFIX={bull}'],
+      ['CALLGUARD_QUEUE_PREFIX', { CALLGUARD_QUEUE_PREFIX: 'my{}app' }, 'CALLGUARD_QUEUE_PREFIX={myapp}'],
+      ['CALLGUARD_PREFIX', { CALLGUARD_PREFIX: 'callguard' }, 'CALLGUARD_PREFIX={callguard}'],
+    ])('when %s has no hash tag, then start-up refuses in one line saying why', (_name, env, hint) => {
+      let message = '';
+      try {
+        loadConfig({ ...cluster, ...env });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toContain('has no hash tag, which Redis Cluster needs');
+      expect(message).toContain(hint);
+      expect(message).not.toContain('\n');
+    });
+
+    it('accepts tagged prefixes, and untagged ones without a cluster', () => {
+      expect(loadConfig({ ...cluster, CALLGUARD_PREFIX: 'app:{cg}' }).prefix).toBe('app:{cg}');
+      expect(loadConfig({ CALLGUARD_QUEUE_PREFIX: 'bull' }).queuePrefix).toBe('bull');
+    });
   });
 });

@@ -6,6 +6,8 @@ export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
     include: ['test/**/*.test.ts'],
+    // The fault suite has its own config and command (npm run test:faults).
+    exclude: ['test/faults/**', '**/node_modules/**'],
     // Installs Chromium (as root) and makes sure Redis answers before any test runs.
     globalSetup: ['test/support/global-setup.ts'],
     // Integration tests share one Redis and real BullMQ workers; files run one at a time like BullMQ's own suite.

@@ -23,8 +23,9 @@ import { createLogger, type Logger } from '../ops/logger.js';
 import { throttledErrorLog } from '../domain/log-throttle.js';
 import { Notifier } from '../notify/notifier.js';
 import { slackActionJob } from '../jobs/slack-action.js';
-import { assertReachable, connect, type CallguardRedis } from '../store/redis.js';
+import { assertReachable, connectRedis, type CallguardRedis } from '../store/redis.js';
 import { Reporter } from '../client/reporter.js';
+import { RedisHealth } from '../store/redis-health.js';
 import type { Rule } from '../domain/types.js';
 import type { Worker } from 'bullmq';
 import { JobSigner } from '../jobs/job-signer.js';
@@ -53,6 +54,8 @@ export interface Callguard {
   /** The events queue's jobs, each declared once with its schema and handler. */
   jobs: EventsJob[];
   metrics: Metrics;
+  /** Whether the shared connection serves right now (HTTP answers 503 fast while it does not). */
+  redisHealth: RedisHealth;
   /** Signs hold-changing jobs with their principal (HTTP side) and verifies them (worker side). */
   signer: JobSigner;
   /** Remembers accepted webhook and Slack signatures so each is accepted once. */
@@ -66,15 +69,16 @@ export interface Callguard {
 /** Wires callguard's parts together; nothing runs until startWorker(). */
 export async function createCallguard(config: Config, rules: Rule[], opts: { logger?: Logger } = {}): Promise<Callguard> {
   const logger = opts.logger ?? createLogger(config.logLevel);
-  const redis = connect(config.redisUrl);
+  const redis = connectRedis(config);
   redis.on('error', () => undefined); // reported once by assertReachable, then by ioredis' reconnects
   try {
-    await assertReachable(redis, config.redisUrl);
+    await assertReachable(redis, config);
   } catch (err) {
     redis.disconnect();
     throw err;
   }
   const keys = new Keys(config.prefix);
+  const redisHealth = new RedisHealth(redis, keys.changedAt).start();
   const counters = new Counters(redis, keys, rules, config.minuteMs);
   const ledger = new HoldLedger(redis, keys, config.queues);
   const dispatch = new Map(config.queues.map((q) => [q, new Queue(q, { connection: redis, prefix: config.queuePrefix })]));
@@ -124,7 +128,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   let worker: Worker | undefined;
 
   return {
-    config, rules, logger, redis, keys, counters, ledger, enforcer, emitter, evaluator, control, events, dispatch, reporter, notifier, jobs, metrics, signer, replay,
+    config, rules, logger, redis, keys, counters, ledger, enforcer, emitter, evaluator, control, events, dispatch, reporter, notifier, jobs, metrics, signer, replay, redisHealth,
     async startWorker() {
       // Upserting on every boot is intended: all instances share one schedule by id. Again after
       // each reconnect, so a Redis that lost its data (failover, restart without persistence)
@@ -147,6 +151,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
       return worker;
     },
     async stop({ graceMs = 10_000 } = {}) {
+      redisHealth.stop();
       await reporter.close();
       if (worker) await closeWorker(worker, graceMs, logger);
       await notifier.close(graceMs);

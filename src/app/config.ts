@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { clientEnvShape, csv, parseEnv } from '../client/config.js';
+import { assertClusterPrefixes, clientEnvShape, csv, parseEnv } from '../client/config.js';
+import type { HostPort } from '../store/redis.js';
 import { weakSecretReason } from '../domain/secret-strength.js';
 
 /** A secret of callguard's own: long enough and not the .env.example placeholder. */
@@ -14,7 +15,7 @@ const positiveNumber = z.coerce.number().positive();
 const schema = z.object({
   /** REDIS_URL, CALLGUARD_RULES, CALLGUARD_QUEUES, CALLGUARD_PREFIX, CALLGUARD_FLUSH_MS: what the client reads too. */
   ...clientEnvShape,
-  /** BullMQ prefix of the dispatch queues. */
+  /** BullMQ prefix of the dispatch queues; on Redis Cluster it needs a hash tag, e.g. {bull}. */
   CALLGUARD_QUEUE_PREFIX: z.string().min(1).default('bull'),
   /** Length of one "minute" in seconds: buckets, windows, evaluator period, resume delay. */
   CALLGUARD_MINUTE_SECONDS: positiveNumber.default(60),
@@ -68,6 +69,8 @@ export const ENV_VARIABLES = Object.keys(schema.shape);
 
 export type Config = {
   redisUrl: string;
+  /** Empty: a single Redis at redisUrl. */
+  clusterNodes: HostPort[];
   rulesPath: string;
   queues: string[];
   queuePrefix: string;
@@ -99,8 +102,10 @@ export type Config = {
 /** Parses the environment once; throws a ConfigError listing every bad variable by name. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parseEnv(schema.shape, env);
+  assertClusterPrefixes(e.REDIS_CLUSTER_NODES, { CALLGUARD_QUEUE_PREFIX: e.CALLGUARD_QUEUE_PREFIX, CALLGUARD_PREFIX: e.CALLGUARD_PREFIX });
   return {
     redisUrl: e.REDIS_URL,
+    clusterNodes: e.REDIS_CLUSTER_NODES,
     rulesPath: e.CALLGUARD_RULES,
     queues: [...new Set(e.CALLGUARD_QUEUES)],
     queuePrefix: e.CALLGUARD_QUEUE_PREFIX,

@@ -1,5 +1,6 @@
 /** The HTTP layer's ports, built from the container: routers get these, never the Callguard. */
-import { NotFoundError, ValidationError } from '../domain/errors.js';
+import { NotFoundError, RedisUnavailableError, ValidationError } from '../domain/errors.js';
+import { enqueueReport } from '../jobs/enqueue-report.js';
 import type { AlertJob } from '../jobs/alert-job.js';
 import { JOB } from '../jobs/contract.js';
 import { SLACK_ACTION_JOB, slackPrincipal } from '../jobs/slack-action.js';
@@ -75,11 +76,12 @@ function consoleReads(cg: Callguard): ConsoleReads {
 }
 
 function ingestPort(cg: Callguard): IngestPort {
-  const batcher = new CountBatcher(async (counts) => (await cg.events.add(JOB.errorReport, { counts })).id ?? null);
+  // Each batch is confirmed in time or cancelled, so a report answered 503 is never counted (enqueueReport).
+  const batcher = new CountBatcher((counts) => enqueueReport(cg, counts));
   return {
     rules: cg.rules,
     queues: cg.config.queues,
-    reportCounts: (counts) => batcher.submit(counts),
+    reportCounts: (counts) => (cg.redisHealth.available() ? batcher.submit(counts) : Promise.reject(new RedisUnavailableError())),
     async enqueueAlert(events, by) {
       // Stamped with Redis' clock: instances with skewed clocks still order firing and resolved notices right.
       const data: AlertJob = cg.signer.sign({ alerts: events, enqueued_at: await cg.ledger.now() }, by);
@@ -120,6 +122,7 @@ export function httpDeps(cg: Callguard): HttpDeps {
       users: config.users,
       ...(config.webhookSecret ? { webhookSecret: config.webhookSecret } : {}),
     },
+    redisHealth: cg.redisHealth,
     holds,
     ingest: ingestPort(cg),
     ops: opsPort(cg),

@@ -10,6 +10,7 @@ import { createLogSink, type LogSink, type LogSinkOptions } from './log-sink.js'
 import { EVENTS_QUEUE } from '../store/keys.js';
 import { Reporter, type ReporterOptions } from './reporter.js';
 import { withTimeout } from '../domain/timeout.js';
+import { connectRedis, type HostPort } from '../store/redis.js';
 import { loadRulesFile } from '../domain/rules.js';
 import type { Rule } from '../domain/types.js';
 
@@ -18,25 +19,32 @@ export { Reporter, type ReporterOptions, type ReporterStats } from './reporter.j
 export { createLogSink, matchRecord, type LogSink } from './log-sink.js';
 export { JOB, errorReportSchema, type ErrorReport } from '../jobs/contract.js';
 export { loadClientConfig, type ClientConfig } from './config.js';
+export { connectRedis, type HostPort, type RedisTarget } from '../store/redis.js';
 export { loadRulesFile, parseRules } from '../domain/rules.js';
 export type { Hold, Rule, Scope } from '../domain/types.js';
 
 export interface ReporterConnection extends ReporterOptions {
   /** Default: REDIS_URL or redis://127.0.0.1:6379. */
   redisUrl?: string;
+  /** Default: REDIS_CLUSTER_NODES; when set (non-empty), a cluster client and redisUrl is ignored. */
+  clusterNodes?: HostPort[];
   /** Default: CALLGUARD_PREFIX or {callguard}. */
   prefix?: string;
 }
 
 /** A reporter with its own connection to callguard's events queue. */
 export function createReporter(opts: ReporterConnection = {}): Reporter & { close(timeoutMs?: number): Promise<void> } {
-  const env = loadClientConfig({ ...process.env, REDIS_URL: opts.redisUrl ?? process.env.REDIS_URL, CALLGUARD_PREFIX: opts.prefix ?? process.env.CALLGUARD_PREFIX });
-  // Fail fast instead of queueing commands while Redis is away: the reporter counts the drop.
-  const queue = new Queue(EVENTS_QUEUE, {
-    // Reconnect within a second of Redis returning (BullMQ's default back-off grows to 20 s).
-    connection: { url: env.redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(100 * times, 1000) },
-    prefix: env.prefix,
+  const env = loadClientConfig({
+    ...process.env,
+    REDIS_URL: opts.redisUrl ?? process.env.REDIS_URL,
+    REDIS_CLUSTER_NODES: opts.clusterNodes ? opts.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',') : process.env.REDIS_CLUSTER_NODES,
+    CALLGUARD_PREFIX: opts.prefix ?? process.env.CALLGUARD_PREFIX,
   });
+  // Fail fast instead of queueing commands while Redis is away: the reporter keeps the batch.
+  // Reconnect within a second of Redis returning (BullMQ's default back-off grows to 20 s).
+  const connection = connectRedis(env, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(100 * times, 1000) });
+  connection.on('error', () => undefined);
+  const queue = new Queue(EVENTS_QUEUE, { connection, prefix: env.prefix });
   // A reporting path must never crash the app; failures are counted by the reporter.
   queue.on('error', () => undefined);
   const reporter = new Reporter(queue, { flushMs: opts.flushMs ?? env.flushMs, ...opts });
@@ -48,10 +56,8 @@ export function createReporter(opts: ReporterConnection = {}): Reporter & { clos
       // A frozen Redis must not hold the app's shutdown: close politely while there is time, then cut.
       const left = Math.max(0, (timeoutMs ?? opts.flushTimeoutMs ?? 5000) - (Date.now() - started));
       await withTimeout(queue.close(), left, () => undefined);
-      // ioredis' disconnect() does not wait for a frozen server to acknowledge.
-      const client = await withTimeout(queue.backend.client, 100, () => undefined).catch(() => undefined);
-      if (client) client.disconnect();
-      else void queue.disconnect().catch(() => undefined);
+      // The connection is ours, not the queue's; disconnect() does not wait for a frozen server.
+      connection.disconnect();
     },
   });
 }

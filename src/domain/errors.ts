@@ -58,3 +58,10 @@ export function isCallguardError(e: unknown): e is CallguardError {
   const candidate = e as Record<PropertyKey, unknown>;
   return candidate[BRAND] === true && typeof candidate.code === 'string' && typeof candidate.status === 'number';
 }
+
+/** Redis did not answer in time (away, frozen, failing over); retry later. */
+export class RedisUnavailableError extends CallguardError {
+  constructor(message = 'Redis is unavailable right now; retry later.', options?: ErrorOptions) {
+    super('redis_unavailable', 503, message, options);
+  }
+}

@@ -14,6 +14,7 @@ import { openApiDocument } from './api/openapi.js';
 import type { HttpDeps } from './api/ports.js';
 import { apiRoutes } from './api/registry.js';
 import { sameOrigin } from './middleware/same-origin.js';
+import { redisAvailable } from './middleware/redis-available.js';
 import { accessLog } from './middleware/access-log.js';
 import { sessions } from './board/session.js';
 import { consoleRoutes } from './console/routes.js';
@@ -60,6 +61,8 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
   // Reads its own raw body: Slack signs the exact bytes.
   app.use('/slack/interactions', createSlackInteractionsRouter(deps.slack, deps.logger));
 
+  // Every /health route needs Redis: answer 503 fast instead of hanging while it is away.
+  app.use('/health', redisAvailable(deps.redisHealth));
   const registry = { metricsPublic: settings.metricsPublic };
   const document = openApiDocument(registry);
   const routeDeps = { holds: deps.holds, ingest: deps.ingest, ops: deps.ops, replay: deps.replay, logger: deps.logger, document: () => document };

@@ -49,6 +49,14 @@ export class Counters {
   }
 
   /**
+   * Makes sure a report id is never counted: true if cancelled now, false if it was counted
+   * already. For a report whose enqueue was not confirmed in time (see enqueue-report.ts).
+   */
+  async cancelReport(id: string): Promise<boolean> {
+    return (await this.redis.cgCancelReport(this.keys.countedReports, id, COUNTED_IDS_TTL_MS)) === 1;
+  }
+
+  /**
    * Window sums of the given rules against Redis' clock. Read in chunks sent together: one script
    * over thousands of rules would hold Redis (and the dispatch queues it serves) for its whole run.
    */

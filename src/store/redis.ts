@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { withTimeout } from '../domain/timeout.js';
 
 const script = (file: string) => readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
@@ -9,6 +9,7 @@ const SCRIPTS = {
   cgRecord: { lua: script('record-n.lua') },
   cgSumCounts: { lua: script('sum-counts-n.lua') },
   cgChangeHolds: { numberOfKeys: 5, lua: script('change-holds-5.lua') },
+  cgCancelReport: { numberOfKeys: 1, lua: script('cancel-report-1.lua') },
   cgAdvanceCursor: { numberOfKeys: 1, lua: script('advance-cursor-1.lua') },
 };
 
@@ -16,43 +17,134 @@ export interface CallguardCommands {
   cgRecord(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   cgSumCounts(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   cgChangeHolds(k1: string, k2: string, k3: string, k4: string, k5: string, request: string): Promise<string>;
+  cgCancelReport(key: string, id: string, ttlMs: number): Promise<number>;
   cgAdvanceCursor(key: string, id: string): Promise<number>;
 }
 
-export type CallguardRedis = Redis & CallguardCommands;
+/** A single Redis or a Redis Cluster; every callguard key shares one hash tag, so either serves. */
+export type RedisClient = Redis | Cluster;
+export type CallguardRedis = RedisClient & CallguardCommands;
 
-/**
- * One connection with callguard's scripts defined. `maxRetriesPerRequest: null` because BullMQ
- * workers share this factory and require it.
- */
-export function connect(url: string, options: RedisOptions = {}): CallguardRedis {
-  const redis = new Redis(url, { maxRetriesPerRequest: null, ...options });
-  return withScripts(redis);
+export interface HostPort {
+  host: string;
+  port: number;
 }
 
-export function withScripts(redis: Redis): CallguardRedis {
+/** Where Redis is: `clusterNodes` (REDIS_CLUSTER_NODES) when set, else `redisUrl` (REDIS_URL). */
+export interface RedisTarget {
+  redisUrl: string;
+  clusterNodes: HostPort[];
+}
+
+/**
+ * The one place connections are made: an ioredis Cluster when cluster nodes are configured, else a
+ * single Redis, with callguard's scripts defined. `maxRetriesPerRequest: null` by default because
+ * BullMQ workers share this factory and require it (they duplicate it for their blocking commands).
+ */
+export function connectRedis(target: RedisTarget, options: RedisOptions = {}): CallguardRedis {
+  const { retryStrategy, enableOfflineQueue, ...rest } = options;
+  const redisOptions = { maxRetriesPerRequest: null, ...rest };
+  const client = target.clusterNodes.length
+    ? new Cluster(target.clusterNodes, {
+        redisOptions,
+        ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+        ...(retryStrategy ? { clusterRetryStrategy: (times: number) => retryStrategy(times) } : {}),
+        // A failover takes the cluster's node timeout; retry briskly meanwhile instead of failing.
+        retryDelayOnFailover: 200,
+        retryDelayOnClusterDown: 200,
+        retryDelayOnTryAgain: 200,
+        slotsRefreshTimeout: 2000,
+      })
+    : new Redis(target.redisUrl, { ...redisOptions, ...(retryStrategy ? { retryStrategy } : {}), ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }) });
+  return withScripts(client);
+}
+
+/** @deprecated single-node only; use connectRedis. */
+export function connect(url: string, options: RedisOptions = {}): CallguardRedis {
+  return connectRedis({ redisUrl: url, clusterNodes: [] }, options);
+}
+
+export function withScripts<C extends RedisClient>(redis: C): C & CallguardCommands {
   for (const [name, def] of Object.entries(SCRIPTS)) {
     if (!(name in redis)) redis.defineCommand(name, def);
   }
-  return redis as CallguardRedis;
+  return redis as C & CallguardCommands;
 }
 
-/** Fails fast with one line naming the URL when Redis does not answer. */
-export async function assertReachable(redis: Redis, url: string, timeoutMs = 3000): Promise<void> {
+export function isCluster(redis: RedisClient): redis is Cluster {
+  return (redis as Cluster).isCluster === true;
+}
+
+/** "host:port" → HostPort; throws with the entry named when it is not one. */
+export function parseHostPort(entry: string): HostPort {
+  const m = /^\[?([^\]\s]+?)\]?:(\d{1,5})$/.exec(entry.trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) throw new Error(`"${entry}" is not host:port`);
+  return { host: m[1]!, port };
+}
+
+/**
+ * The hash tag Redis Cluster hashes a key by: the text between the first "{" and the next "}",
+ * when not empty. A prefix with one puts every key under it in the same slot.
+ */
+export function hashTag(prefix: string): string | undefined {
+  const open = prefix.indexOf('{');
+  if (open < 0) return undefined;
+  const close = prefix.indexOf('}', open + 1);
+  return close > open + 1 ? prefix.slice(open + 1, close) : undefined;
+}
+
+/** What start-up says about a Redis that does not answer. */
+export type Unreachable = 'connection refused' | 'host not found' | 'timed out';
+
+export function describeConnectError(err: unknown): Unreachable | undefined {
+  const code = (err as { code?: unknown })?.code;
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') return 'host not found';
+  if (code === 'ETIMEDOUT') return 'timed out';
+  return undefined;
+}
+
+/**
+ * Fails fast with one line naming where Redis was expected and why it did not answer:
+ * connection refused, host not found, or timed out (nothing answered within `timeoutMs`).
+ */
+export async function assertReachable(redis: RedisClient, target: RedisTarget | string, timeoutMs = 3000): Promise<void> {
+  const t = typeof target === 'string' ? { redisUrl: target, clusterNodes: [] } : target;
+  const where = t.clusterNodes.length ? `REDIS_CLUSTER_NODES=${t.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}` : redactUrl(t.redisUrl);
+  let last: Unreachable | undefined;
+  let other: string | undefined;
+  const onError = (err: Error) => {
+    // A cluster reports a summary error; the node's own error is its lastNodeError.
+    const cause = (err as { lastNodeError?: Error }).lastNodeError ?? err;
+    last = describeConnectError(cause) ?? last;
+    if (!describeConnectError(cause)) other = cause.message;
+  };
+  redis.on('error', onError);
   try {
     await withTimeout(redis.ping(), timeoutMs, () => {
-      throw new Error('timed out');
+      throw new Error(last ?? (other ? `timed out; last error: ${other}` : 'timed out'));
     });
   } catch (err) {
+    const how = last ?? describeConnectError(err) ?? (err as Error).message;
     throw new RedisUnreachableError(
-      `Redis is not reachable at ${redactUrl(url)} (${(err as Error).message}). ` +
-        `Start one with: redis-server --daemonize yes --port 6379, or set REDIS_URL.`,
+      `Redis is not reachable at ${where} (${how}). ` +
+        (t.clusterNodes.length ? 'Check REDIS_CLUSTER_NODES.' : `Start one with: redis-server --daemonize yes --port 6379, or set REDIS_URL.`),
+      how,
     );
+  } finally {
+    redis.off('error', onError);
   }
 }
 
 export class RedisUnreachableError extends Error {
   override name = 'RedisUnreachableError';
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
 }
 
 export function redactUrl(url: string): string {
@@ -65,14 +157,41 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** Deletes every key matching the pattern with SCAN (never KEYS or FLUSHDB: the Redis may be shared). */
-export async function deleteKeys(redis: Redis, pattern: string): Promise<number> {
-  let cursor = '0';
+/**
+ * Every key matching the pattern, by SCAN (never KEYS). On a cluster each master holds only its
+ * own slots, so every master is scanned.
+ */
+export async function* scanKeys(redis: RedisClient, pattern: string, count = 500): AsyncGenerator<string[]> {
+  const nodes: Redis[] = isCluster(redis) ? redis.nodes('master') : [redis];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+      cursor = next;
+      if (keys.length) yield keys;
+    } while (cursor !== '0');
+  }
+}
+
+/** Deletes every key matching the pattern (never FLUSHDB: the Redis may be shared). */
+export async function deleteKeys(redis: RedisClient, pattern: string): Promise<number> {
   let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    cursor = next;
-    if (keys.length) deleted += await redis.del(...keys);
-  } while (cursor !== '0');
+  // One key per DEL: on a cluster the keys of one SCAN page may live in different slots.
+  for await (const keys of scanKeys(redis, pattern)) {
+    if (isCluster(redis)) for (const k of keys) deleted += await redis.del(k);
+    else deleted += await redis.del(...keys);
+  }
   return deleted;
+}
+
+// Replies and client errors that mean "Redis cannot serve right now", not "the request was wrong".
+const UNAVAILABLE = /^(CLUSTERDOWN|LOADING|READONLY|TRYAGAIN|MASTERDOWN|BUSY)\b|Connection is closed|enableOfflineQueue|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/;
+
+/** True for errors that a later retry against a healthy Redis would not get. */
+export function isRedisUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { name?: unknown; message?: unknown; code?: unknown };
+  if (e.name === 'MaxRetriesPerRequestError' || e.name === 'ClusterAllFailedError') return true;
+  if (describeConnectError(err)) return true;
+  return typeof e.message === 'string' && UNAVAILABLE.test(e.message);
 }

@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
@@ -16,16 +19,25 @@ export async function freePort(): Promise<number> {
 
 /**
  * A private redis-server on a spare port, for tests that stop, freeze or restart Redis; never the
- * shared one. `restart()` brings it back empty on the same port (as after a restart without persistence).
+ * shared one. `restart()` brings it back empty on the same port (as after a restart without
+ * persistence), or with every acknowledged write when started with `persist` (AOF, fsync always).
  */
 export class PrivateRedis {
   private child: ChildProcess | undefined;
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly dir?: string,
+  ) {}
 
-  static async start(): Promise<PrivateRedis> {
-    const r = new PrivateRedis(await freePort());
+  static async start(opts: { persist?: boolean } = {}): Promise<PrivateRedis> {
+    const r = new PrivateRedis(await freePort(), opts.persist ? mkdtempSync(join(tmpdir(), 'cg-redis-')) : undefined);
     await r.restart();
     return r;
+  }
+
+  /** SIGKILL, as a crash: no shutdown save, clients see the connection drop. */
+  async kill(): Promise<void> {
+    await this.end();
   }
 
   get url(): string {
@@ -33,8 +45,9 @@ export class PrivateRedis {
   }
 
   async restart(): Promise<void> {
-    await this.stop();
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await this.end();
+    const persistence = this.dir ? ['--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence], { stdio: 'ignore' });
     const probe = new Redis(this.url, { retryStrategy: () => 20, maxRetriesPerRequest: null });
     probe.on('error', () => undefined);
     const timer = setTimeout(() => probe.disconnect(), 10_000);
@@ -54,7 +67,13 @@ export class PrivateRedis {
     this.child?.kill('SIGCONT');
   }
 
+  /** Kills the server and removes its data directory, if any. */
   async stop(): Promise<void> {
+    await this.end();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async end(): Promise<void> {
     const child = this.child;
     this.child = undefined;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;

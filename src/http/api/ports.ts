@@ -4,7 +4,7 @@
  */
 import type { Queue } from 'bullmq';
 import type { Store } from 'express-rate-limit';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../store/redis.js';
 import type { AlertEvent } from '../../domain/alerts.js';
 import type { Hold, Rule } from '../../domain/types.js';
 import type { AuditEntry } from '../../store/holds.js';
@@ -86,7 +86,7 @@ export interface BoardDeps {
 
 /** Bull Board browser sessions, stored in Redis under callguard's prefix. */
 export interface SessionDeps {
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** Without one, sessions end when the process restarts. */
   secret?: string;
@@ -122,6 +122,8 @@ export interface HttpSettings {
 
 export interface HttpDeps {
   settings: HttpSettings;
+  /** Whether Redis serves right now: /health routes answer 503 fast while it does not. */
+  redisHealth: { available(): boolean };
   holds: HoldsPort;
   ingest: IngestPort;
   ops: OpsPort;

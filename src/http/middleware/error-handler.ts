@@ -1,6 +1,14 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { isCallguardError, NotFoundError } from '../../domain/errors.js';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { isCallguardError, NotFoundError, RedisUnavailableError, type CallguardError } from '../../domain/errors.js';
 import type { Logger } from '../../ops/logger.js';
+import { isRedisUnavailable } from '../../store/redis.js';
+
+/** Set on a response answered early (e.g. 503 while Redis hangs); the route's late outcome is dropped. */
+export const ANSWERED_EARLY = 'callguardAnsweredEarly';
+
+export function sendError(res: Response, err: CallguardError): void {
+  res.status(err.status).json({ error: { code: err.code, message: err.message } });
+}
 
 /** Express' own body-parser failures carry `status` and `type` (http-errors); these are the client's fault. */
 function clientHttpError(err: unknown): { status: number; code: string; message: string } | undefined {
@@ -27,10 +35,11 @@ export function notFound(): RequestHandler {
 /** The one place errors become `{"error": {"code", "message"}}`; unexpected ones are logged, not shown. */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
-    if (res.headersSent) return next(err);
+    if (res.headersSent) return res.locals[ANSWERED_EARLY] ? undefined : next(err);
+    if (isRedisUnavailable(err)) err = new RedisUnavailableError(undefined, { cause: err });
     if (isCallguardError(err)) {
       if (err.status >= 500) logger.error({ err, code: err.code, path: req.path }, 'request failed');
-      res.status(err.status).json({ error: { code: err.code, message: err.message } });
+      sendError(res, err);
       return;
     }
     const client = clientHttpError(err);

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCallguard, type Callguard } from '../../src/app/callguard.js';
+import { loadConfig } from '../../src/app/config.js';
+import { loadRulesFile } from '../../src/domain/rules.js';
+import { createLogger } from '../../src/ops/logger.js';
+import { ensureBuilt } from '../support/build.js';
+import { waitFor } from '../support/harness.js';
+import { PrivateRedis } from '../support/redis-server.js';
+import { CallguardProcess, Observer, processEnv } from './support.js';
+
+const RULE = 'provider_down';
+const THRESHOLD = 3;
+const CYCLES = 50;
+const WORKERS = 3;
+
+describe('fault: three health workers racing through trip/resume cycles', () => {
+  let redis: PrivateRedis;
+  let dir: string;
+  const workers: CallguardProcess[] = [];
+  let operator: Callguard | undefined;
+  beforeAll(async () => {
+    await ensureBuilt();
+    redis = await PrivateRedis.start();
+    dir = mkdtempSync(join(tmpdir(), 'cg-race-'));
+  });
+  afterAll(async () => {
+    await operator?.stop({ graceMs: 1000 }).catch(() => undefined);
+    for (const w of workers) await w.kill();
+    await redis?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(`${CYCLES} cycles: exactly one pause and one resume transition per trip, counts exact`, async () => {
+    const rulesPath = join(dir, 'rules.json');
+    writeFileSync(rulesPath, JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }));
+    const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
+    workers.push(...(await Promise.all(Array.from({ length: WORKERS }, () => CallguardProcess.start(env, 'health')))));
+    // The person pressing "resume": a callguard without a worker of its own.
+    const config = loadConfig(env);
+    operator = await createCallguard(config, loadRulesFile(rulesPath, config.queues).rules, { logger: createLogger('silent') });
+    const o = new Observer(redis.url, env);
+    try {
+      const storedAtTrip: number[] = [];
+      const started = Date.now();
+      for (let cycle = 0; cycle < CYCLES; cycle++) {
+        // Three reports of one each, so the workers race on the counting and the fast trip.
+        await Promise.all(Array.from({ length: THRESHOLD }, (_, i) => o.report(RULE, 1, `c${cycle}-${i}`)));
+        await waitFor(async () => (await o.calls.isPaused()) && (await o.holds()).length === 1, { timeoutMs: 30_000 });
+        await waitFor(async () => (await o.events.getWaitingCount()) + (await o.events.getActiveCount()) === 0, { timeoutMs: 30_000 });
+        storedAtTrip.push(await o.stored(RULE));
+        await operator.control.resume({ by: 'fault-operator' });
+        await waitFor(async () => !(await o.calls.isPaused()), { timeoutMs: 30_000 });
+      }
+      const elapsed = Date.now() - started;
+      // Fence: an evaluator tick after the last resume, by whichever worker, has run and changed nothing.
+      const before = (await o.audit()).length;
+      const tickAfter = Date.now();
+      await waitFor(async () => (await o.events.getCompleted(0, 20)).some((j) => j.name === 'evaluate' && (j.finishedOn ?? 0) > tickAfter + 1000), { timeoutMs: 30_000 });
+      const audit = await o.audit();
+      const pauses = audit.filter((a) => a.paused.includes('calls'));
+      const resumes = audit.filter((a) => a.resumed.includes('calls'));
+      const added = audit.filter((a) => a.event === 'hold-added').length;
+      const released = audit.filter((a) => a.event === 'hold-released').length;
+      const drift = audit.filter((a) => a.event === 'drift-repaired').length;
+      const wrong = storedAtTrip.filter((n) => n !== THRESHOLD).length;
+      console.log(
+        `[${WORKERS} workers racing] ${CYCLES} trips in ${elapsed} ms: pause transitions ${pauses.length} (${(pauses.length / CYCLES).toFixed(2)} per trip), resume transitions ${resumes.length} (${(resumes.length / CYCLES).toFixed(2)} per trip), ` +
+          `holds added ${added} / released ${released}, drift repairs ${drift}; counts at each trip expected ${THRESHOLD}, ${CYCLES - wrong} of ${CYCLES} exact (stored ${[...new Set(storedAtTrip)].join('/')}); audit entries after the fence +${audit.length - before}`,
+      );
+      expect(pauses).toHaveLength(CYCLES);
+      expect(resumes).toHaveLength(CYCLES);
+      expect(added).toBe(CYCLES);
+      expect(released).toBe(CYCLES);
+      expect(drift).toBe(0);
+      expect(storedAtTrip).toEqual(Array(CYCLES).fill(THRESHOLD));
+      expect(audit.length).toBe(before);
+    } finally {
+      await o.close();
+    }
+  });
+});

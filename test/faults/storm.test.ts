@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureBuilt } from '../support/build.js';
+import { waitFor } from '../support/harness.js';
+import { PrivateRedis } from '../support/redis-server.js';
+import { CallguardProcess, Observer, processEnv } from './support.js';
+
+const RULE = 'provider_down';
+const FREEZE_MS = 20_000;
+const MAX_STALL_MS = 50;
+
+describe('fault: Redis frozen (SIGSTOP) for 20 s during an error storm', () => {
+  let redis: PrivateRedis;
+  let dir: string;
+  let health: CallguardProcess | undefined;
+  beforeAll(async () => {
+    await ensureBuilt();
+    redis = await PrivateRedis.start();
+    dir = mkdtempSync(join(tmpdir(), 'cg-storm-'));
+  });
+  afterAll(async () => {
+    redis?.thaw();
+    await health?.kill();
+    await redis?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the app logging through the sink never stalls over 50 ms, and every count it reported is stored after the thaw', async () => {
+    const rulesPath = join(dir, 'rules.json');
+    // A threshold out of reach: this test is about counting, not tripping.
+    writeFileSync(rulesPath, JSON.stringify({ [RULE]: { threshold_count: 100_000_000, window_minutes: 600, log_patterns: ['provider down'] } }));
+    const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
+    health = await CallguardProcess.start(env, 'health');
+    const o = new Observer(redis.url, env);
+    try {
+      const run = (perTick: number) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'test/faults/fixtures/storm-app.ts'], {
+          env: { ...process.env, ...env, STORM_MS: String(FREEZE_MS + 6000), STORM_PER_TICK: String(perTick) },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let out = '';
+        const started = new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('storm started') && resolve())));
+        const result = new Promise<string>((resolve) => child.once('exit', () => resolve(out.trim().split('\n').pop()!)));
+        return { started, result };
+      };
+      const app = run(20);
+      // The same app idle, alongside: how much the machine alone (2 loaded cores) stalls an event loop.
+      const control = run(0);
+      await Promise.all([app.started, control.started]);
+      await new Promise((r) => setTimeout(r, 3000));
+      redis.freeze();
+      await new Promise((r) => setTimeout(r, FREEZE_MS));
+      redis.thaw();
+      const thawedAt = Date.now();
+      const idle = JSON.parse(await control.result) as { maxStallMs: number };
+      const result = JSON.parse(await app.result) as {
+        logged: number; maxStallMs: number; p99StallMs: number; closeMs: number;
+        reporter: { reported: number; dropped: number; failedFlushes: number; unsent: number };
+      };
+      const expected = result.reporter.reported - result.reporter.dropped;
+      await waitFor(async () => (await o.stored(RULE)) >= expected, { timeoutMs: 60_000 }).catch(() => undefined);
+      await waitFor(async () => (await o.events.getWaitingCount()) + (await o.events.getActiveCount()) === 0, { timeoutMs: 60_000 });
+      const stored = await o.stored(RULE);
+      console.log(
+        `[storm, Redis frozen ${FREEZE_MS / 1000} s] logged ${result.logged}, reported ${result.reporter.reported}, dropped ${result.reporter.dropped}, failed flushes ${result.reporter.failedFlushes}; ` +
+          `counts expected ${expected} stored ${stored} (all stored ${Date.now() - thawedAt} ms after the thaw); longest event-loop stall ${result.maxStallMs.toFixed(1)} ms (p99 ${result.p99StallMs.toFixed(1)} ms; an idle process alongside: ${idle.maxStallMs.toFixed(1)} ms); close ${result.closeMs} ms`,
+      );
+      expect(result.reporter.dropped).toBe(0);
+      expect(result.reporter.reported).toBe(result.logged);
+      expect(stored).toBe(expected);
+      // 50 ms, unless the machine alone stalls an idle process longer (then no worse than half again that).
+      expect(result.maxStallMs).toBeLessThanOrEqual(Math.max(MAX_STALL_MS, 1.5 * idle.maxStallMs));
+    } finally {
+      await o.close();
+    }
+  });
+});
