@@ -8,13 +8,13 @@ const script = (file: string) => readFileSync(new URL(`./scripts/${file}`, impor
 const SCRIPTS = {
   cgRecord: { lua: script('record-n.lua') },
   cgSumCounts: { lua: script('sum-counts-n.lua') },
-  cgChangeHolds: { numberOfKeys: 5, lua: script('change-holds-5.lua') },
+  cgChangeHolds: { numberOfKeys: 7, lua: script('change-holds-7.lua') },
 };
 
 export interface CallguardCommands {
   cgRecord(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   cgSumCounts(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
-  cgChangeHolds(k1: string, k2: string, k3: string, k4: string, k5: string, request: string): Promise<string>;
+  cgChangeHolds(k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, request: string): Promise<string>;
 }
 
 export type CallguardRedis = Redis & CallguardCommands;
