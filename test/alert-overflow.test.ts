@@ -2,6 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
 import { OVERFLOW_HOLD_ID } from '../src/domain/hold.js';
 import type { ChangeJob } from '../src/notify/deliveries.js';
+import type { AlertEvent } from '../src/domain/alerts.js';
+import { alertJob } from '../src/jobs/alert-handler.js';
+import { JOB } from '../src/jobs/contract.js';
+import type { JobPrincipal } from '../src/jobs/job-signer.js';
+import { dispatch, registry } from '../src/jobs/registry.js';
+import { AlertMarks } from '../src/store/alert-marks.js';
 import { startTestCallguard, stopTestCallguard } from './support/harness.js';
 
 const CAP = 200;
@@ -73,6 +79,30 @@ describe('alert holds beyond the cap', () => {
       expect(await small.ledger.overflowMember('alert:am:fp1')).toBeUndefined();
       // The next alert gets its own hold again: the count of alert holds followed the releases.
       expect((await fireSmall(1)).map((c) => c.hold.id)).toEqual(['alert:am:fp1']);
+    } finally {
+      await stopTestCallguard(small);
+    }
+  });
+
+  it('when another source resolves an alert behind the overflow hold, then it stays; its own source lifts it', async () => {
+    const small = await startTestCallguard({}, { CALLGUARD_QUEUES: 'calls', CALLGUARD_MAX_ALERT_HOLDS: '1' }, { worker: false });
+    try {
+      const jobs = registry([alertJob({ holds: small.control, rules: small.rules, marks: new AlertMarks(small.redis, small.keys), audit: small.ledger, verifier: small.signer, logger: small.logger })]);
+      const am: JobPrincipal = { name: 'alertmanager', role: 'alerts' };
+      const alert = (status: AlertEvent['status'], id: string): AlertEvent => ({ source: 'alertmanager', id, status, name: 'Down', reason: 'down', labels: {} });
+      const handle = (alerts: AlertEvent[], timestamp: number, who = am) =>
+        dispatch(jobs, { id: `j${timestamp}`, name: JOB.alert, data: JSON.parse(JSON.stringify(small.signer.sign({ alerts }, who))), timestamp });
+
+      await handle([alert('firing', 'fp-1'), alert('firing', 'fp-2')], 1000);
+      expect((await small.ledger.list()).map((h) => h.id).sort()).toEqual(['alert:alertmanager:fp-1', OVERFLOW_HOLD_ID]);
+      expect(await small.ledger.overflowMember('alert:alertmanager:fp-2')).toBe('alertmanager');
+
+      const other = await handle([alert('resolved', 'fp-2')], 2000, { name: 'grafana', role: 'alerts' });
+      expect(other).toMatchObject({ outcomes: [{ result: 'not-owner' }] });
+      expect((await small.ledger.list()).map((h) => h.id)).toContain(OVERFLOW_HOLD_ID);
+
+      expect(await handle([alert('resolved', 'fp-2')], 3000)).toMatchObject({ outcomes: [{ result: 'released' }] });
+      expect((await small.ledger.list()).map((h) => h.id)).toEqual(['alert:alertmanager:fp-1']);
     } finally {
       await stopTestCallguard(small);
     }
