@@ -109,8 +109,13 @@ export async function p9(size: Size): Promise<BenchResult[]> {
   const svc = await startBenchCallguard({}, { REDIS_URL: server.url, CALLGUARD_MAX_ALERT_HOLDS: String(n + 1) }, { worker: false });
   try {
     const f = await measureResumeAll(svc.cg, admin, n);
-    const detail = { holdScriptCalls: f.holdScriptMs.calls, holdScriptMedianMs: f.holdScriptMs.median, holdScriptMaxMs: f.holdScriptMs.max, maxPingMs: +f.maxPingMs.toFixed(1), pings: f.pings, holdsPerStep: f.maxHoldsPerStep, steps: f.steps, resumeMs: Math.round(f.resumeMs), longestCommand: `${f.longestCommand} ${f.longestCommandMs} ms` };
-    return [{ id: 'P9', name: `resume-all at ${n} alert holds: longest single script call`, value: f.longestScriptMs, unit: 'ms', target: '≤ 20 ms', pass: f.longestScriptMs <= 20, detail }];
+    const detail = {
+      holdScriptCalls: f.holdScriptMs.calls, holdScriptMedianMs: f.holdScriptMs.median, holdsPerStep: f.maxHoldsPerStep, steps: f.steps,
+      longestAnyScriptMs: f.longestScriptMs, longestCommand: `${f.longestCommand} ${f.longestCommandMs} ms`,
+      maxPingMs: +f.maxPingMs.toFixed(1), pings: f.pings, resumeMs: Math.round(f.resumeMs),
+    };
+    const value = f.holdScriptMs.max;
+    return [{ id: 'P9', name: `resume-all at ${n} alert holds: longest hold-change script call`, value, unit: 'ms', target: '≤ 20 ms', pass: value <= 20, detail }];
   } finally {
     await svc.stop();
     admin.disconnect();
