@@ -14,11 +14,12 @@ import { p5 } from './p5-evaluator.js';
 import { p6 } from './p6-status.js';
 import { p7 } from './p7-ingest.js';
 import { p8 } from './p8-commands.js';
+import { p9 } from './p9-holds.js';
 import { reference } from './reference.js';
 
 const size: Size = process.argv.includes('--smoke') ? 'smoke' : 'full';
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
-const benches = { REF: reference, P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7, P8: p8 };
+const benches = { REF: reference, P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7, P8: p8, P9: p9 };
 
 const started = performance.now();
 const results: BenchResult[] = [];

@@ -1,11 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decide, type DecideInput } from '../src/domain/decide.js';
 import type { Callguard } from '../src/app/callguard.js';
+import { HoldLedger, stepsOf } from '../src/store/holds.js';
 import { startTestCallguard, stopTestCallguard } from './support/harness.js';
 
 const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'], queues: ['calls'] } };
 
-/** The hold-change script (change-holds-5.lua) on real Redis: clear-since clocks and the ifClear guard. */
+/** The hold-change script (change-holds-7.lua) on real Redis: clear-since clocks and the ifClear guard. */
 describe('hold-change script', () => {
   let cg: Callguard;
   beforeEach(async () => {
@@ -66,5 +67,30 @@ describe('hold-change script', () => {
     const first = (await cg.ledger.clearSince()).twilio;
     await cg.ledger.change({ startClear: ['twilio'] });
     expect((await cg.ledger.clearSince()).twilio).toBe(first);
+  });
+
+  it('when the configured queues change, then coverage is recounted once, and then kept by ±1 per hold', async () => {
+    await cg.ledger.change({ add: [{ id: 'manual:a', kind: 'manual', scope: 'all', by: 'ops', reason: 'r' }] });
+    expect(await cg.redis.hgetall(cg.keys.covered)).toEqual({ calls: '1', sms: '1' });
+    // Another instance, configured with one more queue, sees the same holds.
+    const wider = new HoldLedger(cg.redis, cg.keys, ['calls', 'sms', 'email']);
+    const { changes } = await wider.change({ add: [{ id: 'manual:b', kind: 'manual', scope: ['email'], by: 'ops', reason: 'r' }] });
+    expect(changes.map((c) => c.paused)).toEqual([[]]);
+    expect(await cg.redis.hgetall(cg.keys.covered)).toEqual({ calls: '1', sms: '1', email: '2' });
+    const released = await wider.change({ release: [{ id: 'manual:a', by: 'ops', reason: 'done' }] });
+    expect(released.changes.map((c) => c.resumed)).toEqual([['calls', 'sms']]);
+    expect(await cg.redis.hgetall(cg.keys.covered)).toEqual({ email: '1' });
+  });
+
+  it('when a request is larger than a step, then it is split in order: releases, then adds; clocks at the ends', () => {
+    const hold = (i: number) => ({ id: `manual:${i}`, kind: 'manual' as const, scope: 'all' as const, by: 'ops', reason: 'r' });
+    const rel = (i: number) => ({ id: `manual:${i}`, by: 'ops', reason: 'r' });
+    const steps = stepsOf({ release: [1, 2, 3].map(rel), add: [4, 5].map(hold), startClear: ['a'], stopClear: ['b'] }, 2);
+    expect(steps.map((s) => [s.release!.map((r) => r.id), s.add!.map((h) => h.id), s.startClear, s.stopClear])).toEqual([
+      [['manual:1', 'manual:2'], [], ['a'], []],
+      [['manual:3'], ['manual:4'], [], []],
+      [[], ['manual:5'], [], ['b']],
+    ]);
+    expect(stepsOf({ release: [rel(1)], startClear: ['a'] }, 2)).toHaveLength(1);
   });
 });

@@ -30,7 +30,11 @@ describe('lost state', () => {
     expect(await a.ledger.list()).toHaveLength(1);
 
     await redis.restart();
-    const lost = await waitFor(async () => (await a.ledger.audit(50)).filter((e) => e.event === 'state-lost'), { what: 'a state-lost audit entry' });
+    // An empty list is truthy: wait for an entry, not for the list.
+    const lost = await waitFor(async () => {
+      const entries = (await a.ledger.audit(50)).filter((e) => e.event === 'state-lost');
+      return entries.length ? entries : undefined;
+    }, { what: 'a state-lost audit entry' });
     expect(lost).toHaveLength(1);
     expect(lost[0]!.reason).toContain('holds from before are gone');
     expect(await a.ledger.list()).toEqual([]);

@@ -21,6 +21,12 @@ const schema = z.object({
   CALLGUARD_MINUTE_SECONDS: positiveNumber.default(60),
   /** Minutes a rule must stay continuously below threshold before its hold is released. */
   CALLGUARD_AUTO_RESUME_MINUTES: z.coerce.number().nonnegative().default(5),
+  /**
+   * Alert holds kept one per alert; alerts firing beyond this many join one overflow hold
+   * (`alert:overflow`, every queue) that stays until all of them resolve, so a flood of alerts
+   * can neither grow the holds without bound nor open the kill switch.
+   */
+  CALLGUARD_MAX_ALERT_HOLDS: z.coerce.number().int().min(1).max(100_000).default(200),
   /** on: rules pause queues; shadow: rules record "would have paused" instead; off: rules are counted but never pause. */
   CALLGUARD_AUTO_PAUSE: z.enum(['on', 'shadow', 'off']).default('on'),
   /** HTTP port of the admin API and Bull Board. */
@@ -78,6 +84,7 @@ export type Config = {
   minuteMs: number;
   autoResumeMinutes: number;
   autoPause: 'on' | 'shadow' | 'off';
+  maxAlertHolds: number;
   flushMs: number;
   logLevel: string;
   port: number;
@@ -113,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     minuteMs: Math.round(e.CALLGUARD_MINUTE_SECONDS * 1000),
     autoResumeMinutes: e.CALLGUARD_AUTO_RESUME_MINUTES,
     autoPause: e.CALLGUARD_AUTO_PAUSE,
+    maxAlertHolds: e.CALLGUARD_MAX_ALERT_HOLDS,
     flushMs: e.CALLGUARD_FLUSH_MS,
     logLevel: e.LOG_LEVEL,
     port: e.PORT,

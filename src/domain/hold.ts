@@ -99,6 +99,23 @@ export function alertHoldId(alert: { source: string; id: string }): string {
   return `alert:${alert.source}:${alert.id}`;
 }
 
+/** The one hold that alerts beyond CALLGUARD_MAX_ALERT_HOLDS join instead of getting their own. */
+export const OVERFLOW_HOLD_ID = 'alert:overflow';
+
+/**
+ * The overflow hold: every queue (the alerts behind it are not tracked one by one, so it fails
+ * closed), lifted when the last alert behind it resolves or by a person.
+ */
+export function overflowHold(cap: number): Omit<AlertHold, 'since'> {
+  return {
+    id: OVERFLOW_HOLD_ID,
+    kind: 'alert',
+    scope: 'all',
+    by: 'callguard',
+    reason: `more than ${cap} alert holds: the alerts beyond them hold every queue together until all of them resolve`,
+  };
+}
+
 export function manualHoldId(unique: string = randomUUID()): string {
   return `manual:${unique}`;
 }

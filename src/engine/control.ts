@@ -66,16 +66,19 @@ export class Control {
     return this.place(hold);
   }
 
-  /** Releases specific holds by id (Slack button, alert resolved). */
+  /**
+   * Releases specific holds by id (Slack button, alert resolved). An id without a hold of its own
+   * may be an alert behind the overflow hold: the ledger takes it out of there.
+   */
   async releaseIds(ids: string[], by: string, reason: string): Promise<{ released: Hold[]; changes: HoldChange[] }> {
     const holds = await this.ledger.list();
-    return this.release(holds.filter((h) => ids.includes(h.id)), by, reason);
+    return this.release(holds.filter((h) => ids.includes(h.id)), by, reason, ids);
   }
 
-  private async release(targets: Hold[], by: string, reason: string) {
+  private async release(targets: Hold[], by: string, reason: string, ids = targets.map((h) => h.id)) {
     const rules = targets.flatMap((h) => (h.kind === 'rule' ? [h.rule] : []));
     await this.counters.reset(rules);
-    const changes = await this.transitions.apply({ release: targets.map((h) => ({ id: h.id, by, reason })), stopClear: rules });
+    const changes = await this.transitions.apply({ release: ids.map((id) => ({ id, by, reason })), stopClear: rules });
     return { released: changes.map((c) => c.hold), changes };
   }
 

@@ -4,7 +4,7 @@ import type { HoldChange, HoldChangeRequest, HoldLedger } from '../store/holds.j
 
 /**
  * Every hold transition, whoever asks for it (the evaluator, a person, an alert): commit it in
- * one atomic ledger step, make the dispatch queues follow, then tell the listeners.
+ * atomic ledger steps, make the dispatch queues follow, then tell the listeners.
  */
 export class Transitions {
   constructor(
@@ -13,10 +13,12 @@ export class Transitions {
     private readonly emitter: EngineEmitter,
   ) {}
 
+  /** A large request commits in bounded steps; each step is enforced and published before the next. */
   async apply(req: HoldChangeRequest): Promise<HoldChange[]> {
-    const { changes } = await this.ledger.change(req);
-    await this.enforcer.apply(changes);
-    if (changes.length) await this.emitter.emit('changes', changes);
+    const { changes } = await this.ledger.change(req, async (step) => {
+      await this.enforcer.apply(step);
+      if (step.length) await this.emitter.emit('changes', step);
+    });
     return changes;
   }
 }

@@ -38,7 +38,7 @@ export interface AlertOutcome {
 /** Holds placed before holds named their principal read `alert:<source>`: any alerts principal may release those. */
 const legacyAuthor = (by: string) => by.startsWith('alert:');
 
-function mayRelease(hold: Hold, who: JobPrincipal): boolean {
+function mayRelease(hold: Pick<Hold, 'by'>, who: JobPrincipal): boolean {
   return who.role === 'admin' || hold.by === who.name || legacyAuthor(hold.by);
 }
 
@@ -75,7 +75,9 @@ export function alertJob(deps: AlertJobDeps) {
 
   const resolve = async (enqueuedAt: number, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
     await deps.marks.markResolved(hold, enqueuedAt);
-    const existing = (await deps.audit.list()).find((h) => h.id === hold);
+    // An alert beyond CALLGUARD_MAX_ALERT_HOLDS is held by the overflow hold; it still has an owner.
+    const member = await deps.audit.overflowMember(hold);
+    const existing = (await deps.audit.list()).find((h) => h.id === hold) ?? (member !== undefined ? { by: member } : undefined);
     if (existing && !mayRelease(existing, who)) {
       log.warn({ hold, by: who.name, owner: existing.by }, 'resolved notice for a hold another source placed; left alone');
       await deps.audit.appendAudit({ event: 'release-refused', hold, kind: 'alert', by: who.name, reason: `resolved: ${event.name}; the hold belongs to ${existing.by}`, paused: [], resumed: [] });

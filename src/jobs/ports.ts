@@ -20,8 +20,8 @@ export interface EvaluationPort {
 /** Places and releases holds on behalf of alerts and people. */
 export type HoldsPort = Pick<Control, 'addAlertHold' | 'releaseIds'>;
 
-/** Reads who holds what, and records refusals in the audit, for handlers that decide per principal. */
-export type AuditPort = Pick<HoldLedger, 'list' | 'appendAudit'>;
+/** Reads who holds what (alerts behind the overflow hold included), and records refusals in the audit, for handlers that decide per principal. */
+export type AuditPort = Pick<HoldLedger, 'list' | 'appendAudit' | 'overflowMember'>;
 
 /** Checks that a job's principal is vouched for by its signature (see JobSigner). */
 export type JobVerifier = Pick<JobSigner, 'verify'>;

@@ -1,5 +1,5 @@
 import type { Release } from '../domain/decide.js';
-import type { Hold, NewHold } from '../domain/hold.js';
+import { overflowHold, type Hold, type NewHold } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
 
@@ -39,6 +39,10 @@ export interface HoldChangeRequest {
 }
 
 const AUDIT_MAXLEN = 10_000;
+/** Holds added or released per script call: a resume-all of thousands of holds never blocks Redis for long. */
+export const HOLDS_PER_STEP = 100;
+/** Alerts tracked behind the overflow hold; beyond them it stays until a person releases it. */
+export const MAX_OVERFLOW_MEMBERS = 10_000;
 
 /** The hold ledger: every cause of a pause, changed atomically and audited in the same step. */
 export class HoldLedger {
@@ -46,6 +50,7 @@ export class HoldLedger {
     private readonly redis: CallguardRedis,
     private readonly keys: Keys,
     private readonly queues: string[],
+    private readonly maxAlertHolds = 200,
   ) {}
 
   async list(): Promise<Hold[]> {
@@ -53,13 +58,30 @@ export class HoldLedger {
     return raw.map(parseHold).sort((a, b) => a.since - b.since);
   }
 
-  async change(req: HoldChangeRequest): Promise<{ now: number; changes: HoldChange[] }> {
+  /**
+   * Applies the request in steps of at most HOLDS_PER_STEP holds (see stepsOf); each step is one
+   * atomic script call, and `onStep` sees its changes before the next step starts.
+   */
+  async change(req: HoldChangeRequest, onStep?: (changes: HoldChange[]) => Promise<void>): Promise<{ now: number; changes: HoldChange[] }> {
     const { add = [], release = [], startClear = [], stopClear = [] } = req;
     if (!add.length && !release.length && !startClear.length && !stopClear.length) return { now: Date.now(), changes: [] };
+    let now = 0;
+    const changes: HoldChange[] = [];
+    for (const step of stepsOf(req, HOLDS_PER_STEP)) {
+      const done = await this.step(step);
+      now = done.now;
+      changes.push(...done.changes);
+      await onStep?.(done.changes);
+    }
+    return { now, changes };
+  }
+
+  private async step(req: HoldChangeRequest): Promise<{ now: number; changes: HoldChange[] }> {
     const k = this.keys;
+    const overflow = { hold: overflowHold(this.maxAlertHolds), cap: this.maxAlertHolds, maxMembers: MAX_OVERFLOW_MEMBERS };
     const out = await this.redis.cgChangeHolds(
-      k.holds, k.covered, k.audit, k.changedAt, k.clearSince,
-      JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, add, release, startClear, stopClear }),
+      k.holds, k.covered, k.audit, k.changedAt, k.clearSince, k.holdIndex, k.alertOverflow,
+      JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, ...req, overflow }),
     );
     const parsed = JSON.parse(out) as { now: number; changes: unknown };
     // cjson encodes an empty Lua table as {}, so lists may come back as objects.
@@ -68,6 +90,11 @@ export class HoldLedger {
       return { ...change, hold: parseHold(JSON.stringify(change.hold)), paused: asArray(change.paused), resumed: asArray(change.resumed) } as HoldChange;
     });
     return { now: parsed.now, changes };
+  }
+
+  /** The principal whose alert is held by the overflow hold instead of its own, if it is. */
+  async overflowMember(id: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.alertOverflow, id)) ?? undefined;
   }
 
   /** Queues with at least one hold, as last written by a hold change. */
@@ -155,6 +182,29 @@ function auditEntry([id, flat]: [string, string[]]): AuditEntry {
     at: Number(f.at),
     data: f.data ? JSON.parse(f.data) : undefined,
   };
+}
+
+/**
+ * Splits a request into steps of at most `size` holds, in order (releases, then adds), with
+ * startClear in the first step and stopClear in the last. A small request is one step; a large
+ * one (an admin resume-all) loses all-or-nothing across steps, not within one.
+ */
+export function stepsOf(req: HoldChangeRequest, size: number): HoldChangeRequest[] {
+  const { add = [], release = [], startClear = [], stopClear = [] } = req;
+  if (add.length + release.length <= size) return [{ add, release, startClear, stopClear }];
+  const steps: HoldChangeRequest[] = [];
+  for (let i = 0; i < release.length + add.length; i += size) {
+    const end = i + size;
+    steps.push({
+      release: release.slice(i, end),
+      add: add.slice(Math.max(0, i - release.length), Math.max(0, end - release.length)),
+      startClear: [],
+      stopClear: [],
+    });
+  }
+  steps[0]!.startClear = startClear;
+  steps.at(-1)!.stopClear = stopClear;
+  return steps;
 }
 
 function asArray<T>(v: unknown): T[] {

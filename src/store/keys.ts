@@ -45,6 +45,21 @@ export class Keys {
   get covered(): string {
     return this.key('covered');
   }
+  /**
+   * Hash kept by the hold-change script beside `covered`: `queues` (JSON: the dispatch queues
+   * `covered` was counted for; another list makes the script recount) and `alerts` (alert holds,
+   * not counting the overflow hold).
+   */
+  get holdIndex(): string {
+    return this.key('hold-index');
+  }
+  /**
+   * Hash: alert hold id → sending principal, for alerts beyond CALLGUARD_MAX_ALERT_HOLDS held by
+   * the overflow hold instead of their own; field `*` once it holds MAX_OVERFLOW_MEMBERS.
+   */
+  get alertOverflow(): string {
+    return this.key('alert-overflow');
+  }
   /** Hash: rule → ms (Redis clock) since which it has been continuously below threshold. */
   get clearSince(): string {
     return this.key('clear-since');

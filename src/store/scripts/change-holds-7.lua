@@ -1,0 +1,181 @@
+--[[
+  Adds and releases holds, starts and stops rules' clear-since clocks, keeps count of which
+  dispatch queues are covered, and audits each change, all in one step: two instances racing
+  produce one change and one audit entry.
+
+  Cost: O(changes × queues) per call. Coverage and the alert-hold count are kept incrementally
+  (±1 per pausing hold added or released); they are rebuilt from every hold (O(holds), once) only
+  when the configured queues differ from the ones they were counted for, or were never counted.
+  The ledger sends large changes in bounded steps, so no call blocks Redis for long.
+
+  KEYS[1] holds hash (id -> hold JSON)
+  KEYS[2] covered hash (queue -> number of pausing holds covering it)
+  KEYS[3] audit stream
+  KEYS[4] changed-at string (ms, Redis clock; set only when a hold changed)
+  KEYS[5] clear-since hash (rule -> ms, Redis clock)
+  KEYS[6] hold index hash: queues (JSON of the queues KEYS[2] was counted for),
+          alerts (alert holds, not counting the overflow hold)
+  KEYS[7] overflow hash (alert hold id -> principal) of the alerts behind the overflow hold;
+          field '*' once it is full: then only a release of the overflow hold itself ends it
+
+  ARGV[1] JSON request:
+    { queues: [configured dispatch queues], maxlen: n (audit stream MAXLEN ~),
+      add: [hold], release: [{ id, by, reason, ifClear? }],
+      startClear: [rule], stopClear: [rule],
+      overflow: { hold, cap, maxMembers } }
+    Applied in this order:
+    1. startClear: HSETNX rule -> now (a clock already running keeps its start).
+    2. release: a release with ifClear = <rule> happens only while that rule still has a
+       clear-since time, so a trip that raced the evaluator's decision (and stopped the clock)
+       keeps the hold. Releasing an alert behind the overflow hold removes it from there; the
+       last one out releases the overflow hold.
+    3. add: an added hold whose id exists (or is behind the overflow hold) is left alone
+       (idempotent). Releases run first, so one call can swap a hold's effect under the same id.
+       An alert hold beyond `cap` alert holds joins the overflow hold instead (placing it first
+       if absent); only that placement is a change.
+    4. stopClear: HDEL rule.
+    Only holds whose effect is 'pause' (or absent) cover queues; 'shadow' and 'probe' holds are
+    recorded and audited under their own event names.
+
+  Returns JSON { now, changes: [{ event, hold, by, reason, paused: [queue], resumed: [queue], auditId }] }
+  event: hold-added | hold-released | would-pause | would-resume | probe-started | probe-ended
+]]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local req = cjson.decode(ARGV[1])
+local HOLDS, COVERED, AUDIT, CHANGED, CLEAR, INDEX, OVERFLOW = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local overflow = req.overflow
+
+local EVENTS = {
+  pause = { 'hold-added', 'hold-released' },
+  shadow = { 'would-pause', 'would-resume' },
+  probe = { 'probe-started', 'probe-ended' },
+}
+
+local configured = {}
+for _, q in ipairs(req.queues) do configured[q] = true end
+
+local function effect(hold)
+  if type(hold.effect) == 'string' and EVENTS[hold.effect] then return hold.effect end
+  return 'pause'
+end
+
+local function isOverflow(hold)
+  return overflow ~= nil and hold.id == overflow.hold.id
+end
+
+local function countsAsAlert(hold)
+  return hold.kind == 'alert' and not isOverflow(hold)
+end
+
+local function scopeOf(hold)
+  if hold.scope == 'all' then return req.queues end
+  return hold.scope
+end
+
+-- Rebuild the derived counts when they were counted for other queues (or never).
+local basis = cjson.encode(req.queues)
+if redis.call('HGET', INDEX, 'queues') ~= basis then
+  local covered, alerts = {}, 0
+  for _, raw in ipairs(redis.call('HVALS', HOLDS)) do
+    local h = cjson.decode(raw)
+    if effect(h) == 'pause' then
+      for _, q in ipairs(scopeOf(h)) do
+        if configured[q] then covered[q] = (covered[q] or 0) + 1 end
+      end
+    end
+    if countsAsAlert(h) then alerts = alerts + 1 end
+  end
+  redis.call('DEL', COVERED)
+  for q, n in pairs(covered) do redis.call('HSET', COVERED, q, n) end
+  redis.call('HSET', INDEX, 'queues', basis, 'alerts', alerts)
+end
+
+local changes = {}
+local changed = false
+
+-- Moves the hold's queues' counts by delta; returns the queues that went from 0 to 1 / 1 to 0.
+local function cover(hold, delta)
+  local paused, resumed = {}, {}
+  if effect(hold) ~= 'pause' then return paused, resumed end
+  for _, q in ipairs(scopeOf(hold)) do
+    if configured[q] then
+      local n = redis.call('HINCRBY', COVERED, q, delta)
+      if delta > 0 and n == 1 then table.insert(paused, q) end
+      if n <= 0 then
+        redis.call('HDEL', COVERED, q)
+        if delta < 0 then table.insert(resumed, q) end
+      end
+    end
+  end
+  return paused, resumed
+end
+
+local function record(which, hold, by, reason)
+  local paused, resumed = cover(hold, which == 1 and 1 or -1)
+  if countsAsAlert(hold) then redis.call('HINCRBY', INDEX, 'alerts', which == 1 and 1 or -1) end
+  changed = true
+  local event = EVENTS[effect(hold)][which]
+  local id = redis.call('XADD', AUDIT, 'MAXLEN', '~', req.maxlen, '*',
+    'event', event, 'hold', hold.id, 'kind', hold.kind, 'by', by, 'reason', reason,
+    'paused', table.concat(paused, ','), 'resumed', table.concat(resumed, ','),
+    'at', string.format('%d', now), 'data', cjson.encode(hold))
+  table.insert(changes, { event = event, hold = hold, by = by, reason = reason, paused = paused, resumed = resumed, auditId = id })
+end
+
+local function release(id, by, reason)
+  local raw = redis.call('HGET', HOLDS, id)
+  if not raw then return end
+  redis.call('HDEL', HOLDS, id)
+  local hold = cjson.decode(raw)
+  if isOverflow(hold) then redis.call('DEL', OVERFLOW) end
+  record(2, hold, by, reason)
+end
+
+local function add(hold)
+  hold.since = now
+  redis.call('HSET', HOLDS, hold.id, cjson.encode(hold))
+  record(1, hold, hold.by, hold.reason)
+end
+
+for _, rule in ipairs(req.startClear or {}) do
+  redis.call('HSETNX', CLEAR, rule, string.format('%d', now))
+end
+
+for _, rel in ipairs(req.release or {}) do
+  local blocked = rel.ifClear and redis.call('HEXISTS', CLEAR, rel.ifClear) == 0
+  if not blocked then
+    release(rel.id, rel.by, rel.reason)
+    if overflow and rel.id ~= '*' and redis.call('HDEL', OVERFLOW, rel.id) == 1 and redis.call('HLEN', OVERFLOW) == 0 then
+      release(overflow.hold.id, rel.by, 'the last alert behind the overflow hold ended: ' .. rel.reason)
+    end
+  end
+end
+
+for _, hold in ipairs(req.add or {}) do
+  local held = redis.call('HEXISTS', HOLDS, hold.id) == 1
+    or (overflow ~= nil and hold.kind == 'alert' and redis.call('HEXISTS', OVERFLOW, hold.id) == 1)
+  if not held then
+    local alerts = tonumber(redis.call('HGET', INDEX, 'alerts') or '0')
+    if countsAsAlert(hold) and overflow and alerts >= overflow.cap then
+      if redis.call('HLEN', OVERFLOW) < overflow.maxMembers then
+        redis.call('HSET', OVERFLOW, hold.id, hold.by)
+      else
+        redis.call('HSET', OVERFLOW, '*', '1')
+      end
+      if redis.call('HEXISTS', HOLDS, overflow.hold.id) == 0 then add(overflow.hold) end
+    else
+      add(hold)
+    end
+  end
+end
+
+for _, rule in ipairs(req.stopClear or {}) do
+  redis.call('HDEL', CLEAR, rule)
+end
+
+if changed then
+  redis.call('SET', CHANGED, string.format('%d', now))
+end
+
+return cjson.encode({ now = now, changes = changes })
