@@ -72,7 +72,11 @@ export function line(r: BenchResult): string {
   const base = r.baseline ? `baseline ${fmt(r.baseline.value)} ${r.baseline.unit} (${r.baseline.what})` : 'baseline —';
   const ratio = r.ratio !== undefined ? `${fmt(r.ratio)}×` : '—';
   const verdict = r.pass === undefined ? 'report' : r.pass ? 'PASS' : 'FAIL';
-  const detail = r.detail ? `  [${Object.entries(r.detail).map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v) : v}`).join(', ')}]` : '';
+  const detail = r.detail
+    ? `  [${Object.entries(r.detail)
+        .map(([k, v]) => `${k} ${typeof v === 'number' ? fmt(v) : v}`)
+        .join(', ')}]`
+    : '';
   return `${r.id.padEnd(4)} ${r.name}: ${fmt(r.value)} ${r.unit} | ${base} | ratio ${ratio} | target ${r.target ?? '—'} | ${verdict}${detail}`;
 }
 
@@ -87,11 +91,26 @@ export interface LoadResult {
  * HTTP load from a separate process (autocannon's CLI), so the load generator does not share the
  * event loop of the server it measures. `stop()` ends an open-ended load early.
  */
-export function httpLoad(opts: { url: string; connections: number; seconds: number; method?: string; headers?: Record<string, string>; body?: string }): {
+export function httpLoad(opts: {
+  url: string;
+  connections: number;
+  seconds: number;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: string;
+}): {
   done: Promise<LoadResult>;
   stop(): void;
 } {
-  const args = [new URL('../node_modules/autocannon/autocannon.js', import.meta.url).pathname, '-j', '-n', '-c', String(opts.connections), '-d', String(opts.seconds)];
+  const args = [
+    new URL('../node_modules/autocannon/autocannon.js', import.meta.url).pathname,
+    '-j',
+    '-n',
+    '-c',
+    String(opts.connections),
+    '-d',
+    String(opts.seconds),
+  ];
   if (opts.method) args.push('-m', opts.method);
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`);
   if (opts.body !== undefined) args.push('-b', opts.body);

@@ -31,20 +31,34 @@ async function trials(svc: BenchCallguard, n: number): Promise<number[]> {
 
 const result = (id: string, name: string, sorted: number[]): BenchResult => {
   const p99 = percentile(sorted, 99);
-  return { id, name, value: p99, unit: 'ms p99', target: 'p99 ≤ 100 ms', pass: p99 <= 100, detail: { p50: percentile(sorted, 50), max: sorted.at(-1)!, trials: sorted.length } };
+  return {
+    id,
+    name,
+    value: p99,
+    unit: 'ms p99',
+    target: 'p99 ≤ 100 ms',
+    pass: p99 <= 100,
+    detail: { p50: percentile(sorted, 50), max: sorted.at(-1)!, trials: sorted.length },
+  };
 };
 
 export async function p3(size: Size): Promise<BenchResult[]> {
   const n = size === 'full' ? 50 : 3;
-  const svc = await startBenchCallguard({
-    twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['twilio call failed'] },
-    storm: { threshold_count: 1_000_000_000, window_minutes: 5, log_patterns: ['storm provider failed'] },
-  }, { CALLGUARD_MINUTE_SECONDS: '60' });
+  const svc = await startBenchCallguard(
+    {
+      twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['twilio call failed'] },
+      storm: { threshold_count: 1_000_000_000, window_minutes: 5, log_patterns: ['storm provider failed'] },
+    },
+    { CALLGUARD_MINUTE_SECONDS: '60' },
+  );
   try {
     const quiet = await trials(svc, n);
     const http = await svc.http();
     const storm = httpLoad({
-      url: `${http.url}/health/errors`, connections: size === 'full' ? 50 : 5, seconds: 600, method: 'POST',
+      url: `${http.url}/health/errors`,
+      connections: size === 'full' ? 50 : 5,
+      seconds: 600,
+      method: 'POST',
       headers: { authorization: `Bearer ${BENCH_ADMIN.secret}`, 'content-type': 'application/json' },
       body: JSON.stringify({ rule: 'storm', count: 1 }),
     });
@@ -59,7 +73,10 @@ export async function p3(size: Size): Promise<BenchResult[]> {
     const load = await storm.done;
     return [
       result('P3', 'trip latency, quiet, 60 s minute', quiet),
-      { ...result('P3s', 'trip latency during a 50-connection error storm on another rule', stormed), detail: { ...result('', '', stormed).detail, stormReqPerSec: load.rps, non2xx: load.non2xx } },
+      {
+        ...result('P3s', 'trip latency during a 50-connection error storm on another rule', stormed),
+        detail: { ...result('', '', stormed).detail, stormReqPerSec: load.rps, non2xx: load.non2xx },
+      },
     ];
   } finally {
     await svc.stop();

@@ -23,9 +23,15 @@ async function trial(svc: BenchCallguard, guarded: boolean, jobs: number): Promi
     // A provider call: a few ms of I/O.
     await new Promise((r) => setTimeout(r, 5));
   };
-  const opts = { connection: { url: svc.config.redisUrl, maxRetriesPerRequest: null }, prefix: svc.config.queuePrefix, concurrency: CONCURRENCY };
+  const opts = {
+    connection: { url: svc.config.redisUrl, maxRetriesPerRequest: null },
+    prefix: svc.config.queuePrefix,
+    concurrency: CONCURRENCY,
+  };
   const workers = Array.from({ length: WORKERS }, () =>
-    guarded ? createGuardedWorker(name, processor, { ...opts, callguardPrefix: svc.config.prefix, retryDelayMs: 50 }) : new Worker(name, processor, opts),
+    guarded
+      ? createGuardedWorker(name, processor, { ...opts, callguardPrefix: svc.config.prefix, retryDelayMs: 50 })
+      : new Worker(name, processor, opts),
   );
   try {
     await queue.addBulk(Array.from({ length: jobs }, (_, i) => ({ name: 'call', data: { i } })));
@@ -45,7 +51,11 @@ async function trial(svc: BenchCallguard, guarded: boolean, jobs: number): Promi
 export async function p4(size: Size): Promise<BenchResult[]> {
   const n = size === 'full' ? 20 : 2;
   const jobs = size === 'full' ? 2000 : 200;
-  const svc = await startBenchCallguard({ twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['twilio call failed'] } }, {}, { worker: false });
+  const svc = await startBenchCallguard(
+    { twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['twilio call failed'] } },
+    {},
+    { worker: false },
+  );
   try {
     let guardedLate = 0;
     let plainLate = 0;
@@ -53,11 +63,18 @@ export async function p4(size: Size): Promise<BenchResult[]> {
       guardedLate += await trial(svc, true, jobs);
       plainLate += await trial(svc, false, jobs);
     }
-    return [{
-      id: 'P4', name: `calls started after pause() returned, ${WORKERS} workers × concurrency ${CONCURRENCY}, ${n} trials`,
-      value: guardedLate, unit: 'calls (guarded)', baseline: { value: plainLate, unit: 'calls', what: 'plain BullMQ workers' },
-      target: '0 with the guard', pass: guardedLate === 0, detail: { perTrialPlain: plainLate / n },
-    }];
+    return [
+      {
+        id: 'P4',
+        name: `calls started after pause() returned, ${WORKERS} workers × concurrency ${CONCURRENCY}, ${n} trials`,
+        value: guardedLate,
+        unit: 'calls (guarded)',
+        baseline: { value: plainLate, unit: 'calls', what: 'plain BullMQ workers' },
+        target: '0 with the guard',
+        pass: guardedLate === 0,
+        detail: { perTrialPlain: plainLate / n },
+      },
+    ];
   } finally {
     await svc.stop();
   }

@@ -4,7 +4,12 @@ import type { BenchResult, Size } from './lib.js';
 import { startBenchCallguard, startRedisServer } from './service.js';
 
 async function tick(url: string, rules: number): Promise<{ ms: number; longestScriptMs: number }> {
-  const json = Object.fromEntries(Array.from({ length: rules }, (_, i) => [`rule${i}`, { threshold_count: 1_000_000, window_minutes: 60, log_patterns: [`provider ${i} call failed`] }]));
+  const json = Object.fromEntries(
+    Array.from({ length: rules }, (_, i) => [
+      `rule${i}`,
+      { threshold_count: 1_000_000, window_minutes: 60, log_patterns: [`provider ${i} call failed`] },
+    ]),
+  );
   const svc = await startBenchCallguard(json, { REDIS_URL: url, CALLGUARD_MINUTE_SECONDS: '60' }, { worker: false });
   const admin = new Redis(url);
   try {
@@ -47,8 +52,12 @@ export async function p5(size: Size): Promise<BenchResult[]> {
       const t = await tick(server.url, rules);
       const last = rules === sizes.at(-1);
       out.push({
-        id: 'P5', name: `full evaluator tick, ${rules} rules × 60-minute windows`, value: t.ms, unit: 'ms',
-        baseline: { value: base.ms, unit: 'ms', what: '10 rules' }, ratio: t.ms / base.ms,
+        id: 'P5',
+        name: `full evaluator tick, ${rules} rules × 60-minute windows`,
+        value: t.ms,
+        unit: 'ms',
+        baseline: { value: base.ms, unit: 'ms', what: '10 rules' },
+        ratio: t.ms / base.ms,
         target: last && size === 'full' ? '≤ 100 ms; no script call > 10 ms' : 'no script call > 10 ms',
         pass: (last && size === 'full' ? t.ms <= 100 : true) && t.longestScriptMs <= 10,
         detail: { longestScriptMs: t.longestScriptMs },

@@ -12,7 +12,12 @@ async function load(url: string, size: Size, headers: Record<string, string> = {
 }
 
 export async function p6(size: Size): Promise<BenchResult[]> {
-  const json = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`provider${i}`, { threshold_count: 1000, window_minutes: 5, log_patterns: [`provider ${i} call failed`] }]));
+  const json = Object.fromEntries(
+    Array.from({ length: 100 }, (_, i) => [
+      `provider${i}`,
+      { threshold_count: 1000, window_minutes: 5, log_patterns: [`provider ${i} call failed`] },
+    ]),
+  );
   const svc = await startBenchCallguard(json, {}, { worker: false });
   const bare = express();
   let server: ReturnType<typeof createServer> | undefined;
@@ -28,12 +33,19 @@ export async function p6(size: Size): Promise<BenchResult[]> {
     const base = await load(bareUrl, size);
     const ours = await load(`${http.url}/health/service`, size, auth);
     const ratio = ours.rps / base.rps;
-    return [{
-      id: 'P6', name: `GET /health/service (${Math.round(body.length / 1024)} KB, 100 rules, 10 holds)`,
-      value: ours.rps, unit: 'req/s', baseline: { value: base.rps, unit: 'req/s', what: 'bare Express, same JSON' }, ratio,
-      target: '≥ 0.5×, p99 ≤ 2×', pass: ratio >= 0.5 && ours.p99 <= 2 * Math.max(base.p99, 1),
-      detail: { p99: ours.p99, baseP99: base.p99 },
-    }];
+    return [
+      {
+        id: 'P6',
+        name: `GET /health/service (${Math.round(body.length / 1024)} KB, 100 rules, 10 holds)`,
+        value: ours.rps,
+        unit: 'req/s',
+        baseline: { value: base.rps, unit: 'req/s', what: 'bare Express, same JSON' },
+        ratio,
+        target: '≥ 0.5×, p99 ≤ 2×',
+        pass: ratio >= 0.5 && ours.p99 <= 2 * Math.max(base.p99, 1),
+        detail: { p99: ours.p99, baseP99: base.p99 },
+      },
+    ];
   } finally {
     await new Promise((r) => (server ? server.close(r) : r(undefined)));
     await svc.stop();

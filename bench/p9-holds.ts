@@ -57,7 +57,13 @@ export interface ResumeAllFigures {
 export async function measureResumeAll(cg: Callguard, admin: Redis, n: number): Promise<ResumeAllFigures> {
   for (let i = 0; i < n; i += 1000) {
     const add: NewHold[] = Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({
-      id: `alert:bench:${i + j}`, kind: 'alert', scope: (i + j) % 2 ? 'all' : [cg.config.queues[0]!], by: 'bench', reason: `alert ${i + j} firing`, source: 'bench', alertName: 'Flood',
+      id: `alert:bench:${i + j}`,
+      kind: 'alert',
+      scope: (i + j) % 2 ? 'all' : [cg.config.queues[0]!],
+      by: 'bench',
+      reason: `alert ${i + j} firing`,
+      source: 'bench',
+      alertName: 'Flood',
     }));
     await cg.ledger.change({ add });
   }
@@ -68,7 +74,9 @@ export async function measureResumeAll(cg: Callguard, admin: Redis, n: number): 
   await admin.slowlog('RESET');
 
   // In its own process, so the PINGs measure Redis, not this process' busy event loop.
-  const pinger = spawn(process.execPath, ['-e', PINGER, admin.options.host ?? '127.0.0.1', String(admin.options.port)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const pinger = spawn(process.execPath, ['-e', PINGER, admin.options.host ?? '127.0.0.1', String(admin.options.port)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const report = new Promise<{ max: number; pings: number }>((resolve) => {
     let out = '';
     pinger.stdout.on('data', (d) => (out += d));
@@ -86,7 +94,10 @@ export async function measureResumeAll(cg: Callguard, admin: Redis, n: number): 
   await admin.config('SET', 'slowlog-log-slower-than', '10000');
   const scripts = log.filter((e) => /^eval/i.test(e[3][0] ?? ''));
   // The hold-change script: its first key is the holds hash.
-  const ours = scripts.filter((e) => e[3][3] === cg.keys.holds).map((e) => e[2] / 1000).sort((a, b) => a - b);
+  const ours = scripts
+    .filter((e) => e[3][3] === cg.keys.holds)
+    .map((e) => e[2] / 1000)
+    .sort((a, b) => a - b);
   const longest = log.reduce((a, e) => (e[2] > a[2] ? e : a), [0, 0, 0, ['']] as [number, number, number, string[]]);
   return {
     holds: n,
@@ -110,12 +121,28 @@ export async function p9(size: Size): Promise<BenchResult[]> {
   try {
     const f = await measureResumeAll(svc.cg, admin, n);
     const detail = {
-      holdScriptCalls: f.holdScriptMs.calls, holdScriptMedianMs: f.holdScriptMs.median, holdsPerStep: f.maxHoldsPerStep, steps: f.steps,
-      longestAnyScriptMs: f.longestScriptMs, longestCommand: `${f.longestCommand} ${f.longestCommandMs} ms`,
-      maxPingMs: +f.maxPingMs.toFixed(1), pings: f.pings, resumeMs: Math.round(f.resumeMs),
+      holdScriptCalls: f.holdScriptMs.calls,
+      holdScriptMedianMs: f.holdScriptMs.median,
+      holdsPerStep: f.maxHoldsPerStep,
+      steps: f.steps,
+      longestAnyScriptMs: f.longestScriptMs,
+      longestCommand: `${f.longestCommand} ${f.longestCommandMs} ms`,
+      maxPingMs: +f.maxPingMs.toFixed(1),
+      pings: f.pings,
+      resumeMs: Math.round(f.resumeMs),
     };
     const value = f.holdScriptMs.max;
-    return [{ id: 'P9', name: `resume-all at ${n} alert holds: longest hold-change script call`, value, unit: 'ms', target: '≤ 20 ms', pass: value <= 20, detail }];
+    return [
+      {
+        id: 'P9',
+        name: `resume-all at ${n} alert holds: longest hold-change script call`,
+        value,
+        unit: 'ms',
+        target: '≤ 20 ms',
+        pass: value <= 20,
+        detail,
+      },
+    ];
   } finally {
     await svc.stop();
     admin.disconnect();

@@ -11,7 +11,10 @@ export async function reference(size: Size): Promise<BenchResult[]> {
   try {
     const n = size === 'full' ? 200_000 : 2_000;
     const out: BenchResult[] = [];
-    for (const [label, args] of [['1 client', ['-c', '1']], ['50 clients, pipeline 16', ['-c', '50', '-P', '16']]] as const) {
+    for (const [label, args] of [
+      ['1 client', ['-c', '1']],
+      ['50 clients, pipeline 16', ['-c', '50', '-P', '16']],
+    ] as const) {
       const { stdout } = await run('redis-benchmark', ['-p', String(server.port), '-t', 'incr', '-n', String(n), '-q', ...args]);
       const rps = Number(/([\d.]+) requests per second/.exec(stdout)?.[1] ?? NaN);
       out.push({ id: 'REF', name: `redis-benchmark -t incr, ${label}`, value: rps, unit: 'INCR/s' });

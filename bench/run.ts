@@ -18,7 +18,10 @@ import { p9 } from './p9-holds.js';
 import { reference } from './reference.js';
 
 const size: Size = process.argv.includes('--smoke') ? 'smoke' : 'full';
-const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const only = process.argv
+  .find((a) => a.startsWith('--only='))
+  ?.slice(7)
+  .split(',');
 const benches = { REF: reference, P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7, P8: p8, P9: p9 };
 
 const started = performance.now();
@@ -32,6 +35,12 @@ for (const [id, bench] of Object.entries(benches)) {
 }
 const seconds = (performance.now() - started) / 1000;
 const failed = results.filter((r) => r.pass === false).map((r) => r.id);
-console.log(`bench (${size}) finished in ${seconds.toFixed(0)} s on ${os.cpus().length} cores; ${failed.length ? `below target: ${failed.join(', ')}` : 'every target met'}`);
-if (size === 'full') writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ at: new Date().toISOString(), seconds, cpus: os.cpus().length, results }, null, 2) + '\n');
+console.log(
+  `bench (${size}) finished in ${seconds.toFixed(0)} s on ${os.cpus().length} cores; ${failed.length ? `below target: ${failed.join(', ')}` : 'every target met'}`,
+);
+if (size === 'full')
+  writeFileSync(
+    new URL('./results.json', import.meta.url),
+    JSON.stringify({ at: new Date().toISOString(), seconds, cpus: os.cpus().length, results }, null, 2) + '\n',
+  );
 process.exit(0);

@@ -26,18 +26,28 @@ export interface BenchCallguard {
   stop(): Promise<void>;
 }
 
-export async function startBenchCallguard(rulesJson: Record<string, unknown>, env: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<BenchCallguard> {
+export async function startBenchCallguard(
+  rulesJson: Record<string, unknown>,
+  env: Record<string, string> = {},
+  opts: { worker?: boolean } = {},
+): Promise<BenchCallguard> {
   const { prefix, queuePrefix } = benchPrefix();
   const config = loadConfig({
-    REDIS_URL, CALLGUARD_PREFIX: prefix, CALLGUARD_QUEUE_PREFIX: queuePrefix, LOG_LEVEL: 'silent',
-    CALLGUARD_USERS: `${BENCH_ADMIN.name}:admin:${BENCH_ADMIN.secret}`, ...env,
+    REDIS_URL,
+    CALLGUARD_PREFIX: prefix,
+    CALLGUARD_QUEUE_PREFIX: queuePrefix,
+    LOG_LEVEL: 'silent',
+    CALLGUARD_USERS: `${BENCH_ADMIN.name}:admin:${BENCH_ADMIN.secret}`,
+    ...env,
   });
   const rules = parseRules(JSON.stringify(rulesJson), 'bench-rules.json', config.queues).rules;
   const cg = await createCallguard(config, rules, { logger: createLogger('silent') });
   if (opts.worker !== false) await cg.startWorker();
   let server: HttpServer | undefined;
   return {
-    cg, config, rules,
+    cg,
+    config,
+    rules,
     connection: () => cg.redis,
     counted: async (rule) => (await cg.counters.sums([rule])).counts[rule.name] ?? 0,
     async http() {
@@ -66,7 +76,9 @@ export async function freePort(): Promise<number> {
 /** A private redis-server (no persistence) for benchmarks that read SLOWLOG or count every command. */
 export async function startRedisServer(): Promise<{ url: string; port: number; stop(): Promise<void> }> {
   const port = await freePort();
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   const url = `redis://127.0.0.1:${port}`;
   // Commands wait in ioredis' offline queue until the server accepts connections.
   const probe = new Redis(url, { retryStrategy: () => 50, maxRetriesPerRequest: null });
@@ -75,11 +87,13 @@ export async function startRedisServer(): Promise<{ url: string; port: number; s
   await probe.ping().finally(() => clearTimeout(timer));
   probe.disconnect();
   return {
-    url, port,
-    stop: () => new Promise<void>((resolve) => {
-      if (child.exitCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
-    }),
+    url,
+    port,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGKILL');
+      }),
   };
 }

@@ -27,7 +27,8 @@ const FAIL_MS = 2500;
 const JOBS = 60;
 
 const t0 = Date.now();
-const say = (tag: string, text: string) => console.log(`${`+${((Date.now() - t0) / 1000).toFixed(1)}s`.padStart(7)}  ${tag.padEnd(8)} ${text}`);
+const say = (tag: string, text: string) =>
+  console.log(`${`+${((Date.now() - t0) / 1000).toFixed(1)}s`.padStart(7)}  ${tag.padEnd(8)} ${text}`);
 
 async function demo(): Promise<void> {
   const config = loadConfig({
@@ -45,14 +46,17 @@ async function demo(): Promise<void> {
   });
   const { rules } = parseRules(
     JSON.stringify({ twilio: { threshold_count: 10, window_minutes: 3, log_patterns: ['error when making call via twilio'] } }),
-    'demo rules', config.queues,
+    'demo rules',
+    config.queues,
   );
   const rule = rules[0]!;
   const cg = await createCallguard(config, rules, { logger: createLogger('silent') });
   await cg.startWorker();
   const http = await startHttpServer(httpDeps(cg), { principals: [{ name: 'demo', role: 'admin', secret }] });
 
-  console.log(`callguard demo — minute = 1 s; rule twilio trips at ${rule.thresholdCount} errors in ${rule.windowMinutes} min and resumes after ${config.autoResumeMinutes} min clear`);
+  console.log(
+    `callguard demo — minute = 1 s; rule twilio trips at ${rule.thresholdCount} errors in ${rule.windowMinutes} min and resumes after ${config.autoResumeMinutes} min clear`,
+  );
   console.log(`Bull Board: ${http.url}/admin/queues   login: demo / ${secret}   Redis prefixes: ${config.prefix} ${config.queuePrefix}\n`);
 
   // The example dispatch side: a guarded worker placing calls through a provider that fails for a while.
@@ -61,35 +65,44 @@ async function demo(): Promise<void> {
   const appLog = pino({ level: 'info' }, sink);
   const connection = { url: config.redisUrl, maxRetriesPerRequest: null };
   const completed = new Set<string>();
-  const worker = createGuardedWorker<{ to: string }>('calls', async (job) => {
-    try {
-      return await provider.placeCall(job.data.to);
-    } catch (err) {
-      appLog.error({ err }, 'error when making call via twilio');
-      throw err;
-    }
-  }, { connection, prefix: config.queuePrefix, callguardPrefix: config.prefix, concurrency: 2 });
+  const worker = createGuardedWorker<{ to: string }>(
+    'calls',
+    async (job) => {
+      try {
+        return await provider.placeCall(job.data.to);
+      } catch (err) {
+        appLog.error({ err }, 'error when making call via twilio');
+        throw err;
+      }
+    },
+    { connection, prefix: config.queuePrefix, callguardPrefix: config.prefix, concurrency: 2 },
+  );
   worker.on('completed', (job) => completed.add(job.id!));
   worker.on('error', () => undefined);
   const producer = new Queue('calls', { connection, prefix: config.queuePrefix });
   const calls = cg.dispatch.get('calls')!;
 
-  cg.emitter.on('changes', async (changes) => {
-    for (const c of changes) {
-      if (c.event === 'hold-added') {
-        say('TRIP', `${c.hold.reason}`);
-        say('PAUSED', `queue calls paused by hold ${c.hold.id} — Queue.pause() in BullMQ, waiting: ${await calls.getWaitingCount()}`);
-      } else if (c.event === 'hold-released') {
-        say('RESUME', `${c.hold.id} released: ${c.reason ?? ''}`.trim());
+  cg.emitter.on(
+    'changes',
+    async (changes) => {
+      for (const c of changes) {
+        if (c.event === 'hold-added') {
+          say('TRIP', `${c.hold.reason}`);
+          say('PAUSED', `queue calls paused by hold ${c.hold.id} — Queue.pause() in BullMQ, waiting: ${await calls.getWaitingCount()}`);
+        } else if (c.event === 'hold-released') {
+          say('RESUME', `${c.hold.id} released: ${c.reason ?? ''}`.trim());
+        }
       }
-    }
-  }, 'demo narration');
+    },
+    'demo narration',
+  );
 
   let fed = 0;
   const feeder = setInterval(() => {
     if (fed >= JOBS) return clearInterval(feeder);
     const batch = Array.from({ length: 5 }, () => ({
-      name: 'call', data: { to: `+1555${String(++fed).padStart(7, '0')}` },
+      name: 'call',
+      data: { to: `+1555${String(++fed).padStart(7, '0')}` },
       opts: { attempts: 10, backoff: { type: 'exponential' as const, delay: 300 } },
     }));
     void producer.addBulk(batch);
@@ -101,16 +114,22 @@ async function demo(): Promise<void> {
   const deadline = Date.now() + 55_000;
   while (Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 250));
-    const [{ counts }, clear, paused, waiting] = await Promise.all([cg.counters.sums([rule]), cg.ledger.clearSince(), calls.isPaused(), calls.getWaitingCount()]);
+    const [{ counts }, clear, paused, waiting] = await Promise.all([
+      cg.counters.sums([rule]),
+      cg.ledger.clearSince(),
+      calls.isPaused(),
+      calls.getWaitingCount(),
+    ]);
     if (!recovered && !provider.failing) {
       recovered = true;
       say('PROVIDER', 'twilio recovered (calls would succeed again)');
     }
     const now = await cg.ledger.now();
     const count = counts.twilio ?? 0;
-    const line = paused && clear.twilio !== undefined
-      ? `twilio clear for ${Math.floor((now - clear.twilio) / 1000)}/${config.autoResumeMinutes} min — resume when it reaches ${config.autoResumeMinutes}`
-      : `twilio errors ${count}/${rule.thresholdCount} in window; queue ${paused ? 'PAUSED' : 'running'}, waiting ${waiting}, done ${completed.size}/${JOBS}`;
+    const line =
+      paused && clear.twilio !== undefined
+        ? `twilio clear for ${Math.floor((now - clear.twilio) / 1000)}/${config.autoResumeMinutes} min — resume when it reaches ${config.autoResumeMinutes}`
+        : `twilio errors ${count}/${rule.thresholdCount} in window; queue ${paused ? 'PAUSED' : 'running'}, waiting ${waiting}, done ${completed.size}/${JOBS}`;
     // While paused only the count and the clear clock are news; the growing backlog is not.
     const key = paused ? line.replace(/waiting \d+, done \d+/, '') : line;
     if (key !== lastLine) say(paused && clear.twilio !== undefined ? 'CLEAR' : 'STATUS', line);

@@ -15,7 +15,11 @@ import { SimulatedProvider } from './simulated-provider.js';
 
 const config = loadConfig();
 const queueName = config.queues[0]!;
-const provider = new SimulatedProvider('twilio', Number(process.env.EXAMPLE_FAIL_SECONDS ?? 30) * 1000, Number(process.env.EXAMPLE_LATENCY_MS ?? 20));
+const provider = new SimulatedProvider(
+  'twilio',
+  Number(process.env.EXAMPLE_FAIL_SECONDS ?? 30) * 1000,
+  Number(process.env.EXAMPLE_LATENCY_MS ?? 20),
+);
 const logger = pino({}, pino.multistream([{ stream: process.stdout }, { stream: createCallguardSink() }]));
 // REDIS_URL, or a cluster client when REDIS_CLUSTER_NODES is set (then the prefixes need hash tags).
 const connection = connectRedis(config);
@@ -40,14 +44,22 @@ worker.on('error', (err) => logger.error({ err }, 'worker error'));
 const perSecond = Number(process.env.EXAMPLE_JOBS_PER_SECOND ?? 0);
 const producer = new Queue(queueName, { connection, prefix: config.queuePrefix });
 let n = 0;
-const feeder = perSecond > 0
-  ? setInterval(() => {
-      const jobs = Array.from({ length: perSecond }, () => ({ name: 'call', data: { to: `+1555${String(++n).padStart(7, '0')}` }, opts: { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 1000 } }));
-      producer.addBulk(jobs).catch((err) => logger.error({ err }, 'could not enqueue demo calls'));
-    }, 1000)
-  : undefined;
+const feeder =
+  perSecond > 0
+    ? setInterval(() => {
+        const jobs = Array.from({ length: perSecond }, () => ({
+          name: 'call',
+          data: { to: `+1555${String(++n).padStart(7, '0')}` },
+          opts: { attempts: 8, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000, removeOnFail: 1000 },
+        }));
+        producer.addBulk(jobs).catch((err) => logger.error({ err }, 'could not enqueue demo calls'));
+      }, 1000)
+    : undefined;
 
-logger.info({ queue: queueName, failForSeconds: Number(process.env.EXAMPLE_FAIL_SECONDS ?? 30), perSecond }, 'example dispatch worker started');
+logger.info(
+  { queue: queueName, failForSeconds: Number(process.env.EXAMPLE_FAIL_SECONDS ?? 30), perSecond },
+  'example dispatch worker started',
+);
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, async () => {

@@ -89,4 +89,6 @@ if (loops.length) {
 }
 if (process.exitCode) process.exit();
 const count = [...edges.values()].reduce((n, m) => n + m.size, 0);
-console.log(`Imports follow the data flow; no import loops between ${new Set([...Object.keys(graph)].filter((f) => f.includes('/')).map(folderOf)).size} folders under src/ (${count} folder edges; ${KNOWN.size} known edge(s) skipped: ${[...KNOWN.keys()].join(', ')}).`);
+console.log(
+  `Imports follow the data flow; no import loops between ${new Set([...Object.keys(graph)].filter((f) => f.includes('/')).map(folderOf)).size} folders under src/ (${count} folder edges; ${KNOWN.size} known edge(s) skipped: ${[...KNOWN.keys()].join(', ')}).`,
+);

@@ -13,11 +13,22 @@ const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: [
 const ALERTS: JobPrincipal = { name: 'alertmanager', role: 'alerts' };
 
 const event = (status: AlertEvent['status'], extra: Partial<AlertEvent> = {}): AlertEvent => ({
-  source: 'alertmanager', id: 'fp-1', status, name: 'TwilioDown', reason: 'twilio 5xx', labels: {}, ...extra,
+  source: 'alertmanager',
+  id: 'fp-1',
+  status,
+  name: 'TwilioDown',
+  reason: 'twilio 5xx',
+  labels: {},
+  ...extra,
 });
 
 /** The worker passes `id`, `name`, `data` and `timestamp` (when the job was enqueued); data round-trips through JSON as in BullMQ. */
-const asJob = (data: unknown, timestamp: number) => ({ id: `j${timestamp}`, name: JOB.alert, data: JSON.parse(JSON.stringify(data)), timestamp });
+const asJob = (data: unknown, timestamp: number) => ({
+  id: `j${timestamp}`,
+  name: JOB.alert,
+  data: JSON.parse(JSON.stringify(data)),
+  timestamp,
+});
 
 describe('alert job handler', () => {
   let cg: Callguard;
@@ -28,15 +39,26 @@ describe('alert job handler', () => {
     cg = await startTestCallguard(RULES, { CALLGUARD_QUEUES: 'calls,sms' }, { worker: false });
     // Run through the registry, as the health worker does: validation, then the handler.
     const jobs = registry([
-      alertJob({ holds: cg.control, rules: cg.rules, marks: new AlertMarks(cg.redis, cg.keys, 3), audit: cg.ledger, verifier: cg.signer, logger: cg.logger }),
+      alertJob({
+        holds: cg.control,
+        rules: cg.rules,
+        marks: new AlertMarks(cg.redis, cg.keys, 3),
+        audit: cg.ledger,
+        verifier: cg.signer,
+        logger: cg.logger,
+      }),
     ]);
     handle = (job) => dispatch(jobs, job);
   });
   afterEach(() => stopTestCallguard(cg));
 
   it('when a resolved notice is handled before the firing one enqueued earlier, then the hold does not stay', async () => {
-    expect(await handle(signed([event('resolved')], 2000))).toEqual({ outcomes: [{ hold: 'alert:alertmanager:fp-1', status: 'resolved', result: 'unchanged' }] });
-    expect(await handle(signed([event('firing')], 1000))).toEqual({ outcomes: [{ hold: 'alert:alertmanager:fp-1', status: 'firing', result: 'added-then-released' }] });
+    expect(await handle(signed([event('resolved')], 2000))).toEqual({
+      outcomes: [{ hold: 'alert:alertmanager:fp-1', status: 'resolved', result: 'unchanged' }],
+    });
+    expect(await handle(signed([event('firing')], 1000))).toEqual({
+      outcomes: [{ hold: 'alert:alertmanager:fp-1', status: 'firing', result: 'added-then-released' }],
+    });
     expect(await cg.ledger.list()).toEqual([]);
     expect(await cg.dispatch.get('calls')!.isPaused()).toBe(false);
   });
@@ -52,7 +74,14 @@ describe('alert job handler', () => {
     await handle(signed([event('firing', { rule: 'twilio' })], 1000));
     expect(await handle(signed([event('firing', { rule: 'twilio' })], 1500))).toMatchObject({ outcomes: [{ result: 'unchanged' }] });
     const [hold] = await cg.ledger.list();
-    expect(hold).toMatchObject({ kind: 'alert', scope: ['calls'], rule: 'twilio', by: 'alertmanager', alertName: 'TwilioDown', source: 'alertmanager' });
+    expect(hold).toMatchObject({
+      kind: 'alert',
+      scope: ['calls'],
+      rule: 'twilio',
+      by: 'alertmanager',
+      alertName: 'TwilioDown',
+      source: 'alertmanager',
+    });
     const audit = await cg.ledger.audit();
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ event: 'hold-added', by: 'alertmanager' });
@@ -72,7 +101,12 @@ describe('alert job handler', () => {
 
   it('when one alert of a group names an unknown queue, then the others still take effect and the bad one is audited', async () => {
     const out = await handle(signed([event('firing', { id: 'bad', queues: ['fax'] }), event('firing', { id: 'good' })], 1));
-    expect(out).toMatchObject({ outcomes: [{ hold: 'alert:alertmanager:bad', result: 'failed', error: expect.stringMatching(/unknown dispatch queue/) }, { hold: 'alert:alertmanager:good', result: 'added' }] });
+    expect(out).toMatchObject({
+      outcomes: [
+        { hold: 'alert:alertmanager:bad', result: 'failed', error: expect.stringMatching(/unknown dispatch queue/) },
+        { hold: 'alert:alertmanager:good', result: 'added' },
+      ],
+    });
     expect((await cg.ledger.list()).map((h) => h.id)).toEqual(['alert:alertmanager:good']);
     expect((await cg.ledger.audit()).map((e) => [e.event, e.hold])).toEqual([
       ['hold-added', 'alert:alertmanager:good'],
@@ -103,7 +137,9 @@ describe('alert job handler', () => {
       expect((await cg.ledger.list()).map((h) => h.id)).toEqual(['alert:alertmanager:fp-1']);
       expect((await cg.ledger.audit(1))[0]).toMatchObject({ event: 'release-refused', by: 'grafana' });
 
-      expect(await handle(signed([event('resolved')], 3000, { name: 'ops-admin', role: 'admin' }))).toMatchObject({ outcomes: [{ result: 'released' }] });
+      expect(await handle(signed([event('resolved')], 3000, { name: 'ops-admin', role: 'admin' }))).toMatchObject({
+        outcomes: [{ result: 'released' }],
+      });
       await handle(signed([event('firing')], 4000));
       expect(await handle(signed([event('resolved')], 5000))).toMatchObject({ outcomes: [{ result: 'released' }] });
       expect(await cg.ledger.list()).toEqual([]);
@@ -122,6 +158,10 @@ describe('alert job handler', () => {
     expect(await cg.redis.zcard(cg.keys.alertResolved)).toBe(3);
     expect(await cg.redis.keys(`${cg.config.prefix}:cg:alert-resolved:*`)).toEqual([]);
     // The newest marks are the ones kept: they are the ones a racing firing notice can still need.
-    expect(await cg.redis.zrange(cg.keys.alertResolved, '0', '-1')).toEqual(['alert:alertmanager:never-7', 'alert:alertmanager:never-8', 'alert:alertmanager:never-9']);
+    expect(await cg.redis.zrange(cg.keys.alertResolved, '0', '-1')).toEqual([
+      'alert:alertmanager:never-7',
+      'alert:alertmanager:never-8',
+      'alert:alertmanager:never-9',
+    ]);
   });
 });

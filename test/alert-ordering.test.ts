@@ -4,7 +4,14 @@ import type { Callguard } from '../src/app/callguard.js';
 import { startTestCallguard, stopTestCallguard } from './support/harness.js';
 
 const RULES = { twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['error when making call via twilio'] } };
-const alert = (status: 'firing' | 'resolved') => ({ source: 'generic', id: 'carrier-down', status, name: 'CarrierDown', reason: 'carrier down', labels: {} });
+const alert = (status: 'firing' | 'resolved') => ({
+  source: 'generic',
+  id: 'carrier-down',
+  status,
+  name: 'CarrierDown',
+  reason: 'carrier down',
+  labels: {},
+});
 
 describe('alert notices ordered by Redis time', () => {
   let cg: Callguard | undefined;

@@ -20,10 +20,20 @@ describe('alert holds beyond the cap', () => {
   });
   afterEach(() => stopTestCallguard(cg));
 
-  const fire = (n: number, queues?: string[]) => cg.control.addAlertHold({ id: `alert:grafana:fp${n}`, by: 'grafana', reason: `alert ${n}`, queues, source: 'grafana', alertName: 'Flood' });
+  const fire = (n: number, queues?: string[]) =>
+    cg.control.addAlertHold({
+      id: `alert:grafana:fp${n}`,
+      by: 'grafana',
+      reason: `alert ${n}`,
+      queues,
+      source: 'grafana',
+      alertName: 'Flood',
+    });
   const resolve = (n: number) => cg.control.releaseIds([`alert:grafana:fp${n}`], 'grafana', `resolved: alert ${n}`);
-  const notified = async () => (await cg.notifier.queue.getJobs(['waiting', 'delayed', 'prioritized'])).map((j) => (j.data as ChangeJob).change);
-  const paused = async () => Object.fromEntries(await Promise.all([...cg.dispatch].map(async ([q, queue]) => [q, await queue.isPaused()] as const)));
+  const notified = async () =>
+    (await cg.notifier.queue.getJobs(['waiting', 'delayed', 'prioritized'])).map((j) => (j.data as ChangeJob).change);
+  const paused = async () =>
+    Object.fromEntries(await Promise.all([...cg.dispatch].map(async ([q, queue]) => [q, await queue.isPaused()] as const)));
 
   it('when the 201st alert fires, then it joins one overflow hold; the queues stay paused until every alert behind it resolves', async () => {
     expect(cg.config.maxAlertHolds).toBe(CAP);
@@ -87,11 +97,32 @@ describe('alert holds beyond the cap', () => {
   it('when another source resolves an alert behind the overflow hold, then it stays; its own source lifts it', async () => {
     const small = await startTestCallguard({}, { CALLGUARD_QUEUES: 'calls', CALLGUARD_MAX_ALERT_HOLDS: '1' }, { worker: false });
     try {
-      const jobs = registry([alertJob({ holds: small.control, rules: small.rules, marks: new AlertMarks(small.redis, small.keys), audit: small.ledger, verifier: small.signer, logger: small.logger })]);
+      const jobs = registry([
+        alertJob({
+          holds: small.control,
+          rules: small.rules,
+          marks: new AlertMarks(small.redis, small.keys),
+          audit: small.ledger,
+          verifier: small.signer,
+          logger: small.logger,
+        }),
+      ]);
       const am: JobPrincipal = { name: 'alertmanager', role: 'alerts' };
-      const alert = (status: AlertEvent['status'], id: string): AlertEvent => ({ source: 'alertmanager', id, status, name: 'Down', reason: 'down', labels: {} });
+      const alert = (status: AlertEvent['status'], id: string): AlertEvent => ({
+        source: 'alertmanager',
+        id,
+        status,
+        name: 'Down',
+        reason: 'down',
+        labels: {},
+      });
       const handle = (alerts: AlertEvent[], timestamp: number, who = am) =>
-        dispatch(jobs, { id: `j${timestamp}`, name: JOB.alert, data: JSON.parse(JSON.stringify(small.signer.sign({ alerts }, who))), timestamp });
+        dispatch(jobs, {
+          id: `j${timestamp}`,
+          name: JOB.alert,
+          data: JSON.parse(JSON.stringify(small.signer.sign({ alerts }, who))),
+          timestamp,
+        });
 
       await handle([alert('firing', 'fp-1'), alert('firing', 'fp-2')], 1000);
       expect((await small.ledger.list()).map((h) => h.id).sort()).toEqual(['alert:alertmanager:fp-1', OVERFLOW_HOLD_ID]);

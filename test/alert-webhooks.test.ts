@@ -65,7 +65,12 @@ describe('alert webhooks end to end (route → events queue → worker → holds
     expect(held.paused).toEqual({ 'outbound-calls': true, callbacks: true, sms: false });
 
     const status = await request(`${t.url}/health/service`, { token: tokenOf('viewer') });
-    expect(status.json).toMatchObject({ is_paused: true, paused_by: 'alertmanager', pause_reason: 'SipTrunkErrors: SIP 503s from carrier-a above 5%', source_rule: 'carrier_a_failures' });
+    expect(status.json).toMatchObject({
+      is_paused: true,
+      paused_by: 'alertmanager',
+      pause_reason: 'SipTrunkErrors: SIP 503s from carrier-a above 5%',
+      source_rule: 'carrier_a_failures',
+    });
     expect(status.json.holds[0]).toMatchObject({ kind: 'alert', alert_name: 'SipTrunkErrors', source: 'alertmanager', until: null });
     expect(Date.parse(status.json.holds[0].since)).toBeGreaterThan(Date.now() - 60_000);
 
@@ -212,18 +217,24 @@ describe('webhook signatures', () => {
 
   it.each<[string, () => Record<string, string>]>([
     ['ours', () => ({ 'x-callguard-signature': signCallguard(Buffer.from(body()), WEBHOOK_SECRET) })],
-    ['Grafana, timed', () => {
-      const ts = nowS();
-      return { 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, `${ts}:`, body()), 'x-grafana-alerting-timestamp': ts };
-    }],
-  ])('when a signed request (%s) is replayed within the window, then 409 replayed and only the first was enqueued (issue 10)', async (_what, headers) => {
-    const h = headers();
-    await handled(t, await send(body(), h));
-    const replay = await send(body(), h);
-    expect(replay.status).toBe(409);
-    expect(replay.json.error.code).toBe('replayed');
-    expect(await alertJobs(t)).toHaveLength(1);
-  });
+    [
+      'Grafana, timed',
+      () => {
+        const ts = nowS();
+        return { 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, `${ts}:`, body()), 'x-grafana-alerting-timestamp': ts };
+      },
+    ],
+  ])(
+    'when a signed request (%s) is replayed within the window, then 409 replayed and only the first was enqueued (issue 10)',
+    async (_what, headers) => {
+      const h = headers();
+      await handled(t, await send(body(), h));
+      const replay = await send(body(), h);
+      expect(replay.status).toBe(409);
+      expect(replay.json.error.code).toBe('replayed');
+      expect(await alertJobs(t)).toHaveLength(1);
+    },
+  );
 
   it('a remembered signature expires with its timestamp window', async () => {
     const h = { 'x-callguard-signature': signCallguard(Buffer.from(body()), WEBHOOK_SECRET) };
@@ -237,7 +248,10 @@ describe('webhook signatures', () => {
 
   it('when Grafana signs "<timestamp>:<body>" with the timestamp header, then accepted', async () => {
     const ts = nowS();
-    const reply = await send(body(), { 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, `${ts}:`, body()), 'x-grafana-alerting-timestamp': ts });
+    const reply = await send(body(), {
+      'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, `${ts}:`, body()),
+      'x-grafana-alerting-timestamp': ts,
+    });
     await handled(t, reply);
   });
 
@@ -245,16 +259,36 @@ describe('webhook signatures', () => {
   const rejected: Array<[string, () => Record<string, string>, () => string]> = [
     ['ours, wrong secret', () => ({ 'x-callguard-signature': signCallguard(Buffer.from(body()), 'another-secret-entirely-123') }), body],
     ['ours, stale timestamp', () => ({ 'x-callguard-signature': `t=${stale},v1=${hmac(WEBHOOK_SECRET, `${stale}.`, body())}` }), body],
-    ['ours, future timestamp', () => {
-      const t2 = String(Math.floor(Date.now() / 1000) + 10 * 60);
-      return { 'x-callguard-signature': `t=${t2},v1=${hmac(WEBHOOK_SECRET, `${t2}.`, body())}` };
-    }, body],
-    ['ours, tampered body', () => ({ 'x-callguard-signature': signCallguard(Buffer.from(body()), WEBHOOK_SECRET) }), () => body().replace('outbound-calls', 'callbacks')],
+    [
+      'ours, future timestamp',
+      () => {
+        const t2 = String(Math.floor(Date.now() / 1000) + 10 * 60);
+        return { 'x-callguard-signature': `t=${t2},v1=${hmac(WEBHOOK_SECRET, `${t2}.`, body())}` };
+      },
+      body,
+    ],
+    [
+      'ours, tampered body',
+      () => ({ 'x-callguard-signature': signCallguard(Buffer.from(body()), WEBHOOK_SECRET) }),
+      () => body().replace('outbound-calls', 'callbacks'),
+    ],
     ['ours, malformed header', () => ({ 'x-callguard-signature': 'sha256=abc' }), body],
     ['Grafana, wrong secret', () => ({ 'x-grafana-alerting-signature': hmac('another-secret-entirely-123', body()) }), body],
-    ['Grafana, stale timestamp', () => ({ 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, `${stale}:`, body()), 'x-grafana-alerting-timestamp': stale }), body],
-    ['Grafana, tampered body', () => ({ 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, body()) }), () => body().replace('"firing"', '"resolved"')],
-    ['Grafana, timestamp swapped after signing', () => ({ 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, `${stale}:`, body()), 'x-grafana-alerting-timestamp': nowS() }), body],
+    [
+      'Grafana, stale timestamp',
+      () => ({ 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, `${stale}:`, body()), 'x-grafana-alerting-timestamp': stale }),
+      body,
+    ],
+    [
+      'Grafana, tampered body',
+      () => ({ 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, body()) }),
+      () => body().replace('"firing"', '"resolved"'),
+    ],
+    [
+      'Grafana, timestamp swapped after signing',
+      () => ({ 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, `${stale}:`, body()), 'x-grafana-alerting-timestamp': nowS() }),
+      body,
+    ],
   ];
 
   it.each(rejected)('when the signature is bad (%s), then 401 and nothing is enqueued', async (_what, headers, data) => {
@@ -268,13 +302,18 @@ describe('webhook signatures', () => {
 
   it('when a signature is presented to another route, then it does not authenticate there', async () => {
     const data = JSON.stringify({ reason: 'signed pause attempt' });
-    const reply = await postJson(`${t.url}/health/pause`, data, { headers: { 'x-callguard-signature': signCallguard(Buffer.from(data), WEBHOOK_SECRET) } });
+    const reply = await postJson(`${t.url}/health/pause`, data, {
+      headers: { 'x-callguard-signature': signCallguard(Buffer.from(data), WEBHOOK_SECRET) },
+    });
     expect(reply.status).toBe(401);
     expect((await snapshot(t)).holds).toEqual([]);
   });
 
   it('when both a bearer token and a signature are sent, then the bearer token decides', async () => {
-    const reply = await send(body(), { authorization: `Bearer ${tokenOf('viewer')}`, 'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, body()) });
+    const reply = await send(body(), {
+      authorization: `Bearer ${tokenOf('viewer')}`,
+      'x-grafana-alerting-signature': hmac(WEBHOOK_SECRET, body()),
+    });
     expect(reply.status).toBe(403);
   });
 });
@@ -282,7 +321,11 @@ describe('webhook signatures', () => {
 describe('Grafana body-only signatures with CALLGUARD_GRAFANA_UNTIMED_SIGNATURES=true', () => {
   let t: TestHttp;
   beforeEach(async () => {
-    t = await startTestHttp(RULES, { CALLGUARD_QUEUES: QUEUES, CALLGUARD_WEBHOOK_SECRET: WEBHOOK_SECRET, CALLGUARD_GRAFANA_UNTIMED_SIGNATURES: 'true' });
+    t = await startTestHttp(RULES, {
+      CALLGUARD_QUEUES: QUEUES,
+      CALLGUARD_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      CALLGUARD_GRAFANA_UNTIMED_SIGNATURES: 'true',
+    });
   });
   afterEach(() => stopTestHttp(t));
 

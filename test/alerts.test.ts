@@ -217,12 +217,12 @@ describe('malformed payloads', () => {
       withFirstAlert('alertmanager-firing', (a) => (a.labels.severity = 2)),
       /alerts\.0\.labels\.severity: .*expected string/,
     ],
+    ['alertmanager: unknown alert status', withFirstAlert('alertmanager-resolved', (a) => (a.status = 'pending')), /alerts\.0\.status: /],
     [
-      'alertmanager: unknown alert status',
-      withFirstAlert('alertmanager-resolved', (a) => (a.status = 'pending')),
-      /alerts\.0\.status: /,
+      'alertmanager: missing labels',
+      withFirstAlert('alertmanager-firing', (a) => Reflect.deleteProperty(a, 'labels')),
+      /alerts\.0\.labels: /,
     ],
-    ['alertmanager: missing labels', withFirstAlert('alertmanager-firing', (a) => Reflect.deleteProperty(a, 'labels')), /alerts\.0\.labels: /],
     [
       'alertmanager: numeric fingerprint',
       withFirstAlert('alertmanager-firing', (a) => (a.fingerprint = 123)),

@@ -12,7 +12,16 @@ import { ticks } from './support/fences.js';
 import { request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
 const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'] } };
 const SCREENSHOT = '/tmp/board.png';
 const UI_TIMEOUT_MS = 10_000;
@@ -39,7 +48,10 @@ async function signIn(page: Page, who: Who, secret = USERS[who].secret): Promise
   await page.waitForLoadState();
   const origin = await posted.request().headerValue('origin');
   const shown = (await page.textContent('body'))?.trim().slice(0, 300);
-  return { status: posted.status(), detail: `sign-in as ${who} answered ${posted.status()} (the browser sent Origin: ${origin}): ${shown}` };
+  return {
+    status: posted.status(),
+    detail: `sign-in as ${who} answered ${posted.status()} (the browser sent Origin: ${origin}): ${shown}`,
+  };
 }
 
 async function expectSignedIn(page: Page, who: Who): Promise<void> {
@@ -115,7 +127,10 @@ describe('Bull Board in Chromium', () => {
   });
 
   beforeEach(async () => {
-    expect(existsSync(CHROMIUM), `Chromium is not installed at ${CHROMIUM}. Install it with \`apt-get install chromium\` (.ci/run does); this test must not be skipped.`).toBe(true);
+    expect(
+      existsSync(CHROMIUM),
+      `Chromium is not installed at ${CHROMIUM}. Install it with \`apt-get install chromium\` (.ci/run does); this test must not be skipped.`,
+    ).toBe(true);
     t = await startTestHttp(RULES, { CALLGUARD_QUEUES: 'calls,sms' });
     await context.clearCookies();
     page = await context.newPage();
@@ -140,7 +155,10 @@ describe('Bull Board in Chromium', () => {
 
     await expectSignedIn(page, 'viewer');
     expect(await page.title()).toBe('callguard (read-only)');
-    const queues = await page.getByRole('navigation').getByRole('link').evaluateAll((links) => links.map((a) => a.getAttribute('title')));
+    const queues = await page
+      .getByRole('navigation')
+      .getByRole('link')
+      .evaluateAll((links) => links.map((a) => a.getAttribute('title')));
     expect(queues.sort()).toEqual(['callguard.events', 'callguard.notifications', 'calls', 'sms']);
 
     await openQueue(page, 'calls');
@@ -163,7 +181,9 @@ describe('Bull Board in Chromium', () => {
     expect(await queueAction(page, 'calls', 'Pause')).toBe(200);
 
     const status = (await request(`${t.url}/health/service`, { token: tokenOf('admin') })).json;
-    expect(status.holds).toEqual([expect.objectContaining({ kind: 'manual', scope: ['calls'], by: USERS.admin.name, reason: 'paused from Bull Board' })]);
+    expect(status.holds).toEqual([
+      expect.objectContaining({ kind: 'manual', scope: ['calls'], by: USERS.admin.name, reason: 'paused from Bull Board' }),
+    ]);
     expect(status.queues.calls).toMatchObject({ paused: true, held: true });
     expect(await isPaused(t, 'calls')).toBe(true);
     expect(await isPaused(t, 'sms')).toBe(false);
@@ -175,7 +195,8 @@ describe('Bull Board in Chromium', () => {
 
     await page.goto(`${t.url}/admin/queues/`);
     await page.getByRole('navigation').getByText('Paused').waitFor();
-    for (const queue of ['calls', 'sms', 'callguard.events', 'callguard.notifications']) await page.locator(`main a[title="${queue}"]`).waitFor();
+    for (const queue of ['calls', 'sms', 'callguard.events', 'callguard.notifications'])
+      await page.locator(`main a[title="${queue}"]`).waitFor();
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
     await openQueue(page, 'calls');

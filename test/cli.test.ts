@@ -109,7 +109,13 @@ describe('callguard CLI against a running callguard', () => {
     const s = await status(t);
     expect(s.holds).toHaveLength(1);
     const [hold] = s.holds;
-    expect(hold).toMatchObject({ kind: 'manual', effect: 'pause', scope: ['sms'], by: USERS.admin.name, reason: 'SMS carrier maintenance' });
+    expect(hold).toMatchObject({
+      kind: 'manual',
+      effect: 'pause',
+      scope: ['sms'],
+      by: USERS.admin.name,
+      reason: 'SMS carrier maintenance',
+    });
     const until = Date.parse(hold.until);
     expect(until).toBeGreaterThanOrEqual(before + 30 * 60_000 - 1000);
     expect(until).toBeLessThanOrEqual(after + 30 * 60_000 + 1000);
@@ -257,7 +263,10 @@ describe('callguard check-rules', () => {
     ['a non-positive threshold', { twilio: { threshold_count: 0, window_minutes: 5, log_patterns: ['twilio api error'] } }],
     ['an unknown field and an empty pattern', { twilio: { threshold_count: 5, window_minutes: 5, log_patterns: [' '], queue: ['calls'] } }],
     ['invalid JSON', '{\n  "twilio": { "threshold_count": 5,, }\n}'],
-    ['a queue outside CALLGUARD_QUEUES', { sms: { threshold_count: 5, window_minutes: 5, log_patterns: ['sms gateway down'], queues: ['sms'] } }],
+    [
+      'a queue outside CALLGUARD_QUEUES',
+      { sms: { threshold_count: 5, window_minutes: 5, log_patterns: ['sms gateway down'], queues: ['sms'] } },
+    ],
   ])('when the file has %s, then exit 1 with the message the server prints', async (_what, content) => {
     const path = file('bad.json', content);
     const run = await cli(['check-rules', path]);
@@ -274,7 +283,9 @@ describe('callguard check-rules', () => {
   });
 
   it('when patterns are too broad, then every lint warning is printed and the exit is still 0', async () => {
-    const path = file('broad.json', { twilio: { threshold_count: 5, window_minutes: 5, log_patterns: ['twilio', 'error', 'twilio api error'] } });
+    const path = file('broad.json', {
+      twilio: { threshold_count: 5, window_minutes: 5, log_patterns: ['twilio', 'error', 'twilio api error'] },
+    });
     const { warnings } = loadRulesFile(path, ['calls']);
     expect(warnings.length).toBe(2);
     const run = await cli(['check-rules', path]);
@@ -287,12 +298,17 @@ describe('callguard check-rules', () => {
   });
 
   it('when rules name queues, then --queues (else CALLGUARD_QUEUES) says which exist', async () => {
-    const path = file('queues.json', { sms: { threshold_count: 5, window_minutes: 5, log_patterns: ['sms gateway down'], queues: ['sms'] } });
+    const path = file('queues.json', {
+      sms: { threshold_count: 5, window_minutes: 5, log_patterns: ['sms gateway down'], queues: ['sms'] },
+    });
     expect((await cli(['check-rules', path, '--queues', 'calls,sms'])).code).toBe(0);
     expect((await cli(['check-rules', path], { queues: 'calls,sms' })).code).toBe(0);
     const refused = await cli(['check-rules', path, '--json'], { queues: 'calls' });
     expect(refused.code).toBe(1);
-    expect(JSON.parse(refused.stdout)).toMatchObject({ ok: false, errors: [serverError(path, ['calls']).replace(/^callguard: |\n$/g, '')] });
+    expect(JSON.parse(refused.stdout)).toMatchObject({
+      ok: false,
+      errors: [serverError(path, ['calls']).replace(/^callguard: |\n$/g, '')],
+    });
   });
 });
 

@@ -11,10 +11,13 @@ const doc = parse(compose, { strict: true, uniqueKeys: true });
 
 function envFile(path: string): Record<string, string> {
   return Object.fromEntries(
-    readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('#')).map((l) => {
-      const i = l.indexOf('=');
-      return [l.slice(0, i), l.slice(i + 1)];
-    }),
+    readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('#'))
+      .map((l) => {
+        const i = l.indexOf('=');
+        return [l.slice(0, i), l.slice(i + 1)];
+      }),
   );
 }
 
@@ -82,8 +85,11 @@ describe('.env.example', () => {
       message = (err as Error).message;
     }
     expect(message).toContain('CALLGUARD_SESSION_SECRET: is a placeholder');
-    expect(() => parsePrincipals(env.CALLGUARD_USERS!)).toThrow(/CALLGUARD_USERS entry 1: secret is a placeholder.*CALLGUARD_USERS entry 2: secret is a placeholder/);
-    for (const value of [env.CALLGUARD_SESSION_SECRET!, ...env.CALLGUARD_USERS!.split(',').map((e) => e.split(':')[2]!)]) expect(message).not.toContain(value);
+    expect(() => parsePrincipals(env.CALLGUARD_USERS!)).toThrow(
+      /CALLGUARD_USERS entry 1: secret is a placeholder.*CALLGUARD_USERS entry 2: secret is a placeholder/,
+    );
+    for (const value of [env.CALLGUARD_SESSION_SECRET!, ...env.CALLGUARD_USERS!.split(',').map((e) => e.split(':')[2]!)])
+      expect(message).not.toContain(value);
   });
 
   it('says how to generate secrets, and is a valid configuration once they are generated', () => {

@@ -4,13 +4,24 @@ import { loadConfig } from '../src/app/config.js';
 describe('config', () => {
   it('has the documented defaults', () => {
     expect(loadConfig({})).toMatchObject({
-      redisUrl: 'redis://127.0.0.1:6379', rulesPath: './rules.json', queues: ['calls'], queuePrefix: 'bull',
-      prefix: '{callguard}', minuteMs: 60_000, autoResumeMinutes: 5, autoPause: 'on', port: 3000, remindMinutes: 30,
+      redisUrl: 'redis://127.0.0.1:6379',
+      rulesPath: './rules.json',
+      queues: ['calls'],
+      queuePrefix: 'bull',
+      prefix: '{callguard}',
+      minuteMs: 60_000,
+      autoResumeMinutes: 5,
+      autoPause: 'on',
+      port: 3000,
+      remindMinutes: 30,
     });
   });
 
   it('parses lists and the minute', () => {
-    expect(loadConfig({ CALLGUARD_QUEUES: ' calls, sms ,calls', CALLGUARD_MINUTE_SECONDS: '0.5' })).toMatchObject({ queues: ['calls', 'sms'], minuteMs: 500 });
+    expect(loadConfig({ CALLGUARD_QUEUES: ' calls, sms ,calls', CALLGUARD_MINUTE_SECONDS: '0.5' })).toMatchObject({
+      queues: ['calls', 'sms'],
+      minuteMs: 500,
+    });
   });
 
   it.each([
@@ -47,7 +58,10 @@ describe('config', () => {
 
   it('accepts secrets of 32 characters or more', () => {
     const strong = 'x7Gq2LbV9mN4pR8sT1wY5zA3cE6hJ0kU';
-    expect(loadConfig({ CALLGUARD_SESSION_SECRET: strong, CALLGUARD_WEBHOOK_SECRET: `${strong}-w` })).toMatchObject({ sessionSecret: strong, webhookSecret: `${strong}-w` });
+    expect(loadConfig({ CALLGUARD_SESSION_SECRET: strong, CALLGUARD_WEBHOOK_SECRET: `${strong}-w` })).toMatchObject({
+      sessionSecret: strong,
+      webhookSecret: `${strong}-w`,
+    });
   });
 
   it('never echoes a bad value, so a password in a malformed REDIS_URL stays out of the error', () => {
@@ -62,7 +76,9 @@ describe('config', () => {
   });
 
   it('lists every bad variable at once', () => {
-    expect(() => loadConfig({ CALLGUARD_AUTO_PAUSE: 'x', CALLGUARD_MINUTE_SECONDS: '-2' })).toThrow(/CALLGUARD_MINUTE_SECONDS.*CALLGUARD_AUTO_PAUSE|CALLGUARD_AUTO_PAUSE.*CALLGUARD_MINUTE_SECONDS/);
+    expect(() => loadConfig({ CALLGUARD_AUTO_PAUSE: 'x', CALLGUARD_MINUTE_SECONDS: '-2' })).toThrow(
+      /CALLGUARD_MINUTE_SECONDS.*CALLGUARD_AUTO_PAUSE|CALLGUARD_AUTO_PAUSE.*CALLGUARD_MINUTE_SECONDS/,
+    );
   });
 
   describe('Redis Cluster', () => {
@@ -70,7 +86,10 @@ describe('config', () => {
 
     it('reads the seed nodes, and keeps REDIS_URL only for single-node mode', () => {
       expect(loadConfig({}).clusterNodes).toEqual([]);
-      expect(loadConfig(cluster).clusterNodes).toEqual([{ host: '10.0.0.1', port: 7000 }, { host: '::1', port: 7001 }]);
+      expect(loadConfig(cluster).clusterNodes).toEqual([
+        { host: '10.0.0.1', port: 7000 },
+        { host: '::1', port: 7001 },
+      ]);
     });
 
     it.each([

@@ -97,9 +97,19 @@ describe('the console over HTTP', () => {
   it('when an admin pauses and resumes by queue, then the answers are those of /health/pause and /health/resume, in the admin’s name', async () => {
     const paused = await post('/admin/api/pause', { queues: ['calls'], reason: 'by queue' });
     expect(paused.status).toBe(200);
-    expect(paused.json).toMatchObject({ status: 'paused', paused_by: USERS.admin.name, hold: { kind: 'manual', scope: ['calls'], by: USERS.admin.name, reason: 'by queue' }, newly_paused: ['calls'] });
+    expect(paused.json).toMatchObject({
+      status: 'paused',
+      paused_by: USERS.admin.name,
+      hold: { kind: 'manual', scope: ['calls'], by: USERS.admin.name, reason: 'by queue' },
+      newly_paused: ['calls'],
+    });
     const resumed = await post('/admin/api/resume', { queues: ['calls'] });
-    expect(resumed.json).toMatchObject({ status: 'resumed', resumed_by: USERS.admin.name, released: [{ id: paused.json.hold.id }], newly_resumed: ['calls'] });
+    expect(resumed.json).toMatchObject({
+      status: 'resumed',
+      resumed_by: USERS.admin.name,
+      released: [{ id: paused.json.hold.id }],
+      newly_resumed: ['calls'],
+    });
     const audit = await t.cg.ledger.audit(10);
     expect(audit.map((e) => [e.event, e.by, e.reason])).toEqual([
       ['hold-released', USERS.admin.name, 'resumed from the console'],

@@ -11,7 +11,16 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { login, postJson, request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+];
 // Minute = 1 s in tests: a 60-minute window keeps reported errors counted for the whole test.
 const RULES = {
   twilio: { threshold_count: 5, window_minutes: 60, log_patterns: ['twilio api error'], queues: ['calls'] },
@@ -45,7 +54,8 @@ async function openConsoleAs(page: Page, url: string, who: Who): Promise<void> {
 
 /** Marks the document, so a test can prove later that the page was never reloaded. */
 const markDocument = (page: Page) => page.evaluate(() => ((window as unknown as { cgMark: string }).cgMark = 'same document'));
-const stillSameDocument = async (page: Page) => expect(await page.evaluate(() => (window as unknown as { cgMark?: string }).cgMark)).toBe('same document');
+const stillSameDocument = async (page: Page) =>
+  expect(await page.evaluate(() => (window as unknown as { cgMark?: string }).cgMark)).toBe('same document');
 
 /** Milliseconds from `start` until the selector (with the text) is on the page; waits with a deadline, never a fixed sleep. */
 async function msUntil(page: Page, start: number, selector: string, text?: string): Promise<number> {
@@ -73,7 +83,10 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
   });
 
   beforeEach(async () => {
-    expect(existsSync(CHROMIUM), `Chromium is not installed at ${CHROMIUM}. Install it with \`apt-get install chromium\`; this test must not be skipped.`).toBe(true);
+    expect(
+      existsSync(CHROMIUM),
+      `Chromium is not installed at ${CHROMIUM}. Install it with \`apt-get install chromium\`; this test must not be skipped.`,
+    ).toBe(true);
     t = await startTestHttp(RULES, { CALLGUARD_QUEUES: 'calls,sms' });
     await context.clearCookies();
     page = await context.newPage();
@@ -91,9 +104,14 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     await t.cg.control.pause({ by: USERS.admin.name, queues: ['sms'], reason: 'carrier maintenance' });
     await openConsoleAs(page, t.url, 'viewer');
 
-    expect(await page.locator('#rules tr[data-rule]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-rule')))).toEqual(['twilio', 'sendgrid']);
+    expect(await page.locator('#rules tr[data-rule]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-rule')))).toEqual([
+      'twilio',
+      'sendgrid',
+    ]);
     expect(await page.locator('#rules tr[data-rule="twilio"] .state').textContent()).toBe('clear');
-    expect(await page.locator('#rules tr[data-rule="twilio"] svg[role=img]').getAttribute('aria-label')).toContain('0 errors in the last 60 min against a threshold of 5');
+    expect(await page.locator('#rules tr[data-rule="twilio"] svg[role=img]').getAttribute('aria-label')).toContain(
+      '0 errors in the last 60 min against a threshold of 5',
+    );
     const hold = page.locator('#holds tr[data-hold^="manual:"]');
     expect(await hold.textContent()).toContain('carrier maintenance');
     expect(await hold.textContent()).toContain(USERS.admin.name);
@@ -105,7 +123,8 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
 
     // The actions, forged: from the viewer's page (the browser adds Origin and the cookie), and by hand with the viewer's cookie.
     const fromPage = await page.evaluate(async () => {
-      const post = (path: string, body: unknown) => fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const post = (path: string, body: unknown) =>
+        fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       return [(await post('/admin/api/pause', { reason: 'forged' })).status, (await post('/admin/api/resume', {})).status];
     });
     expect(fromPage).toEqual([403, 403]);
@@ -123,7 +142,11 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     t.cg.emitter.on('changes', (changes) => {
       if (changes.some((c) => c.event === 'hold-added')) placedAt ??= Date.now();
     });
-    const paused = await postJson(`${t.url}/health/pause`, { queues: ['calls'], reason: 'paused over the API' }, { token: tokenOf('admin') });
+    const paused = await postJson(
+      `${t.url}/health/pause`,
+      { queues: ['calls'], reason: 'paused over the API' },
+      { token: tokenOf('admin') },
+    );
     expect(paused.status).toBe(200);
     expect(placedAt, 'the hold was placed').toBeDefined();
     const elapsed = await msUntil(page, placedAt!, '#holds tr[data-hold]', 'paused over the API');
@@ -248,7 +271,12 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
       pending.push(
         (async () => {
           const [body, sizes] = await Promise.all([r.body(), r.request().sizes()]);
-          loaded.push({ url: r.url(), status: r.status(), body: body.length, transferred: sizes.responseHeadersSize + sizes.responseBodySize });
+          loaded.push({
+            url: r.url(),
+            status: r.status(),
+            body: body.length,
+            transferred: sizes.responseHeadersSize + sizes.responseBodySize,
+          });
         })(),
       );
     });
@@ -260,7 +288,9 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect(loaded.every((r) => r.status === 200 && r.url.startsWith(t.url))).toBe(true);
     const bodies = loaded.reduce((a, r) => a + r.body, 0);
     const transferred = loaded.reduce((a, r) => a + r.transferred, 0);
-    console.log(`console: first load = ${loaded.length} responses, ${bodies} bytes of bodies, ${transferred} bytes transferred with headers (${loaded.map((r) => `${new URL(r.url).pathname} ${r.body}`).join(', ')})`);
+    console.log(
+      `console: first load = ${loaded.length} responses, ${bodies} bytes of bodies, ${transferred} bytes transferred with headers (${loaded.map((r) => `${new URL(r.url).pathname} ${r.body}`).join(', ')})`,
+    );
     expect(bodies).toBeLessThan(50_000);
 
     // And it is a page helmet's CSP lets run: the script ran (times localised, polling started) with no violation.

@@ -9,7 +9,18 @@ import { ensureBuilt, npmEnv } from './support/build.js';
 import { REDIS_URL, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 
 const run = promisify(execFile);
-const SERVER_ONLY = ['express', 'passport', '@slack/web-api', 'prom-client', '@bull-board/api', '@bull-board/express', 'helmet', 'connect-redis', 'express-session', 'commander'];
+const SERVER_ONLY = [
+  'express',
+  'passport',
+  '@slack/web-api',
+  'prom-client',
+  '@bull-board/api',
+  '@bull-board/express',
+  'helmet',
+  'connect-redis',
+  'express-session',
+  'commander',
+];
 const RULES = { twilio: { threshold_count: 1000, window_minutes: 5, log_patterns: ['error when making call via twilio'] } };
 
 // Every module a process loads: ESM resolutions through a module.register() hook (written to the
@@ -60,11 +71,17 @@ beforeAll(async () => {
   const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { env: npmEnv() });
   const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
   const shipped = files.map((f) => f.path);
-  console.log(`packed ${filename}: ${shipped.length} files, e.g. ${['dist/client/index.js', 'dist/app/index.js', 'dist/cli/bin.js', 'dist/store/scripts/record-n.lua'].filter((f) => shipped.includes(f)).join(', ')}`);
+  console.log(
+    `packed ${filename}: ${shipped.length} files, e.g. ${['dist/client/index.js', 'dist/app/index.js', 'dist/cli/bin.js', 'dist/store/scripts/record-n.lua'].filter((f) => shipped.includes(f)).join(', ')}`,
+  );
   expect(shipped.filter((f) => !/^(dist\/|rules\.json$|README\.md$|package\.json$)/.test(f))).toEqual([]);
   await run('mkdir', ['-p', project]);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'cg-consumer', private: true, type: 'module' }));
-  await run('npm', ['install', join(dir, filename), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], { cwd: project, env: npmEnv(), maxBuffer: 16 * 1024 * 1024 });
+  await run(
+    'npm',
+    ['install', join(dir, filename), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'],
+    { cwd: project, env: npmEnv(), maxBuffer: 16 * 1024 * 1024 },
+  );
   console.log(`npm pack + install into a temporary project: ${Math.round(performance.now() - started)} ms`);
   writeFileSync(join(project, 'hooks.mjs'), HOOKS);
   writeFileSync(join(project, 'register.mjs'), REGISTER);
@@ -91,12 +108,17 @@ async function node(script: string, env: Record<string, string> = {}) {
   return { out: JSON.parse(stdout.trim().split('\n').at(-1)!), modules, packagesLoaded };
 }
 
-describe("the packed package in another project, from plain node", () => {
+describe('the packed package in another project, from plain node', () => {
   it("import 'callguard' with the host's LOG_LEVEL=DEBUG and PORT=http: reports are counted, no server package is loaded", async () => {
     cg = await startTestCallguard(RULES);
     const client = await node('client.mjs', {
-      LOG_LEVEL: 'DEBUG', PORT: 'http',
-      REDIS_URL, CALLGUARD_PREFIX: cg.config.prefix, CALLGUARD_RULES: './rules.json', CALLGUARD_QUEUES: 'calls', CALLGUARD_FLUSH_MS: '20',
+      LOG_LEVEL: 'DEBUG',
+      PORT: 'http',
+      REDIS_URL,
+      CALLGUARD_PREFIX: cg.config.prefix,
+      CALLGUARD_RULES: './rules.json',
+      CALLGUARD_QUEUES: 'calls',
+      CALLGUARD_FLUSH_MS: '20',
     });
     console.log(`client: ${JSON.stringify(client.out)}`);
     // The info line is below every rule: the sink turns it away before it counts as a line.
@@ -108,21 +130,33 @@ describe("the packed package in another project, from plain node", () => {
     expect(client.modules.some((m) => m.startsWith('file://') && m.includes('/node_modules/callguard/dist/client/index.js'))).toBe(true);
     expect(client.packagesLoaded(['bullmq', 'ioredis', 'zod'])).toEqual(['bullmq', 'ioredis', 'zod']);
     expect(client.modules.some((m) => m.includes('/tsx/'))).toBe(false);
-    console.log(`client loaded ${new Set(client.modules).size} modules; server-only among them: ${JSON.stringify(client.packagesLoaded(SERVER_ONLY))}`);
+    console.log(
+      `client loaded ${new Set(client.modules).size} modules; server-only among them: ${JSON.stringify(client.packagesLoaded(SERVER_ONLY))}`,
+    );
     expect(client.packagesLoaded(SERVER_ONLY)).toEqual([]);
   });
 
   it("import 'callguard/server' gives createCallguard (and the same recording sees its server packages)", async () => {
     const server = await node('server.mjs');
-    console.log(`server: ${JSON.stringify(server.out)}; server-only packages loaded: ${server.packagesLoaded(SERVER_ONLY).length}/${SERVER_ONLY.length}`);
+    console.log(
+      `server: ${JSON.stringify(server.out)}; server-only packages loaded: ${server.packagesLoaded(SERVER_ONLY).length}/${SERVER_ONLY.length}`,
+    );
     expect(server.out).toEqual({ createCallguard: 'function', startHttpServer: 'function', loadConfig: 'function' });
-    expect(server.packagesLoaded(['express', 'prom-client', '@slack/web-api', 'passport'])).toEqual(['express', 'prom-client', '@slack/web-api', 'passport']);
+    expect(server.packagesLoaded(['express', 'prom-client', '@slack/web-api', 'passport'])).toEqual([
+      'express',
+      'prom-client',
+      '@slack/web-api',
+      'passport',
+    ]);
   });
 
   it('the `callguard` bin runs compiled, without tsx', async () => {
     expect(existsSync(join(project, 'node_modules/callguard/dist/client/index.d.ts'))).toBe(true);
     expect(existsSync(join(project, 'node_modules/tsx'))).toBe(false);
-    const { stdout } = await run(join(project, 'node_modules/.bin/callguard'), ['check-rules', 'node_modules/callguard/rules.json'], { cwd: project, env: { PATH: process.env.PATH } });
+    const { stdout } = await run(join(project, 'node_modules/.bin/callguard'), ['check-rules', 'node_modules/callguard/rules.json'], {
+      cwd: project,
+      env: { PATH: process.env.PATH },
+    });
     console.log(`npx callguard check-rules: ${stdout.trim().split('\n')[0]}`);
     expect(stdout).toMatch(/twilio/);
   });

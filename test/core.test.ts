@@ -123,7 +123,10 @@ describe('resuming', () => {
     const until = Date.now() + 2500;
     await cg.control.pause({ by: 'bob', reason: 'short window', queues: ['calls'], until });
     expect(await calls(cg).isPaused()).toBe(true);
-    await waitFor(async () => (await cg.ledger.list()).every((h) => h.by !== 'bob'), { timeoutMs: 15_000, what: "bob's hold released by its until" });
+    await waitFor(async () => (await cg.ledger.list()).every((h) => h.by !== 'bob'), {
+      timeoutMs: 15_000,
+      what: "bob's hold released by its until",
+    });
     await ticks(cg.events, 4); // four more ticks, twice the auto-resume delay
     const holds = await cg.ledger.list();
     expect(holds.map((h) => h.by)).toEqual(['alice']);
@@ -191,12 +194,21 @@ describe('enforcement', () => {
     try {
       await calls(cg).addBulk(Array.from({ length: 5 }, (_, i) => ({ name: 'call', data: { i } })));
       // Every job was fetched a second time, so its first fetch had ended at the guard.
-      await waitFor(async () => {
-        const jobs = await calls(cg).getJobs(['delayed', 'waiting', 'active', 'completed', 'failed']);
-        return jobs.length === 5 && jobs.every((j) => j.attemptsStarted >= 2);
-      }, { what: 'all 5 calls put back by the guard and fetched again' });
+      await waitFor(
+        async () => {
+          const jobs = await calls(cg).getJobs(['delayed', 'waiting', 'active', 'completed', 'failed']);
+          return jobs.length === 5 && jobs.every((j) => j.attemptsStarted >= 2);
+        },
+        { what: 'all 5 calls put back by the guard and fetched again' },
+      );
       expect(processed).toEqual([]);
-      const { failed = 0, completed = 0, delayed = 0, waiting = 0, active = 0 } = await calls(cg).getJobCounts('failed', 'completed', 'delayed', 'waiting', 'active');
+      const {
+        failed = 0,
+        completed = 0,
+        delayed = 0,
+        waiting = 0,
+        active = 0,
+      } = await calls(cg).getJobCounts('failed', 'completed', 'delayed', 'waiting', 'active');
       expect(failed + completed).toBe(0);
       expect(delayed + waiting + active).toBe(5);
 
@@ -225,7 +237,7 @@ describe('enforcement', () => {
     expect(audit.filter((e) => e.event === 'drift-repaired')).toHaveLength(0);
   });
 
-  it('repairs drift: a queue resumed behind callguard\'s back is paused again and audited', async () => {
+  it("repairs drift: a queue resumed behind callguard's back is paused again and audited", async () => {
     const cg = await start(TWILIO, {}, false);
     await cg.control.pause({ by: 'alice' });
     // Past the enforcer's in-flight grace (2 s of Redis time since the last hold change).
@@ -237,7 +249,7 @@ describe('enforcement', () => {
     expect(entry).toMatchObject({ event: 'drift-repaired', paused: ['calls'] });
   });
 
-  it('never pauses callguard\'s own events queue', async () => {
+  it("never pauses callguard's own events queue", async () => {
     const cg = await start();
     await cg.control.pause({ by: 'alice' });
     expect(await cg.events.isPaused()).toBe(false);

@@ -8,12 +8,46 @@ const twilio: Rule = { name: 'twilio', thresholdCount: 10, windowMinutes: 5, log
 const exotel: Rule = { name: 'exotel', thresholdCount: 3, windowMinutes: 2, logPatterns: ['y'], queues: ['calls'], minLevel: 40 };
 const T0 = 1_800_000_000_000;
 
-const ruleHold = (rule: string, since = T0): RuleHold => ({ id: `rule:${rule}`, kind: 'rule', scope: 'all', by: 'callguard', reason: 'r', since, rule });
-const manual = (extra: Partial<ManualHold> = {}): ManualHold => ({ id: 'manual:1', kind: 'manual', scope: 'all', by: 'alice', reason: 'maintenance', since: T0, ...extra });
-const alert: Hold = { id: 'alert:alertmanager:abc', kind: 'alert', scope: 'all', by: 'alert:alertmanager', reason: 'HighErrorRate', since: T0 };
+const ruleHold = (rule: string, since = T0): RuleHold => ({
+  id: `rule:${rule}`,
+  kind: 'rule',
+  scope: 'all',
+  by: 'callguard',
+  reason: 'r',
+  since,
+  rule,
+});
+const manual = (extra: Partial<ManualHold> = {}): ManualHold => ({
+  id: 'manual:1',
+  kind: 'manual',
+  scope: 'all',
+  by: 'alice',
+  reason: 'maintenance',
+  since: T0,
+  ...extra,
+});
+const alert: Hold = {
+  id: 'alert:alertmanager:abc',
+  kind: 'alert',
+  scope: 'all',
+  by: 'alert:alertmanager',
+  reason: 'HighErrorRate',
+  since: T0,
+};
 
 function input(over: Partial<DecideInput>): DecideInput {
-  return { rules: [twilio], counts: {}, holds: [], clearSince: {}, now: T0, minuteMs: MIN, autoResumeMinutes: 5, autoPause: 'on', full: true, ...over };
+  return {
+    rules: [twilio],
+    counts: {},
+    holds: [],
+    clearSince: {},
+    now: T0,
+    minuteMs: MIN,
+    autoResumeMinutes: 5,
+    autoPause: 'on',
+    full: true,
+    ...over,
+  };
 }
 
 describe('decide: tripping', () => {
@@ -29,7 +63,16 @@ describe('decide: tripping', () => {
 
   it('a tripping rule hold carries scope, count and threshold for the audit and Slack', () => {
     const d = decide(input({ rules: [exotel], counts: { exotel: 4 } }));
-    expect(d.add[0]).toMatchObject({ id: 'rule:exotel', kind: 'rule', scope: ['calls'], by: 'callguard', rule: 'exotel', count: 4, threshold: 3, windowMinutes: 2 });
+    expect(d.add[0]).toMatchObject({
+      id: 'rule:exotel',
+      kind: 'rule',
+      scope: ['calls'],
+      by: 'callguard',
+      rule: 'exotel',
+      count: 4,
+      threshold: 3,
+      windowMinutes: 2,
+    });
   });
 
   it('when the rule is already held, then no second hold is added', () => {
@@ -61,7 +104,14 @@ describe('decide: resuming after a continuous clear', () => {
     { name: 'exactly 5 min clear resumes', clearSince: T0, now: T0 + 5 * MIN, release: true, start: false },
     { name: 'long clear resumes', clearSince: T0, now: T0 + 60 * MIN, release: true, start: false },
   ])('$name', ({ clearSince, now, release, start }) => {
-    const d = decide(input({ counts: { twilio: 2 }, holds: [ruleHold('twilio', T0 - 30 * MIN)], clearSince: clearSince === undefined ? {} : { twilio: clearSince }, now }));
+    const d = decide(
+      input({
+        counts: { twilio: 2 },
+        holds: [ruleHold('twilio', T0 - 30 * MIN)],
+        clearSince: clearSince === undefined ? {} : { twilio: clearSince },
+        now,
+      }),
+    );
     expect(d.release.map((r) => r.id)).toEqual(release ? ['rule:twilio'] : []);
     expect(d.startClear).toEqual(start ? ['twilio'] : []);
     if (release) expect(d.release[0]).toMatchObject({ by: 'callguard', ifClear: 'twilio' });
@@ -130,7 +180,9 @@ describe('decide: shadow mode', () => {
   });
 
   it('a shadow hold clears like a real one (would have resumed)', () => {
-    const d = decide(input({ rules: [shadowRule], holds: [{ ...ruleHold('twilio'), effect: 'shadow' }], clearSince: { twilio: T0 - 5 * MIN } }));
+    const d = decide(
+      input({ rules: [shadowRule], holds: [{ ...ruleHold('twilio'), effect: 'shadow' }], clearSince: { twilio: T0 - 5 * MIN } }),
+    );
     expect(d.release.map((r) => r.id)).toEqual(['rule:twilio']);
     expect(d.add).toEqual([]);
   });
@@ -170,7 +222,13 @@ describe('decide: half-open probe', () => {
   });
 
   it('a shadow rule never probes', () => {
-    const d = decide(input({ rules: [{ ...probing, mode: 'shadow' }], holds: [{ ...ruleHold('twilio'), effect: 'shadow' }], clearSince: { twilio: T0 - 5 * MIN } }));
+    const d = decide(
+      input({
+        rules: [{ ...probing, mode: 'shadow' }],
+        holds: [{ ...ruleHold('twilio'), effect: 'shadow' }],
+        clearSince: { twilio: T0 - 5 * MIN },
+      }),
+    );
     expect(d.add).toEqual([]);
   });
 });

@@ -14,7 +14,8 @@ describe('drift repair', () => {
   });
 
   it('when three instances find the same drift at once, then all repair it and exactly one audits it', async () => {
-    for (let i = 0; i < 3; i++) instances.push(await createCallguard(config, testRules(RULES, config.queues), { logger: createLogger('silent') }));
+    for (let i = 0; i < 3; i++)
+      instances.push(await createCallguard(config, testRules(RULES, config.queues), { logger: createLogger('silent') }));
     const [a] = instances as [Callguard];
     await a.control.pause({ by: 'ops', reason: 'maintenance' });
     const calls = a.dispatch.get('calls')!;

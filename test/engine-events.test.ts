@@ -5,7 +5,12 @@ import { EngineEmitter } from '../src/engine/events.js';
 
 function logged() {
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)));
+      cb();
+    },
+  });
   return { lines, logger: pino({ level: 'info' }, sink) };
 }
 
@@ -14,8 +19,20 @@ describe('the engine emitter', () => {
     const { lines, logger } = logged();
     const emitter = new EngineEmitter(logger);
     const seen: string[] = [];
-    emitter.on('evaluated', () => { throw new Error('sync boom'); }, 'thrower');
-    emitter.on('evaluated', async () => { throw new Error('async boom'); }, 'rejecter');
+    emitter.on(
+      'evaluated',
+      () => {
+        throw new Error('sync boom');
+      },
+      'thrower',
+    );
+    emitter.on(
+      'evaluated',
+      async () => {
+        throw new Error('async boom');
+      },
+      'rejecter',
+    );
     emitter.on('evaluated', (seconds, full) => void seen.push(`${seconds}:${full}`), 'good');
 
     await expect(emitter.emit('evaluated', 0.5, true)).resolves.toBeUndefined();

@@ -55,7 +55,9 @@ describe('counting exactly once', () => {
       try {
         const jobs = await queue.getJobs(['waiting']);
         const landed: Record<string, number> = {};
-        for (const job of jobs) for (const [rule, n] of Object.entries((job.data as { counts: Record<string, number> }).counts)) landed[rule] = (landed[rule] ?? 0) + n;
+        for (const job of jobs)
+          for (const [rule, n] of Object.entries((job.data as { counts: Record<string, number> }).counts))
+            landed[rule] = (landed[rule] ?? 0) + n;
         expect(landed).toEqual({ twilio: 50, soniox: 50 });
       } finally {
         await queue.close();

@@ -18,8 +18,15 @@ describe('hold-change script', () => {
   const decideNow = async (count: number, at?: number) => {
     const [holds, clearSince, now] = await Promise.all([cg.ledger.list(), cg.ledger.clearSince(), cg.ledger.now()]);
     const input: DecideInput = {
-      rules: cg.rules, counts: { twilio: count }, holds, clearSince, now: at ?? now, full: false,
-      minuteMs: cg.config.minuteMs, autoResumeMinutes: cg.config.autoResumeMinutes, autoPause: 'on',
+      rules: cg.rules,
+      counts: { twilio: count },
+      holds,
+      clearSince,
+      now: at ?? now,
+      full: false,
+      minuteMs: cg.config.minuteMs,
+      autoResumeMinutes: cg.config.autoResumeMinutes,
+      autoPause: 'on',
     };
     return decide(input);
   };

@@ -16,7 +16,11 @@ describe('hold changes at scale', () => {
   beforeAll(async () => {
     server = await PrivateRedis.start();
     admin = new Redis(server.url);
-    cg = await startTestCallguard({}, { REDIS_URL: server.url, CALLGUARD_QUEUES: 'calls,sms', CALLGUARD_MAX_ALERT_HOLDS: String(HOLDS) }, { worker: false });
+    cg = await startTestCallguard(
+      {},
+      { REDIS_URL: server.url, CALLGUARD_QUEUES: 'calls,sms', CALLGUARD_MAX_ALERT_HOLDS: String(HOLDS) },
+      { worker: false },
+    );
   });
   afterAll(async () => {
     await stopTestCallguard(cg);
@@ -28,8 +32,8 @@ describe('hold changes at scale', () => {
     const f = await measureResumeAll(cg, admin, HOLDS);
     console.log(
       `resume-all of ${HOLDS} alert holds: ${f.steps} steps of at most ${f.maxHoldsPerStep} holds; hold-change script ` +
-      `median ${f.holdScriptMs.median} ms, longest ${f.holdScriptMs.max} ms (longest command ${f.longestCommand} ${f.longestCommandMs} ms); ` +
-      `max PING ${f.maxPingMs.toFixed(1)} ms over ${f.pings} pings; ${Math.round(f.resumeMs)} ms in all`,
+        `median ${f.holdScriptMs.median} ms, longest ${f.holdScriptMs.max} ms (longest command ${f.longestCommand} ${f.longestCommandMs} ms); ` +
+        `max PING ${f.maxPingMs.toFixed(1)} ms over ${f.pings} pings; ${Math.round(f.resumeMs)} ms in all`,
     );
     expect(await cg.ledger.list()).toEqual([]);
     expect(await cg.ledger.coveredQueues()).toEqual(new Set());

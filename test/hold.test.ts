@@ -1,10 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { alertHoldId, covers, effectOf, isPausing, manualHoldId, queuesOf, ruleHoldId, ruleOf, type Hold, type RuleHold } from '../src/domain/hold.js';
+import {
+  alertHoldId,
+  covers,
+  effectOf,
+  isPausing,
+  manualHoldId,
+  queuesOf,
+  ruleHoldId,
+  ruleOf,
+  type Hold,
+  type RuleHold,
+} from '../src/domain/hold.js';
 import { probeLimit } from '../src/engine/enforcer.js';
 
 const T0 = 1_800_000_000_000;
 const base = { by: 'callguard', reason: 'r', since: T0 };
-const ruleHold = (extra: Partial<RuleHold> = {}): RuleHold => ({ ...base, id: 'rule:twilio', kind: 'rule', scope: 'all', rule: 'twilio', ...extra });
+const ruleHold = (extra: Partial<RuleHold> = {}): RuleHold => ({
+  ...base,
+  id: 'rule:twilio',
+  kind: 'rule',
+  scope: 'all',
+  rule: 'twilio',
+  ...extra,
+});
 const probe = (maxPerMinute: number, scope: RuleHold['scope'], rule = 'twilio'): RuleHold =>
   ruleHold({ id: `rule:${rule}`, rule, scope, effect: 'probe', maxPerMinute, until: T0 + 60_000 });
 const manual: Hold = { ...base, id: 'manual:1', kind: 'manual', scope: ['sms'], by: 'alice' };

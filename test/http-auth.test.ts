@@ -23,10 +23,28 @@ const json = (v: unknown) => () => ({ type: 'application/json', data: JSON.strin
 const ROUTES: Route[] = [
   { method: 'GET', path: '/health/service', via: 'bearer', expect: { none: 401, viewer: 200, alerts: 403, admin: 200 } },
   { method: 'GET', path: '/health/audit?limit=5', via: 'bearer', expect: { none: 401, viewer: 200, alerts: 403, admin: 200 } },
-  { method: 'POST', path: '/health/pause', via: 'bearer', body: json({ reason: 'matrix' }), expect: { none: 401, viewer: 403, alerts: 403, admin: 200 } },
+  {
+    method: 'POST',
+    path: '/health/pause',
+    via: 'bearer',
+    body: json({ reason: 'matrix' }),
+    expect: { none: 401, viewer: 403, alerts: 403, admin: 200 },
+  },
   { method: 'POST', path: '/health/resume', via: 'bearer', body: json({}), expect: { none: 401, viewer: 403, alerts: 403, admin: 200 } },
-  { method: 'POST', path: '/health/alert', via: 'bearer', body: json({ rule: 'twilio', status: 'firing', id: 'matrix' }), expect: { none: 401, viewer: 403, alerts: 202, admin: 202 } },
-  { method: 'POST', path: '/health/errors', via: 'bearer', body: json({ rule: 'twilio', count: 1 }), expect: { none: 401, viewer: 403, alerts: 202, admin: 202 } },
+  {
+    method: 'POST',
+    path: '/health/alert',
+    via: 'bearer',
+    body: json({ rule: 'twilio', status: 'firing', id: 'matrix' }),
+    expect: { none: 401, viewer: 403, alerts: 202, admin: 202 },
+  },
+  {
+    method: 'POST',
+    path: '/health/errors',
+    via: 'bearer',
+    body: json({ rule: 'twilio', count: 1 }),
+    expect: { none: 401, viewer: 403, alerts: 202, admin: 202 },
+  },
   {
     method: 'POST',
     path: '/health/logs',
@@ -36,8 +54,18 @@ const ROUTES: Route[] = [
   },
   { method: 'GET', path: '/admin/queues/', via: 'session', expect: { none: 302, viewer: 200, alerts: 403, admin: 200 } },
   { method: 'GET', path: '/admin/queues/api/queues', via: 'session', expect: { none: 401, viewer: 200, alerts: 403, admin: 200 } },
-  { method: 'PUT', path: '/admin/queues/api/queues/calls/pause', via: 'session', expect: { none: 401, viewer: 403, alerts: 403, admin: 200 } },
-  { method: 'PUT', path: '/admin/queues/api/queues/calls/resume', via: 'session', expect: { none: 401, viewer: 403, alerts: 403, admin: 200 } },
+  {
+    method: 'PUT',
+    path: '/admin/queues/api/queues/calls/pause',
+    via: 'session',
+    expect: { none: 401, viewer: 403, alerts: 403, admin: 200 },
+  },
+  {
+    method: 'PUT',
+    path: '/admin/queues/api/queues/calls/resume',
+    via: 'session',
+    expect: { none: 401, viewer: 403, alerts: 403, admin: 200 },
+  },
   { method: 'GET', path: '/admin/login', via: 'session', expect: { none: 200, viewer: 303, alerts: 200, admin: 303 } },
   { method: 'GET', path: '/admin/logout', via: 'session', expect: { none: 303, viewer: 200, alerts: 200, admin: 200 } },
 ];
@@ -109,7 +137,11 @@ describe('spoofed actors', () => {
   afterAll(() => stopTestHttp(t));
 
   it('when the body claims paused_by / resumed_by, then status and audit name the principal only', async () => {
-    const paused = await postJson(`${t.url}/health/pause`, { reason: 'carrier outage', paused_by: 'mallory' }, { token: tokenOf('admin'), headers: { 'x-forwarded-user': 'mallory' } });
+    const paused = await postJson(
+      `${t.url}/health/pause`,
+      { reason: 'carrier outage', paused_by: 'mallory' },
+      { token: tokenOf('admin'), headers: { 'x-forwarded-user': 'mallory' } },
+    );
     expect(paused.status).toBe(200);
     expect(paused.json.paused_by).toBe(USERS.admin.name);
     expect(paused.json.hold.by).toBe(USERS.admin.name);
@@ -149,14 +181,39 @@ describe('CALLGUARD_USERS', () => {
     ['unknown role', `ann:${secret}:admin`, 'entry 1: role must be one of admin, viewer, alerts', secret],
     ['short secret', 'ann:admin:short-secret', 'entry 1: secret must be at least 32 characters', 'short-secret'],
     ['31-character secret', `ann:admin:${'k'.repeat(31)}`, 'entry 1: secret must be at least 32 characters', 'k'.repeat(31)],
-    ['.env.example placeholder', 'ops:admin:change-me-to-a-long-random-secret', 'entry 1: secret is a placeholder from .env.example', 'change-me-to-a-long-random-secret'],
+    [
+      '.env.example placeholder',
+      'ops:admin:change-me-to-a-long-random-secret',
+      'entry 1: secret is a placeholder from .env.example',
+      'change-me-to-a-long-random-secret',
+    ],
     ['bad name', `a n:admin:${secret}`, 'entry 1: name must match', secret],
     ['repeated name', `ann:admin:${secret},ann:viewer:${secret}-b`, 'entry 2: name repeats entry 1', secret],
     ['shared secret', `ann:admin:${secret},bob:viewer:${secret}`, "entry 2: secret repeats entry 1's", secret],
-    ['secret shared as plain and hashed', `ann:admin:${secret},bob:viewer:${hashSecret(secret)}`, "entry 2: secret repeats entry 1's", secret],
-    ['hash too short', `ann:admin:sha256:${'ab'.repeat(31)}`, 'entry 1: a hashed secret must be sha256: followed by 64 hex digits', 'ab'.repeat(31)],
-    ['hash not hex', `ann:admin:sha256:${'zz'.repeat(32)}`, 'entry 1: a hashed secret must be sha256: followed by 64 hex digits', 'zz'.repeat(32)],
-    ['hash too long', `ann:admin:sha256:${'ab'.repeat(33)}`, 'entry 1: a hashed secret must be sha256: followed by 64 hex digits', 'ab'.repeat(33)],
+    [
+      'secret shared as plain and hashed',
+      `ann:admin:${secret},bob:viewer:${hashSecret(secret)}`,
+      "entry 2: secret repeats entry 1's",
+      secret,
+    ],
+    [
+      'hash too short',
+      `ann:admin:sha256:${'ab'.repeat(31)}`,
+      'entry 1: a hashed secret must be sha256: followed by 64 hex digits',
+      'ab'.repeat(31),
+    ],
+    [
+      'hash not hex',
+      `ann:admin:sha256:${'zz'.repeat(32)}`,
+      'entry 1: a hashed secret must be sha256: followed by 64 hex digits',
+      'zz'.repeat(32),
+    ],
+    [
+      'hash too long',
+      `ann:admin:sha256:${'ab'.repeat(33)}`,
+      'entry 1: a hashed secret must be sha256: followed by 64 hex digits',
+      'ab'.repeat(33),
+    ],
   ])('when an entry has %s, then start is refused naming the variable and entry, never the secret', (_what, value, message, leaked) => {
     let error: unknown;
     try {

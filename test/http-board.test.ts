@@ -79,11 +79,17 @@ describe('Bull Board behind login', () => {
     { fetchSite: 'same-origin', status: 303 },
     { fetchSite: 'cross-site', status: 403 },
     { fetchSite: undefined, status: 403 },
-  ])('a login post with the opaque Origin: null (Referrer-Policy no-referrer) and Sec-Fetch-Site $fetchSite → $status', async ({ fetchSite, status }) => {
-    const reply = await login(t.url, USERS.admin.name, USERS.admin.secret, { origin: 'null', ...(fetchSite ? { 'sec-fetch-site': fetchSite } : {}) });
-    expect(reply.reply.status).toBe(status);
-    expect(reply.cookie !== undefined).toBe(status === 303);
-  });
+  ])(
+    'a login post with the opaque Origin: null (Referrer-Policy no-referrer) and Sec-Fetch-Site $fetchSite → $status',
+    async ({ fetchSite, status }) => {
+      const reply = await login(t.url, USERS.admin.name, USERS.admin.secret, {
+        origin: 'null',
+        ...(fetchSite ? { 'sec-fetch-site': fetchSite } : {}),
+      });
+      expect(reply.reply.status).toBe(status);
+      expect(reply.cookie !== undefined).toBe(status === 303);
+    },
+  );
 
   it('when logins keep failing, then that name is locked out for the window, even with the right secret', async () => {
     for (let i = 0; i < 3; i++) expect((await login(t.url, USERS.admin.name, `wrong-secret-${i}`)).reply.status).toBe(401);
@@ -112,7 +118,13 @@ describe('Bull Board behind login', () => {
     const queues = list.json.queues as Array<{ name: string; readOnlyMode: boolean }>;
     expect(queues.map((q) => q.name).sort()).toEqual(['callguard.events', 'callguard.notifications', 'calls', 'sms']);
     expect(queues.every((q) => q.readOnlyMode)).toBe(true);
-    for (const path of ['/api/queues/calls/pause', '/api/queues/calls/resume', '/api/queues/pause', '/api/queues/calls/clean/failed', '/api/queues/calls/empty']) {
+    for (const path of [
+      '/api/queues/calls/pause',
+      '/api/queues/calls/resume',
+      '/api/queues/pause',
+      '/api/queues/calls/clean/failed',
+      '/api/queues/calls/empty',
+    ]) {
       const reply = await board(t, cookie, 'PUT', path);
       expect(reply.status, path).toBe(403);
     }
@@ -128,7 +140,9 @@ describe('Bull Board behind login', () => {
     const reply = await board(t, cookie, 'PUT', '/api/queues/calls/pause');
     expect(reply.status).toBe(200);
     const holds = await t.cg.ledger.list();
-    expect(holds).toEqual([expect.objectContaining({ kind: 'manual', scope: ['calls'], by: USERS.admin.name, reason: 'paused from Bull Board' })]);
+    expect(holds).toEqual([
+      expect.objectContaining({ kind: 'manual', scope: ['calls'], by: USERS.admin.name, reason: 'paused from Bull Board' }),
+    ]);
     expect(await paused(t)).toEqual({ calls: true, sms: false });
     const [added] = await t.cg.ledger.audit(1);
     expect(added).toMatchObject({ event: 'hold-added', by: USERS.admin.name, paused: ['calls'] });
@@ -173,7 +187,10 @@ describe('Bull Board behind login', () => {
     expect(evil.status).toBe(403);
     const bare = await request(`${t.url}/admin/queues/api/queues/calls/pause`, { method: 'PUT', headers: { cookie } });
     expect(bare.status).toBe(403);
-    const sameSite = await request(`${t.url}/admin/queues/api/queues/calls/pause`, { method: 'PUT', headers: { cookie, 'sec-fetch-site': 'same-origin' } });
+    const sameSite = await request(`${t.url}/admin/queues/api/queues/calls/pause`, {
+      method: 'PUT',
+      headers: { cookie, 'sec-fetch-site': 'same-origin' },
+    });
     expect(sameSite.status).toBe(200);
     expect((await t.cg.ledger.list()).map((h) => h.by)).toEqual([USERS.admin.name]);
   });

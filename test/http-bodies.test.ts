@@ -27,7 +27,13 @@ async function state(cg: Callguard) {
 const JSON_TYPE = 'application/json';
 const NDJSON = 'application/x-ndjson';
 const big = (n: number) => 'x'.repeat(n);
-const amAlert = (over: Record<string, unknown> = {}) => ({ status: 'firing', labels: { alertname: 'A' }, annotations: {}, fingerprint: 'f1', ...over });
+const amAlert = (over: Record<string, unknown> = {}) => ({
+  status: 'firing',
+  labels: { alertname: 'A' },
+  annotations: {},
+  fingerprint: 'f1',
+  ...over,
+});
 const am = (alerts: unknown[], over: Record<string, unknown> = {}) => JSON.stringify({ version: '4', status: 'firing', alerts, ...over });
 const deep = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
@@ -44,67 +50,368 @@ interface Case {
 
 const CASES: Array<[string, Case]> = [
   // POST /health/pause (admin)
-  ['pause: truncated JSON', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"reason":', status: 400, code: 'malformed_body' }],
+  [
+    'pause: truncated JSON',
+    { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"reason":', status: 400, code: 'malformed_body' },
+  ],
   ['pause: trailing garbage', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{} x', status: 400, code: 'malformed_body' }],
-  ['pause: text/plain', { route: '/health/pause', as: 'admin', type: 'text/plain', body: '{"reason":"x"}', status: 415, code: 'unsupported_media_type' }],
-  ['pause: form-urlencoded', { route: '/health/pause', as: 'admin', type: 'application/x-www-form-urlencoded', body: 'reason=x', status: 415, code: 'unsupported_media_type' }],
-  ['pause: no content-type', { route: '/health/pause', as: 'admin', body: new TextEncoder().encode('{"reason":"x"}'), status: 415, code: 'unsupported_media_type' }],
-  ['pause: latin1 charset', { route: '/health/pause', as: 'admin', type: 'application/json; charset=latin1', body: '{}', status: 415, code: 'unsupported_media_type' }],
-  ['pause: 65 KiB body', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: JSON.stringify({ reason: big(65 * 1024) }), status: 413, code: 'payload_too_large' }],
-  ['pause: gzip bomb (inflates past the limit)', { route: '/health/pause', as: 'admin', type: JSON_TYPE, headers: { 'content-encoding': 'gzip' }, body: gzipSync(JSON.stringify({ reason: big(200 * 1024) })), status: 413, code: 'payload_too_large' }],
-  ['pause: unsupported content-encoding', { route: '/health/pause', as: 'admin', type: JSON_TYPE, headers: { 'content-encoding': 'compress' }, body: '{}', status: 415, code: 'unsupported_media_type' }],
-  ['pause: invalid UTF-8', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: Uint8Array.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]), status: 400, code: 'malformed_body' }],
+  [
+    'pause: text/plain',
+    { route: '/health/pause', as: 'admin', type: 'text/plain', body: '{"reason":"x"}', status: 415, code: 'unsupported_media_type' },
+  ],
+  [
+    'pause: form-urlencoded',
+    {
+      route: '/health/pause',
+      as: 'admin',
+      type: 'application/x-www-form-urlencoded',
+      body: 'reason=x',
+      status: 415,
+      code: 'unsupported_media_type',
+    },
+  ],
+  [
+    'pause: no content-type',
+    { route: '/health/pause', as: 'admin', body: new TextEncoder().encode('{"reason":"x"}'), status: 415, code: 'unsupported_media_type' },
+  ],
+  [
+    'pause: latin1 charset',
+    {
+      route: '/health/pause',
+      as: 'admin',
+      type: 'application/json; charset=latin1',
+      body: '{}',
+      status: 415,
+      code: 'unsupported_media_type',
+    },
+  ],
+  [
+    'pause: 65 KiB body',
+    {
+      route: '/health/pause',
+      as: 'admin',
+      type: JSON_TYPE,
+      body: JSON.stringify({ reason: big(65 * 1024) }),
+      status: 413,
+      code: 'payload_too_large',
+    },
+  ],
+  [
+    'pause: gzip bomb (inflates past the limit)',
+    {
+      route: '/health/pause',
+      as: 'admin',
+      type: JSON_TYPE,
+      headers: { 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ reason: big(200 * 1024) })),
+      status: 413,
+      code: 'payload_too_large',
+    },
+  ],
+  [
+    'pause: unsupported content-encoding',
+    {
+      route: '/health/pause',
+      as: 'admin',
+      type: JSON_TYPE,
+      headers: { 'content-encoding': 'compress' },
+      body: '{}',
+      status: 415,
+      code: 'unsupported_media_type',
+    },
+  ],
+  [
+    'pause: invalid UTF-8',
+    {
+      route: '/health/pause',
+      as: 'admin',
+      type: JSON_TYPE,
+      body: Uint8Array.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+      status: 400,
+      code: 'malformed_body',
+    },
+  ],
   ['pause: array body', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '[]', status: 400, code: 'invalid_request' }],
   ['pause: string body', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '"pause"', status: 400, code: 'invalid_request' }],
   ['pause: null body', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: 'null', status: 400, code: 'invalid_request' }],
-  ['pause: typo "queue" (would widen to all queues)', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"queue":["calls"]}', status: 400, code: 'invalid_request' }],
-  ['pause: queues as a string', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"queues":"calls"}', status: 400, code: 'invalid_request' }],
-  ['pause: empty queues list', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"queues":[]}', status: 400, code: 'invalid_request' }],
-  ['pause: unknown queue', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"queues":["calls","fax"]}', status: 400, code: 'invalid_request' }],
-  ['pause: until not ISO', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"until":"tomorrow"}', status: 400, code: 'invalid_request' }],
-  ['pause: until in the past', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"until":"2020-01-01T00:00:00Z"}', status: 400, code: 'invalid_request' }],
-  ['pause: reason a number', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"reason":42}', status: 400, code: 'invalid_request' }],
-  ['pause: reason too long', { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: JSON.stringify({ reason: big(1001) }), status: 400, code: 'invalid_request' }],
+  [
+    'pause: typo "queue" (would widen to all queues)',
+    { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"queue":["calls"]}', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'pause: queues as a string',
+    { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"queues":"calls"}', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'pause: empty queues list',
+    { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"queues":[]}', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'pause: unknown queue',
+    { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"queues":["calls","fax"]}', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'pause: until not ISO',
+    { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"until":"tomorrow"}', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'pause: until in the past',
+    {
+      route: '/health/pause',
+      as: 'admin',
+      type: JSON_TYPE,
+      body: '{"until":"2020-01-01T00:00:00Z"}',
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
+  [
+    'pause: reason a number',
+    { route: '/health/pause', as: 'admin', type: JSON_TYPE, body: '{"reason":42}', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'pause: reason too long',
+    {
+      route: '/health/pause',
+      as: 'admin',
+      type: JSON_TYPE,
+      body: JSON.stringify({ reason: big(1001) }),
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
   // POST /health/resume (admin)
-  ['resume: unknown queue', { route: '/health/resume', as: 'admin', type: JSON_TYPE, body: '{"queues":["fax"]}', status: 400, code: 'invalid_request' }],
-  ['resume: unknown field', { route: '/health/resume', as: 'admin', type: JSON_TYPE, body: '{"all":true}', status: 400, code: 'invalid_request' }],
-  ['resume: malformed JSON', { route: '/health/resume', as: 'admin', type: JSON_TYPE, body: "{'queues':['calls']}", status: 400, code: 'malformed_body' }],
-  ['resume: text/plain', { route: '/health/resume', as: 'admin', type: 'text/plain', body: '{}', status: 415, code: 'unsupported_media_type' }],
+  [
+    'resume: unknown queue',
+    { route: '/health/resume', as: 'admin', type: JSON_TYPE, body: '{"queues":["fax"]}', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'resume: unknown field',
+    { route: '/health/resume', as: 'admin', type: JSON_TYPE, body: '{"all":true}', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'resume: malformed JSON',
+    { route: '/health/resume', as: 'admin', type: JSON_TYPE, body: "{'queues':['calls']}", status: 400, code: 'malformed_body' },
+  ],
+  [
+    'resume: text/plain',
+    { route: '/health/resume', as: 'admin', type: 'text/plain', body: '{}', status: 415, code: 'unsupported_media_type' },
+  ],
   // POST /health/alert (alerts)
   ['alert: empty body', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: '', status: 400, code: 'invalid_request' }],
-  ['alert: Alertmanager version 3', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: am([amAlert()], { version: '3' }), status: 400, code: 'invalid_request' }],
+  [
+    'alert: Alertmanager version 3',
+    {
+      route: '/health/alert',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: am([amAlert()], { version: '3' }),
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
   ['alert: no alerts', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: am([]), status: 400, code: 'invalid_request' }],
-  ['alert: status pending', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: am([amAlert({ status: 'pending' })]), status: 400, code: 'invalid_request' }],
-  ['alert: non-string label', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: am([amAlert({ labels: { alertname: 'A', severity: 3 } })]), status: 400, code: 'invalid_request' }],
-  ['alert: 501 alerts', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: am(Array.from({ length: 501 }, (_, i) => ({ status: 'firing', labels: { a: String(i) } }))), status: 400, code: 'invalid_request' }],
-  ['alert: generic with unknown field', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: '{"rule":"twilio","paused_by":"x"}', status: 400, code: 'invalid_request' }],
-  ['alert: generic with unknown rule', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: '{"rule":"nope"}', status: 400, code: 'unknown_rule' }],
-  ['alert: unknown queue label', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: am([amAlert({ labels: { alertname: 'A', callguard_queues: 'fax' } })]), status: 400, code: 'invalid_request' }],
-  ['alert: JSON array body', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: '[{"rule":"twilio"}]', status: 400, code: 'invalid_request' }],
-  ['alert: deeply nested JSON', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: `{"alerts":${deep(20_000)}}`, status: 400, code: 'invalid_request' }],
-  ['alert: text/plain', { route: '/health/alert', as: 'alerts', type: 'text/plain', body: '{"rule":"twilio"}', status: 415, code: 'unsupported_media_type' }],
-  ['alert: 65 KiB body', { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: JSON.stringify({ rule: 'twilio', reason: big(65 * 1024) }), status: 413, code: 'payload_too_large' }],
+  [
+    'alert: status pending',
+    {
+      route: '/health/alert',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: am([amAlert({ status: 'pending' })]),
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
+  [
+    'alert: non-string label',
+    {
+      route: '/health/alert',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: am([amAlert({ labels: { alertname: 'A', severity: 3 } })]),
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
+  [
+    'alert: 501 alerts',
+    {
+      route: '/health/alert',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: am(Array.from({ length: 501 }, (_, i) => ({ status: 'firing', labels: { a: String(i) } }))),
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
+  [
+    'alert: generic with unknown field',
+    {
+      route: '/health/alert',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: '{"rule":"twilio","paused_by":"x"}',
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
+  [
+    'alert: generic with unknown rule',
+    { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: '{"rule":"nope"}', status: 400, code: 'unknown_rule' },
+  ],
+  [
+    'alert: unknown queue label',
+    {
+      route: '/health/alert',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: am([amAlert({ labels: { alertname: 'A', callguard_queues: 'fax' } })]),
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
+  [
+    'alert: JSON array body',
+    { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: '[{"rule":"twilio"}]', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'alert: deeply nested JSON',
+    { route: '/health/alert', as: 'alerts', type: JSON_TYPE, body: `{"alerts":${deep(20_000)}}`, status: 400, code: 'invalid_request' },
+  ],
+  [
+    'alert: text/plain',
+    { route: '/health/alert', as: 'alerts', type: 'text/plain', body: '{"rule":"twilio"}', status: 415, code: 'unsupported_media_type' },
+  ],
+  [
+    'alert: 65 KiB body',
+    {
+      route: '/health/alert',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: JSON.stringify({ rule: 'twilio', reason: big(65 * 1024) }),
+      status: 413,
+      code: 'payload_too_large',
+    },
+  ],
   // POST /health/errors (alerts)
-  ['errors: unknown rule', { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '{"rule":"nope"}', status: 400, code: 'unknown_rule' }],
-  ['errors: one good, one unknown rule', { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '[{"rule":"twilio"},{"rule":"nope"}]', status: 400, code: 'unknown_rule' }],
-  ['errors: count 0', { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '{"rule":"twilio","count":0}', status: 400, code: 'invalid_request' }],
-  ['errors: fractional count', { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '{"rule":"twilio","count":1.5}', status: 400, code: 'invalid_request' }],
-  ['errors: count as a string', { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '{"rule":"twilio","count":"3"}', status: 400, code: 'invalid_request' }],
+  [
+    'errors: unknown rule',
+    { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '{"rule":"nope"}', status: 400, code: 'unknown_rule' },
+  ],
+  [
+    'errors: one good, one unknown rule',
+    {
+      route: '/health/errors',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: '[{"rule":"twilio"},{"rule":"nope"}]',
+      status: 400,
+      code: 'unknown_rule',
+    },
+  ],
+  [
+    'errors: count 0',
+    { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '{"rule":"twilio","count":0}', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'errors: fractional count',
+    { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '{"rule":"twilio","count":1.5}', status: 400, code: 'invalid_request' },
+  ],
+  [
+    'errors: count as a string',
+    { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '{"rule":"twilio","count":"3"}', status: 400, code: 'invalid_request' },
+  ],
   ['errors: empty list', { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '[]', status: 400, code: 'invalid_request' }],
-  ['errors: counts adding past the limit', { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: '[{"rule":"twilio","count":1000000},{"rule":"twilio","count":1}]', status: 400, code: 'invalid_request' }],
-  ['errors: 1001 reports', { route: '/health/errors', as: 'alerts', type: JSON_TYPE, body: JSON.stringify(Array.from({ length: 1001 }, () => ({ rule: 'twilio' }))), status: 400, code: 'invalid_request' }],
-  ['errors: ndjson is not accepted here', { route: '/health/errors', as: 'alerts', type: NDJSON, body: '{"rule":"twilio"}\n', status: 415, code: 'unsupported_media_type' }],
+  [
+    'errors: counts adding past the limit',
+    {
+      route: '/health/errors',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: '[{"rule":"twilio","count":1000000},{"rule":"twilio","count":1}]',
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
+  [
+    'errors: 1001 reports',
+    {
+      route: '/health/errors',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: JSON.stringify(Array.from({ length: 1001 }, () => ({ rule: 'twilio' }))),
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
+  [
+    'errors: ndjson is not accepted here',
+    { route: '/health/errors', as: 'alerts', type: NDJSON, body: '{"rule":"twilio"}\n', status: 415, code: 'unsupported_media_type' },
+  ],
   // POST /health/logs (alerts)
-  ['logs: malformed NDJSON line', { route: '/health/logs', as: 'alerts', type: NDJSON, body: '{"level":"error","message":"twilio api error"}\n{"level":\n', status: 400, code: 'malformed_body' }],
-  ['logs: NDJSON line that is not an object', { route: '/health/logs', as: 'alerts', type: NDJSON, body: '{"level":"error","message":"twilio api error"}\n42\n', status: 400, code: 'invalid_request' }],
+  [
+    'logs: malformed NDJSON line',
+    {
+      route: '/health/logs',
+      as: 'alerts',
+      type: NDJSON,
+      body: '{"level":"error","message":"twilio api error"}\n{"level":\n',
+      status: 400,
+      code: 'malformed_body',
+    },
+  ],
+  [
+    'logs: NDJSON line that is not an object',
+    {
+      route: '/health/logs',
+      as: 'alerts',
+      type: NDJSON,
+      body: '{"level":"error","message":"twilio api error"}\n42\n',
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
   ['logs: only blank lines', { route: '/health/logs', as: 'alerts', type: NDJSON, body: '\n\n  \n', status: 400, code: 'invalid_request' }],
-  ['logs: JSON array with a string', { route: '/health/logs', as: 'alerts', type: JSON_TYPE, body: '[{"level":"error","message":"twilio api error"},"twilio api error"]', status: 400, code: 'invalid_request' }],
-  ['logs: text/plain', { route: '/health/logs', as: 'alerts', type: 'text/plain', body: 'error twilio api error', status: 415, code: 'unsupported_media_type' }],
-  ['logs: 70 KiB of NDJSON', { route: '/health/logs', as: 'alerts', type: NDJSON, body: `${JSON.stringify({ level: 'error', message: `twilio api error ${big(500)}` })}\n`.repeat(140), status: 413, code: 'payload_too_large' }],
+  [
+    'logs: JSON array with a string',
+    {
+      route: '/health/logs',
+      as: 'alerts',
+      type: JSON_TYPE,
+      body: '[{"level":"error","message":"twilio api error"},"twilio api error"]',
+      status: 400,
+      code: 'invalid_request',
+    },
+  ],
+  [
+    'logs: text/plain',
+    {
+      route: '/health/logs',
+      as: 'alerts',
+      type: 'text/plain',
+      body: 'error twilio api error',
+      status: 415,
+      code: 'unsupported_media_type',
+    },
+  ],
+  [
+    'logs: 70 KiB of NDJSON',
+    {
+      route: '/health/logs',
+      as: 'alerts',
+      type: NDJSON,
+      body: `${JSON.stringify({ level: 'error', message: `twilio api error ${big(500)}` })}\n`.repeat(140),
+      status: 413,
+      code: 'payload_too_large',
+    },
+  ],
   // GET /health/audit (viewer)
   ['audit: limit 0', { route: '/health/audit?limit=0', as: 'viewer', method: 'GET', body: '', status: 400, code: 'invalid_request' }],
   ['audit: limit 501', { route: '/health/audit?limit=501', as: 'viewer', method: 'GET', body: '', status: 400, code: 'invalid_request' }],
-  ['audit: limit not a number', { route: '/health/audit?limit=ten', as: 'viewer', method: 'GET', body: '', status: 400, code: 'invalid_request' }],
+  [
+    'audit: limit not a number',
+    { route: '/health/audit?limit=ten', as: 'viewer', method: 'GET', body: '', status: 400, code: 'invalid_request' },
+  ],
 ];
 
 describe('malformed, oversized and wrong-type requests: 4xx JSON, state unchanged', () => {

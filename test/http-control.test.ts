@@ -48,7 +48,13 @@ describe('GET /health/service, POST /health/pause and /health/resume', () => {
     const reply = await request(`${t.url}/health/pause`, { method: 'POST', ...admin });
     expect(reply.status).toBe(200);
     expect(reply.json).toMatchObject({ status: 'paused', paused_by: USERS.admin.name, newly_paused: ['calls', 'sms'] });
-    expect(reply.json.hold).toMatchObject({ kind: 'manual', scope: 'all', by: USERS.admin.name, reason: 'paused by an operator', until: null });
+    expect(reply.json.hold).toMatchObject({
+      kind: 'manual',
+      scope: 'all',
+      by: USERS.admin.name,
+      reason: 'paused by an operator',
+      until: null,
+    });
     expect(reply.json.hold.id).toMatch(/^manual:/);
     expect(reply.json.hold.since).toMatch(ISO);
     expect(await pausedQueues(t)).toEqual({ calls: true, sms: true });
@@ -78,7 +84,12 @@ describe('GET /health/service, POST /health/pause and /health/resume', () => {
     await waitFor(async () => (await status(t)).holds.length === 0, { timeoutMs: 8000 });
     expect(await pausedQueues(t)).toEqual({ calls: false, sms: false });
     const [released] = (await request(`${t.url}/health/audit?limit=1`, { token: tokenOf('viewer') })).json.entries;
-    expect(released).toMatchObject({ event: 'hold-released', by: 'callguard', reason: expect.stringContaining('passed'), resumed: ['calls'] });
+    expect(released).toMatchObject({
+      event: 'hold-released',
+      by: 'callguard',
+      reason: expect.stringContaining('passed'),
+      resumed: ['calls'],
+    });
   });
 
   it('when a rule trips and an admin resumes, then its window restarts so the stale burst cannot re-trip', async () => {
@@ -87,7 +98,9 @@ describe('GET /health/service, POST /health/pause and /health/resume', () => {
     await waitFor(async () => (await status(t)).is_paused);
     const tripped = await status(t);
     expect(tripped).toMatchObject({ paused_by: 'callguard', source_rule: 'twilio', rules: { twilio: { error_count: 5 } } });
-    expect(tripped.holds).toEqual([expect.objectContaining({ id: 'rule:twilio', kind: 'rule', scope: ['calls'], count: 5, threshold: 3, window_minutes: 10 })]);
+    expect(tripped.holds).toEqual([
+      expect.objectContaining({ id: 'rule:twilio', kind: 'rule', scope: ['calls'], count: 5, threshold: 3, window_minutes: 10 }),
+    ]);
     expect(await pausedQueues(t)).toEqual({ calls: true, sms: false });
 
     const resumed = await postJson(`${t.url}/health/resume`, {}, admin);
@@ -120,8 +133,19 @@ describe('GET /health/service, POST /health/pause and /health/resume', () => {
     await postJson(`${t.url}/health/pause`, { queues: ['sms'], reason: 'second' }, admin);
     await postJson(`${t.url}/health/resume`, {}, admin);
     const all = (await request(`${t.url}/health/audit`, { token: tokenOf('viewer') })).json.entries;
-    expect(all.map((e: { event: string; reason: string }) => e.event)).toEqual(['hold-released', 'hold-released', 'hold-added', 'hold-added']);
-    expect(all[3]).toMatchObject({ reason: 'first', by: USERS.admin.name, kind: 'manual', paused: ['calls'], detail: { scope: ['calls'] } });
+    expect(all.map((e: { event: string; reason: string }) => e.event)).toEqual([
+      'hold-released',
+      'hold-released',
+      'hold-added',
+      'hold-added',
+    ]);
+    expect(all[3]).toMatchObject({
+      reason: 'first',
+      by: USERS.admin.name,
+      kind: 'manual',
+      paused: ['calls'],
+      detail: { scope: ['calls'] },
+    });
     for (const e of all) expect(e.at).toMatch(ISO);
     const two = (await request(`${t.url}/health/audit?limit=2`, { token: tokenOf('admin') })).json.entries;
     expect(two).toEqual(all.slice(0, 2));
@@ -146,7 +170,10 @@ describe('auto-pause off', () => {
 describe('shadow rules in the status', () => {
   let t: TestHttp;
   beforeEach(async () => {
-    t = await startTestHttp({ tts: { threshold_count: 2, window_minutes: 10, log_patterns: ['tts synthesis failed'], mode: 'shadow' } }, { CALLGUARD_QUEUES: 'calls' });
+    t = await startTestHttp(
+      { tts: { threshold_count: 2, window_minutes: 10, log_patterns: ['tts synthesis failed'], mode: 'shadow' } },
+      { CALLGUARD_QUEUES: 'calls' },
+    );
   });
   afterEach(() => stopTestHttp(t));
 
@@ -157,6 +184,12 @@ describe('shadow rules in the status', () => {
       return current.holds.length ? current : undefined;
     });
     expect(s.holds).toEqual([expect.objectContaining({ id: 'rule:tts', effect: 'shadow' })]);
-    expect(s).toMatchObject({ is_paused: false, paused_by: null, pause_reason: null, source_rule: null, queues: { calls: { paused: false } } });
+    expect(s).toMatchObject({
+      is_paused: false,
+      paused_by: null,
+      pause_reason: null,
+      source_rule: null,
+      queues: { calls: { paused: false } },
+    });
   });
 });

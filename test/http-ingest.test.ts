@@ -3,7 +3,12 @@ import { waitFor } from './support/harness.js';
 import { postJson, request, startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
 
 const RULES = {
-  twilio: { threshold_count: 4, window_minutes: 10, log_patterns: ['twilio api error', 'error when making call via twilio'], queues: ['calls'] },
+  twilio: {
+    threshold_count: 4,
+    window_minutes: 10,
+    log_patterns: ['twilio api error', 'error when making call via twilio'],
+    queues: ['calls'],
+  },
   soniox: { threshold_count: 100, window_minutes: 10, log_patterns: ['soniox transcription failed'], min_level: 'error' },
 };
 const alerts = { token: tokenOf('alerts') };
@@ -31,7 +36,11 @@ describe('POST /health/errors and /health/logs (worker off: the enqueued job is 
   });
 
   it('when a list is posted, then it is coalesced into one job', async () => {
-    const reply = await postJson(`${t.url}/health/errors`, [{ rule: 'twilio', count: 2 }, { rule: 'soniox' }, { rule: 'twilio', count: 3 }], alerts);
+    const reply = await postJson(
+      `${t.url}/health/errors`,
+      [{ rule: 'twilio', count: 2 }, { rule: 'soniox' }, { rule: 'twilio', count: 3 }],
+      alerts,
+    );
     expect(reply.json.counts).toEqual({ twilio: 5, soniox: 1 });
     expect((await jobData(reply.json.job_id)).data).toEqual({ counts: { twilio: 5, soniox: 1 } });
     expect(await t.cg.events.getJobCountByTypes('waiting')).toBe(1);
@@ -82,7 +91,10 @@ describe('POST /health/errors and /health/logs (worker off: the enqueued job is 
   });
 
   it('when loguru serialize=True lines and Python logging records arrive, then their levels are read as Python’s', async () => {
-    const loguru = (name: string, no: number, message: string) => ({ text: `${name} | ${message}\n`, record: { level: { name, no, icon: '' }, message, exception: null, extra: {} } });
+    const loguru = (name: string, no: number, message: string) => ({
+      text: `${name} | ${message}\n`,
+      record: { level: { name, no, icon: '' }, message, exception: null, extra: {} },
+    });
     const body = ndjson([
       loguru('ERROR', 40, 'twilio api error 20003'),
       loguru('WARNING', 30, 'twilio api error, retrying'),
@@ -90,10 +102,22 @@ describe('POST /health/errors and /health/logs (worker off: the enqueued job is 
       { levelname: 'WARNING', levelno: 30, message: 'error when making call via twilio' },
       { levelno: 30, message: 'twilio api error' },
       { levelno: 20, message: 'twilio api error' },
-      { levelname: 'ERROR', levelno: 40, message: 'dial failed', exc_text: 'Traceback (most recent call last):\nSonioxError: soniox transcription failed' },
+      {
+        levelname: 'ERROR',
+        levelno: 40,
+        message: 'dial failed',
+        exc_text: 'Traceback (most recent call last):\nSonioxError: soniox transcription failed',
+      },
     ]);
     const reply = await postLogs(t, body, 'application/x-ndjson');
-    expect(reply.json).toEqual({ records: 7, matched: 5, dropped: 0, drops: [], counts: { twilio: 4, soniox: 1 }, job_id: expect.any(String) });
+    expect(reply.json).toEqual({
+      records: 7,
+      matched: 5,
+      dropped: 0,
+      drops: [],
+      counts: { twilio: 4, soniox: 1 },
+      job_id: expect.any(String),
+    });
   });
 
   it('when level_scale names the scale, then bare numbers are read on it; names and Python records are not', async () => {
@@ -104,12 +128,26 @@ describe('POST /health/errors and /health/logs (worker off: the enqueued job is 
       { severity: 'warning', message: 'twilio api error' },
       { levelno: 40, message: 'soniox transcription failed' },
     ]);
-    const syslog = await request(`${t.url}/health/logs?level_scale=syslog`, { method: 'POST', headers: { 'content-type': 'application/x-ndjson' }, body, ...alerts });
-    expect(syslog.json).toMatchObject({ records: 5, matched: 3, dropped: 1, drops: [{ index: 2, reason: 'level 9 is not on the syslog scale' }], counts: { twilio: 2, soniox: 1 } });
+    const syslog = await request(`${t.url}/health/logs?level_scale=syslog`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-ndjson' },
+      body,
+      ...alerts,
+    });
+    expect(syslog.json).toMatchObject({
+      records: 5,
+      matched: 3,
+      dropped: 1,
+      drops: [{ index: 2, reason: 'level 9 is not on the syslog scale' }],
+      counts: { twilio: 2, soniox: 1 },
+    });
     const python = await request(`${t.url}/health/logs?level_scale=python`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([{ level: 30, msg: 'twilio api error' }, { level: 20, msg: 'twilio api error' }]),
+      body: JSON.stringify([
+        { level: 30, msg: 'twilio api error' },
+        { level: 20, msg: 'twilio api error' },
+      ]),
       ...alerts,
     });
     expect(python.json).toMatchObject({ matched: 1, counts: { twilio: 1 } });
@@ -119,7 +157,12 @@ describe('POST /health/errors and /health/logs (worker off: the enqueued job is 
 
   it('when level_scale is not a known scale, then 400 and nothing is enqueued', async () => {
     for (const query of ['level_scale=loguru', 'level_scale=', 'level_scale=pino&level_scale=python']) {
-      const reply = await request(`${t.url}/health/logs?${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"level":50,"msg":"twilio api error"}', ...alerts });
+      const reply = await request(`${t.url}/health/logs?${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"level":50,"msg":"twilio api error"}',
+        ...alerts,
+      });
       expect(reply.status, query).toBe(400);
       expect(reply.json.error).toMatchObject({ code: 'invalid_request', message: expect.stringContaining('query.level_scale') });
     }
@@ -127,7 +170,10 @@ describe('POST /health/errors and /health/logs (worker off: the enqueued job is 
   });
 
   it('when many records cannot be read, then all are counted and the first ten reasons are listed by index', async () => {
-    const body = ndjson([{ level: 'error', message: 'twilio api error' }, ...Array.from({ length: 12 }, (_, i) => ({ level: `loud${i}`, message: 'x' }))]);
+    const body = ndjson([
+      { level: 'error', message: 'twilio api error' },
+      ...Array.from({ length: 12 }, (_, i) => ({ level: `loud${i}`, message: 'x' })),
+    ]);
     const reply = await postLogs(t, body, 'application/x-ndjson');
     expect(reply.json).toMatchObject({ records: 13, matched: 1, dropped: 12 });
     expect(reply.json.drops).toHaveLength(10);

@@ -28,7 +28,10 @@ async function state() {
     holds: (await cg.ledger.list()).map((h) => h.id).sort(),
     counts: (await cg.counters.sums()).counts,
     audit: (await cg.ledger.audit(500)).map((e) => e.id),
-    jobs: jobs.filter((j) => j.name !== 'evaluate').map((j) => j.id).sort(),
+    jobs: jobs
+      .filter((j) => j.name !== 'evaluate')
+      .map((j) => j.id)
+      .sort(),
   };
 }
 
@@ -67,7 +70,10 @@ const queues = fc.constantFrom('calls', 'sms', 'calls, sms', 'fax', 'calls,fax',
 const alert = fc.record(
   {
     status: fc.constantFrom('firing', 'firing', 'resolved', 'pending'),
-    labels: fc.record({ alertname: labelValue, callguard_rule: rule, callguard_queues: queues, severity: labelValue }, { requiredKeys: [] }),
+    labels: fc.record(
+      { alertname: labelValue, callguard_rule: rule, callguard_queues: queues, severity: labelValue },
+      { requiredKeys: [] },
+    ),
     annotations: fc.record({ summary: sized, description: sized }, { requiredKeys: [] }),
     fingerprint: fc.oneof(fc.constant('short'), fc.constant('f'.repeat(400)), fc.constant(''), fc.constant(undefined)),
   },
@@ -83,10 +89,17 @@ const grouped = (alerts: Array<Record<string, unknown>>) => {
 const alertBody = fc.oneof(
   fc.array(alert, { minLength: 0, maxLength: 6 }).map((alerts) => ({ version: '4', status: 'firing', alerts: grouped(alerts) })),
   fc.array(alert, { minLength: 1, maxLength: 6 }).map((alerts) => ({ orgId: 1, state: 'alerting', title: 'x', alerts: grouped(alerts) })),
-  fc.record({ rule: maybe(rule), reason: maybe(sized), status: maybe(fc.constantFrom('firing', 'resolved', 'nope')), id: maybe(fc.constantFrom('inc', '', 'i'.repeat(250))) }).map((g) => {
-    const run = ++seq;
-    return g.id ? { ...g, id: `${g.id}-${run}` } : g;
-  }),
+  fc
+    .record({
+      rule: maybe(rule),
+      reason: maybe(sized),
+      status: maybe(fc.constantFrom('firing', 'resolved', 'nope')),
+      id: maybe(fc.constantFrom('inc', '', 'i'.repeat(250))),
+    })
+    .map((g) => {
+      const run = ++seq;
+      return g.id ? { ...g, id: `${g.id}-${run}` } : g;
+    }),
 );
 
 describe('property: ingest and control bodies', () => {
@@ -104,7 +117,8 @@ describe('property: ingest and control bodies', () => {
           const { outcomes } = (await finished(reply.json.job_id)) as { outcomes: AlertOutcome[] };
           expect(outcomes.filter((o) => o.result === 'failed')).toEqual([]);
           const held = new Set((await cg.ledger.list()).map((h) => h.id));
-          for (const a of reply.json.alerts as Array<{ hold: string; status: string }>) expect(held.has(a.hold), a.hold).toBe(a.status === 'firing');
+          for (const a of reply.json.alerts as Array<{ hold: string; status: string }>)
+            expect(held.has(a.hold), a.hold).toBe(a.status === 'firing');
         });
       }),
       { numRuns: RUNS.alert },
@@ -112,7 +126,10 @@ describe('property: ingest and control bodies', () => {
   });
 
   it(`POST /health/errors (${RUNS.errors} runs): a 202 counts exactly what it answered`, async () => {
-    const report = fc.record({ rule: fc.oneof(rule, fc.integer()), count: maybe(fc.oneof(fc.integer({ min: -2, max: 50 }), fc.double(), fc.string())) }, { requiredKeys: [] });
+    const report = fc.record(
+      { rule: fc.oneof(rule, fc.integer()), count: maybe(fc.oneof(fc.integer({ min: -2, max: 50 }), fc.double(), fc.string())) },
+      { requiredKeys: [] },
+    );
     await fc.assert(
       fc.asyncProperty(fc.oneof(report, fc.array(report, { maxLength: 4 })), async (body) => {
         const before = (await cg.counters.sums()).counts;
@@ -129,7 +146,10 @@ describe('property: ingest and control bodies', () => {
 
   it(`POST /health/logs (${RUNS.logs} runs): a 202 counts the records it matched`, async () => {
     const record = fc.oneof(
-      fc.record({ msg: fc.constantFrom('twilio api error', 'plivo api error', 'fine'), level: fc.constantFrom(50, 30, 'error', 'nope') }, { requiredKeys: [] }),
+      fc.record(
+        { msg: fc.constantFrom('twilio api error', 'plivo api error', 'fine'), level: fc.constantFrom(50, 30, 'error', 'nope') },
+        { requiredKeys: [] },
+      ),
       fc.jsonValue(),
     );
     await fc.assert(
@@ -151,7 +171,13 @@ describe('property: ingest and control bodies', () => {
     const body = fc.record(
       {
         reason: fc.oneof(sized, fc.integer()),
-        queues: fc.oneof(fc.constant([]), fc.constant(['calls']), fc.constant(['fax']), fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }), fc.constant('calls')),
+        queues: fc.oneof(
+          fc.constant([]),
+          fc.constant(['calls']),
+          fc.constant(['fax']),
+          fc.array(fc.string({ maxLength: 5 }), { maxLength: 3 }),
+          fc.constant('calls'),
+        ),
         until: fc.constantFrom('2999-01-01T00:00:00Z', '2000-01-01T00:00:00Z', 'tomorrow', 42),
         queue: fc.constant(['calls']),
       },
@@ -169,7 +195,12 @@ describe('property: ingest and control bodies', () => {
   });
 
   it(`any JSON on any of the four routes (${RUNS.junk} runs): never a 5xx, never a change on a rejection`, async () => {
-    const routes = fc.constantFrom(['/health/alert', 'alerts'], ['/health/errors', 'alerts'], ['/health/logs', 'alerts'], ['/health/pause', 'admin']) as fc.Arbitrary<[string, 'alerts' | 'admin']>;
+    const routes = fc.constantFrom(
+      ['/health/alert', 'alerts'],
+      ['/health/errors', 'alerts'],
+      ['/health/logs', 'alerts'],
+      ['/health/pause', 'admin'],
+    ) as fc.Arbitrary<[string, 'alerts' | 'admin']>;
     await fc.assert(
       fc.asyncProperty(routes, fc.oneof(fc.json(), fc.string({ maxLength: 40 })), async ([path, role], raw) => {
         await check(path, raw, tokenOf(role), async (reply) => {

@@ -32,7 +32,8 @@ async function instance(principals: PrincipalEntry[]): Promise<HttpServer> {
   return s;
 }
 
-const boardStatus = async (url: string, cookie: string) => (await request(`${url}/admin/queues/api/queues`, { headers: { cookie } })).status;
+const boardStatus = async (url: string, cookie: string) =>
+  (await request(`${url}/admin/queues/api/queues`, { headers: { cookie } })).status;
 
 describe('sessions end when the principal changes (issue 10, item 4)', () => {
   it.each<[string, Partial<PrincipalEntry>]>([
@@ -49,7 +50,10 @@ describe('sessions end when the principal changes (issue 10, item 4)', () => {
     const after = await instance(entries(change));
     expect(await boardStatus(after.url, cookie!)).toBe(401);
     // And it does not come back as admin on a write either.
-    const write = await request(`${after.url}/admin/queues/api/queues/calls/pause`, { method: 'PUT', headers: { cookie: cookie!, origin: after.url } });
+    const write = await request(`${after.url}/admin/queues/api/queues/calls/pause`, {
+      method: 'PUT',
+      headers: { cookie: cookie!, origin: after.url },
+    });
     expect(write.status).toBe(401);
   });
 });
@@ -97,7 +101,11 @@ describe('callguard’s own queues are read-only on the board (issue 10, item 7)
     t = await startTestHttp(RULES, {}, { worker: true });
     const { cookie } = await login(t.url, USERS.admin.name, USERS.admin.secret);
     const listed = (await board(cookie!, 'GET', '/api/queues')).json.queues as Array<{ name: string; readOnlyMode: boolean }>;
-    expect(Object.fromEntries(listed.map((q) => [q.name, q.readOnlyMode]))).toEqual({ calls: false, 'callguard.events': true, 'callguard.notifications': true });
+    expect(Object.fromEntries(listed.map((q) => [q.name, q.readOnlyMode]))).toEqual({
+      calls: false,
+      'callguard.events': true,
+      'callguard.notifications': true,
+    });
     const schedulersBefore = await t.cg.events.getJobSchedulers();
     expect(schedulersBefore.map((s) => s.key)).toEqual([JOB.evaluate]);
 
@@ -124,7 +132,9 @@ describe('callguard’s own queues are read-only on the board (issue 10, item 7)
     expect(await t.cg.notifier.queue.isPaused()).toBe(false);
     expect(await t.cg.events.getGlobalRateLimit?.()).toBeFalsy();
     expect((await t.cg.events.getJobSchedulers()).map((s) => s.key)).toEqual([JOB.evaluate]);
-    expect((await t.cg.events.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.name === 'slack-action')).toEqual([]);
+    expect(
+      (await t.cg.events.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'])).filter((j) => j.name === 'slack-action'),
+    ).toEqual([]);
   });
 
   it('dispatch queues keep today’s behaviour: an admin may still clean one', async () => {
@@ -161,7 +171,10 @@ describe('headers and proxies (issue 10, item 8)', () => {
 
   it('without trust proxy, a forged X-Forwarded-Host does not pass the origin check', async () => {
     t = await startTestHttp(RULES, {}, { worker: false });
-    const { reply } = await login(t.url, USERS.admin.name, USERS.admin.secret, { origin: 'https://evil.example', 'x-forwarded-host': 'evil.example' });
+    const { reply } = await login(t.url, USERS.admin.name, USERS.admin.secret, {
+      origin: 'https://evil.example',
+      'x-forwarded-host': 'evil.example',
+    });
     expect(reply.status).toBe(403);
   });
 

@@ -11,7 +11,10 @@ import { cleanup, testConfig, waitFor } from './support/harness.js';
 
 const dockerfile = readFileSync('Dockerfile', 'utf8');
 // Instructions with their continuation lines joined, comments dropped.
-const instructions = dockerfile.replace(/\\\n\s*/g, '').split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+const instructions = dockerfile
+  .replace(/\\\n\s*/g, '')
+  .split('\n')
+  .filter((l) => l.trim() && !l.trim().startsWith('#'));
 const stages = instructions.reduce<string[][]>((acc, line) => {
   if (/^FROM /i.test(line)) acc.push([]);
   acc.at(-1)?.push(line);
@@ -71,8 +74,14 @@ describe('the image start commands, from `npm run build`, as an unprivileged use
   const config = testConfig();
   const secret = () => randomBytes(32).toString('base64url');
   const env = {
-    REDIS_URL: config.redisUrl, CALLGUARD_PREFIX: config.prefix, CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
-    CALLGUARD_MINUTE_SECONDS: '1', CALLGUARD_USERS: `ops:admin:${secret()}`, CALLGUARD_SESSION_SECRET: secret(), PORT: '0', NODE_ENV: 'production',
+    REDIS_URL: config.redisUrl,
+    CALLGUARD_PREFIX: config.prefix,
+    CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
+    CALLGUARD_MINUTE_SECONDS: '1',
+    CALLGUARD_USERS: `ops:admin:${secret()}`,
+    CALLGUARD_SESSION_SECRET: secret(),
+    PORT: '0',
+    NODE_ENV: 'production',
   };
   const started: Started[] = [];
 
@@ -89,7 +98,10 @@ describe('the image start commands, from `npm run build`, as an unprivileged use
     const api = startAsNobody(['dist/app/main.js'], env);
     started.push(api);
     await waitFor(() => api.output().includes('callguard started') || api.child.exitCode !== null, { timeoutMs: 30_000 });
-    const line = api.output().split('\n').find((l) => l.includes('callguard started'));
+    const line = api
+      .output()
+      .split('\n')
+      .find((l) => l.includes('callguard started'));
     expect(line, api.output()).toBeDefined();
     const url = JSON.parse(line!).url as string;
     // Ready once the evaluator schedule exists; the HEALTHCHECK command itself asks.
@@ -109,7 +121,9 @@ describe('the image start commands, from `npm run build`, as an unprivileged use
   it('node dist/app/health.js starts a health worker, and SIGTERM stops it with exit 0', async () => {
     const health = startAsNobody(['dist/app/health.js'], env);
     started.push(health);
-    await waitFor(() => health.output().includes('callguard health worker started') || health.child.exitCode !== null, { timeoutMs: 30_000 });
+    await waitFor(() => health.output().includes('callguard health worker started') || health.child.exitCode !== null, {
+      timeoutMs: 30_000,
+    });
     expect(health.output()).toContain('callguard health worker started');
     health.child.kill('SIGTERM');
     expect(await health.exited).toBe(0);
@@ -117,16 +131,32 @@ describe('the image start commands, from `npm run build`, as an unprivileged use
   }, 60_000);
 
   it.each([
-    ['CALLGUARD_SESSION_SECRET', { CALLGUARD_SESSION_SECRET: 'change-me-to-another-long-random-value' }, 'CALLGUARD_SESSION_SECRET: is a placeholder'],
-    ['CALLGUARD_USERS', { CALLGUARD_USERS: 'ops:admin:change-me-to-a-long-random-secret' }, 'CALLGUARD_USERS entry 1: secret is a placeholder'],
-    ['CALLGUARD_WEBHOOK_SECRET', { CALLGUARD_WEBHOOK_SECRET: 'only-24-characters-long!' }, 'CALLGUARD_WEBHOOK_SECRET: must be at least 32 characters'],
-  ])('refuses to start with a weak %s: exit 1, the variable named, its value never printed', async (_name, bad, message) => {
-    const run = startAsNobody(['dist/app/main.js'], { ...env, ...bad });
-    started.push(run);
-    expect(await run.exited).toBe(1);
-    expect(run.output()).toContain(message);
-    for (const value of Object.values(bad)) expect(run.output()).not.toContain(value.split(':').at(-1)!);
-  }, 30_000);
+    [
+      'CALLGUARD_SESSION_SECRET',
+      { CALLGUARD_SESSION_SECRET: 'change-me-to-another-long-random-value' },
+      'CALLGUARD_SESSION_SECRET: is a placeholder',
+    ],
+    [
+      'CALLGUARD_USERS',
+      { CALLGUARD_USERS: 'ops:admin:change-me-to-a-long-random-secret' },
+      'CALLGUARD_USERS entry 1: secret is a placeholder',
+    ],
+    [
+      'CALLGUARD_WEBHOOK_SECRET',
+      { CALLGUARD_WEBHOOK_SECRET: 'only-24-characters-long!' },
+      'CALLGUARD_WEBHOOK_SECRET: must be at least 32 characters',
+    ],
+  ])(
+    'refuses to start with a weak %s: exit 1, the variable named, its value never printed',
+    async (_name, bad, message) => {
+      const run = startAsNobody(['dist/app/main.js'], { ...env, ...bad });
+      started.push(run);
+      expect(await run.exited).toBe(1);
+      expect(run.output()).toContain(message);
+      for (const value of Object.values(bad)) expect(run.output()).not.toContain(value.split(':').at(-1)!);
+    },
+    30_000,
+  );
 });
 
 /** The Dockerfile's HEALTHCHECK command, run as written, against the running API. */

@@ -7,8 +7,7 @@ import { waitFor } from './support/harness.js';
 /** A send whose calls stay pending until the test lets them land (or fail). */
 function manualSend() {
   const calls: Array<{ counts: Record<string, number>; land: (id: string) => void; fail: (e: Error) => void }> = [];
-  const send = (counts: Record<string, number>) =>
-    new Promise<string | null>((land, fail) => calls.push({ counts, land, fail }));
+  const send = (counts: Record<string, number>) => new Promise<string | null>((land, fail) => calls.push({ counts, land, fail }));
   return { calls, send };
 }
 
@@ -90,7 +89,9 @@ describe('SnapshotCache (GET /health/service)', () => {
 
 describe('POST /health/errors under concurrency', () => {
   it('when 50 requests arrive together, then all are answered 202, fewer jobs carry them, and every count lands once', async () => {
-    const t = await startTestHttp({ twilio: { threshold_count: 100_000, window_minutes: 10, log_patterns: ['error when making call via twilio'] } });
+    const t = await startTestHttp({
+      twilio: { threshold_count: 100_000, window_minutes: 10, log_patterns: ['error when making call via twilio'] },
+    });
     try {
       const replies = await Promise.all(
         Array.from({ length: 50 }, () => postJson(`${t.url}/health/errors`, { rule: 'twilio', count: 2 }, { token: tokenOf('alerts') })),

@@ -39,16 +39,32 @@ describe('readLogRecord', () => {
     ['unknown name next to a known one', { level: 'loud', severity: 'error', msg: 'x' }, rec(50, 'x')],
     ['unknown name without a number', { level: 'loud', severity: 'LOUDER', msg: 'x' }, drop('unknown level name "loud"')],
     ['loguru level with only a number', { text: 'x', record: { level: { no: 30 }, message: 'twilio 503' } }, rec(40, 'twilio 503')],
-    ['loguru exception', loguru('ERROR', 40, 'dial failed', { type: 'HTTPError', value: 'twilio 503', traceback: true }), rec(50, 'dial failed\nHTTPError: twilio 503')],
+    [
+      'loguru exception',
+      loguru('ERROR', 40, 'dial failed', { type: 'HTTPError', value: 'twilio 503', traceback: true }),
+      rec(50, 'dial failed\nHTTPError: twilio 503'),
+    ],
     ['loguru without text, with a level object', { record: { level: { name: 'ERROR', no: 40 }, message: 'x' } }, rec(50, 'x')],
-    ['loguru without a level', { text: 'ERROR twilio', record: { message: 'twilio 503' } }, drop('loguru record: no level object (record.level.name, record.level.no)')],
+    [
+      'loguru without a level',
+      { text: 'ERROR twilio', record: { message: 'twilio 503' } },
+      drop('loguru record: no level object (record.level.name, record.level.no)'),
+    ],
     ['loguru without a message', loguru('ERROR', 40, ''), drop('loguru record: no message (record.message, record.exception)')],
     // Python logging
     ['python levelname', { levelname: 'WARNING', msg: 'telnyx timeout' }, rec(40, 'telnyx timeout')],
     ['python levelno alone is on the python scale', { levelno: 30, message: 'telnyx' }, rec(40, 'telnyx')],
     ['python level 30 next to levelname: the name wins', { levelname: 'ERROR', level: 30, message: 'x' }, rec(50, 'x')],
-    ['python formatted message before msg', { levelname: 'ERROR', msg: 'call %s failed', message: 'call CA1 failed' }, rec(50, 'call CA1 failed')],
-    ['python exc_text', { levelname: 'ERROR', message: 'dial failed', exc_text: 'Traceback …\nHTTPError: twilio 503' }, rec(50, 'dial failed\nTraceback …\nHTTPError: twilio 503')],
+    [
+      'python formatted message before msg',
+      { levelname: 'ERROR', msg: 'call %s failed', message: 'call CA1 failed' },
+      rec(50, 'call CA1 failed'),
+    ],
+    [
+      'python exc_text',
+      { levelname: 'ERROR', message: 'dial failed', exc_text: 'Traceback …\nHTTPError: twilio 503' },
+      rec(50, 'dial failed\nTraceback …\nHTTPError: twilio 503'),
+    ],
     ['python exc_info as text', { levelno: 40, message: 'x', exc_info: 'ValueError: y' }, rec(50, 'x\nValueError: y')],
     ['python CRITICAL', { levelname: 'CRITICAL', levelno: 50, message: 'x' }, rec(60, 'x')],
     // what is dropped, never guessed

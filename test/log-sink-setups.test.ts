@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { createLogSink } from '../src/client/log-sink.js';
 import { testRules } from './support/harness.js';
 
-const rules = testRules({ twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['error when making call via twilio'] } }, ['calls']);
+const rules = testRules({ twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['error when making call via twilio'] } }, [
+  'calls',
+]);
 
 function collector() {
   const lines: string[] = [];

@@ -9,10 +9,7 @@ function rule(name: string, logPatterns: string[], minLevel = 50): Rule {
   return { name, logPatterns, minLevel, thresholdCount: 5, windowMinutes: 1, queues: 'all' };
 }
 
-const rules: Rule[] = [
-  rule('twilio', ['error when making call via twilio', 'twilio 503']),
-  rule('telnyx', ['telnyx'], 40),
-];
+const rules: Rule[] = [rule('twilio', ['error when making call via twilio', 'twilio 503']), rule('telnyx', ['telnyx'], 40)];
 
 class RecordingSink implements ErrorSink {
   readonly reports: Array<[string, number | undefined]> = [];
@@ -203,7 +200,11 @@ describe('matchRecord', () => {
     ['null', null, []],
     ['phrase split across fields', { level: 50, msg: 'twilio', err: { message: '503' } }, []],
     ['loguru ERROR', { text: 'x', record: { level: { name: 'ERROR', no: 40 }, message: 'twilio 503' } }, ['twilio']],
-    ['loguru WARNING below min_level', { text: 'x', record: { level: { name: 'WARNING', no: 30 }, message: 'twilio 503 telnyx' } }, ['telnyx']],
+    [
+      'loguru WARNING below min_level',
+      { text: 'x', record: { level: { name: 'WARNING', no: 30 }, message: 'twilio 503 telnyx' } },
+      ['telnyx'],
+    ],
     ['loguru INFO', { text: 'x', record: { level: { name: 'INFO', no: 20 }, message: 'twilio 503 telnyx' } }, []],
     ['python levelno 30 is WARNING, not pino info', { levelno: 30, message: 'telnyx timeout' }, ['telnyx']],
     ['python levelno 40 is ERROR', { levelno: 40, message: 'twilio 503' }, ['twilio']],

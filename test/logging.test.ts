@@ -50,8 +50,11 @@ describe('throttledErrorLog', () => {
     const log = throttledErrorLog(logger, 'health worker error');
     const refused = () => Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:6379'), { code: 'ECONNREFUSED' });
     for (let i = 0; i < 112; i++) log(refused());
-    log(new Error('READONLY You can\'t write against a read only replica.'));
-    expect(lines.map((l) => [l.kind, l.suppressed])).toEqual([['ECONNREFUSED', undefined], ['Error', undefined]]);
+    log(new Error("READONLY You can't write against a read only replica."));
+    expect(lines.map((l) => [l.kind, l.suppressed])).toEqual([
+      ['ECONNREFUSED', undefined],
+      ['Error', undefined],
+    ]);
 
     vi.setSystemTime(new Date('2026-01-01T00:00:29.999Z'));
     log(refused());
@@ -76,28 +79,55 @@ describe('access log', () => {
   it('logs refusals and control actions with who acted, without headers, query or body', async () => {
     const { lines, logger } = capture();
     const config = testConfig({ CALLGUARD_USERS: USERS_ENV, LOG_LEVEL: 'info' });
-    cg = await createCallguard(config, testRules({ twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio'] } }, config.queues), { logger });
+    cg = await createCallguard(
+      config,
+      testRules({ twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio'] } }, config.queues),
+      { logger },
+    );
     http = await startHttpServer(httpDeps(cg), { port: 0, host: '127.0.0.1' });
     const access = () => lines.filter((l) => l.req);
 
     expect((await request(`${http.url}/health/service`, { token: tokenOf('viewer') })).status).toBe(200);
-    expect((await request(`${http.url}/health/service?token=query-secret-value`, { token: 'wrong-token-value-0123456789abcdef' })).status).toBe(401);
+    expect(
+      (await request(`${http.url}/health/service?token=query-secret-value`, { token: 'wrong-token-value-0123456789abcdef' })).status,
+    ).toBe(401);
     await waitFor(() => access().length >= 1);
     // The viewer's successful GET came first and wrote nothing: the refusal is the only line.
     expect(access()).toHaveLength(1);
-    expect(access()[0]).toMatchObject({ level: 40, req: { method: 'GET', path: '/health/service' }, res: { statusCode: 401 }, msg: 'GET /health/service 401' });
+    expect(access()[0]).toMatchObject({
+      level: 40,
+      req: { method: 'GET', path: '/health/service' },
+      res: { statusCode: 401 },
+      msg: 'GET /health/service 401',
+    });
 
     const paused = await request(`${http.url}/health/pause`, {
-      method: 'POST', token: tokenOf('admin'), headers: { 'content-type': 'application/json', cookie: 'connect.sid=cookie-secret-value' },
+      method: 'POST',
+      token: tokenOf('admin'),
+      headers: { 'content-type': 'application/json', cookie: 'connect.sid=cookie-secret-value' },
       body: JSON.stringify({ reason: 'body-text-never-logged' }),
     });
     expect(paused.status).toBe(200);
     await waitFor(() => access().length >= 2);
-    expect(access()[1]).toMatchObject({ level: 30, req: { method: 'POST', path: '/health/pause' }, res: { statusCode: 200 }, principal: USERS.admin.name, role: 'admin' });
+    expect(access()[1]).toMatchObject({
+      level: 30,
+      req: { method: 'POST', path: '/health/pause' },
+      res: { statusCode: 200 },
+      principal: USERS.admin.name,
+      role: 'admin',
+    });
     expect(typeof access()[1]!.responseTime).toBe('number');
 
     const all = JSON.stringify(lines);
-    for (const secret of [USERS.admin.secret, USERS.viewer.secret, 'wrong-token-value', 'query-secret-value', 'cookie-secret-value', 'body-text-never-logged']) expect(all).not.toContain(secret);
+    for (const secret of [
+      USERS.admin.secret,
+      USERS.viewer.secret,
+      'wrong-token-value',
+      'query-secret-value',
+      'cookie-secret-value',
+      'body-text-never-logged',
+    ])
+      expect(all).not.toContain(secret);
     for (const l of lines) expect(l.hostname).toBe(hostname());
   });
 });

@@ -12,7 +12,9 @@ afterEach(async () => {
   cg = undefined;
 });
 
-const rule = (extra: Record<string, unknown> = {}) => ({ twilio: { threshold_count: 5, window_minutes: 1, log_patterns: ['error when making call via twilio'], ...extra } });
+const rule = (extra: Record<string, unknown> = {}) => ({
+  twilio: { threshold_count: 5, window_minutes: 1, log_patterns: ['error when making call via twilio'], ...extra },
+});
 
 function dispatchWorker(c: Callguard, stamps: number[]) {
   return createGuardedWorker('calls', async () => void stamps.push(Date.now()), {
@@ -48,7 +50,10 @@ describe('shadow mode', () => {
       const entry = (await cg.ledger.audit()).find((e) => e.event === 'would-pause');
       expect(entry).toMatchObject({ event: 'would-pause', hold: 'rule:twilio', paused: [] });
       // It also "would have resumed" after the continuous clear.
-      await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'would-resume', { timeoutMs: 20_000, what: 'would-resume audited' });
+      await waitFor(async () => (await cg!.ledger.audit(1))[0]?.event === 'would-resume', {
+        timeoutMs: 20_000,
+        what: 'would-resume audited',
+      });
     } finally {
       await worker.close();
     }
@@ -59,9 +64,16 @@ describe('half-open resume', () => {
   it('resumes under the probe rate limit, then without it; no job lost', async () => {
     // No health worker: the test runs each evaluator tick itself, so the probe cannot end between
     // the start it observes and the checks that follow, however slow the machine is.
-    cg = await startTestCallguard(rule({ probe: { minutes: 3, max_per_minute: 4 } }), { CALLGUARD_AUTO_RESUME_MINUTES: '1' }, { worker: false });
+    cg = await startTestCallguard(
+      rule({ probe: { minutes: 3, max_per_minute: 4 } }),
+      { CALLGUARD_AUTO_RESUME_MINUTES: '1' },
+      { worker: false },
+    );
     const tickUntil = (event: string) =>
-      waitFor(async () => (await cg!.evaluator.evaluate({ full: true })).changes.some((c) => c.event === event), { timeoutMs: 20_000, what: `a tick with ${event}` });
+      waitFor(async () => (await cg!.evaluator.evaluate({ full: true })).changes.some((c) => c.event === event), {
+        timeoutMs: 20_000,
+        what: `a tick with ${event}`,
+      });
     const calls = cg.dispatch.get('calls')!;
     await cg.counters.record(cg.rules[0]!, 5);
     await tickUntil('hold-added');
@@ -80,7 +92,9 @@ describe('half-open resume', () => {
       const [probeStart, probeEnd] = [started!.at, ended!.at];
       const during = stamps.filter((t) => t >= probeStart && t < probeEnd);
       const seconds = (probeEnd - probeStart) / 1000;
-      console.log(`probe: ${during.length} jobs in ${seconds.toFixed(2)} s under a limit of 4 per 1 s minute; first second: ${during.filter((t) => t < probeStart + 1000).length}`);
+      console.log(
+        `probe: ${during.length} jobs in ${seconds.toFixed(2)} s under a limit of 4 per 1 s minute; first second: ${during.filter((t) => t < probeStart + 1000).length}`,
+      );
       // The limiter admits at most 4 per 1 s window; one extra window covers the edges.
       expect(during.length).toBeLessThanOrEqual(4 * (Math.ceil(seconds) + 1));
       expect(during.length).toBeGreaterThan(0);
@@ -117,7 +131,10 @@ describe('half-open resume', () => {
     cg.reporter.report('twilio', 5);
     await cg.reporter.flush();
     await waitFor(() => calls.isPaused(), { what: 'calls paused' });
-    await waitFor(async () => (await cg!.ledger.audit()).some((e) => e.event === 'probe-started'), { timeoutMs: 20_000, what: 'probe started' });
+    await waitFor(async () => (await cg!.ledger.audit()).some((e) => e.event === 'probe-started'), {
+      timeoutMs: 20_000,
+      what: 'probe started',
+    });
     await waitFor(async () => !(await calls.isPaused()), { what: 'calls resumed for the probe' });
 
     // The fast check runs inside the report's own job: when BullMQ marks it complete, the queue is

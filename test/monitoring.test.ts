@@ -87,13 +87,28 @@ describe('GET /metrics under promtool', () => {
     expect([...listed].sort()).toEqual([...families.keys()].filter((n) => n.startsWith('callguard_')).sort());
   });
 
-  it('exports the events queue backlog: jobs by state and the oldest waiting job\'s age', () => {
-    for (const state of ['waiting', 'active', 'delayed', 'failed']) expect(value('callguard_events_queue_jobs', { state }), state).toBeGreaterThanOrEqual(0);
+  it("exports the events queue backlog: jobs by state and the oldest waiting job's age", () => {
+    for (const state of ['waiting', 'active', 'delayed', 'failed'])
+      expect(value('callguard_events_queue_jobs', { state }), state).toBeGreaterThanOrEqual(0);
     expect(value('callguard_events_queue_oldest_waiting_age_seconds')).toBeGreaterThanOrEqual(0);
   });
 });
 
-const PROMQL_WORDS = new Set(['by', 'without', 'and', 'or', 'unless', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset', 'inf', 'nan']);
+const PROMQL_WORDS = new Set([
+  'by',
+  'without',
+  'and',
+  'or',
+  'unless',
+  'on',
+  'ignoring',
+  'group_left',
+  'group_right',
+  'bool',
+  'offset',
+  'inf',
+  'nan',
+]);
 // Series Prometheus makes itself for every scrape target.
 const PROMETHEUS_SERIES = new Set(['up']);
 
@@ -116,37 +131,70 @@ function exported(name: string): boolean {
 }
 
 describe('deploy/prometheus-rules.yml and deploy/grafana-dashboard.json', () => {
-  const rules = parse(readFileSync('deploy/prometheus-rules.yml', 'utf8'), { strict: true, uniqueKeys: true }) as { groups: { rules: { alert: string; expr: string }[] }[] };
+  const rules = parse(readFileSync('deploy/prometheus-rules.yml', 'utf8'), { strict: true, uniqueKeys: true }) as {
+    groups: { rules: { alert: string; expr: string }[] }[];
+  };
   const alerts = rules.groups.flatMap((g) => g.rules);
-  const dashboard = JSON.parse(readFileSync('deploy/grafana-dashboard.json', 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+  const dashboard = JSON.parse(readFileSync('deploy/grafana-dashboard.json', 'utf8')) as {
+    panels: { title: string; targets: { expr: string }[] }[];
+  };
   const queries = dashboard.panels.flatMap((p) => p.targets.map((q) => ({ where: p.title, expr: q.expr })));
 
   it('promtool check rules accepts the alert rules', () => {
-    expect(execFileSync(PROMTOOL, ['check', 'rules', 'deploy/prometheus-rules.yml'], { encoding: 'utf8' })).toContain('SUCCESS: 5 rules found');
+    expect(execFileSync(PROMTOOL, ['check', 'rules', 'deploy/prometheus-rules.yml'], { encoding: 'utf8' })).toContain(
+      'SUCCESS: 5 rules found',
+    );
   });
 
   it('alerts on callguard down, an old hold, a growing events backlog, failing notifications and lost state', () => {
     expect(alerts.map((a) => a.alert)).toEqual([
-      'CallguardDown', 'CallguardHoldOlderThan30Minutes', 'CallguardEventsBacklogGrowing', 'CallguardNotificationsFailing', 'CallguardStateLost',
+      'CallguardDown',
+      'CallguardHoldOlderThan30Minutes',
+      'CallguardEventsBacklogGrowing',
+      'CallguardNotificationsFailing',
+      'CallguardStateLost',
     ]);
   });
 
   it('the metric name reader finds what an expression reads and nothing else', () => {
-    expect(metricNames('time() - max by (hold, kind) (callguard_hold_since_timestamp_seconds{kind="rule"}) > 30 * 60')).toEqual(['callguard_hold_since_timestamp_seconds']);
+    expect(metricNames('time() - max by (hold, kind) (callguard_hold_since_timestamp_seconds{kind="rule"}) > 30 * 60')).toEqual([
+      'callguard_hold_since_timestamp_seconds',
+    ]);
     expect(metricNames('histogram_quantile(0.95, sum by (le) (rate(x_bucket[$__rate_interval]))) or on (a) y')).toEqual(['x_bucket', 'y']);
   });
 
   it('every metric the rules and the dashboard query is one callguard exports', () => {
     const used = [...alerts.map((a) => ({ where: a.alert, expr: a.expr })), ...queries];
-    const missing = used.flatMap(({ where, expr }) => metricNames(expr).filter((n) => !exported(n)).map((n) => `${where}: ${n}`));
+    const missing = used.flatMap(({ where, expr }) =>
+      metricNames(expr)
+        .filter((n) => !exported(n))
+        .map((n) => `${where}: ${n}`),
+    );
     expect(missing).toEqual([]);
     const names = new Set(used.flatMap(({ expr }) => metricNames(expr)));
-    for (const n of ['callguard_errors_total', 'callguard_rule_threshold', 'callguard_holds', 'callguard_transitions_total', 'callguard_events_queue_jobs',
-      'callguard_events_queue_oldest_waiting_age_seconds', 'callguard_notification_failures_total', 'callguard_state_lost_total']) expect(names, n).toContain(n);
+    for (const n of [
+      'callguard_errors_total',
+      'callguard_rule_threshold',
+      'callguard_holds',
+      'callguard_transitions_total',
+      'callguard_events_queue_jobs',
+      'callguard_events_queue_oldest_waiting_age_seconds',
+      'callguard_notification_failures_total',
+      'callguard_state_lost_total',
+    ])
+      expect(names, n).toContain(n);
   });
 
   it('the dashboard covers errors vs threshold, holds, transitions, the events queue and notification failures', () => {
     const titles = dashboard.panels.map((p) => p.title).join('\n');
-    for (const topic of [/threshold/i, /holds over time/i, /transitions/i, /events queue depth/i, /oldest waiting/i, /notification failures/i]) expect(titles).toMatch(topic);
+    for (const topic of [
+      /threshold/i,
+      /holds over time/i,
+      /transitions/i,
+      /events queue depth/i,
+      /oldest waiting/i,
+      /notification failures/i,
+    ])
+      expect(titles).toMatch(topic);
   });
 });

@@ -17,14 +17,35 @@ const MIN = 60_000;
 const settings: MessageSettings = { queues: ['calls', 'sms'], autoResumeMinutes: 5 };
 
 const ruleHold: Hold = {
-  id: 'rule:twilio', kind: 'rule', scope: 'all', by: 'callguard', reason: 'twilio: 12 errors in 5 min (threshold 10)',
-  since: T0, rule: 'twilio', count: 12, threshold: 10, windowMinutes: 5,
+  id: 'rule:twilio',
+  kind: 'rule',
+  scope: 'all',
+  by: 'callguard',
+  reason: 'twilio: 12 errors in 5 min (threshold 10)',
+  since: T0,
+  rule: 'twilio',
+  count: 12,
+  threshold: 10,
+  windowMinutes: 5,
 };
 const alertHold: Hold = {
-  id: 'alert:grafana:abc', kind: 'alert', scope: ['calls'], by: 'alert:grafana', reason: 'error rate above 5%',
-  since: T0, alertName: 'HighErrorRate', source: 'grafana',
+  id: 'alert:grafana:abc',
+  kind: 'alert',
+  scope: ['calls'],
+  by: 'alert:grafana',
+  reason: 'error rate above 5%',
+  since: T0,
+  alertName: 'HighErrorRate',
+  source: 'grafana',
 };
-const manualHold: Hold = { id: 'manual:42', kind: 'manual', scope: ['sms'], by: 'alice', reason: 'carrier maintenance <tonight> & co', since: T0 };
+const manualHold: Hold = {
+  id: 'manual:42',
+  kind: 'manual',
+  scope: ['sms'],
+  by: 'alice',
+  reason: 'carrier maintenance <tonight> & co',
+  since: T0,
+};
 
 /** Everything a reader sees in Block Kit, flattened: header, fields, section and context texts. */
 function blockText(m: SlackMessage): string {
@@ -41,8 +62,7 @@ function blockText(m: SlackMessage): string {
   return out.join('\n');
 }
 
-const buttons = (m: SlackMessage) =>
-  m.blocks.flatMap((b) => (b.type === 'actions' ? b.elements : [])).filter((e) => e.type === 'button');
+const buttons = (m: SlackMessage) => m.blocks.flatMap((b) => (b.type === 'actions' ? b.elements : [])).filter((e) => e.type === 'button');
 
 describe('paused message', () => {
   it('names the rule with its count, threshold and window, every queue with its waiting jobs, and the resume condition', () => {
@@ -71,7 +91,12 @@ describe('paused message', () => {
   it.each<[string, Hold, string, string]>([
     ['an alert', alertHold, 'alert "HighErrorRate" from grafana — error rate above 5%', 'when the alert resolves'],
     ['a person', manualHold, 'alice: "carrier maintenance &lt;tonight&gt; &amp; co"', 'by a person'],
-    ['a person, until a time', { ...manualHold, until: T0 + 90 * MIN }, 'alice: "carrier maintenance &lt;tonight&gt; &amp; co"', 'at 2025-03-04 13:30:00 UTC, or earlier by a person'],
+    [
+      'a person, until a time',
+      { ...manualHold, until: T0 + 90 * MIN },
+      'alice: "carrier maintenance &lt;tonight&gt; &amp; co"',
+      'at 2025-03-04 13:30:00 UTC, or earlier by a person',
+    ],
   ])('when held by %s, the text says who and how it resumes', (_, hold, who, how) => {
     const m = pausedMessage({ hold, paused: ['calls'], waiting: {}, otherHolds: [] }, settings);
     expect(m.text).toContain(`Hold: ${who}.`);
@@ -112,10 +137,17 @@ describe('paused message', () => {
 
 describe('resumed message', () => {
   it('says what held it, for how long, and who resumed it why', () => {
-    const m = resumedMessage({
-      hold: ruleHold, resumed: ['calls', 'sms'], by: 'callguard', reason: 'twilio below threshold (2/10) for 5 min',
-      at: T0 + 14 * MIN + 3000, stillHeld: [],
-    }, settings);
+    const m = resumedMessage(
+      {
+        hold: ruleHold,
+        resumed: ['calls', 'sms'],
+        by: 'callguard',
+        reason: 'twilio below threshold (2/10) for 5 min',
+        at: T0 + 14 * MIN + 3000,
+        stillHeld: [],
+      },
+      settings,
+    );
     expect(m.text).toBe(
       'Calls resumed. Was held by: rule twilio: 12 errors in 5 min (threshold 10). Paused for: 14 min 3 s (since 2025-03-04 12:00:00 UTC). ' +
         'Resumed by: callguard (automatic): twilio below threshold (2/10) for 5 min. Queues: calls, sms.',
@@ -124,7 +156,17 @@ describe('resumed message', () => {
   });
 
   it('names a Slack presser as a mention in blocks', () => {
-    const m = resumedMessage({ hold: manualHold, resumed: ['sms'], by: 'slack:U024BE7LH', reason: 'Resume calls pressed in Slack', at: T0 + 65 * MIN, stillHeld: [] }, settings);
+    const m = resumedMessage(
+      {
+        hold: manualHold,
+        resumed: ['sms'],
+        by: 'slack:U024BE7LH',
+        reason: 'Resume calls pressed in Slack',
+        at: T0 + 65 * MIN,
+        stillHeld: [],
+      },
+      settings,
+    );
     expect(blockText(m)).toContain('*Resumed by*\n<@U024BE7LH>: Resume calls pressed in Slack');
     expect(m.text).toContain('Paused for: 1 h 5 min');
     expect(m.text).toContain('Resumed by: Slack user U024BE7LH');
@@ -132,13 +174,19 @@ describe('resumed message', () => {
 
   it('a half-open resume says the queues run at the probe rate until the probe ends', () => {
     const probe: Hold = { ...ruleHold, effect: 'probe', maxPerMinute: 4, since: T0 + 20 * MIN, until: T0 + 23 * MIN };
-    const m = resumedMessage({ hold: ruleHold, resumed: ['calls', 'sms'], by: 'callguard', reason: 'clear', at: T0 + 20 * MIN, stillHeld: [], probe }, settings);
+    const m = resumedMessage(
+      { hold: ruleHold, resumed: ['calls', 'sms'], by: 'callguard', reason: 'clear', at: T0 + 20 * MIN, stillHeld: [], probe },
+      settings,
+    );
     expect(m.text.startsWith('Calls resumed at a probe rate.')).toBe(true);
     expect(m.text).toContain('Probe: at most 4 jobs/min until 2025-03-04 12:23:00 UTC; full speed after that');
   });
 
   it('when other holds still pause the queues, it says calls stay paused and by what', () => {
-    const m = resumedMessage({ hold: alertHold, resumed: [], by: 'alert:grafana', reason: 'resolved', at: T0 + MIN, stillHeld: [ruleHold] }, settings);
+    const m = resumedMessage(
+      { hold: alertHold, resumed: [], by: 'alert:grafana', reason: 'resolved', at: T0 + MIN, stillHeld: [ruleHold] },
+      settings,
+    );
     expect(m.text.startsWith('Hold released, calls stay paused.')).toBe(true);
     expect(m.text).toContain('Still held by: rule twilio');
     expect(m.text).toContain('Resumed by: the grafana alert: resolved');
@@ -175,13 +223,23 @@ describe('message after "Resume calls" was pressed', () => {
 
 describe('wording helpers', () => {
   it.each([
-    [0, '0 s'], [999, '1 s'], [59_000, '59 s'], [60_000, '1 min'], [61_000, '1 min 1 s'],
-    [3_600_000, '1 h'], [3_660_000, '1 h 1 min'], [90_000_000, '1 d 1 h'], [-5000, '0 s'],
+    [0, '0 s'],
+    [999, '1 s'],
+    [59_000, '59 s'],
+    [60_000, '1 min'],
+    [61_000, '1 min 1 s'],
+    [3_600_000, '1 h'],
+    [3_660_000, '1 h 1 min'],
+    [90_000_000, '1 d 1 h'],
+    [-5000, '0 s'],
   ])('duration(%i) = %s', (ms, s) => expect(duration(ms)).toBe(s));
 
   it.each([
-    ['slack:U1', 'mrkdwn', '<@U1>'], ['slack:U1', 'plain', 'Slack user U1'], ['callguard', 'plain', 'callguard (automatic)'],
-    ['alert:alertmanager', 'plain', 'the alertmanager alert'], ['bob<script>', 'mrkdwn', 'bob&lt;script&gt;'],
+    ['slack:U1', 'mrkdwn', '<@U1>'],
+    ['slack:U1', 'plain', 'Slack user U1'],
+    ['callguard', 'plain', 'callguard (automatic)'],
+    ['alert:alertmanager', 'plain', 'the alertmanager alert'],
+    ['bob<script>', 'mrkdwn', 'bob&lt;script&gt;'],
   ] as const)('actor(%s, %s) = %s', (by, f, s) => expect(actor(by, f)).toBe(s));
 
   it('time() falls back to UTC in plain text', () => expect(time(T0, 'plain')).toBe('2025-03-04 12:00:00 UTC'));

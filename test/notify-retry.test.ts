@@ -7,7 +7,13 @@ const serverError = new WebAPIHTTPError(500, 'Internal Server Error', {}, 'oops'
 
 describe('retryDelay', () => {
   it.each([
-    [1, 2000], [2, 4000], [3, 8000], [7, 128_000], [8, 256_000], [9, 300_000], [20, 300_000],
+    [1, 2000],
+    [2, 4000],
+    [3, 8000],
+    [7, 128_000],
+    [8, 256_000],
+    [9, 300_000],
+    [20, 300_000],
   ])('after a 500, retry %i waits %i ms (doubling, capped)', (attempt, ms) => {
     expect(retryDelay(attempt, serverError, s)).toBe(ms);
   });
@@ -28,8 +34,13 @@ describe('isPermanent', () => {
   const platform = (error: string) => new WebAPIPlatformError({ ok: false, error });
 
   it.each([
-    ['invalid_auth', true], ['channel_not_found', true], ['not_in_channel', true], ['invalid_blocks', true],
-    ['internal_error', false], ['ratelimited', false], ['fatal_error', false],
+    ['invalid_auth', true],
+    ['channel_not_found', true],
+    ['not_in_channel', true],
+    ['invalid_blocks', true],
+    ['internal_error', false],
+    ['ratelimited', false],
+    ['fatal_error', false],
   ])('Slack error %s is permanent: %s', (code, permanent) => expect(isPermanent(platform(code))).toBe(permanent));
 
   it('transport and HTTP errors are worth retrying', () => {

@@ -51,8 +51,7 @@ async function startSibling(of: Callguard, override: Partial<Callguard['config']
   return cg;
 }
 
-const posts = (title: string): SlackRequest[] =>
-  fake.delivered('chat.postMessage').filter((r) => String(r.body.text).startsWith(title));
+const posts = (title: string): SlackRequest[] => fake.delivered('chat.postMessage').filter((r) => String(r.body.text).startsWith(title));
 
 async function waitForPosts(title: string, n: number): Promise<SlackRequest[]> {
   await waitFor(() => posts(title).length >= n);
@@ -62,8 +61,7 @@ async function waitForPosts(title: string, n: number): Promise<SlackRequest[]> {
 const fields = (r: SlackRequest): string[] =>
   r.body.blocks.flatMap((b: any) => (b.type === 'section' ? (b.fields ?? []).map((f: any) => f.text) : []));
 
-const button = (r: SlackRequest) =>
-  r.body.blocks.find((b: any) => b.type === 'actions')?.elements.find((e: any) => e.type === 'button');
+const button = (r: SlackRequest) => r.body.blocks.find((b: any) => b.type === 'actions')?.elements.find((e: any) => e.type === 'button');
 
 /** The notifications job of a transition: its id is the audit entry's. */
 const jobIdOf = (change: HoldChange) => `change-${change.auditId.replace(/[^A-Za-z0-9_.-]/g, '_')}`;
@@ -91,10 +89,12 @@ describe('pause and resume messages', () => {
     expect(paused!.body.text).toContain('Queues: calls (3 waiting), sms (1 waiting).');
     expect(paused!.body.text).toContain('Resumes: after 2 min continuously below threshold.');
     expect(paused!.body.blocks[0]).toMatchObject({ type: 'header', text: { text: ':double_vertical_bar: Calls paused' } });
-    expect(fields(paused!)).toEqual(expect.arrayContaining([
-      '*Hold*\nrule `twilio`: 10 errors in 2 min (threshold 10)',
-      '*Queues*\n`calls` (3 waiting), `sms` (1 waiting)',
-    ]));
+    expect(fields(paused!)).toEqual(
+      expect.arrayContaining([
+        '*Hold*\nrule `twilio`: 10 errors in 2 min (threshold 10)',
+        '*Queues*\n`calls` (3 waiting), `sms` (1 waiting)',
+      ]),
+    );
     expect(button(paused!)).toMatchObject({ action_id: 'callguard_resume', value: 'rule:twilio', text: { text: 'Resume calls' } });
 
     await cg.control.resume({ by: 'alice', reason: 'twilio confirmed the fix' });
@@ -109,7 +109,12 @@ describe('pause and resume messages', () => {
     await settled(cg.notifier.queue);
     const audit = await cg.ledger.audit();
     const jobs = await finishedNotifications(cg);
-    expect(jobs.map((j) => j.id).sort()).toEqual(audit.filter((a) => a.event.startsWith('hold-')).map((a) => `change-${a.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`).sort());
+    expect(jobs.map((j) => j.id).sort()).toEqual(
+      audit
+        .filter((a) => a.event.startsWith('hold-'))
+        .map((a) => `change-${a.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`)
+        .sort(),
+    );
     expect(fake.attempts('chat.postMessage')).toHaveLength(2);
   });
 
@@ -262,8 +267,15 @@ describe('shadow and probe holds', () => {
     await settled(cg.notifier.queue);
     expect(await cg.notifier.queue.getJob(`change-${ended!.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`)).toBeUndefined();
     // Later transitions (the next probe once the burst ages out) may follow; these three came first.
-    expect(fake.attempts('chat.postMessage').slice(0, 3).map((r) => String(r.body.text).split('.')[0])).toEqual([
-      expect.stringMatching(/^Calls paused/), expect.stringMatching(/^Calls resumed at a probe rate/), expect.stringMatching(/^Calls paused/),
+    expect(
+      fake
+        .attempts('chat.postMessage')
+        .slice(0, 3)
+        .map((r) => String(r.body.text).split('.')[0]),
+    ).toEqual([
+      expect.stringMatching(/^Calls paused/),
+      expect.stringMatching(/^Calls resumed at a probe rate/),
+      expect.stringMatching(/^Calls paused/),
     ]);
     expect(fake.attempts('chat.postMessage').filter((r) => String(r.body.text).startsWith('Probe passed'))).toEqual([]);
   });
@@ -292,11 +304,16 @@ describe('still-paused reminders', () => {
     const runs = await runsAfter(cg.notifier.queue, NOTIFY_JOB.remind, released, 2);
     for (const run of runs) expect(run.returnvalue).toEqual({ reminders: [] });
     // ...and each reminder job left over from before the release that ran after it sent nothing.
-    const pending = async () => (await cg.notifier.queue.getJobs(['waiting', 'active', 'delayed', 'prioritized'])).filter((j) => j.name === NOTIFY_JOB.stillPaused);
+    const pending = async () =>
+      (await cg.notifier.queue.getJobs(['waiting', 'active', 'delayed', 'prioritized'])).filter((j) => j.name === NOTIFY_JOB.stillPaused);
     await waitFor(async () => (await pending()).length === 0, { what: 'no reminder job left to run' });
-    const late = (await cg.notifier.queue.getJobs(['completed', 'failed'])).filter((j) => j.name === NOTIFY_JOB.stillPaused && (j.processedOn ?? 0) > released);
+    const late = (await cg.notifier.queue.getJobs(['completed', 'failed'])).filter(
+      (j) => j.name === NOTIFY_JOB.stillPaused && (j.processedOn ?? 0) > released,
+    );
     for (const job of late) expect(job.returnvalue).toEqual({ skipped: `${hold.id} was released` });
-    const sent = (await cg.notifier.queue.getJobs(['completed'])).filter((j) => j.name === NOTIFY_JOB.stillPaused && !j.returnvalue?.skipped);
+    const sent = (await cg.notifier.queue.getJobs(['completed'])).filter(
+      (j) => j.name === NOTIFY_JOB.stillPaused && !j.returnvalue?.skipped,
+    );
     expect(posts('Calls still paused')).toHaveLength(sent.length);
   });
 
@@ -311,7 +328,12 @@ describe('still-paused reminders', () => {
 /** An instance whose log records are collected in `lines`. */
 async function startLogged(env: Record<string, string>) {
   const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(JSON.parse(String(chunk))); cb(); } });
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      lines.push(JSON.parse(String(chunk)));
+      cb();
+    },
+  });
   const config = testConfig({ CALLGUARD_REMIND_MINUTES: '0', ...env });
   const cg = await createCallguard(config, testRules(TWILIO, config.queues), { logger: pino({ level: 'info' }, sink) });
   cgs.push(cg);
@@ -326,10 +348,16 @@ describe('when the notifications queue cannot take the job', () => {
     cg.notifier.queue.addBulk = () => Promise.reject(new Error('simulated enqueue failure'));
     await cg.control.pause({ by: 'alice', reason: 'enqueue breaks' });
     expect(await cg.dispatch.get('calls')!.isPaused()).toBe(true);
-    expect(lines.find((l) => String(l.msg).startsWith('could not relay hold changes'))).toMatchObject({ err: { type: 'Error', message: 'simulated enqueue failure' }, level: 50 });
+    expect(lines.find((l) => String(l.msg).startsWith('could not relay hold changes'))).toMatchObject({
+      err: { type: 'Error', message: 'simulated enqueue failure' },
+      level: 50,
+    });
     cg.notifier.queue.addBulk = addBulk;
     await cg.evaluator.evaluate({ full: true });
-    await waitFor(async () => (await cg.notifier.queue.getJobs(['waiting', 'active', 'completed', 'delayed'])).some((j) => j.name === 'hold-change'), { what: 'the pause announced by the tick' });
+    await waitFor(
+      async () => (await cg.notifier.queue.getJobs(['waiting', 'active', 'completed', 'delayed'])).some((j) => j.name === 'hold-change'),
+      { what: 'the pause announced by the tick' },
+    );
   });
 });
 

@@ -7,7 +7,10 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { request, startTestHttp, stopTestHttp, tokenOf, USERS, type Reply, type TestHttp } from './support/http.js';
 
 const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'] } };
-const SECRETS = { CALLGUARD_WEBHOOK_SECRET: 'webhook-secret-5e4d3c2b1a09-8f7e6d5c4b3a', SLACK_SIGNING_SECRET: 'slack-signing-secret-8d7c6b5a' };
+const SECRETS = {
+  CALLGUARD_WEBHOOK_SECRET: 'webhook-secret-5e4d3c2b1a09-8f7e6d5c4b3a',
+  SLACK_SIGNING_SECRET: 'slack-signing-secret-8d7c6b5a',
+};
 const ROLES = Object.keys(USERS) as Role[];
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 const ERROR_REF = '#/components/schemas/Error';
@@ -27,18 +30,26 @@ const operations = (d: Obj): Operation[] =>
       .filter(([method]) => METHODS.includes(method))
       .map(([method, op]) => ({ method: method.toUpperCase(), path, op: op as Obj })),
   );
-const documented = (d: Obj) => operations(d).map(({ method, path }) => `${method} ${path}`).sort();
+const documented = (d: Obj) =>
+  operations(d)
+    .map(({ method, path }) => `${method} ${path}`)
+    .sort();
 
 // A local JSON pointer such as #/components/responses/BadRequest.
 const resolvePointer = (root: Obj, ref: string): unknown =>
-  ref.slice(2).split('/').map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).reduce<any>((node, key) => node?.[key], root);
+  ref
+    .slice(2)
+    .split('/')
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .reduce<any>((node, key) => node?.[key], root);
 const deref = (v: unknown): Obj => {
   const o = v as Obj;
   return typeof o?.$ref === 'string' ? (resolvePointer(doc, o.$ref) as Obj) : o;
 };
 /** swagger-parser checks the document against the OpenAPI 3.1 schema and resolves every $ref; it throws naming each problem. */
 const validateDocument = (d: Obj) => SwaggerParser.validate(structuredClone(d) as never);
-const needsAuth = (op: Obj) => Array.isArray(op.security) && op.security.length > 0 && !op.security.some((s: Obj) => Object.keys(s).length === 0);
+const needsAuth = (op: Obj) =>
+  Array.isArray(op.security) && op.security.length > 0 && !op.security.some((s: Obj) => Object.keys(s).length === 0);
 const usesBearer = (op: Obj) => Array.isArray(op.security) && op.security.some((s: Obj) => 'bearerAuth' in s);
 
 // --- What the real app serves: Express 5's router (router 2.3) lists routes and mounted routers.
@@ -57,9 +68,11 @@ const joinPath = (prefix: string, path: string) => `${prefix.replace(/\/$/, '')}
 const template = (path: string) => path.replace(/[:*](\w+)/g, '{$1}');
 
 function served(router: Listing, prefix = ''): string[] {
-  if (typeof router.listRoutes !== 'function') throw new Error('router.listRoutes() is missing: this walk needs router >= 2.3 (Express 5.3)');
+  if (typeof router.listRoutes !== 'function')
+    throw new Error('router.listRoutes() is missing: this walk needs router >= 2.3 (Express 5.3)');
   return router.listRoutes().flatMap((r) => {
-    if (typeof r.path !== 'string') throw new Error(`a RegExp route (${String(r.path)}) under ${prefix || '/'} cannot be documented as an OpenAPI path`);
+    if (typeof r.path !== 'string')
+      throw new Error(`a RegExp route (${String(r.path)}) under ${prefix || '/'} cannot be documented as an OpenAPI path`);
     const path = joinPath(prefix, r.path) || '/';
     if (r.router) return served(r.router, path);
     const methods = r.methods ?? [];
@@ -126,11 +139,20 @@ describe('the OpenAPI document', () => {
   it('when the router is walked, then it serves exactly the documented (method, path) pairs', () => {
     const routes = servedBy(t.http.app);
     for (const prefix of ['/health/', '/slack/', '/metrics', '/healthz', '/readyz', '/openapi.json', '/admin/login']) {
-      expect(routes.some((r) => r.split(' ')[1]!.startsWith(prefix)), `the walk found nothing under ${prefix}: ${routes.join(', ')}`).toBe(true);
+      expect(
+        routes.some((r) => r.split(' ')[1]!.startsWith(prefix)),
+        `the walk found nothing under ${prefix}: ${routes.join(', ')}`,
+      ).toBe(true);
     }
     const docd = documented(doc);
-    expect(routes.filter((r) => !docd.includes(r)), 'served but not documented').toEqual([]);
-    expect(docd.filter((r) => !routes.includes(r)), 'documented but not served').toEqual([]);
+    expect(
+      routes.filter((r) => !docd.includes(r)),
+      'served but not documented',
+    ).toEqual([]);
+    expect(
+      docd.filter((r) => !routes.includes(r)),
+      'documented but not served',
+    ).toEqual([]);
   });
 
   it('when an operation needs credentials, then it documents 401 (and 403 for role-checked bearer routes)', () => {
@@ -149,7 +171,8 @@ describe('the OpenAPI document', () => {
     expect(reply.status).toBe(200);
     expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
     expect(reply.json).toEqual(doc);
-    for (const secret of [...Object.values(USERS).map((u) => u.secret), ...Object.values(SECRETS)]) expect(reply.text).not.toContain(secret);
+    for (const secret of [...Object.values(USERS).map((u) => u.secret), ...Object.values(SECRETS)])
+      expect(reply.text).not.toContain(secret);
   });
 
   it.each(operations(doc).map((o) => [`${o.method} ${o.path}`, o] as const))(
@@ -167,18 +190,19 @@ describe('the OpenAPI document', () => {
     },
   );
 
-  it.each(operations(doc).filter((o) => Array.isArray(o.op['x-callguard-roles'])).map((o) => [`${o.method} ${o.path}`, o] as const))(
-    '%s: the documented roles get through, every other role gets 403',
-    async (_name, o) => {
-      const allowed = o.op['x-callguard-roles'] as Role[];
-      for (const role of ROLES) {
-        const reply = await request(`${t.url}${o.path}`, { method: o.method, ...probeInit(o.op, tokenOf(role)) });
-        expectDocumentedReply(o, reply, `as ${role}`);
-        if (allowed.includes(role)) expect([401, 403], `${role}: ${reply.text.slice(0, 200)}`).not.toContain(reply.status);
-        else expect([reply.status, reply.json?.error?.code], role).toEqual([403, 'forbidden']);
-      }
-    },
-  );
+  it.each(
+    operations(doc)
+      .filter((o) => Array.isArray(o.op['x-callguard-roles']))
+      .map((o) => [`${o.method} ${o.path}`, o] as const),
+  )('%s: the documented roles get through, every other role gets 403', async (_name, o) => {
+    const allowed = o.op['x-callguard-roles'] as Role[];
+    for (const role of ROLES) {
+      const reply = await request(`${t.url}${o.path}`, { method: o.method, ...probeInit(o.op, tokenOf(role)) });
+      expectDocumentedReply(o, reply, `as ${role}`);
+      if (allowed.includes(role)) expect([401, 403], `${role}: ${reply.text.slice(0, 200)}`).not.toContain(reply.status);
+      else expect([reply.status, reply.json?.error?.code], role).toEqual([403, 'forbidden']);
+    }
+  });
 
   it('after every probe, nothing changed: no hold, no audit entry', async () => {
     expect(await t.cg.ledger.list()).toEqual([]);

@@ -16,7 +16,7 @@ afterEach(async () => {
 });
 
 describe('GET /metrics', () => {
-  it('is valid Prometheus text with callguard\'s figures, for viewers and admins only', async () => {
+  it("is valid Prometheus text with callguard's figures, for viewers and admins only", async () => {
     t = await startTestHttp(RULES);
     expect((await request(`${t.url}/metrics`)).status).toBe(401);
     expect((await request(`${t.url}/metrics`, { token: tokenOf('alerts') })).status).toBe(403);
@@ -34,13 +34,17 @@ describe('GET /metrics', () => {
     };
     let families = await scrape();
     const value = (name: string, labels: Record<string, string> = {}) =>
-      (families.get(name) ?? families.get(name.replace(/_(bucket|sum|count)$/, '')))?.samples
-        .find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+      (families.get(name) ?? families.get(name.replace(/_(bucket|sum|count)$/, '')))?.samples.find(
+        (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+      )?.value;
     // The pause lands inside the report's job; the worker counts the job once BullMQ has completed it, a moment later.
-    await waitFor(async () => {
-      families = await scrape();
-      return value('callguard_ingest_jobs_total', { job: 'error-report', outcome: 'completed' }) !== undefined;
-    }, { what: 'the error-report job counted in /metrics' });
+    await waitFor(
+      async () => {
+        families = await scrape();
+        return value('callguard_ingest_jobs_total', { job: 'error-report', outcome: 'completed' }) !== undefined;
+      },
+      { what: 'the error-report job counted in /metrics' },
+    );
 
     expect(value('callguard_rule_errors_in_window', { rule: 'twilio' })).toBe(3);
     expect(value('callguard_rule_threshold', { rule: 'twilio' })).toBe(3);
@@ -75,7 +79,9 @@ async function freePort(): Promise<number> {
 }
 
 function startRedis(port: number): ChildProcess {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  });
   servers.push(child);
   return child;
 }
@@ -117,6 +123,10 @@ describe('probes', () => {
 
     redis = startRedis(port);
     // The restarted Redis is empty: readiness needs the reconnect and the evaluator schedule re-created.
-    await waitFor(async () => (await request(`${t!.url}/readyz`)).status === 200, { timeoutMs: 15_000, intervalMs: 200, what: '/readyz 200 again' });
+    await waitFor(async () => (await request(`${t!.url}/readyz`)).status === 200, {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+      what: '/readyz 200 again',
+    });
   });
 });

@@ -22,7 +22,9 @@ describe('notifications from the audit stream (the outbox)', () => {
   it('when a hold change is committed and the process dies before announcing it, then the next instance announces it once', async () => {
     const crashed = await start();
     // The commit alone, as if the process died right after the script returned.
-    const { changes } = await crashed.ledger.change({ add: [{ id: 'manual:before-crash', kind: 'manual', scope: 'all', by: 'ops', reason: 'maintenance' }] });
+    const { changes } = await crashed.ledger.change({
+      add: [{ id: 'manual:before-crash', kind: 'manual', scope: 'all', by: 'ops', reason: 'maintenance' }],
+    });
     expect(changes).toHaveLength(1);
     const auditId = changes[0]!.auditId;
     await crashed.stop({ graceMs: 1000 });
@@ -32,12 +34,15 @@ describe('notifications from the audit stream (the outbox)', () => {
     const notifications = new Queue('notifications', { connection: next.redis, prefix: config.prefix });
     try {
       await next.startWorker();
-      const job = await waitFor(() => notifications.getJob(`change-${auditId.replace(/[^A-Za-z0-9_.-]/g, '_')}`), { what: 'the pause announced after the restart' });
+      const job = await waitFor(() => notifications.getJob(`change-${auditId.replace(/[^A-Za-z0-9_.-]/g, '_')}`), {
+        what: 'the pause announced after the restart',
+      });
       expect(job.data.change).toMatchObject({ event: 'hold-added', hold: { id: 'manual:before-crash' } });
       // More relays (another tick, another change) add nothing for the same entry.
       await next.evaluator.evaluate({ full: true });
       await next.control.resume({ by: 'ops' });
-      const changeJobs = async () => (await notifications.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])).filter((j) => j.name === 'hold-change');
+      const changeJobs = async () =>
+        (await notifications.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])).filter((j) => j.name === 'hold-change');
       await waitFor(async () => (await changeJobs()).length === 2, { what: 'the pause and the resume announced' });
       expect((await changeJobs()).map((j) => j.data.change.event).sort()).toEqual(['hold-added', 'hold-released']);
     } finally {

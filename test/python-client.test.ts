@@ -27,8 +27,11 @@ describe('the Python client’s unittest suite', () => {
     const source = readFileSync(`${CLIENT_DIR}test_callguard_client.py`, 'utf8');
     const defined = source.match(/^ {4}def test_\w+/gm)?.length ?? 0;
     const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      execFile(python, ['-m', 'unittest', '-v', 'test_callguard_client'], { cwd: CLIENT_DIR, env: pythonEnv(), timeout: 120_000 }, (err, _out, stderr) =>
-        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
+      execFile(
+        python,
+        ['-m', 'unittest', '-v', 'test_callguard_client'],
+        { cwd: CLIENT_DIR, env: pythonEnv(), timeout: 120_000 },
+        (err, _out, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }),
       );
     });
     expect(code, stderr).toBe(0);
@@ -102,7 +105,15 @@ describe('a Python app logging through loguru and logging, against a real callgu
 
     // 4 loguru + 4 logging records carry a phrase at WARNING or above; 10 INFO lines carry soniox's.
     const tripped = await app.run('trip');
-    expect(tripped).toMatchObject({ flushed: true, records_queued: 18, records_sent: 18, server_records: 18, server_matched: 8, server_dropped: 0, dropped_overflow: 0 });
+    expect(tripped).toMatchObject({
+      flushed: true,
+      records_queued: 18,
+      records_sent: 18,
+      server_records: 18,
+      server_matched: 8,
+      server_dropped: 0,
+      dropped_overflow: 0,
+    });
     const cg = t.cg;
     await waitFor(() => cg.dispatch.get('calls')!.isPaused(), { timeoutMs: 15_000 });
     await waitFor(() => cg.dispatch.get('sms')!.isPaused(), { timeoutMs: 15_000 });
@@ -129,7 +140,15 @@ describe('a Python app logging through loguru and logging, against a real callgu
     console.log(
       `[python client] after recovery: ${recovered.records_queued} records queued, ${recovered.records_sent} sent, server counted ${recovered.server_records} received / ${recovered.server_matched} matched; dropped: overflow ${recovered.dropped_overflow}, expired ${recovered.dropped_expired}, rejected ${recovered.dropped_rejected}`,
     );
-    expect(recovered).toMatchObject({ flushed: true, records_queued: expected, records_sent: expected, server_records: expected, server_matched: 8 + outage.calls, dropped_overflow: 0, dropped_expired: 0 });
+    expect(recovered).toMatchObject({
+      flushed: true,
+      records_queued: expected,
+      records_sent: expected,
+      server_records: expected,
+      server_matched: 8 + outage.calls,
+      dropped_overflow: 0,
+      dropped_expired: 0,
+    });
     await waitFor(() => cg.dispatch.get('fax')!.isPaused(), { timeoutMs: 15_000 });
     expect((await cg.ledger.list()).map((h) => h.id).sort()).toEqual(['rule:telnyx', 'rule:twilio', 'rule:vonage']);
 

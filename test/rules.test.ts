@@ -14,8 +14,22 @@ describe('rules file', () => {
   it("loads the original system's rules.json unchanged, with our defaults", () => {
     const { rules, warnings } = parseRules(ORIGINAL, 'rules.json', QUEUES);
     expect(rules).toEqual([
-      { name: 'twilio', thresholdCount: 10, windowMinutes: 5, logPatterns: ['error when making call via twilio'], queues: 'all', minLevel: 40 },
-      { name: 'exotel', thresholdCount: 5, windowMinutes: 3, logPatterns: ['error when making call via exotel', 'exotel api failure'], queues: 'all', minLevel: 40 },
+      {
+        name: 'twilio',
+        thresholdCount: 10,
+        windowMinutes: 5,
+        logPatterns: ['error when making call via twilio'],
+        queues: 'all',
+        minLevel: 40,
+      },
+      {
+        name: 'exotel',
+        thresholdCount: 5,
+        windowMinutes: 3,
+        logPatterns: ['error when making call via exotel', 'exotel api failure'],
+        queues: 'all',
+        minLevel: 40,
+      },
     ]);
     expect(warnings).toEqual([]);
   });
@@ -26,16 +40,25 @@ describe('rules file', () => {
   });
 
   it('reads our optional fields', () => {
-    const { rules } = parseRules('{"tw": {"threshold_count": 1, "window_minutes": 1, "log_patterns": ["twilio api down"], "queues": ["sms"], "min_level": "error"}}', 'r.json', QUEUES);
+    const { rules } = parseRules(
+      '{"tw": {"threshold_count": 1, "window_minutes": 1, "log_patterns": ["twilio api down"], "queues": ["sms"], "min_level": "error"}}',
+      'r.json',
+      QUEUES,
+    );
     expect(rules[0]).toMatchObject({ queues: ['sms'], minLevel: 50 });
   });
 
   it('reads shadow mode and half-open probe settings', () => {
-    const { rules } = parseRules('{"tw": {"threshold_count": 1, "window_minutes": 1, "log_patterns": ["twilio api down"], "mode": "shadow", "probe": {"minutes": 3, "max_per_minute": 5}}}', 'r.json', QUEUES);
+    const { rules } = parseRules(
+      '{"tw": {"threshold_count": 1, "window_minutes": 1, "log_patterns": ["twilio api down"], "mode": "shadow", "probe": {"minutes": 3, "max_per_minute": 5}}}',
+      'r.json',
+      QUEUES,
+    );
     expect(rules[0]).toMatchObject({ mode: 'shadow', probe: { minutes: 3, maxPerMinute: 5 } });
   });
 
-  const rule = (over: Record<string, unknown>) => JSON.stringify({ twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['twilio api down'], ...over } });
+  const rule = (over: Record<string, unknown>) =>
+    JSON.stringify({ twilio: { threshold_count: 10, window_minutes: 5, log_patterns: ['twilio api down'], ...over } });
 
   it.each([
     { name: 'unknown field', text: rule({ threshhold: 3 }), message: 'rules.json: rule "twilio": field threshhold: unknown field' },
@@ -43,14 +66,30 @@ describe('rules file', () => {
     { name: 'negative window', text: rule({ window_minutes: -1 }), message: 'rule "twilio": field window_minutes' },
     { name: 'fractional threshold', text: rule({ threshold_count: 2.5 }), message: 'rule "twilio": field threshold_count' },
     { name: 'string threshold', text: rule({ threshold_count: '10' }), message: 'rule "twilio": field threshold_count' },
-    { name: 'empty pattern', text: rule({ log_patterns: ['ok one', '  '] }), message: 'rule "twilio": field log_patterns.1: empty pattern' },
-    { name: 'missing patterns', text: JSON.stringify({ twilio: { threshold_count: 1, window_minutes: 1 } }), message: 'rule "twilio": field log_patterns' },
+    {
+      name: 'empty pattern',
+      text: rule({ log_patterns: ['ok one', '  '] }),
+      message: 'rule "twilio": field log_patterns.1: empty pattern',
+    },
+    {
+      name: 'missing patterns',
+      text: JSON.stringify({ twilio: { threshold_count: 1, window_minutes: 1 } }),
+      message: 'rule "twilio": field log_patterns',
+    },
     { name: 'unknown queue', text: rule({ queues: ['voice'] }), message: 'rule "twilio": field queues: voice not in CALLGUARD_QUEUES' },
     { name: 'bad min_level', text: rule({ min_level: 'loud' }), message: 'rule "twilio": field min_level' },
-    { name: 'bad rule name', text: JSON.stringify({ 'two words': { threshold_count: 1, window_minutes: 1, log_patterns: ['x y'] } }), message: 'rule "two words": name must match' },
+    {
+      name: 'bad rule name',
+      text: JSON.stringify({ 'two words': { threshold_count: 1, window_minutes: 1, log_patterns: ['x y'] } }),
+      message: 'rule "two words": name must match',
+    },
     { name: 'bad mode', text: rule({ mode: 'dry-run' }), message: 'rule "twilio": field mode' },
     { name: 'probe without limit', text: rule({ probe: { minutes: 3 } }), message: 'rule "twilio": field probe.max_per_minute' },
-    { name: 'probe with unknown field', text: rule({ probe: { minutes: 3, max_per_minute: 2, burst: 1 } }), message: 'rule "twilio": field probe.burst: unknown field' },
+    {
+      name: 'probe with unknown field',
+      text: rule({ probe: { minutes: 3, max_per_minute: 2, burst: 1 } }),
+      message: 'rule "twilio": field probe.burst: unknown field',
+    },
     { name: 'array at top', text: '[]', message: 'rules.json: expected an object of rules' },
     { name: 'JSON syntax error', text: '{\n  "twilio": {\n    "threshold_count": 10,\n  }\n}', message: 'rules.json: invalid JSON: ' },
   ])('refuses $name with a message naming file, rule and field', ({ text, message }) => {
@@ -62,7 +101,10 @@ describe('rules file', () => {
   });
 
   it('reports every problem at once', () => {
-    const text = JSON.stringify({ a: { threshold_count: 0, window_minutes: 1, log_patterns: [] }, b: { window_minutes: 0, log_patterns: [] } });
+    const text = JSON.stringify({
+      a: { threshold_count: 0, window_minutes: 1, log_patterns: [] },
+      b: { window_minutes: 0, log_patterns: [] },
+    });
     expect(() => parseRules(text, 'r.json', QUEUES)).toThrow(/rule "a".*\n.*rule "b".*threshold_count/s);
   });
 

@@ -9,7 +9,10 @@ afterEach(() => {
 });
 
 function run(script: string, env: Record<string, string>) {
-  const child = spawn('node_modules/.bin/tsx', [script], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('node_modules/.bin/tsx', [script], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.push(child);
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
@@ -18,14 +21,22 @@ function run(script: string, env: Record<string, string>) {
   return { child, output: () => out, exited };
 }
 
-const placed = (out: string) => out.split('\n').filter((l) => l.includes('"call placed"')).map((l) => JSON.parse(l).job as string);
+const placed = (out: string) =>
+  out
+    .split('\n')
+    .filter((l) => l.includes('"call placed"'))
+    .map((l) => JSON.parse(l).job as string);
 
 describe('graceful shutdown', () => {
   it('SIGTERM to a dispatch worker with calls in progress: they finish, nothing is lost or run twice', async () => {
     const config = testConfig();
     const env = {
-      CALLGUARD_PREFIX: config.prefix, CALLGUARD_QUEUE_PREFIX: config.queuePrefix, CALLGUARD_QUEUES: 'calls',
-      EXAMPLE_FAIL_SECONDS: '0', EXAMPLE_LATENCY_MS: '300', EXAMPLE_JOBS_PER_SECOND: '0',
+      CALLGUARD_PREFIX: config.prefix,
+      CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
+      CALLGUARD_QUEUES: 'calls',
+      EXAMPLE_FAIL_SECONDS: '0',
+      EXAMPLE_LATENCY_MS: '300',
+      EXAMPLE_JOBS_PER_SECOND: '0',
     };
     const queue = new Queue('calls', { connection: { url: config.redisUrl }, prefix: config.queuePrefix });
     try {
@@ -54,12 +65,20 @@ describe('graceful shutdown', () => {
   it('SIGTERM to npm start: stops serving, closes cleanly and exits 0', async () => {
     const config = testConfig();
     const main = run('src/app/main.ts', {
-      CALLGUARD_PREFIX: config.prefix, CALLGUARD_QUEUE_PREFIX: config.queuePrefix, PORT: '0',
-      CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123456789abcdef', CALLGUARD_MINUTE_SECONDS: '1',
+      CALLGUARD_PREFIX: config.prefix,
+      CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
+      PORT: '0',
+      CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123456789abcdef',
+      CALLGUARD_MINUTE_SECONDS: '1',
     });
     try {
       await waitFor(() => main.output().includes('callguard started'), { timeoutMs: 15_000 });
-      const url = JSON.parse(main.output().split('\n').find((l) => l.includes('callguard started'))!).url as string;
+      const url = JSON.parse(
+        main
+          .output()
+          .split('\n')
+          .find((l) => l.includes('callguard started'))!,
+      ).url as string;
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       main.child.kill('SIGTERM');
       expect(await main.exited).toBe(0);

@@ -25,7 +25,7 @@ function descendants(root: number): number[] {
     .split('\n')
     .map((line) => line.trim().split(/\s+/).map(Number) as [number, number]);
   const found: number[] = [];
-  for (let frontier = [root]; frontier.length > 0; ) {
+  for (let frontier = [root]; frontier.length > 0;) {
     frontier = rows.filter(([, ppid]) => frontier.includes(ppid)).map(([pid]) => pid);
     found.push(...frontier);
   }
@@ -36,43 +36,57 @@ describe('SIGTERM to the process a supervisor started reaches callguard', () => 
   it.each([
     { command: 'npm start', args: ['start'], startedLine: 'callguard started' },
     { command: 'npm run start:health', args: ['run', 'start:health'], startedLine: 'callguard health worker started' },
-  ])('$command: logs "stopping", exits 0 and leaves no process behind', async ({ command, args, startedLine }) => {
-    await ensureBuilt();
-    const config = testConfig();
-    const child = spawn('npm', args, {
-      env: {
-        ...npmEnv(),
-        CALLGUARD_PREFIX: config.prefix, CALLGUARD_QUEUE_PREFIX: config.queuePrefix, PORT: '0', LOG_LEVEL: 'info',
-        CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123456789abcdef',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    started.push(child.pid!);
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const record = (msg: string) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { pid: number; msg: string; url?: string }).find((r) => r.msg === msg);
-    try {
-      const up = (await waitFor(() => record(startedLine), { timeoutMs: 30_000 }))!;
-      const tree = descendants(child.pid!);
-      expect(tree).toContain(up.pid); // callguard's node runs below npm...
-      expect(up.pid).not.toBe(child.pid);
-      started.push(...tree);
-      if (up.url) expect((await fetch(`${up.url}/healthz`)).status).toBe(200);
+  ])(
+    '$command: logs "stopping", exits 0 and leaves no process behind',
+    async ({ command, args, startedLine }) => {
+      await ensureBuilt();
+      const config = testConfig();
+      const child = spawn('npm', args, {
+        env: {
+          ...npmEnv(),
+          CALLGUARD_PREFIX: config.prefix,
+          CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
+          PORT: '0',
+          LOG_LEVEL: 'info',
+          CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123456789abcdef',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      started.push(child.pid!);
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const record = (msg: string) =>
+        out
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { pid: number; msg: string; url?: string })
+          .find((r) => r.msg === msg);
+      try {
+        const up = (await waitFor(() => record(startedLine), { timeoutMs: 30_000 }))!;
+        const tree = descendants(child.pid!);
+        expect(tree).toContain(up.pid); // callguard's node runs below npm...
+        expect(up.pid).not.toBe(child.pid);
+        started.push(...tree);
+        if (up.url) expect((await fetch(`${up.url}/healthz`)).status).toBe(200);
 
-      const sent = performance.now();
-      child.kill('SIGTERM'); // ...and the signal goes to npm's pid only
-      const code = await Promise.race([exited, waitFor(() => false, { timeoutMs: 30_000 })]);
-      const ms = Math.round(performance.now() - sent);
+        const sent = performance.now();
+        child.kill('SIGTERM'); // ...and the signal goes to npm's pid only
+        const code = await Promise.race([exited, waitFor(() => false, { timeoutMs: 30_000 })]);
+        const ms = Math.round(performance.now() - sent);
 
-      expect(code).toBe(0);
-      expect(record('stopping')?.pid).toBe(up.pid);
-      expect(tree.filter(alive)).toEqual([]);
-      if (up.url) await expect(fetch(`${up.url}/healthz`)).rejects.toThrow();
-      console.log(`${command}: SIGTERM to npm (pid ${child.pid}) → callguard (node pid ${up.pid}) logged "stopping" → exit 0 in ${ms} ms; processes left of [${tree.join(', ')}]: none`);
-    } finally {
-      await cleanup(config);
-    }
-  }, 180_000);
+        expect(code).toBe(0);
+        expect(record('stopping')?.pid).toBe(up.pid);
+        expect(tree.filter(alive)).toEqual([]);
+        if (up.url) await expect(fetch(`${up.url}/healthz`)).rejects.toThrow();
+        console.log(
+          `${command}: SIGTERM to npm (pid ${child.pid}) → callguard (node pid ${up.pid}) logged "stopping" → exit 0 in ${ms} ms; processes left of [${tree.join(', ')}]: none`,
+        );
+      } finally {
+        await cleanup(config);
+      }
+    },
+    180_000,
+  );
 });

@@ -74,7 +74,9 @@ function pressBody(userId: string, message: SlackRequest, actionId = 'callguard_
     channel: { id: message.body.channel, name: 'callguard' },
     message: { type: 'message', ts: message.ts, text: message.body.text, blocks: message.body.blocks },
     response_url: 'https://hooks.slack.invalid/actions/T0TEAM/1/xyz',
-    actions: [{ action_id: actionId, block_id: 'b1', text: button.text, value: button.value, type: 'button', action_ts: `${Date.now() / 1000}` }],
+    actions: [
+      { action_id: actionId, block_id: 'b1', text: button.text, value: button.value, type: 'button', action_ts: `${Date.now() / 1000}` },
+    ],
   };
   return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
@@ -95,10 +97,11 @@ async function post(body: string, headers: Record<string, string>) {
   return { status: res.status, text, json: text ? JSON.parse(text) : undefined };
 }
 
-const slackActionJobs = async (c: Callguard) => (await c.events.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])).filter((j) => j.name === SLACK_ACTION_JOB);
+const slackActionJobs = async (c: Callguard) =>
+  (await c.events.getJobs(['waiting', 'active', 'completed', 'failed', 'delayed'])).filter((j) => j.name === SLACK_ACTION_JOB);
 
 describe('POST /slack/interactions: "Resume calls"', () => {
-  it('an admin\'s signed press answers 200 at once; the job releases the hold as slack:<id>, audits it and rewrites the message', async () => {
+  it("an admin's signed press answers 200 at once; the job releases the hold as slack:<id>, audits it and rewrites the message", async () => {
     const c = await start();
     const { hold, message } = await pausedWithMessage(c);
 
@@ -113,7 +116,13 @@ describe('POST /slack/interactions: "Resume calls"', () => {
     await waitFor(async () => !(await c.dispatch.get('calls')!.isPaused()));
     expect(await c.ledger.list()).toEqual([]);
     const [entry] = await c.ledger.audit();
-    expect(entry).toMatchObject({ event: 'hold-released', hold: hold.id, by: `slack:${ADMIN}`, reason: 'Resume calls pressed in Slack', resumed: ['calls'] });
+    expect(entry).toMatchObject({
+      event: 'hold-released',
+      hold: hold.id,
+      by: `slack:${ADMIN}`,
+      reason: 'Resume calls pressed in Slack',
+      resumed: ['calls'],
+    });
 
     await waitFor(() => fake.delivered('chat.update').length === 1);
     const [update] = fake.delivered('chat.update');
@@ -151,7 +160,11 @@ describe('POST /slack/interactions: "Resume calls"', () => {
     const body = pressBody(STRANGER, message);
     const res = await post(body, sign(body));
     expect(res.status).toBe(200);
-    expect(res.json).toEqual({ response_type: 'ephemeral', replace_original: false, text: expect.stringContaining('only callguard admins') });
+    expect(res.json).toEqual({
+      response_type: 'ephemeral',
+      replace_original: false,
+      text: expect.stringContaining('only callguard admins'),
+    });
     // The route queues the job before it answers, so with the answer in hand no job means none will come.
     expect(await slackActionJobs(c)).toEqual([]);
     expect((await c.ledger.list()).map((h) => h.id)).toEqual([hold.id]);
@@ -160,7 +173,11 @@ describe('POST /slack/interactions: "Resume calls"', () => {
 
   it.each<[string, (body: string) => { body: string; headers: Record<string, string> }, string]>([
     ['a wrong secret', (body) => ({ body, headers: sign(body, 'some-other-secret') }), 'signature mismatch'],
-    ['a stale timestamp (6 min old, correctly signed)', (body) => ({ body, headers: sign(body, SECRET, Math.floor(Date.now() / 1000) - 6 * 60) }), 'timestamp too old'],
+    [
+      'a stale timestamp (6 min old, correctly signed)',
+      (body) => ({ body, headers: sign(body, SECRET, Math.floor(Date.now() / 1000) - 6 * 60) }),
+      'timestamp too old',
+    ],
     ['a tampered body', (body) => ({ body: body.replace('manual', 'rule'), headers: sign(body) }), 'signature mismatch'],
     ['no signature headers', (body) => ({ body, headers: {} }), 'missing signature header'],
   ])('%s is refused with 401 and nothing changes', async (_, make, reason) => {
@@ -179,7 +196,10 @@ describe('POST /slack/interactions: "Resume calls"', () => {
     const c = await start();
     const { hold, message } = await pausedWithMessage(c);
     const junk = 'payload=%7Bnot-json';
-    expect(await post(junk, sign(junk))).toMatchObject({ status: 400, json: { error: { code: 'invalid_request', message: 'payload is not JSON' } } });
+    expect(await post(junk, sign(junk))).toMatchObject({
+      status: 400,
+      json: { error: { code: 'invalid_request', message: 'payload is not JSON' } },
+    });
     const other = pressBody(ADMIN, message, 'some_other_button');
     expect(await post(other, sign(other))).toMatchObject({ status: 200, text: '' });
     // The route queues the job before it answers, so with the answer in hand no job means none will come.
@@ -212,9 +232,21 @@ describe('the slack-action job', () => {
   });
 
   it.each<[string, (c: Callguard, holdId: string) => unknown, RegExp]>([
-    ['unsigned, naming an admin (a forged press from the board or a Redis client)', (_c, holdId) => ({ userId: ADMIN, holdId }), /unsigned/],
-    ['signed for one user, naming another', (c, holdId) => ({ ...c.signer.sign({ userId: STRANGER, holdId }, slackPrincipal(STRANGER)), userId: ADMIN }), /forged principal/],
-    ['signed with another key', (_c, holdId) => ({ userId: ADMIN, holdId, principal: slackPrincipal(ADMIN), signature: 'b'.repeat(64) }), /forged principal/],
+    [
+      'unsigned, naming an admin (a forged press from the board or a Redis client)',
+      (_c, holdId) => ({ userId: ADMIN, holdId }),
+      /unsigned/,
+    ],
+    [
+      'signed for one user, naming another',
+      (c, holdId) => ({ ...c.signer.sign({ userId: STRANGER, holdId }, slackPrincipal(STRANGER)), userId: ADMIN }),
+      /forged principal/,
+    ],
+    [
+      'signed with another key',
+      (_c, holdId) => ({ userId: ADMIN, holdId, principal: slackPrincipal(ADMIN), signature: 'b'.repeat(64) }),
+      /forged principal/,
+    ],
   ])('refuses a slack-action job %s (issue 10)', async (_what, data, reason) => {
     const c = await start();
     const { hold } = await c.control.pause({ by: 'alice', reason: 'x' });

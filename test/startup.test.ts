@@ -8,9 +8,14 @@ const dir = mkdtempSync(join(tmpdir(), 'cg-start-'));
 
 function start(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('node_modules/.bin/tsx', ['src/app/main.ts'], { env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', PORT: '0', ...env }, timeout: 15_000 }, (err, _stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr });
-    });
+    execFile(
+      'node_modules/.bin/tsx',
+      ['src/app/main.ts'],
+      { env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', PORT: '0', ...env }, timeout: 15_000 },
+      (err, _stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr });
+      },
+    );
   });
 }
 
@@ -22,9 +27,21 @@ function rulesFile(name: string, content: string): string {
 
 describe('npm start refuses bad input with one clear line', () => {
   it.each([
-    { name: 'unknown rule field', content: '{"twilio": {"threshold_count": 10, "window_minutes": 5, "log_patterns": ["x y"], "treshold": 1}}', expected: 'rule "twilio": field treshold: unknown field' },
-    { name: 'zero threshold', content: '{"twilio": {"threshold_count": 0, "window_minutes": 5, "log_patterns": ["x y"]}}', expected: 'rule "twilio": field threshold_count' },
-    { name: 'empty pattern', content: '{"twilio": {"threshold_count": 1, "window_minutes": 5, "log_patterns": [""]}}', expected: 'rule "twilio": field log_patterns.0: empty pattern' },
+    {
+      name: 'unknown rule field',
+      content: '{"twilio": {"threshold_count": 10, "window_minutes": 5, "log_patterns": ["x y"], "treshold": 1}}',
+      expected: 'rule "twilio": field treshold: unknown field',
+    },
+    {
+      name: 'zero threshold',
+      content: '{"twilio": {"threshold_count": 0, "window_minutes": 5, "log_patterns": ["x y"]}}',
+      expected: 'rule "twilio": field threshold_count',
+    },
+    {
+      name: 'empty pattern',
+      content: '{"twilio": {"threshold_count": 1, "window_minutes": 5, "log_patterns": [""]}}',
+      expected: 'rule "twilio": field log_patterns.0: empty pattern',
+    },
     { name: 'bad JSON', content: '{"twilio": {"threshold_count": 1,\n}', expected: 'invalid JSON' },
   ])('rules file with $name', async ({ name, content, expected }) => {
     const path = rulesFile(`${name.replace(/\s/g, '-')}.json`, content);

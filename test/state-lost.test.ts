@@ -31,23 +31,29 @@ describe('lost state', () => {
 
     await redis.restart();
     // An empty list is truthy: wait for an entry, not for the list.
-    const lost = await waitFor(async () => {
-      const entries = (await a.ledger.audit(50)).filter((e) => e.event === 'state-lost');
-      return entries.length ? entries : undefined;
-    }, { what: 'a state-lost audit entry' });
+    const lost = await waitFor(
+      async () => {
+        const entries = (await a.ledger.audit(50)).filter((e) => e.event === 'state-lost');
+        return entries.length ? entries : undefined;
+      },
+      { what: 'a state-lost audit entry' },
+    );
     expect(lost).toHaveLength(1);
     expect(lost[0]!.reason).toContain('holds from before are gone');
     expect(await a.ledger.list()).toEqual([]);
 
     const notifications = new Queue('notifications', { connection: { url: redis.url }, prefix: config.prefix });
     try {
-      const job = await waitFor(() => notifications.getJob(`state-lost-${lost[0]!.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`), { what: 'the state-lost notification' });
+      const job = await waitFor(() => notifications.getJob(`state-lost-${lost[0]!.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`), {
+        what: 'the state-lost notification',
+      });
       expect(job.name).toBe('state-lost');
     } finally {
       await notifications.close();
     }
     // Both instances have evaluated the empty state after the reconnect, and still only one entry.
-    const metric = async (cg: Callguard) => (await cg.metrics.registry.getSingleMetric('callguard_state_lost_total')!.get()).values[0]?.value ?? 0;
+    const metric = async (cg: Callguard) =>
+      (await cg.metrics.registry.getSingleMetric('callguard_state_lost_total')!.get()).values[0]?.value ?? 0;
     await waitFor(async () => (await metric(a)) + (await metric(b)) === 1, { what: 'one instance counted the loss' });
     expect((await a.ledger.audit(50)).filter((e) => e.event === 'state-lost')).toHaveLength(1);
     // The schedule is back, so the evaluator keeps running on the new Redis.

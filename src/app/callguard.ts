@@ -99,11 +99,18 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     flushMs: config.flushMs,
     onError: (err) => logger.error({ err }, 'could not flush error reports'),
   });
-  emitter.on('changes', (changes) => {
-    for (const c of changes) {
-      logger.info({ hold: c.hold.id, by: c.event === 'hold-added' ? c.hold.by : undefined, paused: c.paused, resumed: c.resumed }, `${c.event}: ${c.hold.id}`);
-    }
-  }, 'log');
+  emitter.on(
+    'changes',
+    (changes) => {
+      for (const c of changes) {
+        logger.info(
+          { hold: c.hold.id, by: c.event === 'hold-added' ? c.hold.by : undefined, paused: c.paused, resumed: c.resumed },
+          `${c.event}: ${c.hold.id}`,
+        );
+      }
+    },
+    'log',
+  );
   const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger });
   notifier.queue.on('error', onQueueError);
   const outbox = new Outbox(ledger, new OutboxCursor(redis, keys), notifier.notifyChanges, logger);
@@ -114,7 +121,11 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs });
   emitter.on('changes', metrics.onChanges, 'metrics');
   emitter.on('evaluated', metrics.onEvaluated, 'metrics');
-  emitter.on('state-lost', (auditId) => logger.error({ auditId }, 'Redis lost callguard’s state: holds from before are gone; re-evaluating'), 'log');
+  emitter.on(
+    'state-lost',
+    (auditId) => logger.error({ auditId }, 'Redis lost callguard’s state: holds from before are gone; re-evaluating'),
+    'log',
+  );
   emitter.on('state-lost', metrics.onStateLost, 'metrics');
   emitter.on('state-lost', notifier.notifyStateLost, 'notifier');
   const signer = await JobSigner.create(redis, keys, config.sessionSecret);
@@ -128,15 +139,39 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   let worker: Worker | undefined;
 
   return {
-    config, rules, logger, redis, keys, counters, ledger, enforcer, emitter, evaluator, control, events, dispatch, reporter, notifier, jobs, metrics, signer, replay, redisHealth,
+    config,
+    rules,
+    logger,
+    redis,
+    keys,
+    counters,
+    ledger,
+    enforcer,
+    emitter,
+    evaluator,
+    control,
+    events,
+    dispatch,
+    reporter,
+    notifier,
+    jobs,
+    metrics,
+    signer,
+    replay,
+    redisHealth,
     async startWorker() {
       // Upserting on every boot is intended: all instances share one schedule by id. Again after
       // each reconnect, so a Redis that lost its data (failover, restart without persistence)
       // gets its evaluator back.
-      const schedule = () => events.upsertJobScheduler(JOB.evaluate, { every: config.minuteMs }, {
-        name: JOB.evaluate,
-        opts: { removeOnComplete: 100, removeOnFail: 100 },
-      });
+      const schedule = () =>
+        events.upsertJobScheduler(
+          JOB.evaluate,
+          { every: config.minuteMs },
+          {
+            name: JOB.evaluate,
+            opts: { removeOnComplete: 100, removeOnFail: 100 },
+          },
+        );
       await schedule();
       // After a reconnect: the schedule back, and at once a full evaluation, which notices lost state.
       redis.on('ready', () => {

@@ -28,7 +28,16 @@ async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>>
       return [name, { paused, held: covered.has(name), counts: jobCounts }] as const;
     }),
   );
-  return { holds, rules: cg.rules, counts, clearSince, queues: Object.fromEntries(queues), eventCounts, autoPause: cg.config.autoPause, now };
+  return {
+    holds,
+    rules: cg.rules,
+    counts,
+    clearSince,
+    queues: Object.fromEntries(queues),
+    eventCounts,
+    autoPause: cg.config.autoPause,
+    now,
+  };
 }
 
 function holdsPort(cg: Callguard): HoldsPort {
@@ -103,7 +112,11 @@ function slackPort(cg: Callguard): SlackPort {
     admins: cg.config.slack.admins,
     replay: cg.replay,
     async enqueueAction(action, jobId) {
-      await cg.events.add(SLACK_ACTION_JOB, cg.signer.sign(action, slackPrincipal(action.userId)), { jobId, attempts: 3, backoff: { type: 'exponential', delay: 500 } });
+      await cg.events.add(SLACK_ACTION_JOB, cg.signer.sign(action, slackPrincipal(action.userId)), {
+        jobId,
+        attempts: 3,
+        backoff: { type: 'exponential', delay: 500 },
+      });
     },
   };
 }

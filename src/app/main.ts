@@ -12,7 +12,14 @@ async function main(): Promise<void> {
   await cg.startWorker();
   const http = await startHttpServer(httpDeps(cg), { principals: entries });
   logger.info(
-    { rules: cg.rules.map((r) => r.name), queues: cg.config.queues, minuteMs: cg.config.minuteMs, autoPause: cg.config.autoPause, url: http.url, principals: entries.map((e) => `${e.name} (${e.role})`) },
+    {
+      rules: cg.rules.map((r) => r.name),
+      queues: cg.config.queues,
+      minuteMs: cg.config.minuteMs,
+      autoPause: cg.config.autoPause,
+      url: http.url,
+      principals: entries.map((e) => `${e.name} (${e.role})`),
+    },
     'callguard started',
   );
   if (generated) {

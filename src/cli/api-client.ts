@@ -18,7 +18,11 @@ export class ApiClient {
     try {
       res = await fetch(url, {
         method,
-        headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', ...(method === 'POST' ? { 'content-type': 'application/json' } : {}) },
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          accept: 'application/json',
+          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+        },
         ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
         // A redirect would be answered by something other than the API; never resend the token to it.
         redirect: 'manual',
@@ -32,10 +36,12 @@ export class ApiClient {
     const json = parseJson(text);
     if (!res.ok) {
       const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-      if (typeof error?.message === 'string') throw new CliError(`${error.message} (HTTP ${res.status} ${String(error.code)})`, EXIT.failed);
+      if (typeof error?.message === 'string')
+        throw new CliError(`${error.message} (HTTP ${res.status} ${String(error.code)})`, EXIT.failed);
       throw new CliError(`HTTP ${res.status} ${res.statusText} from ${url.href}${text ? `: ${oneLine(text)}` : ''}`, EXIT.failed);
     }
-    if (json === undefined) throw new CliError(`${url.href} answered HTTP ${res.status} without JSON; is --url the callguard API?`, EXIT.failed);
+    if (json === undefined)
+      throw new CliError(`${url.href} answered HTTP ${res.status} without JSON; is --url the callguard API?`, EXIT.failed);
     return json as T;
   }
 }

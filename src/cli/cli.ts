@@ -80,7 +80,11 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
     .description('add a manual hold in the token principal’s name (POST /health/pause)')
     .requiredOption('--reason <text>', 'why, shown in the status, the audit and Slack')
     .addOption(queuesOption('dispatch queues to pause (default: all)'))
-    .addOption(new Option('--until <time>', 'lift the hold automatically: ISO time with offset, or a duration such as 30m, 2h, 1h30m').argParser((value: string) => parseUntil(value)))
+    .addOption(
+      new Option('--until <time>', 'lift the hold automatically: ISO time with offset, or a duration such as 30m, 2h, 1h30m').argParser(
+        (value: string) => parseUntil(value),
+      ),
+    )
     .action(async (opts: { reason: string; queues?: string[]; until?: string }, cmd: Command) => {
       const { api, json } = client(cmd);
       const body = { reason: opts.reason, ...(opts.queues ? { queues: opts.queues } : {}), ...(opts.until ? { until: opts.until } : {}) };
@@ -131,7 +135,10 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
         const secret = randomBytes(32).toString('base64url');
         const hash = hashSecret(secret);
         print(json, { secret, hash }, () => `secret: ${secret}\nhash:   ${hash}\n`);
-        if (!json) io.err('Give the secret to its user (CALLGUARD_TOKEN, Bull Board password); it is not shown again.\nPut the hash in CALLGUARD_USERS: name:role:sha256:…\n');
+        if (!json)
+          io.err(
+            'Give the secret to its user (CALLGUARD_TOKEN, Bull Board password); it is not shown again.\nPut the hash in CALLGUARD_USERS: name:role:sha256:…\n',
+          );
         return;
       }
       const hash = hashSecret(await readSecret(io));

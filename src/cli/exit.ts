@@ -17,4 +17,3 @@ export class CliError extends Error {
   }
 }
 export const usage = (message: string) => new CliError(message, EXIT.usage);
-

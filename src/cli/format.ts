@@ -18,7 +18,13 @@ export function formatStatus(s: ServiceStatusView, base: URL): string {
     Object.entries(s.queues).map(([name, q]) => [
       name,
       // The evaluator repairs a queue whose BullMQ state disagrees with its holds on its next tick.
-      q.paused ? (q.held ? 'paused' : 'paused (no hold: resumes on the next tick)') : q.held ? 'running (held: pauses on the next tick)' : 'running',
+      q.paused
+        ? q.held
+          ? 'paused'
+          : 'paused (no hold: resumes on the next tick)'
+        : q.held
+          ? 'running (held: pauses on the next tick)'
+          : 'running',
       JOB_STATES.map((k) => `${k} ${q.counts[k] ?? 0}`).join(', '),
     ]),
   );
@@ -61,7 +67,9 @@ export function formatAudit(entries: AuditEntryView[]): string {
       e.event,
       e.hold ?? '-',
       `by ${e.by}`,
-      [e.paused.length ? `paused ${e.paused.join(',')}` : '', e.resumed.length ? `resumed ${e.resumed.join(',')}` : '', e.reason].filter(Boolean).join('  '),
+      [e.paused.length ? `paused ${e.paused.join(',')}` : '', e.resumed.length ? `resumed ${e.resumed.join(',')}` : '', e.reason]
+        .filter(Boolean)
+        .join('  '),
     ]),
     '',
   );

@@ -32,7 +32,8 @@ export async function readSecret(io: CliIo): Promise<string> {
   if (!secret) throw usage('no secret on stdin (pipe one in, or use --generate)');
   if (/[\r\n]/.test(secret)) throw usage('stdin holds more than one line; pipe exactly one secret');
   if (secret !== secret.trim()) throw usage('the secret starts or ends with whitespace, which HTTP headers and CALLGUARD_USERS drop');
-  if (secret.length < MIN_SECRET_LENGTH) throw usage(`secrets are at least ${MIN_SECRET_LENGTH} characters (--generate makes a random one)`);
+  if (secret.length < MIN_SECRET_LENGTH)
+    throw usage(`secrets are at least ${MIN_SECRET_LENGTH} characters (--generate makes a random one)`);
   return secret;
 }
 

@@ -2,7 +2,10 @@
 import { InvalidArgumentError, Option } from 'commander';
 
 export function splitList(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** `--queues a,b`, repeatable. */

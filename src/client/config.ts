@@ -7,9 +7,12 @@ const queueName = z
   .min(1)
   .regex(/^[^:\s]+$/, 'queue names may not contain ":" or spaces');
 
-export const csv = z
-  .string()
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
+export const csv = z.string().transform((s) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean),
+);
 
 /**
  * The variables the client reads, and nothing else: a host app's own LOG_LEVEL or PORT are none of

@@ -37,12 +37,18 @@ export function createReporter(opts: ReporterConnection = {}): Reporter & { clos
   const env = loadClientConfig({
     ...process.env,
     REDIS_URL: opts.redisUrl ?? process.env.REDIS_URL,
-    REDIS_CLUSTER_NODES: opts.clusterNodes ? opts.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',') : process.env.REDIS_CLUSTER_NODES,
+    REDIS_CLUSTER_NODES: opts.clusterNodes
+      ? opts.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')
+      : process.env.REDIS_CLUSTER_NODES,
     CALLGUARD_PREFIX: opts.prefix ?? process.env.CALLGUARD_PREFIX,
   });
   // Fail fast instead of queueing commands while Redis is away: the reporter keeps the batch.
   // Reconnect within a second of Redis returning (BullMQ's default back-off grows to 20 s).
-  const connection = connectRedis(env, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: (times: number) => Math.min(100 * times, 1000) });
+  const connection = connectRedis(env, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    retryStrategy: (times: number) => Math.min(100 * times, 1000),
+  });
   connection.on('error', () => undefined);
   const queue = new Queue(EVENTS_QUEUE, { connection, prefix: env.prefix });
   // A reporting path must never crash the app; failures are counted by the reporter.

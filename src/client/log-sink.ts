@@ -157,4 +157,3 @@ function belowLevel(line: string, lowest: number): boolean {
   // A chunk with several lines is left to the careful path.
   return level < lowest && line.indexOf('\n') >= line.length - 1;
 }
-

@@ -82,7 +82,7 @@ export class Reporter implements ErrorSink {
     this.stat.reported += count;
     // The error-report job takes at most MAX_JOB_COUNT per rule: a storm beyond it seals the batch
     // and starts the next one rather than sending a job the worker would refuse.
-    for (let left = count; left > 0; ) {
+    for (let left = count; left > 0;) {
       const room = MAX_JOB_COUNT - (this.pending.get(rule) ?? 0);
       if (room <= 0) {
         this.seal();
@@ -152,9 +152,16 @@ export class Reporter implements ErrorSink {
   private async send(batch: Batch): Promise<void> {
     batch.sending = true;
     try {
-      const add = this.queue.add(JOB.errorReport, { counts: batch.counts }, { jobId: batch.id, removeOnComplete: 1000, removeOnFail: 5000 });
+      const add = this.queue.add(
+        JOB.errorReport,
+        { counts: batch.counts },
+        { jobId: batch.id, removeOnComplete: 1000, removeOnFail: 5000 },
+      );
       // A send that outlives its timeout may still land; then it is no longer unsent (nor dropped).
-      add.then(() => this.landed(batch), () => undefined);
+      add.then(
+        () => this.landed(batch),
+        () => undefined,
+      );
       await withTimeout(add, this.timeoutMs, () => {
         throw new Error(`flush did not reach Redis within ${this.timeoutMs} ms; it will be resent`);
       });

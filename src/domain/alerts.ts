@@ -47,7 +47,9 @@ export const genericSchema = z.strictObject({
 const alertSchema = z
   .looseObject({
     status,
-    labels: stringMap.meta({ description: 'callguard_queues (comma list) or callguard_rule / rule choose the scope; otherwise every dispatch queue.' }),
+    labels: stringMap.meta({
+      description: 'callguard_queues (comma list) or callguard_rule / rule choose the scope; otherwise every dispatch queue.',
+    }),
     annotations: stringMap.default({}),
     fingerprint: z.string().optional(),
   })
@@ -104,8 +106,14 @@ export function parseAlertBatch(body: unknown): { events: Array<{ index: number;
 export function parseAlertPayload(body: unknown): AlertEvent[] {
   const { events, rejected } = parseAlertBatch(body);
   if (rejected.length) {
-    const source = typeof body === 'object' && body !== null && ('orgId' in body || 'state' in body || 'title' in body) ? 'grafana' : 'alertmanager';
-    throw new ValidationError(`invalid ${source} alert payload: ${rejected.slice(0, 5).map((r) => r.message).join('; ')}`);
+    const source =
+      typeof body === 'object' && body !== null && ('orgId' in body || 'state' in body || 'title' in body) ? 'grafana' : 'alertmanager';
+    throw new ValidationError(
+      `invalid ${source} alert payload: ${rejected
+        .slice(0, 5)
+        .map((r) => r.message)
+        .join('; ')}`,
+    );
   }
   return events.map((e) => e.event);
 }
@@ -125,7 +133,14 @@ export function truncate(text: string, max: number): string {
 function fromGeneric(input: z.output<typeof genericSchema>): AlertEvent {
   const id = input.id ?? input.rule ?? 'default';
   const name = input.rule ?? id;
-  const event: AlertEvent = { source: 'generic', id, status: input.status, name, reason: truncate(input.reason || name, MAX_ALERT_REASON), labels: {} };
+  const event: AlertEvent = {
+    source: 'generic',
+    id,
+    status: input.status,
+    name,
+    reason: truncate(input.reason || name, MAX_ALERT_REASON),
+    labels: {},
+  };
   if (input.rule !== undefined) event.rule = input.rule;
   return event;
 }
@@ -152,7 +167,14 @@ function fromAlert(source: AlertSource, alert: ParsedAlert): AlertEvent {
 
 function splitList(value: string | undefined): string[] {
   if (value === undefined) return [];
-  return [...new Set(value.split(',').map((q) => q.trim()).filter((q) => q.length > 0))];
+  return [
+    ...new Set(
+      value
+        .split(',')
+        .map((q) => q.trim())
+        .filter((q) => q.length > 0),
+    ),
+  ];
 }
 
 // An id becomes part of a hold id and Redis keys: one too long is replaced by a stable digest,
@@ -164,6 +186,10 @@ function fitId(fingerprint: string): string {
 
 // Senders that omit the fingerprint still need the same id on firing and resolved: hash the label set.
 function labelsHash(labels: Record<string, string>): string {
-  const canonical = JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+  const canonical = JSON.stringify(
+    Object.keys(labels)
+      .sort()
+      .map((k) => [k, labels[k]]),
+  );
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

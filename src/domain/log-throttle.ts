@@ -7,7 +7,11 @@ const INTERVAL_MS = 30_000;
  * queue report each reconnect): one line per kind of error per 30 s. The next line of a kind
  * carries `suppressed`, how many of that kind were left out since the previous line.
  */
-export function throttledErrorLog(logger: Logger, message: string, opts: { level?: 'warn' | 'error'; intervalMs?: number } = {}): (err: Error) => void {
+export function throttledErrorLog(
+  logger: Logger,
+  message: string,
+  opts: { level?: 'warn' | 'error'; intervalMs?: number } = {},
+): (err: Error) => void {
   const { level = 'error', intervalMs = INTERVAL_MS } = opts;
   const kinds = new Map<string, { last: number; suppressed: number }>();
   return (err) => {

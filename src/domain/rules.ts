@@ -64,7 +64,9 @@ export function parseRules(text: string, file: string, dispatchQueues: string[])
     const r = parsed.data;
     const unknownQueues = (r.queues ?? []).filter((q) => !dispatchQueues.includes(q));
     if (unknownQueues.length) {
-      problems.push(`${file}: rule "${name}": field queues: ${unknownQueues.join(', ')} not in CALLGUARD_QUEUES (${dispatchQueues.join(', ')})`);
+      problems.push(
+        `${file}: rule "${name}": field queues: ${unknownQueues.join(', ')} not in CALLGUARD_QUEUES (${dispatchQueues.join(', ')})`,
+      );
       continue;
     }
     rules.push({

@@ -14,7 +14,13 @@ export class Control {
   ) {}
 
   /** Places a manual hold; `by` is always the authenticated principal, never a body field. */
-  async pause(req: { by: string; reason?: string; queues?: string[]; until?: number; id?: string }): Promise<{ hold: Hold; changes: HoldChange[] }> {
+  async pause(req: {
+    by: string;
+    reason?: string;
+    queues?: string[];
+    until?: number;
+    id?: string;
+  }): Promise<{ hold: Hold; changes: HoldChange[] }> {
     const scope = this.scope(req.queues);
     const hold: Omit<ManualHold, 'since'> = {
       id: req.id ?? manualHoldId(),
@@ -72,7 +78,12 @@ export class Control {
    */
   async releaseIds(ids: string[], by: string, reason: string): Promise<{ released: Hold[]; changes: HoldChange[] }> {
     const holds = await this.ledger.list();
-    return this.release(holds.filter((h) => ids.includes(h.id)), by, reason, ids);
+    return this.release(
+      holds.filter((h) => ids.includes(h.id)),
+      by,
+      reason,
+      ids,
+    );
   }
 
   private async release(targets: Hold[], by: string, reason: string, ids = targets.map((h) => h.id)) {
@@ -90,7 +101,8 @@ export class Control {
   private scope(queues: string[] | undefined): Scope {
     if (!queues?.length) return 'all';
     const unknown = queues.filter((q) => !this.queues.includes(q));
-    if (unknown.length) throw new ValidationError(`queues: unknown dispatch queue(s) ${unknown.join(', ')}; configured: ${this.queues.join(', ')}`);
+    if (unknown.length)
+      throw new ValidationError(`queues: unknown dispatch queue(s) ${unknown.join(', ')}; configured: ${this.queues.join(', ')}`);
     return [...new Set(queues)];
   }
 }

@@ -39,9 +39,14 @@ export class Enforcer {
       repaired.push(name);
       this.logger.warn({ queue: name, desired: desired ? 'paused' : 'running' }, 'dispatch queue drifted from its holds; repaired');
       await this.ledger.appendAudit({
-        event: 'drift-repaired', hold: '', kind: '', by: 'callguard',
+        event: 'drift-repaired',
+        hold: '',
+        kind: '',
+        by: 'callguard',
         reason: `queue was ${desired ? 'running' : 'paused'} but holds say ${desired ? 'paused' : 'running'}`,
-        paused: desired ? [name] : [], resumed: desired ? [] : [name], at: now,
+        paused: desired ? [name] : [],
+        resumed: desired ? [] : [name],
+        at: now,
       });
     }
     await this.applyLimits();
@@ -93,6 +98,8 @@ export class Enforcer {
 
 /** The tightest probe limit covering a queue, if any. */
 export function probeLimit(holds: Hold[], queue: string): number | undefined {
-  const limits = holds.flatMap((h) => (h.kind === 'rule' && effectOf(h) === 'probe' && h.maxPerMinute && covers(h, queue) ? [h.maxPerMinute] : []));
+  const limits = holds.flatMap((h) =>
+    h.kind === 'rule' && effectOf(h) === 'probe' && h.maxPerMinute && covers(h, queue) ? [h.maxPerMinute] : [],
+  );
   return limits.length ? Math.min(...limits) : undefined;
 }

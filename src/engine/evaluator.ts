@@ -54,8 +54,18 @@ export class Evaluator {
     if (!this.marker) return;
     const missing = await this.marker.ensure(now);
     if (missing && this.stateSeen) {
-      const reason = 'Redis answered without callguard’s state (a restart without persistence or a failover to an empty replica); holds from before are gone';
-      const auditId = await this.ledger.appendAudit({ event: 'state-lost', hold: '', kind: '', by: 'callguard', reason, paused: [], resumed: [], at: now });
+      const reason =
+        'Redis answered without callguard’s state (a restart without persistence or a failover to an empty replica); holds from before are gone';
+      const auditId = await this.ledger.appendAudit({
+        event: 'state-lost',
+        hold: '',
+        kind: '',
+        by: 'callguard',
+        reason,
+        paused: [],
+        resumed: [],
+        at: now,
+      });
       await this.emitter.emit('state-lost', auditId, now);
     }
     this.stateSeen = true;

@@ -40,12 +40,14 @@ export class EngineEmitter<E extends { [K in keyof E]: unknown[] } = EngineEvent
   /** Calls every listener (concurrently) and resolves when all have settled; never rejects. */
   async emit<K extends keyof E>(event: K, ...args: E[K]): Promise<void> {
     const entries = this.listeners[event] ?? [];
-    await Promise.all(entries.map(async (entry) => {
-      try {
-        await entry.fn(...args);
-      } catch (err) {
-        this.logger.error({ err, event: String(event), listener: entry.name }, 'event listener failed');
-      }
-    }));
+    await Promise.all(
+      entries.map(async (entry) => {
+        try {
+          await entry.fn(...args);
+        } catch (err) {
+          this.logger.error({ err, event: String(event), listener: entry.name }, 'event listener failed');
+        }
+      }),
+    );
   }
 }

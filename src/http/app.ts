@@ -52,7 +52,9 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
   app.disable('x-powered-by');
   app.set('trust proxy', settings.trustProxy);
   if (settings.trustProxy === true) {
-    deps.logger.warn('CALLGUARD_TRUST_PROXY=true trusts every X-Forwarded-For hop: a client can pick its own address and step past the login and bearer limits. Name the proxy hops or addresses instead (e.g. 1, or 10.0.0.0/8)');
+    deps.logger.warn(
+      'CALLGUARD_TRUST_PROXY=true trusts every X-Forwarded-For hop: a client can pick its own address and step past the login and bearer limits. Name the proxy hops or addresses instead (e.g. 1, or 10.0.0.0/8)',
+    );
   }
   app.use(accessLog(deps.logger));
   // callguard often runs on an internal plain-HTTP port; upgrade-insecure-requests would break the board's assets there.
@@ -65,11 +67,23 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
   app.use('/health', redisAvailable(deps.redisHealth));
   const registry = { metricsPublic: settings.metricsPublic };
   const document = openApiDocument(registry);
-  const routeDeps = { holds: deps.holds, ingest: deps.ingest, ops: deps.ops, replay: deps.replay, logger: deps.logger, document: () => document };
+  const routeDeps = {
+    holds: deps.holds,
+    ingest: deps.ingest,
+    ops: deps.ops,
+    replay: deps.replay,
+    logger: deps.logger,
+    document: () => document,
+  };
   const webhook = { secret: settings.webhookSecret, replay: deps.replay, grafanaUntimed: settings.grafanaUntimedSignatures };
   app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, webhook }));
 
-  app.use('/admin', sessions(deps.sessions), auth.session(), loginRoutes(auth, { attempts: settings.loginAttempts, store: deps.limitStore }));
+  app.use(
+    '/admin',
+    sessions(deps.sessions),
+    auth.session(),
+    loginRoutes(auth, { attempts: settings.loginAttempts, store: deps.limitStore }),
+  );
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(deps.board));
   app.use('/admin', consoleRoutes(deps.console, deps.holds));
 

@@ -69,7 +69,15 @@ export function alertJob(deps: AlertJobDeps) {
 
   const refuse = async (job: JobInfo, reason: string): Promise<never> => {
     log.error({ job: job.id, reason }, 'alert job refused');
-    await deps.audit.appendAudit({ event: 'job-refused', hold: '', kind: 'alert', by: 'callguard', reason: `alert job ${job.id}: ${reason}`, paused: [], resumed: [] });
+    await deps.audit.appendAudit({
+      event: 'job-refused',
+      hold: '',
+      kind: 'alert',
+      by: 'callguard',
+      reason: `alert job ${job.id}: ${reason}`,
+      paused: [],
+      resumed: [],
+    });
     throw new UnrecoverableError(`alert job refused: ${reason}`);
   };
 
@@ -80,7 +88,15 @@ export function alertJob(deps: AlertJobDeps) {
     const existing = (await deps.audit.list()).find((h) => h.id === hold) ?? (member !== undefined ? { by: member } : undefined);
     if (existing && !mayRelease(existing, who)) {
       log.warn({ hold, by: who.name, owner: existing.by }, 'resolved notice for a hold another source placed; left alone');
-      await deps.audit.appendAudit({ event: 'release-refused', hold, kind: 'alert', by: who.name, reason: `resolved: ${event.name}; the hold belongs to ${existing.by}`, paused: [], resumed: [] });
+      await deps.audit.appendAudit({
+        event: 'release-refused',
+        hold,
+        kind: 'alert',
+        by: who.name,
+        reason: `resolved: ${event.name}; the hold belongs to ${existing.by}`,
+        paused: [],
+        resumed: [],
+      });
       return { hold, status: event.status, result: 'not-owner' };
     }
     const { released } = await deps.holds.releaseIds([hold], who.name, `resolved: ${event.name}`);
@@ -88,7 +104,8 @@ export function alertJob(deps: AlertJobDeps) {
   };
 
   const fire = async (enqueuedAt: number, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
-    if (unknownRule(event)) log.warn({ hold, rule: event.rule, by: who.name }, 'alert names an unknown callguard_rule; its hold pauses every queue');
+    if (unknownRule(event))
+      log.warn({ hold, rule: event.rule, by: who.name }, 'alert names an unknown callguard_rule; its hold pauses every queue');
     const changes = await deps.holds.addAlertHold({
       id: hold,
       by: who.name,
@@ -128,7 +145,15 @@ export function alertJob(deps: AlertJobDeps) {
           // Redis trouble: retry the job (every step is idempotent). A bad alert will not get better.
           if (!isCallguardError(err) || err.status >= 500) throw err;
           log.error({ job: job.id, hold, err: err.message }, 'alert could not be applied');
-          await deps.audit.appendAudit({ event: 'alert-failed', hold, kind: 'alert', by: who.name, reason: `${event.status} ${event.name}: ${err.message}`, paused: [], resumed: [] });
+          await deps.audit.appendAudit({
+            event: 'alert-failed',
+            hold,
+            kind: 'alert',
+            by: who.name,
+            reason: `${event.status} ${event.name}: ${err.message}`,
+            paused: [],
+            resumed: [],
+          });
           outcomes.push({ hold, status: event.status, result: 'failed', error: err.message });
         }
       }

@@ -8,7 +8,11 @@ import { withTimeout } from '../domain/timeout.js';
  * matters after a Redis restart, where a worker's close was seen to wait indefinitely.
  */
 export async function closeWorker(worker: Worker, graceMs: number, logger: Logger): Promise<void> {
-  const outcome = await withTimeout(worker.close().then(() => 'closed' as const), graceMs, () => 'late' as const);
+  const outcome = await withTimeout(
+    worker.close().then(() => 'closed' as const),
+    graceMs,
+    () => 'late' as const,
+  );
   if (outcome === 'late') {
     logger.warn({ worker: worker.name, graceMs }, 'jobs still running after the grace period; closing without waiting');
     await withTimeout(worker.close(true), 1000, () => undefined);

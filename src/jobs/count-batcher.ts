@@ -29,8 +29,7 @@ export class CountBatcher {
   }
 
   private batchFor(counts: Record<string, number>): Batch {
-    const fits = (b: Batch) =>
-      Object.keys(counts).filter((r) => !b.counts.has(r)).length + b.counts.size <= this.maxRules;
+    const fits = (b: Batch) => Object.keys(counts).filter((r) => !b.counts.has(r)).length + b.counts.size <= this.maxRules;
     if (this.next && fits(this.next)) return this.next;
     let start!: () => void;
     const started = new Promise<void>((r) => (start = r));

@@ -8,7 +8,13 @@ export const jobPrincipalSchema = z.strictObject({ name: z.string().min(1).max(1
 export type JobPrincipal = z.infer<typeof jobPrincipalSchema>;
 
 /** The fields a signed job carries besides its own data. */
-export const signedFields = { principal: jobPrincipalSchema.optional(), signature: z.string().regex(/^[0-9a-f]{64}$/).optional() };
+export const signedFields = {
+  principal: jobPrincipalSchema.optional(),
+  signature: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+};
 
 export type Verified = { ok: true; principal?: JobPrincipal } | { ok: false; reason: string };
 

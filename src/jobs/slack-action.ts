@@ -43,7 +43,12 @@ export interface PressedPort {
   }): Promise<void>;
 }
 
-export function slackActionJob(deps: { holds: Pick<HoldsPort, 'releaseIds'>; messages: PressedPort; admins: string[]; verifier: JobVerifier }) {
+export function slackActionJob(deps: {
+  holds: Pick<HoldsPort, 'releaseIds'>;
+  messages: PressedPort;
+  admins: string[];
+  verifier: JobVerifier;
+}) {
   return defineJob({
     name: SLACK_ACTION_JOB,
     schema: slackActionSchema,
@@ -51,14 +56,24 @@ export function slackActionJob(deps: { holds: Pick<HoldsPort, 'releaseIds'>; mes
       // Only the HTTP route, after checking Slack's signature, can vouch for who pressed.
       const verified = deps.verifier.verify(job.data);
       if (!verified.ok) throw new UnrecoverableError(`slack-action refused: forged principal: ${verified.reason}`);
-      if (!verified.principal) throw new UnrecoverableError('slack-action refused: unsigned; only a verified Slack press may release a hold');
-      if (verified.principal.name !== slackPrincipal(action.userId).name) throw new UnrecoverableError(`slack-action refused: signed for ${verified.principal.name}, names ${action.userId}`);
+      if (!verified.principal)
+        throw new UnrecoverableError('slack-action refused: unsigned; only a verified Slack press may release a hold');
+      if (verified.principal.name !== slackPrincipal(action.userId).name)
+        throw new UnrecoverableError(`slack-action refused: signed for ${verified.principal.name}, names ${action.userId}`);
       // The HTTP route checked this too; the events queue is open to any BullMQ client, so check again.
-      if (!deps.admins.includes(action.userId)) throw new UnrecoverableError(`Slack user ${action.userId} is not in CALLGUARD_SLACK_ADMINS`);
+      if (!deps.admins.includes(action.userId))
+        throw new UnrecoverableError(`Slack user ${action.userId} is not in CALLGUARD_SLACK_ADMINS`);
       const { released } = await deps.holds.releaseIds([action.holdId], `slack:${action.userId}`, 'Resume calls pressed in Slack');
       if (action.message) {
         const { channel, ts, text, blocks } = action.message;
-        await deps.messages.notifyPressed({ channel, ts, userId: action.userId, released: released.length > 0, at: Date.now(), original: { text, blocks } });
+        await deps.messages.notifyPressed({
+          channel,
+          ts,
+          userId: action.userId,
+          released: released.length > 0,
+          at: Date.now(),
+          original: { text, blocks },
+        });
       }
       return { released: released.map((h) => h.id) };
     },

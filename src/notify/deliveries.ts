@@ -4,7 +4,17 @@ import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { Keys } from '../store/keys.js';
 import type { CallguardRedis } from '../store/redis.js';
 import { covers, isPausing, queuesOf, type Hold } from '../domain/hold.js';
-import { stateLostMessage, pausedMessage, pressedMessage, probePassedMessage, resumedMessage, stillPausedMessage, wouldPauseMessage, type EchoedMessage, type MessageSettings } from './messages.js';
+import {
+  stateLostMessage,
+  pausedMessage,
+  pressedMessage,
+  probePassedMessage,
+  resumedMessage,
+  stillPausedMessage,
+  wouldPauseMessage,
+  type EchoedMessage,
+  type MessageSettings,
+} from './messages.js';
 import type { Posted, Sender, SlackSettings } from './sender.js';
 
 export const NOTIFY_JOB = {
@@ -75,7 +85,9 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
         return d.sender.post(pausedMessage({ hold: change.hold, paused: change.paused, waiting, otherHolds: others }, settings));
       }
       const entry = { by: change.by, reason: change.reason, at: auditTime(change.auditId) };
-      return d.sender.post(resumedMessage({ hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others, ...(probe ? { probe } : {}) }, settings));
+      return d.sender.post(
+        resumedMessage({ hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others, ...(probe ? { probe } : {}) }, settings),
+      );
     },
 
     [NOTIFY_JOB.stateLost]: async (job) => d.sender.post(stateLostMessage({ at: (job.data as { at: number }).at })),
@@ -84,11 +96,13 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
       const periodMs = d.config.remindMinutes * d.config.minuteMs;
       const [holds, now] = await Promise.all([d.ledger.list(), d.ledger.now()]);
       const due = holds.filter((h) => h.kind === 'manual' && isPausing(h) && now - h.since >= periodMs);
-      await d.queue.addBulk(due.map((h) => ({
-        name: NOTIFY_JOB.stillPaused,
-        data: { holdId: h.id } satisfies StillPausedJob,
-        opts: { jobId: `still-paused-${safeId(h.id)}-${safeId(job.id ?? String(now))}` },
-      })));
+      await d.queue.addBulk(
+        due.map((h) => ({
+          name: NOTIFY_JOB.stillPaused,
+          data: { holdId: h.id } satisfies StillPausedJob,
+          opts: { jobId: `still-paused-${safeId(h.id)}-${safeId(job.id ?? String(now))}` },
+        })),
+      );
       return { reminders: due.map((h) => h.id) };
     },
 
@@ -125,7 +139,16 @@ export function isNotified(change: HoldChange, batch: HoldChange[] = [change]): 
 /** A count that cannot be read is left out of the message rather than failing the notice. */
 async function waitingCounts(dispatch: Map<string, Queue>, queues: string[]): Promise<Record<string, number>> {
   const entries = await Promise.all(
-    queues.map(async (q) => [q, await dispatch.get(q)?.getWaitingCount().catch(() => undefined)] as const),
+    queues.map(
+      async (q) =>
+        [
+          q,
+          await dispatch
+            .get(q)
+            ?.getWaitingCount()
+            .catch(() => undefined),
+        ] as const,
+    ),
   );
   return Object.fromEntries(entries.filter((e): e is readonly [string, number] => e[1] !== undefined));
 }

@@ -60,14 +60,15 @@ export function duration(ms: number): string {
 
 /** Slack renders `<!date^…>` in each reader's time zone; the fallback after `|` is UTC. */
 export function time(ms: number, f: Flavour): string {
-  const iso = new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, ' UTC');
+  const iso = new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, ' UTC');
   return f === 'mrkdwn' ? `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time_secs}|${iso}>` : iso;
 }
 
 export function queueList(queues: string[], waiting: Record<string, number>, f: Flavour): string {
-  return queues
-    .map((q) => (waiting[q] !== undefined ? `${code(q, f)} (${waiting[q]} waiting)` : code(q, f)))
-    .join(', ');
+  return queues.map((q) => (waiting[q] !== undefined ? `${code(q, f)} (${waiting[q]} waiting)` : code(q, f))).join(', ');
 }
 
 export function code(s: string, f: Flavour): string {

@@ -50,39 +50,42 @@ export interface StillPausedNotice {
 export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage {
   const queues = queuesOf(n.hold.scope, s.queues);
   const title = n.paused.length ? 'Calls paused' : 'New hold on calls that were already paused';
-  const fields = (f: Flavour) => [
-    ['Hold', describeHold(n.hold, f)],
-    ['Queues', queueList(queues, n.waiting, f)],
-    ['Paused at', time(n.hold.since, f)],
-    ['Resumes', resumePlan(n.hold, s.autoResumeMinutes, f)],
-    ...others('Also held by', n.otherHolds, f),
-  ] as const;
+  const fields = (f: Flavour) =>
+    [
+      ['Hold', describeHold(n.hold, f)],
+      ['Queues', queueList(queues, n.waiting, f)],
+      ['Paused at', time(n.hold.since, f)],
+      ['Resumes', resumePlan(n.hold, s.autoResumeMinutes, f)],
+      ...others('Also held by', n.otherHolds, f),
+    ] as const;
   return build(`:double_vertical_bar: ${title}`, title, fields, n.hold, true);
 }
 
 export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessage {
   const queues = queuesOf(n.hold.scope, s.queues);
   const title = !n.resumed.length ? 'Hold released, calls stay paused' : n.probe ? 'Calls resumed at a probe rate' : 'Calls resumed';
-  const fields = (f: Flavour) => [
-    ['Was held by', describeHold(n.hold, f)],
-    ['Paused for', `${duration(n.at - n.hold.since)} (since ${time(n.hold.since, f)})`],
-    ['Resumed by', `${actor(n.by, f)}: ${clip(n.reason, 300)}`],
-    ['Queues', n.resumed.length ? queueList(n.resumed, {}, f) : queueList(queues, {}, f)],
-    ...(n.resumed.length && n.probe ? [['Probe', probeText(n.probe, f)] as const] : []),
-    ...others('Still held by', n.stillHeld, f),
-  ] as const;
+  const fields = (f: Flavour) =>
+    [
+      ['Was held by', describeHold(n.hold, f)],
+      ['Paused for', `${duration(n.at - n.hold.since)} (since ${time(n.hold.since, f)})`],
+      ['Resumed by', `${actor(n.by, f)}: ${clip(n.reason, 300)}`],
+      ['Queues', n.resumed.length ? queueList(n.resumed, {}, f) : queueList(queues, {}, f)],
+      ...(n.resumed.length && n.probe ? [['Probe', probeText(n.probe, f)] as const] : []),
+      ...others('Still held by', n.stillHeld, f),
+    ] as const;
   return build(`:arrow_forward: ${title}`, title, fields, n.hold, false);
 }
 
 export function stillPausedMessage(n: StillPausedNotice, s: MessageSettings): SlackMessage {
   const queues = queuesOf(n.hold.scope, s.queues);
   const title = `Calls still paused after ${duration(n.now - n.hold.since)}`;
-  const fields = (f: Flavour) => [
-    ['Hold', describeHold(n.hold, f)],
-    ['Queues', queueList(queues, n.waiting, f)],
-    ['Paused at', time(n.hold.since, f)],
-    ['Resumes', resumePlan(n.hold, s.autoResumeMinutes, f)],
-  ] as const;
+  const fields = (f: Flavour) =>
+    [
+      ['Hold', describeHold(n.hold, f)],
+      ['Queues', queueList(queues, n.waiting, f)],
+      ['Paused at', time(n.hold.since, f)],
+      ['Resumes', resumePlan(n.hold, s.autoResumeMinutes, f)],
+    ] as const;
   return build(`:hourglass: ${title}`, title, fields, n.hold, true);
 }
 
@@ -90,12 +93,13 @@ export function stillPausedMessage(n: StillPausedNotice, s: MessageSettings): Sl
 export function wouldPauseMessage(n: { hold: Hold; waiting: Record<string, number> }, s: MessageSettings): SlackMessage {
   const queues = queuesOf(n.hold.scope, s.queues);
   const title = 'Would have paused calls (shadow mode)';
-  const fields = (f: Flavour) => [
-    ['Rule', describeHold(n.hold, f)],
-    ['Would have paused', queueList(queues, n.waiting, f)],
-    ['At', time(n.hold.since, f)],
-    ['Nothing was paused', 'the rule runs in shadow mode; set "mode": "enforce" (and CALLGUARD_AUTO_PAUSE=on) to let it pause'],
-  ] as const;
+  const fields = (f: Flavour) =>
+    [
+      ['Rule', describeHold(n.hold, f)],
+      ['Would have paused', queueList(queues, n.waiting, f)],
+      ['At', time(n.hold.since, f)],
+      ['Nothing was paused', 'the rule runs in shadow mode; set "mode": "enforce" (and CALLGUARD_AUTO_PAUSE=on) to let it pause'],
+    ] as const;
   return build(`:ghost: ${title}`, title, fields, n.hold, false);
 }
 
@@ -103,11 +107,15 @@ export function wouldPauseMessage(n: { hold: Hold; waiting: Record<string, numbe
 export function probePassedMessage(n: { hold: Hold; at: number }, s: MessageSettings): SlackMessage {
   const queues = queuesOf(n.hold.scope, s.queues);
   const title = 'Probe passed, calls at full speed';
-  const fields = (f: Flavour) => [
-    ['Rule', describeHold(n.hold, f)],
-    ['Probe', `${duration(n.at - n.hold.since)} at ${(n.hold.kind === 'rule' ? n.hold.maxPerMinute : undefined) ?? '?'} jobs/min without tripping`],
-    ['Queues', queueList(queues, {}, f)],
-  ] as const;
+  const fields = (f: Flavour) =>
+    [
+      ['Rule', describeHold(n.hold, f)],
+      [
+        'Probe',
+        `${duration(n.at - n.hold.since)} at ${(n.hold.kind === 'rule' ? n.hold.maxPerMinute : undefined) ?? '?'} jobs/min without tripping`,
+      ],
+      ['Queues', queueList(queues, {}, f)],
+    ] as const;
   return build(`:white_check_mark: ${title}`, title, fields, n.hold, false);
 }
 
@@ -161,12 +169,18 @@ type Fields = (f: Flavour) => ReadonlyArray<readonly [string, string]>;
 
 function build(header: string, title: string, fields: Fields, hold: Hold, button: boolean): SlackMessage {
   // Slack parses the fallback text too: an alert's summary must not become <!channel> or a link.
-  const text = escapeControl(`${title}. ${fields('plain').map(([k, v]) => `${k}: ${v}`).join('. ')}.`);
+  const text = escapeControl(
+    `${title}. ${fields('plain')
+      .map(([k, v]) => `${k}: ${v}`)
+      .join('. ')}.`,
+  );
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(header, 150), emoji: true } },
     {
       type: 'section',
-      fields: fields('mrkdwn').slice(0, 10).map(([k, v]) => ({ type: 'mrkdwn' as const, text: clip(`*${k}*\n${v}`, 2000) })),
+      fields: fields('mrkdwn')
+        .slice(0, 10)
+        .map(([k, v]) => ({ type: 'mrkdwn' as const, text: clip(`*${k}*\n${v}`, 2000) })),
     },
   ];
   if (button) blocks.push(resumeButton(hold));
@@ -193,7 +207,10 @@ function resumeButton(hold: Hold): KnownBlock {
         style: 'danger',
         confirm: {
           title: { type: 'plain_text', text: 'Resume calls?' },
-          text: { type: 'mrkdwn', text: clip(`This releases hold ${code(hold.id, 'mrkdwn')}. Queues it alone paused start dispatching again.`, 300) },
+          text: {
+            type: 'mrkdwn',
+            text: clip(`This releases hold ${code(hold.id, 'mrkdwn')}. Queues it alone paused start dispatching again.`, 300),
+          },
           confirm: { type: 'plain_text', text: 'Resume' },
           deny: { type: 'plain_text', text: 'Cancel' },
         },

@@ -57,14 +57,18 @@ export class Notifier {
   readonly notifyChanges = async (changes: HoldChange[]): Promise<void> => {
     const probes = new Map(changes.filter((c) => c.event === 'probe-started').map((c) => [c.hold.id, c.hold]));
     // Fails loudly: the outbox keeps its position and sends these again.
-    await this.queue.addBulk(changes.filter((c) => isNotified(c, changes)).map((change) => {
-      const probe = change.event === 'hold-released' ? probes.get(change.hold.id) : undefined;
-      return {
-        name: NOTIFY_JOB.change,
-        data: { change, ...(probe ? { probe } : {}) } satisfies ChangeJob,
-        opts: { jobId: `change-${safeId(change.auditId)}` },
-      };
-    }));
+    await this.queue.addBulk(
+      changes
+        .filter((c) => isNotified(c, changes))
+        .map((change) => {
+          const probe = change.event === 'hold-released' ? probes.get(change.hold.id) : undefined;
+          return {
+            name: NOTIFY_JOB.change,
+            data: { change, ...(probe ? { probe } : {}) } satisfies ChangeJob,
+            opts: { jobId: `change-${safeId(change.auditId)}` },
+          };
+        }),
+    );
   };
 
   /** Announces lost state once: the job id is the audit entry's. */
@@ -80,34 +84,44 @@ export class Notifier {
   async start(): Promise<Worker> {
     const { config, logger } = this.deps;
     if (config.remindMinutes > 0) {
-      await this.queue.upsertJobScheduler(REMIND_SCHEDULER, { every: config.remindMinutes * config.minuteMs }, {
-        name: NOTIFY_JOB.remind,
-        opts: { attempts: 1, removeOnComplete: 100, removeOnFail: 100 },
-      });
+      await this.queue.upsertJobScheduler(
+        REMIND_SCHEDULER,
+        { every: config.remindMinutes * config.minuteMs },
+        {
+          name: NOTIFY_JOB.remind,
+          opts: { attempts: 1, removeOnComplete: 100, removeOnFail: 100 },
+        },
+      );
     } else {
       await this.queue.removeJobScheduler(REMIND_SCHEDULER);
     }
     const handlers = deliveries({ ...this.deps, sender: this.sender, queue: this.queue });
-    const worker = new Worker(NOTIFICATIONS_QUEUE, async (job: Job) => {
-      const handler = handlers[job.name];
-      if (!handler) throw new UnrecoverableError(`unknown notification job "${job.name}"`);
-      try {
-        return await handler(job);
-      } catch (err) {
-        if (isPermanent(err)) throw new UnrecoverableError(`Slack refused: ${(err as Error).message}`);
-        throw err;
-      }
-    }, {
-      connection: this.deps.redis,
-      prefix: config.prefix,
-      // One at a time per instance keeps messages in order and well under Slack's per-channel rate.
-      concurrency: 1,
-      settings: { backoffStrategy: (attemptsMade, _type, err) => retryDelay(attemptsMade, err, this.retry) },
-    });
+    const worker = new Worker(
+      NOTIFICATIONS_QUEUE,
+      async (job: Job) => {
+        const handler = handlers[job.name];
+        if (!handler) throw new UnrecoverableError(`unknown notification job "${job.name}"`);
+        try {
+          return await handler(job);
+        } catch (err) {
+          if (isPermanent(err)) throw new UnrecoverableError(`Slack refused: ${(err as Error).message}`);
+          throw err;
+        }
+      },
+      {
+        connection: this.deps.redis,
+        prefix: config.prefix,
+        // One at a time per instance keeps messages in order and well under Slack's per-channel rate.
+        concurrency: 1,
+        settings: { backoffStrategy: (attemptsMade, _type, err) => retryDelay(attemptsMade, err, this.retry) },
+      },
+    );
     worker.on('failed', (job, err) => {
       const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || err instanceof UnrecoverableError;
-      logger[final ? 'error' : 'warn']({ job: job?.name, id: job?.id, attempt: job?.attemptsMade, err },
-        final ? 'notification failed; it stays in the failed list' : 'notification failed; will retry');
+      logger[final ? 'error' : 'warn'](
+        { job: job?.name, id: job?.id, attempt: job?.attemptsMade, err },
+        final ? 'notification failed; it stays in the failed list' : 'notification failed; will retry',
+      );
     });
     worker.on('error', throttledErrorLog(logger, 'notifications worker error'));
     this.worker = worker;

@@ -34,9 +34,23 @@ export function retryAfterMs(err: unknown): number | undefined {
 
 // Errors that another attempt cannot fix: the token, the channel or the message itself is wrong.
 const PERMANENT = new Set([
-  'invalid_auth', 'not_authed', 'account_inactive', 'token_revoked', 'token_expired', 'no_permission',
-  'missing_scope', 'channel_not_found', 'not_in_channel', 'is_archived', 'invalid_blocks', 'invalid_arguments',
-  'msg_too_long', 'no_text', 'message_not_found', 'cant_update_message', 'edit_window_closed',
+  'invalid_auth',
+  'not_authed',
+  'account_inactive',
+  'token_revoked',
+  'token_expired',
+  'no_permission',
+  'missing_scope',
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_blocks',
+  'invalid_arguments',
+  'msg_too_long',
+  'no_text',
+  'message_not_found',
+  'cant_update_message',
+  'edit_window_closed',
 ]);
 
 export function isPermanent(err: unknown): boolean {

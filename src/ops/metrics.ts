@@ -21,7 +21,12 @@ export interface MetricsDeps {
 // `satisfies Record<…>` makes the compiler fail when a kind or event is added and not listed here.
 const HOLD_KINDS = Object.keys({ rule: 1, alert: 1, manual: 1 } satisfies Record<HoldKind, 1>);
 const CHANGE_EVENTS = Object.keys({
-  'hold-added': 1, 'hold-released': 1, 'would-pause': 1, 'would-resume': 1, 'probe-started': 1, 'probe-ended': 1,
+  'hold-added': 1,
+  'hold-released': 1,
+  'would-pause': 1,
+  'would-resume': 1,
+  'probe-started': 1,
+  'probe-ended': 1,
 } satisfies Record<HoldChange['event'], 1>);
 const EVENT_JOBS = [...Object.values(JOB), SLACK_ACTION_JOB];
 const EVENTS_BACKLOG_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -52,60 +57,92 @@ export class Metrics {
     for (const name of DROPPED_DEFAULTS) this.registry.removeSingleMetric(name);
 
     new Gauge({
-      name: 'callguard_rule_errors_in_window', help: 'Errors counted over each rule\'s window (Redis clock).', labelNames: ['rule'], registers,
+      name: 'callguard_rule_errors_in_window',
+      help: "Errors counted over each rule's window (Redis clock).",
+      labelNames: ['rule'],
+      registers,
       async collect() {
         const { counts } = await deps.counters.sums();
         for (const [rule, n] of Object.entries(counts)) this.set({ rule }, n);
       },
     });
-    const threshold = new Gauge({ name: 'callguard_rule_threshold', help: 'Errors in the window at which each rule trips.', labelNames: ['rule'], registers });
-    const window = new Gauge({ name: 'callguard_rule_window_seconds', help: 'Window of each rule in seconds (window_minutes times CALLGUARD_MINUTE_SECONDS).', labelNames: ['rule'], registers });
+    const threshold = new Gauge({
+      name: 'callguard_rule_threshold',
+      help: 'Errors in the window at which each rule trips.',
+      labelNames: ['rule'],
+      registers,
+    });
+    const window = new Gauge({
+      name: 'callguard_rule_window_seconds',
+      help: 'Window of each rule in seconds (window_minutes times CALLGUARD_MINUTE_SECONDS).',
+      labelNames: ['rule'],
+      registers,
+    });
     for (const r of deps.rules) {
       threshold.set({ rule: r.name }, r.thresholdCount);
       window.set({ rule: r.name }, (r.windowMinutes * deps.minuteMs) / 1000);
     }
     new Gauge({
-      name: 'callguard_holds', help: 'Current holds by kind and effect.', labelNames: ['kind', 'effect'], registers,
+      name: 'callguard_holds',
+      help: 'Current holds by kind and effect.',
+      labelNames: ['kind', 'effect'],
+      registers,
       async collect() {
         this.reset();
         for (const h of await deps.ledger.list()) this.inc({ kind: h.kind, effect: effectOf(h) });
       },
     });
     new Gauge({
-      name: 'callguard_hold_since_timestamp_seconds', help: 'When each current hold was placed (Unix seconds, Redis clock); time() minus it is the hold\'s age.',
-      labelNames: ['hold', 'kind'], registers,
+      name: 'callguard_hold_since_timestamp_seconds',
+      help: "When each current hold was placed (Unix seconds, Redis clock); time() minus it is the hold's age.",
+      labelNames: ['hold', 'kind'],
+      registers,
       async collect() {
         this.reset();
         for (const h of await deps.ledger.list()) this.set({ hold: h.id, kind: h.kind }, h.since / 1000);
       },
     });
     new Gauge({
-      name: 'callguard_queue_paused', help: '1 when the dispatch queue is paused in BullMQ.', labelNames: ['queue'], registers,
+      name: 'callguard_queue_paused',
+      help: '1 when the dispatch queue is paused in BullMQ.',
+      labelNames: ['queue'],
+      registers,
       async collect() {
         for (const [name, q] of deps.dispatch) this.set({ queue: name }, (await q.isPaused()) ? 1 : 0);
       },
     });
     new Gauge({
-      name: 'callguard_queue_waiting_jobs', help: 'Jobs waiting in each dispatch queue (paused jobs count as waiting).', labelNames: ['queue'], registers,
+      name: 'callguard_queue_waiting_jobs',
+      help: 'Jobs waiting in each dispatch queue (paused jobs count as waiting).',
+      labelNames: ['queue'],
+      registers,
       async collect() {
         for (const [name, q] of deps.dispatch) this.set({ queue: name }, await q.getWaitingCount());
       },
     });
     new Gauge({
-      name: 'callguard_queue_probe_limit_per_minute', help: 'Global rate limit a half-open probe puts on the queue (0: none).', labelNames: ['queue'], registers,
+      name: 'callguard_queue_probe_limit_per_minute',
+      help: 'Global rate limit a half-open probe puts on the queue (0: none).',
+      labelNames: ['queue'],
+      registers,
       async collect() {
         for (const [name, q] of deps.dispatch) this.set({ queue: name }, (await q.getGlobalRateLimit())?.max ?? 0);
       },
     });
     new Gauge({
-      name: 'callguard_events_queue_jobs', help: 'Jobs in callguard\'s events queue by state (waiting is the backlog of error reports and alerts).', labelNames: ['state'], registers,
+      name: 'callguard_events_queue_jobs',
+      help: "Jobs in callguard's events queue by state (waiting is the backlog of error reports and alerts).",
+      labelNames: ['state'],
+      registers,
       async collect() {
         const counts = await deps.events.getJobCounts(...EVENTS_BACKLOG_STATES);
         for (const state of EVENTS_BACKLOG_STATES) this.set({ state }, counts[state] ?? 0);
       },
     });
     new Gauge({
-      name: 'callguard_events_queue_oldest_waiting_age_seconds', help: 'Age of the oldest job waiting in the events queue (0 when none waits).', registers,
+      name: 'callguard_events_queue_oldest_waiting_age_seconds',
+      help: 'Age of the oldest job waiting in the events queue (0 when none waits).',
+      registers,
       async collect() {
         const [oldest] = await deps.events.getJobs(['wait'], 0, 0, true);
         this.set(oldest ? Math.max(0, ((await deps.ledger.now()) - oldest.timestamp) / 1000) : 0);
@@ -115,24 +152,43 @@ export class Metrics {
     this.transitions = new Counter({
       name: 'callguard_transitions_total',
       help: 'Hold changes this instance made: event hold-added (a pause), hold-released (a resume), would-pause / would-resume (shadow), probe-started / probe-ended; cause is the hold kind.',
-      labelNames: ['event', 'cause'], registers,
+      labelNames: ['event', 'cause'],
+      registers,
     });
     for (const event of CHANGE_EVENTS) for (const cause of HOLD_KINDS) this.transitions.inc({ event, cause }, 0);
     this.evaluations = new Histogram({
-      name: 'callguard_evaluator_duration_seconds', help: 'Time to evaluate rules: kind full (the scheduled tick) or fast (right after counting).',
-      labelNames: ['kind'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers,
+      name: 'callguard_evaluator_duration_seconds',
+      help: 'Time to evaluate rules: kind full (the scheduled tick) or fast (right after counting).',
+      labelNames: ['kind'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
     });
     for (const kind of ['full', 'fast']) this.evaluations.zero({ kind });
-    this.ingest = new Counter({ name: 'callguard_ingest_jobs_total', help: 'Events-queue jobs processed by this instance.', labelNames: ['job', 'outcome'], registers });
+    this.ingest = new Counter({
+      name: 'callguard_ingest_jobs_total',
+      help: 'Events-queue jobs processed by this instance.',
+      labelNames: ['job', 'outcome'],
+      registers,
+    });
     for (const job of EVENT_JOBS) for (const outcome of ['completed', 'failed']) this.ingest.inc({ job, outcome }, 0);
-    this.errors = new Counter({ name: 'callguard_errors_total', help: 'Errors this instance counted for each rule (rate() of it is the error rate).', labelNames: ['rule'], registers });
+    this.errors = new Counter({
+      name: 'callguard_errors_total',
+      help: 'Errors this instance counted for each rule (rate() of it is the error rate).',
+      labelNames: ['rule'],
+      registers,
+    });
     for (const r of deps.rules) this.errors.inc({ rule: r.name }, 0);
     this.notificationFailures = new Counter({
-      name: 'callguard_notification_failures_total', help: 'Failed notification sends; final="true" when no retry is left.', labelNames: ['final'], registers,
+      name: 'callguard_notification_failures_total',
+      help: 'Failed notification sends; final="true" when no retry is left.',
+      labelNames: ['final'],
+      registers,
     });
     for (const final of ['true', 'false']) this.notificationFailures.inc({ final }, 0);
     this.stateLost = new Counter({
-      name: 'callguard_state_lost_total', help: 'Times this instance found callguard\'s Redis state gone (holds or schedule lost, e.g. a Redis restart without persistence).', registers,
+      name: 'callguard_state_lost_total',
+      help: "Times this instance found callguard's Redis state gone (holds or schedule lost, e.g. a Redis restart without persistence).",
+      registers,
     });
   }
 

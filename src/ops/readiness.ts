@@ -34,5 +34,9 @@ async function schedulerOnTime(cg: Omit<ReadinessDeps, 'redis'>): Promise<boolea
 }
 
 function within(check: Promise<boolean>): Promise<boolean> {
-  return withTimeout(check.catch(() => false), CHECK_TIMEOUT_MS, () => false);
+  return withTimeout(
+    check.catch(() => false),
+    CHECK_TIMEOUT_MS,
+    () => false,
+  );
 }

@@ -66,7 +66,13 @@ export class Counters {
     if (!chunks.length) chunks.push([]);
     const replies = await Promise.all(
       chunks.map((chunk) =>
-        this.redis.cgSumCounts(chunk.length + 1, this.keys.windowSums, ...chunk.map((r) => this.keys.counts(r.name)), this.minuteMs, ...chunk.flatMap((r) => [r.name, r.windowMinutes])),
+        this.redis.cgSumCounts(
+          chunk.length + 1,
+          this.keys.windowSums,
+          ...chunk.map((r) => this.keys.counts(r.name)),
+          this.minuteMs,
+          ...chunk.flatMap((r) => [r.name, r.windowMinutes]),
+        ),
       ),
     );
     const counts: Record<string, number> = {};
@@ -99,6 +105,10 @@ export class Counters {
   /** Restarts the rules' windows, so a burst from before a manual resume cannot re-trip. */
   async reset(ruleNames: string[]): Promise<void> {
     if (!ruleNames.length) return;
-    await this.redis.multi().del(...ruleNames.map((r) => this.keys.counts(r))).hdel(this.keys.windowSums, ...ruleNames).exec();
+    await this.redis
+      .multi()
+      .del(...ruleNames.map((r) => this.keys.counts(r)))
+      .hdel(this.keys.windowSums, ...ruleNames)
+      .exec();
   }
 }

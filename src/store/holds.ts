@@ -80,14 +80,25 @@ export class HoldLedger {
     const k = this.keys;
     const overflow = { hold: overflowHold(this.maxAlertHolds), cap: this.maxAlertHolds, maxMembers: MAX_OVERFLOW_MEMBERS };
     const out = await this.redis.cgChangeHolds(
-      k.holds, k.covered, k.audit, k.changedAt, k.clearSince, k.holdIndex, k.alertOverflow,
+      k.holds,
+      k.covered,
+      k.audit,
+      k.changedAt,
+      k.clearSince,
+      k.holdIndex,
+      k.alertOverflow,
       JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, ...req, overflow }),
     );
     const parsed = JSON.parse(out) as { now: number; changes: unknown };
     // cjson encodes an empty Lua table as {}, so lists may come back as objects.
     const changes = asArray(parsed.changes).map((c) => {
       const change = c as HoldChange;
-      return { ...change, hold: parseHold(JSON.stringify(change.hold)), paused: asArray(change.paused), resumed: asArray(change.resumed) } as HoldChange;
+      return {
+        ...change,
+        hold: parseHold(JSON.stringify(change.hold)),
+        paused: asArray(change.paused),
+        resumed: asArray(change.resumed),
+      } as HoldChange;
     });
     return { now: parsed.now, changes };
   }
@@ -114,7 +125,9 @@ export class HoldLedger {
 
   /** The saved limit (null: it had none) and forgets it; undefined when nothing was saved. */
   async takeSavedLimit(queue: string): Promise<{ max: number; duration: number } | null | undefined> {
-    const [[, raw]] = (await this.redis.multi().hget(this.keys.savedLimits, queue).hdel(this.keys.savedLimits, queue).exec()) as [[unknown, string | null]];
+    const [[, raw]] = (await this.redis.multi().hget(this.keys.savedLimits, queue).hdel(this.keys.savedLimits, queue).exec()) as [
+      [unknown, string | null],
+    ];
     return raw === null ? undefined : JSON.parse(raw);
   }
 
@@ -130,10 +143,29 @@ export class HoldLedger {
 
   async appendAudit(fields: Omit<AuditEntry, 'id' | 'at'> & { at?: number }): Promise<string> {
     const id = await this.redis.xadd(
-      this.keys.audit, 'MAXLEN', '~', AUDIT_MAXLEN, '*',
-      'event', fields.event, 'hold', fields.hold, 'kind', fields.kind, 'by', fields.by, 'reason', fields.reason,
-      'paused', fields.paused.join(','), 'resumed', fields.resumed.join(','),
-      'at', String(fields.at ?? Date.now()), 'data', JSON.stringify(fields.data ?? null),
+      this.keys.audit,
+      'MAXLEN',
+      '~',
+      AUDIT_MAXLEN,
+      '*',
+      'event',
+      fields.event,
+      'hold',
+      fields.hold,
+      'kind',
+      fields.kind,
+      'by',
+      fields.by,
+      'reason',
+      fields.reason,
+      'paused',
+      fields.paused.join(','),
+      'resumed',
+      fields.resumed.join(','),
+      'at',
+      String(fields.at ?? Date.now()),
+      'data',
+      JSON.stringify(fields.data ?? null),
     );
     return id!;
   }
@@ -159,12 +191,27 @@ export class HoldLedger {
   }
 }
 
-const CHANGE_EVENTS: ReadonlySet<string> = new Set<HoldChange['event']>(['hold-added', 'hold-released', 'would-pause', 'would-resume', 'probe-started', 'probe-ended']);
+const CHANGE_EVENTS: ReadonlySet<string> = new Set<HoldChange['event']>([
+  'hold-added',
+  'hold-released',
+  'would-pause',
+  'would-resume',
+  'probe-started',
+  'probe-ended',
+]);
 
 /** The hold change an audit entry records, or undefined for entries that are not hold changes (drift, lost state). */
 export function changeOf(e: AuditEntry): HoldChange | undefined {
   if (!CHANGE_EVENTS.has(e.event) || typeof e.data !== 'object' || e.data === null) return undefined;
-  return { event: e.event as HoldChange['event'], hold: parseHold(JSON.stringify(e.data)), by: e.by, reason: e.reason, paused: e.paused, resumed: e.resumed, auditId: e.id };
+  return {
+    event: e.event as HoldChange['event'],
+    hold: parseHold(JSON.stringify(e.data)),
+    by: e.by,
+    reason: e.reason,
+    paused: e.paused,
+    resumed: e.resumed,
+    auditId: e.id,
+  };
 }
 
 function auditEntry([id, flat]: [string, string[]]): AuditEntry {

@@ -27,7 +27,10 @@ describe('fault: Redis restarted empty under a running callguard', () => {
 
   it('callguard carries on without a restart: it counts and trips again on the empty Redis (noticing the lost pause is pending, item 6)', async () => {
     const rulesPath = join(dir, 'rules.json');
-    writeFileSync(rulesPath, JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }));
+    writeFileSync(
+      rulesPath,
+      JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }),
+    );
     const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
     p = await CallguardProcess.start(env);
     const o = new Observer(redis.url, env);

@@ -31,11 +31,17 @@ export class CallguardProcess {
   private constructor(readonly child: ChildProcess) {}
 
   static async start(env: Record<string, string>, entry: 'main' | 'health' = 'main', timeoutMs = 60_000): Promise<CallguardProcess> {
-    const child = spawn(process.execPath, [`dist/app/${entry}.js`], { env: { ...process.env, ...env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`dist/app/${entry}.js`], {
+      env: { ...process.env, ...env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const p = new CallguardProcess(child);
     const started = entry === 'main' ? '"msg":"callguard started"' : '"msg":"callguard health worker started"';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`callguard ${entry} did not start within ${timeoutMs} ms:\n${p.output.join('')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`callguard ${entry} did not start within ${timeoutMs} ms:\n${p.output.join('')}`)),
+        timeoutMs,
+      );
       const onData = (chunk: Buffer) => {
         p.output.push(chunk.toString());
         if (p.output.join('').includes(started)) {

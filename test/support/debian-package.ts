@@ -9,7 +9,8 @@ export function ensureDebianPackage(bin: string, pkg: string): void {
   if (existsSync(bin)) return;
   const command = `apt-get install -y ${pkg}`;
   if (process.getuid?.() !== 0) throw new Error(`${bin} is missing; install it with: sudo ${command}`);
-  const apt = (...args: string[]) => execFileSync('apt-get', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  const apt = (...args: string[]) =>
+    execFileSync('apt-get', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   process.stderr.write(`${bin} is missing: running ${command}\n`);
   try {
     apt('install', '-y', '--no-install-recommends', pkg);

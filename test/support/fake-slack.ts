@@ -85,7 +85,10 @@ export class FakeSlack {
     const record: SlackRequest = { method, headers, body, at: Date.now(), status: next.status, ...(error ? { error } : {}) };
     this.requests.push(record);
     if (next.status !== 200) {
-      res.writeHead(next.status, { 'content-type': 'text/plain', ...(next.retryAfter !== undefined ? { 'retry-after': String(next.retryAfter) } : {}) });
+      res.writeHead(next.status, {
+        'content-type': 'text/plain',
+        ...(next.retryAfter !== undefined ? { 'retry-after': String(next.retryAfter) } : {}),
+      });
       res.end(next.status === 429 ? 'ratelimited' : 'upstream trouble');
       return;
     }

@@ -12,10 +12,13 @@ import { waitFor } from './harness.js';
  * The workers run in this process, so BullMQ's processedOn is on our clock.
  */
 export async function runsAfter(queue: Queue, name: string, since: number, n = 1): Promise<Job[]> {
-  return waitFor(async () => {
-    const done = (await queue.getJobs(['completed'])).filter((j) => j.name === name && (j.processedOn ?? 0) > since);
-    return done.length >= n && done;
-  }, { timeoutMs: 20_000 + n * 5_000, what: `${n} ${name} job(s) in ${queue.name} started after ${new Date(since).toISOString()}` });
+  return waitFor(
+    async () => {
+      const done = (await queue.getJobs(['completed'])).filter((j) => j.name === name && (j.processedOn ?? 0) > since);
+      return done.length >= n && done;
+    },
+    { timeoutMs: 20_000 + n * 5_000, what: `${n} ${name} job(s) in ${queue.name} started after ${new Date(since).toISOString()}` },
+  );
 }
 
 /**
@@ -32,10 +35,13 @@ export async function ticks(events: Queue, n = 1): Promise<void> {
  * far has completed or failed for good. Not for a queue with a job scheduler, whose next run always waits.
  */
 export async function settled(queue: Queue): Promise<void> {
-  await waitFor(async () => {
-    const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
-    return Object.values(counts).every((n) => n === 0);
-  }, { what: `queue ${queue.name} with no job left to run` });
+  await waitFor(
+    async () => {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'waiting-children');
+      return Object.values(counts).every((n) => n === 0);
+    },
+    { what: `queue ${queue.name} with no job left to run` },
+  );
 }
 
 /**
@@ -44,10 +50,13 @@ export async function settled(queue: Queue): Promise<void> {
  * the subscription's first read would be missed, and a loaded machine widens that gap.
  */
 export async function finished(queue: Queue, jobId: string, timeoutMs = 30_000): Promise<unknown> {
-  const state = await waitFor(async () => {
-    const s = await queue.getJobState(jobId);
-    return (s === 'completed' || s === 'failed') && s;
-  }, { timeoutMs, what: `job ${jobId} in ${queue.name} finished` });
+  const state = await waitFor(
+    async () => {
+      const s = await queue.getJobState(jobId);
+      return (s === 'completed' || s === 'failed') && s;
+    },
+    { timeoutMs, what: `job ${jobId} in ${queue.name} finished` },
+  );
   const job = await queue.getJob(jobId);
   if (state === 'failed') throw new Error(job?.failedReason ?? `job ${jobId} failed`);
   return job?.returnvalue;

@@ -39,7 +39,11 @@ export async function cleanup(config: Config): Promise<void> {
   }
 }
 
-export async function startTestCallguard(rulesJson: Record<string, unknown>, env: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<Callguard> {
+export async function startTestCallguard(
+  rulesJson: Record<string, unknown>,
+  env: Record<string, string> = {},
+  opts: { worker?: boolean } = {},
+): Promise<Callguard> {
   const config = testConfig(env);
   const cg = await createCallguard(config, testRules(rulesJson, config.queues), { logger: createLogger('silent') });
   if (opts.worker !== false) await cg.startWorker();
@@ -64,7 +68,10 @@ export interface WaitOptions {
 type Truthy<T> = Exclude<T, undefined | null | false | 0 | ''>;
 
 /** Polls `fn` until it returns something truthy (and returns that), or fails naming `what`. */
-export async function waitFor<T>(fn: () => Promise<T> | T, { timeoutMs = 20_000, intervalMs = 10, what = 'condition' }: WaitOptions = {}): Promise<Truthy<T>> {
+export async function waitFor<T>(
+  fn: () => Promise<T> | T,
+  { timeoutMs = 20_000, intervalMs = 10, what = 'condition' }: WaitOptions = {},
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let pause = intervalMs;
   for (;;) {

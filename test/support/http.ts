@@ -23,7 +23,11 @@ export interface TestHttp {
  * listening on a free port. `worker: false` keeps every enqueued job waiting, so a test can
  * count exactly what a request enqueued.
  */
-export async function startTestHttp(rules: Record<string, unknown>, env: Record<string, string> = {}, opts: { worker?: boolean } = {}): Promise<TestHttp> {
+export async function startTestHttp(
+  rules: Record<string, unknown>,
+  env: Record<string, string> = {},
+  opts: { worker?: boolean } = {},
+): Promise<TestHttp> {
   const cg = await startTestCallguard(rules, { CALLGUARD_USERS: USERS_ENV, ...env }, { worker: false });
   try {
     if (opts.worker !== false) await cg.startWorker();
@@ -74,7 +78,12 @@ export function postJson(url: string, body: unknown, init: RequestInit & { token
 export const tokenOf = (role: Role) => USERS[role].secret;
 
 /** Signs in on the login form like a browser (same-origin Origin header); returns the session cookie. */
-export async function login(url: string, name: string, secret: string, headers: Record<string, string> = {}): Promise<{ reply: Reply; cookie?: string }> {
+export async function login(
+  url: string,
+  name: string,
+  secret: string,
+  headers: Record<string, string> = {},
+): Promise<{ reply: Reply; cookie?: string }> {
   const reply = await request(`${url}/admin/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: url, ...headers },

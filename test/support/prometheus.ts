@@ -10,7 +10,9 @@ export function parsePrometheus(text: string): Families {
   const families: Families = new Map();
   const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
   // Values are read as Prometheus reads them (Go's ParseFloat): NaN and Inf in any case; prom-client writes "Nan".
-  const sample = new RegExp(`^(${NAME})(?:\\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*",?)*)\\})? (-?(?:[0-9.]+(?:e[+-]?[0-9]+)?|[Nn][Aa][Nn]|[+-]?[Ii]nf))(?: -?[0-9]+)?$`);
+  const sample = new RegExp(
+    `^(${NAME})(?:\\{((?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\\\\n]|\\\\[\\\\"n])*",?)*)\\})? (-?(?:[0-9.]+(?:e[+-]?[0-9]+)?|[Nn][Aa][Nn]|[+-]?[Ii]nf))(?: -?[0-9]+)?$`,
+  );
   expect(text.endsWith('\n')).toBe(true);
   for (const line of text.trimEnd().split('\n')) {
     if (line === '') continue; // the format allows empty lines
@@ -30,9 +32,10 @@ export function parsePrometheus(text: string): Families {
     const name = m![1]!;
     const family = families.get(name) ?? families.get(name.replace(/_(bucket|sum|count|total|created)$/, ''));
     expect(family, `sample before its TYPE: ${line}`).toBeDefined();
-    const labels = Object.fromEntries([...(m![2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1]!, x[2]!]));
+    const labels = Object.fromEntries(
+      [...(m![2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1]!, x[2]!]),
+    );
     family!.samples.push({ name, labels, value: Number(m![3]) });
   }
   return families;
 }
-

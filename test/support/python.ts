@@ -19,7 +19,12 @@ export const pythonEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv
   ...extra,
 });
 
-const hasLoguru = async () => existsSync(PYTHON) && (await run(PYTHON, ['-c', 'import loguru']).then(() => true, () => false));
+const hasLoguru = async () =>
+  existsSync(PYTHON) &&
+  (await run(PYTHON, ['-c', 'import loguru']).then(
+    () => true,
+    () => false,
+  ));
 
 /**
  * Makes sure Debian's python3 with python3-loguru is there, installing it as root (apt-get update
@@ -29,7 +34,11 @@ const hasLoguru = async () => existsSync(PYTHON) && (await run(PYTHON, ['-c', 'i
 export async function ensurePythonWithLoguru(): Promise<string> {
   if (await hasLoguru()) return PYTHON;
   if (process.getuid?.() === 0) {
-    const apt = (args: string[]) => run('apt-get', args, { timeout: 240_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).then(() => true, () => false);
+    const apt = (args: string[]) =>
+      run('apt-get', args, { timeout: 240_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }).then(
+        () => true,
+        () => false,
+      );
     const installArgs = ['install', '-y', '-qq', 'python3', 'python3-loguru'];
     if (!(await apt(installArgs))) await apt(['update', '-qq']).then(() => apt(installArgs));
     if (await hasLoguru()) return PYTHON;

@@ -38,7 +38,12 @@ export function admitAlerts(body: unknown, ingest: Pick<IngestPort, 'rules' | 'q
   }
   rejected.sort((a, b) => a.index - b.index);
   if (events.length === 0) {
-    throw new ValidationError(`no usable alert in the payload: ${rejected.slice(0, 5).map((r) => r.message).join('; ')}`);
+    throw new ValidationError(
+      `no usable alert in the payload: ${rejected
+        .slice(0, 5)
+        .map((r) => r.message)
+        .join('; ')}`,
+    );
   }
   return { events, rejected, unknownRules };
 }

@@ -41,7 +41,8 @@ export const alertRoutes = [
     const log = deps.logger.child({ component: 'alert-intake' });
     const { events, rejected, unknownRules } = admitAlerts(body, deps.ingest);
     if (rejected.length) log.warn({ by: user.name, rejected }, 'alerts left out of a webhook group');
-    for (const u of unknownRules) log.warn({ by: user.name, ...u }, 'alert names an unknown callguard_rule; its hold will pause every queue');
+    for (const u of unknownRules)
+      log.warn({ by: user.name, ...u }, 'alert names an unknown callguard_rule; its hold will pause every queue');
     const jobId = await deps.ingest.enqueueAlert(events, user).catch(async (err: unknown) => {
       // Not carried out: let the sender's retry of the same signed request through.
       if (req.signed) await deps.replay.forget(req.signed.kind, req.signed.signature).catch(() => undefined);

@@ -16,11 +16,11 @@ export const controlRoutes = [
     body: zodBody(pauseBody, { optional: true }),
     responses: { 200: { description: 'The hold placed, and the queues it newly paused.', schema: pauseViewSchema } },
   }).handle(async ({ deps, body, user }) => {
-      const by = user!.name;
-      const until = body.until === undefined ? undefined : Date.parse(body.until);
-      const { hold, paused } = await deps.holds.pause({ by, reason: body.reason, queues: body.queues, until });
-      return { status: 200, json: { status: 'paused', paused_by: by, hold: holdView(hold), newly_paused: paused } };
-    }),
+    const by = user!.name;
+    const until = body.until === undefined ? undefined : Date.parse(body.until);
+    const { hold, paused } = await deps.holds.pause({ by, reason: body.reason, queues: body.queues, until });
+    return { status: 200, json: { status: 'paused', paused_by: by, hold: holdView(hold), newly_paused: paused } };
+  }),
   route({
     method: 'post',
     path: '/health/resume',
@@ -32,8 +32,8 @@ export const controlRoutes = [
     body: zodBody(resumeBody, { optional: true }),
     responses: { 200: { description: 'The holds released, and the queues that resumed.', schema: resumeViewSchema } },
   }).handle(async ({ deps, body, user }) => {
-      const by = user!.name;
-      const { released, resumed } = await deps.holds.resume({ by, queues: body.queues, reason: body.reason });
-      return { status: 200, json: { status: 'resumed', resumed_by: by, released: released.map(holdView), newly_resumed: resumed } };
-    }),
+    const by = user!.name;
+    const { released, resumed } = await deps.holds.resume({ by, queues: body.queues, reason: body.reason });
+    return { status: 200, json: { status: 'resumed', resumed_by: by, released: released.map(holdView), newly_resumed: resumed } };
+  }),
 ];

@@ -9,7 +9,10 @@ import { errorViewSchema, slackReplyViewSchema } from './views.js';
 
 const html = 'text/html';
 const redirect = (to: string, description = `Redirect to ${to}.`) => ({ description, headers: { Location: 'Where to go.' } });
-const originCheck = { description: 'Cross-site request: the Origin is not this host (or missing, without Sec-Fetch-Site: same-origin).', schema: errorViewSchema };
+const originCheck = {
+  description: 'Cross-site request: the Origin is not this host (or missing, without Sec-Fetch-Site: same-origin).',
+  schema: errorViewSchema,
+};
 
 export const documentedElsewhere: RouteContract[] = [
   {
@@ -18,7 +21,8 @@ export const documentedElsewhere: RouteContract[] = [
     operationId: 'postSlackInteraction',
     tag: 'slack',
     summary: 'Slack button presses (Resume)',
-    description: 'Answers at once; the resume runs as a slack-action job. Only CALLGUARD_SLACK_ADMINS may resume; others get an ephemeral reply.',
+    description:
+      'Answers at once; the resume runs as a slack-action job. Only CALLGUARD_SLACK_ADMINS may resume; others get an ephemeral reply.',
     access: 'slack',
     form: z.object({ payload: z.string().meta({ description: 'Slack’s JSON payload.' }) }),
     responses: {

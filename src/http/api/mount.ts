@@ -12,7 +12,11 @@ export type WebhookOptions = WebhookAuthOptions & { secret: string | undefined }
 function guard(r: ApiRoute, authenticate: RequestHandler, webhook: WebhookOptions): RequestHandler[] {
   const access = r.access;
   // webhookAuth reads the body itself: a signature covers the exact bytes.
-  if (access === 'webhook') return [webhookAuth(authenticate, webhook.secret, webhook), ...(r.body ? [parseBody({ accept: r.body.accept, optional: r.body.optional })] : [])];
+  if (access === 'webhook')
+    return [
+      webhookAuth(authenticate, webhook.secret, webhook),
+      ...(r.body ? [parseBody({ accept: r.body.accept, optional: r.body.optional })] : []),
+    ];
   const chain: RequestHandler[] = typeof access === 'object' ? [authenticate, requireRole(...access.roles)] : [];
   if (r.body) chain.push(...readBody, parseBody({ accept: r.body.accept, optional: r.body.optional }));
   return chain;

@@ -14,17 +14,29 @@ import type { Access, ApiRoute, ResponseSpec, RouteContract, SharedResponse } fr
 const { version } = createRequire(import.meta.url)('../../../package.json') as { version: string };
 
 const errorRef = { $ref: '#/components/schemas/Error' };
-const shared: Record<SharedResponse, { description: string; headers?: Record<string, { description: string; schema: { type: 'string' | 'integer' } }> }> = {
-  BadRequest: { description: 'A field is wrong (the message names it), a rule or queue is not configured, the body is not JSON or not UTF-8, or a token was sent in the URL.' },
+const shared: Record<
+  SharedResponse,
+  { description: string; headers?: Record<string, { description: string; schema: { type: 'string' | 'integer' } }> }
+> = {
+  BadRequest: {
+    description:
+      'A field is wrong (the message names it), a rule or queue is not configured, the body is not JSON or not UTF-8, or a token was sent in the URL.',
+  },
   Unauthorized: {
     description: 'No credentials, a wrong token or a bad signature.',
-    headers: { 'WWW-Authenticate': { description: 'Bearer realm="callguard", when a bearer token was missing or wrong.', schema: { type: 'string' } } },
+    headers: {
+      'WWW-Authenticate': {
+        description: 'Bearer realm="callguard", when a bearer token was missing or wrong.',
+        schema: { type: 'string' },
+      },
+    },
   },
   Forbidden: { description: 'The principal’s role may not do this.' },
   PayloadTooLarge: { description: `Body over ${BODY_LIMIT_BYTES / 1024} KiB (after gzip/deflate inflation).` },
   UnsupportedMediaType: { description: 'Wrong or missing Content-Type, a charset other than UTF-8, or an unknown Content-Encoding.' },
   TooManyRequests: {
-    description: 'too_many_requests: too many failed authentications from this client address (5 × CALLGUARD_LOGIN_ATTEMPTS per 15 minutes).',
+    description:
+      'too_many_requests: too many failed authentications from this client address (5 × CALLGUARD_LOGIN_ATTEMPTS per 15 minutes).',
     headers: { 'Retry-After': { description: 'Seconds until the address may try again.', schema: { type: 'integer' } } },
   },
 };
@@ -33,13 +45,15 @@ const securitySchemes = {
   bearerAuth: {
     type: 'http',
     scheme: 'bearer',
-    description: 'A principal’s secret from CALLGUARD_USERS (name:role:secret). Roles: admin (everything), viewer (read), alerts (ingest). Never in the URL.',
+    description:
+      'A principal’s secret from CALLGUARD_USERS (name:role:secret). Roles: admin (everything), viewer (read), alerts (ingest). Never in the URL.',
   },
   callguardSignature: {
     type: 'apiKey',
     in: 'header',
     name: 'X-Callguard-Signature',
-    description: 't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with CALLGUARD_WEBHOOK_SECRET; within 5 minutes of callguard’s clock. POST /health/alert only.',
+    description:
+      't=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>"> with CALLGUARD_WEBHOOK_SECRET; within 5 minutes of callguard’s clock. POST /health/alert only.',
   },
   grafanaSignature: {
     type: 'apiKey',
@@ -66,18 +80,34 @@ const SECURITY: Record<Exclude<Access, { roles: unknown }>, RouteConfig['securit
 };
 
 function response(spec: ResponseSpec): ResponseConfig {
-  const headers = spec.headers && Object.fromEntries(Object.entries(spec.headers).map(([name, description]) => [name, { description, schema: { type: 'string' as const } }]));
-  const content = spec.schema ? { 'application/json': { schema: spec.schema } } : spec.media ? { [spec.media]: { schema: { type: 'string' as const } } } : undefined;
+  const headers =
+    spec.headers &&
+    Object.fromEntries(
+      Object.entries(spec.headers).map(([name, description]) => [name, { description, schema: { type: 'string' as const } }]),
+    );
+  const content = spec.schema
+    ? { 'application/json': { schema: spec.schema } }
+    : spec.media
+      ? { [spec.media]: { schema: { type: 'string' as const } } }
+      : undefined;
   return { description: spec.description, ...(headers ? { headers } : {}), ...(content ? { content } : {}) };
 }
 
 function operation(r: RouteContract | ApiRoute): RouteConfig {
   const bearer = typeof r.access === 'object' || r.access === 'webhook';
   const body = 'body' in r ? r.body : undefined;
-  const implied: SharedResponse[] = [...(bearer ? (['BadRequest', 'Unauthorized', 'Forbidden', 'TooManyRequests'] as const) : []), ...(body ? (['BadRequest', 'PayloadTooLarge', 'UnsupportedMediaType'] as const) : []), ...(r.shared ?? [])];
+  const implied: SharedResponse[] = [
+    ...(bearer ? (['BadRequest', 'Unauthorized', 'Forbidden', 'TooManyRequests'] as const) : []),
+    ...(body ? (['BadRequest', 'PayloadTooLarge', 'UnsupportedMediaType'] as const) : []),
+    ...(r.shared ?? []),
+  ];
   const roles = typeof r.access === 'object' ? r.access.roles : r.access === 'webhook' ? ['alerts'] : undefined;
   const query = 'query' in r ? r.query : undefined;
-  const media = body?.media ? Object.fromEntries(Object.entries(body.media).map(([type, description]) => [type, { schema: { type: 'string' as const, description } }])) : {};
+  const media = body?.media
+    ? Object.fromEntries(
+        Object.entries(body.media).map(([type, description]) => [type, { schema: { type: 'string' as const, description } }]),
+      )
+    : {};
   return {
     method: r.method,
     path: r.path,
@@ -99,13 +129,21 @@ function operation(r: RouteContract | ApiRoute): RouteConfig {
   };
 }
 
-const STATUS: Record<SharedResponse, number> = { BadRequest: 400, Unauthorized: 401, Forbidden: 403, PayloadTooLarge: 413, UnsupportedMediaType: 415, TooManyRequests: 429 };
+const STATUS: Record<SharedResponse, number> = {
+  BadRequest: 400,
+  Unauthorized: 401,
+  Forbidden: 403,
+  PayloadTooLarge: 413,
+  UnsupportedMediaType: 415,
+  TooManyRequests: 429,
+};
 
 /** The document for one app; `metricsPublic` follows that app's config. */
 export function openApiDocument(opts: RegistryOptions = {}): Record<string, unknown> {
   const registry = new OpenAPIRegistry();
   for (const [name, scheme] of Object.entries(securitySchemes)) registry.registerComponent('securitySchemes', name, scheme);
-  for (const [name, r] of Object.entries(shared)) registry.registerComponent('responses', name, { ...r, content: { 'application/json': { schema: errorRef } } });
+  for (const [name, r] of Object.entries(shared))
+    registry.registerComponent('responses', name, { ...r, content: { 'application/json': { schema: errorRef } } });
   for (const r of [...apiRoutes(opts), ...documentedElsewhere]) registry.registerPath(operation(r));
   const doc = new OpenApiGeneratorV31(registry.definitions).generateDocument({
     openapi: '3.1.0',

@@ -15,9 +15,9 @@ export function opsRoutes(opts: { metricsPublic: boolean }) {
       access: opts.metricsPublic ? 'public' : { roles: ['viewer'] },
       responses: { 200: { description: 'Metrics.', media: 'text/plain' } },
     }).handle(async ({ deps }) => {
-        const { contentType, text } = await deps.ops.metrics();
-        return { status: 200, media: contentType, text };
-      }),
+      const { contentType, text } = await deps.ops.metrics();
+      return { status: 200, media: contentType, text };
+    }),
     // Liveness says only that the process serves HTTP; nothing about Redis or internals.
     route({
       method: 'get',
@@ -40,9 +40,9 @@ export function opsRoutes(opts: { metricsPublic: boolean }) {
         503: { description: 'Not ready; checks says what failed.', schema: readinessViewSchema('not ready') },
       },
     }).handle(async ({ deps }) => {
-        const { ready, checks } = await deps.ops.readiness();
-        return ready ? { status: 200, json: { status: 'ready', checks } } : { status: 503, json: { status: 'not ready', checks } };
-      }),
+      const { ready, checks } = await deps.ops.readiness();
+      return ready ? { status: 200, json: { status: 'ready', checks } } : { status: 503, json: { status: 'not ready', checks } };
+    }),
     route({
       method: 'get',
       path: '/openapi.json',

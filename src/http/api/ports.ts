@@ -136,4 +136,3 @@ export interface HttpDeps {
   limitStore(limiter: string): Store;
   logger: Logger;
 }
-

@@ -46,23 +46,24 @@ export const reportRoutes = [
     body: { accept: ['json'], schema: errorsBody, parse: (body) => validate(errorsBody, body) },
     responses: { 202: { description: ACCEPTED, schema: errorsAcceptedViewSchema } },
   }).handle(async ({ deps, body }) => {
-      const reports = Array.isArray(body) ? body : [body];
-      const names = deps.ingest.rules.map((r) => r.name);
-      const unknown = [...new Set(reports.map((r) => r.rule).filter((r) => !names.includes(r)))];
-      if (unknown.length) throw new UnknownRuleError(`unknown rule(s): ${unknown.join(', ')}; configured: ${names.join(', ')}`);
-      const counts: Record<string, number> = {};
-      for (const r of reports) counts[r.rule] = (counts[r.rule] ?? 0) + r.count;
-      const over = Object.entries(counts).find(([, n]) => n > MAX_COUNT);
-      if (over) throw new ValidationError(`body: count for ${over[0]} adds up to more than ${MAX_COUNT}`);
-      return { status: 202, json: { job_id: await deps.ingest.reportCounts(counts), counts } };
-    }),
+    const reports = Array.isArray(body) ? body : [body];
+    const names = deps.ingest.rules.map((r) => r.name);
+    const unknown = [...new Set(reports.map((r) => r.rule).filter((r) => !names.includes(r)))];
+    if (unknown.length) throw new UnknownRuleError(`unknown rule(s): ${unknown.join(', ')}; configured: ${names.join(', ')}`);
+    const counts: Record<string, number> = {};
+    for (const r of reports) counts[r.rule] = (counts[r.rule] ?? 0) + r.count;
+    const over = Object.entries(counts).find(([, n]) => n > MAX_COUNT);
+    if (over) throw new ValidationError(`body: count for ${over[0]} adds up to more than ${MAX_COUNT}`);
+    return { status: 202, json: { job_id: await deps.ingest.reportCounts(counts), counts } };
+  }),
   route({
     method: 'post',
     path: '/health/logs',
     operationId: 'postLogs',
     tag: 'ingest',
     summary: 'Match log records against rules’ phrases',
-    description: 'Records need a message and a level to count: pino, loguru (serialize=True), Python logging, syslog and shipper shapes. Names win over numbers; bare numbers follow level_scale (Python numbers when the record is recognisably Python). Records whose shape or level cannot be read are dropped and listed, never guessed.',
+    description:
+      'Records need a message and a level to count: pino, loguru (serialize=True), Python logging, syslog and shipper shapes. Names win over numbers; bare numbers follow level_scale (Python numbers when the record is recognisably Python). Records whose shape or level cannot be read are dropped and listed, never guessed.',
     access: { roles: ['alerts'] },
     query: logsQuery,
     body: {
@@ -73,19 +74,22 @@ export const reportRoutes = [
     },
     responses: { 202: { description: ACCEPTED, schema: logsAcceptedViewSchema } },
   }).handle(async ({ deps, body: records, query }) => {
-      const { matcher, byName } = matcherFor(deps.ingest.rules);
-      const counts: Record<string, number> = {};
-      const drops: Array<{ index: number; reason: string }> = [];
-      let matched = 0;
-      let dropped = 0;
-      records.forEach((record, index) => {
-        const reading = readLogRecord(record, query.level_scale);
-        if (reading.kind === 'dropped' && dropped++ < DROPS_LISTED) drops.push({ index, reason: reading.reason });
-        if (reading.kind !== 'record') return;
-        const names = rulesFor(reading, matcher, byName);
-        if (names.length) matched++;
-        for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
-      });
-      return { status: 202, json: { records: records.length, matched, dropped, drops, counts, job_id: await deps.ingest.reportCounts(counts) } };
-    }),
+    const { matcher, byName } = matcherFor(deps.ingest.rules);
+    const counts: Record<string, number> = {};
+    const drops: Array<{ index: number; reason: string }> = [];
+    let matched = 0;
+    let dropped = 0;
+    records.forEach((record, index) => {
+      const reading = readLogRecord(record, query.level_scale);
+      if (reading.kind === 'dropped' && dropped++ < DROPS_LISTED) drops.push({ index, reason: reading.reason });
+      if (reading.kind !== 'record') return;
+      const names = rulesFor(reading, matcher, byName);
+      if (names.length) matched++;
+      for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
+    });
+    return {
+      status: 202,
+      json: { records: records.length, matched, dropped, drops, counts, job_id: await deps.ingest.reportCounts(counts) },
+    };
+  }),
 ];

@@ -73,7 +73,9 @@ type SchemaOf<T> = T extends { schema: infer S extends z.ZodType } ? S : never;
 
 /** The handler's answer: one of the declared statuses, with the declared body. */
 export type Reply<R extends Record<number, ResponseSpec>> = {
-  [S in keyof R & number]: SchemaOf<R[S]> extends never ? { status: S; media: string; text: string } : { status: S; json: z.output<SchemaOf<R[S]>> };
+  [S in keyof R & number]: SchemaOf<R[S]> extends never
+    ? { status: S; media: string; text: string }
+    : { status: S; json: z.output<SchemaOf<R[S]>> };
 }[keyof R & number];
 
 export interface RouteContract<R extends Record<number, ResponseSpec> = Record<number, ResponseSpec>> {
@@ -92,7 +94,11 @@ export interface RouteContract<R extends Record<number, ResponseSpec> = Record<n
   shared?: SharedResponse[];
 }
 
-export interface ApiRoute<R extends Record<number, ResponseSpec> = Record<number, ResponseSpec>, B = unknown, Q = unknown> extends RouteContract<R> {
+export interface ApiRoute<
+  R extends Record<number, ResponseSpec> = Record<number, ResponseSpec>,
+  B = unknown,
+  Q = unknown,
+> extends RouteContract<R> {
   body?: BodySpec<B>;
   query?: z.ZodObject;
   handle(ctx: RouteContext<B, Q>): Promise<Reply<R>>;

@@ -14,7 +14,10 @@ export const pauseBody = z
   .strictObject({
     reason: z.string().trim().max(1000).optional().meta({ description: 'Shown in the status, the audit and Slack.' }),
     queues: queueList.optional().meta({ description: 'Dispatch queues to pause; omitted: every dispatch queue.' }),
-    until: z.iso.datetime({ offset: true }).optional().meta({ description: 'ISO 8601 time, in the future; the hold is lifted automatically then.' }),
+    until: z.iso
+      .datetime({ offset: true })
+      .optional()
+      .meta({ description: 'ISO 8601 time, in the future; the hold is lifted automatically then.' }),
     // The original API took the actor from the body; still accepted so old callers work, never used.
     paused_by: ignored,
   })

@@ -27,9 +27,16 @@ export const holdViewSchema = z
   .object({
     id: z.string().meta({ description: 'rule:<name>, alert:<source>:<id> or manual:<uuid>', examples: ['rule:twilio'] }),
     kind: z.enum(['rule', 'alert', 'manual']),
-    effect: z.enum(['pause', 'shadow', 'probe']).meta({ description: 'shadow holds pause nothing; probe holds let calls run at max_per_minute' }),
+    effect: z
+      .enum(['pause', 'shadow', 'probe'])
+      .meta({ description: 'shadow holds pause nothing; probe holds let calls run at max_per_minute' }),
     scope: scopeViewSchema,
-    by: z.string().meta({ description: 'callguard for rules, the sending principal for alerts (alert:<source> on holds from before principals were recorded), the principal for people' }),
+    by: z
+      .string()
+      .meta({
+        description:
+          'callguard for rules, the sending principal for alerts (alert:<source> on holds from before principals were recorded), the principal for people',
+      }),
     reason: z.string(),
     since: isoOrNull,
     until: isoOrNull,
@@ -85,15 +92,33 @@ export const serviceStatusViewSchema = z
     events_queue: z.object({ counts }),
     auto_pause: z.enum(['on', 'shadow', 'off']),
     now: isoOrNull,
-    snapshot_age_ms: z.number().int().meta({ description: 'how old this status is: requests close together share one read (at most 200 ms; a hold change refreshes it at once)' }),
+    snapshot_age_ms: z
+      .number()
+      .int()
+      .meta({
+        description: 'how old this status is: requests close together share one read (at most 200 ms; a hold change refreshes it at once)',
+      }),
   })
-  .meta({ id: 'ServiceStatus', description: 'The first five fields keep the original system’s meaning, taken from the oldest hold that pauses.' });
+  .meta({
+    id: 'ServiceStatus',
+    description: 'The first five fields keep the original system’s meaning, taken from the oldest hold that pauses.',
+  });
 export type ServiceStatusView = z.infer<typeof serviceStatusViewSchema>;
 
-export const pauseViewSchema = z.object({ status: z.literal('paused'), paused_by: z.string(), hold: holdViewSchema, newly_paused: z.array(z.string()) });
+export const pauseViewSchema = z.object({
+  status: z.literal('paused'),
+  paused_by: z.string(),
+  hold: holdViewSchema,
+  newly_paused: z.array(z.string()),
+});
 export type PauseView = z.infer<typeof pauseViewSchema>;
 
-export const resumeViewSchema = z.object({ status: z.literal('resumed'), resumed_by: z.string(), released: z.array(holdViewSchema), newly_resumed: z.array(z.string()) });
+export const resumeViewSchema = z.object({
+  status: z.literal('resumed'),
+  resumed_by: z.string(),
+  released: z.array(holdViewSchema),
+  newly_resumed: z.array(z.string()),
+});
 export type ResumeView = z.infer<typeof resumeViewSchema>;
 
 const jobId = z.string().nullable();
@@ -112,7 +137,9 @@ export const logsAcceptedViewSchema = z.object({
   records: z.number().int(),
   matched: z.number().int(),
   dropped: z.number().int().meta({ description: 'records whose shape or level could not be read (never guessed)' }),
-  drops: z.array(z.object({ index: z.number().int(), reason: z.string() })).meta({ description: 'the first 10 dropped records: index in the batch (from 0) and why' }),
+  drops: z
+    .array(z.object({ index: z.number().int(), reason: z.string() }))
+    .meta({ description: 'the first 10 dropped records: index in the batch (from 0) and why' }),
   counts,
   job_id: jobId.meta({ description: 'null when nothing matched' }),
 });

@@ -61,7 +61,9 @@ export function parsePrincipals(value: string): PrincipalEntry[] {
     if (!(ROLES as readonly string[]).includes(role)) return problems.push(`${where}: role must be one of ${ROLES.join(', ')}`);
     // A plain secret that merely starts with "sha256:" would be ambiguous, so the prefix always means a hash.
     if (secret.startsWith(HASH_PREFIX) && !HASHED.test(secret)) {
-      return problems.push(`${where}: a hashed secret must be ${HASH_PREFIX} followed by 64 hex digits (the output of callguard hash-secret)`);
+      return problems.push(
+        `${where}: a hashed secret must be ${HASH_PREFIX} followed by 64 hex digits (the output of callguard hash-secret)`,
+      );
     }
     const weak = HASHED.test(secret) ? undefined : weakSecretReason(secret);
     if (weak) return problems.push(`${where}: secret ${weak}`);
@@ -130,7 +132,15 @@ export class PrincipalDirectory {
   fingerprint(name: string): string | undefined {
     const e = this.entries.find((x) => x.name === name);
     if (!e) return undefined;
-    return createHash('sha256').update('callguard-session\0').update(e.name).update('\0').update(e.role).update('\0').update(e.hash).digest('base64url').slice(0, 22);
+    return createHash('sha256')
+      .update('callguard-session\0')
+      .update(e.name)
+      .update('\0')
+      .update(e.role)
+      .update('\0')
+      .update(e.hash)
+      .digest('base64url')
+      .slice(0, 22);
   }
 
   /** The principal a session names, if its fingerprint still matches. */

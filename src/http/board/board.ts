@@ -65,21 +65,37 @@ export function boards(deps: BoardDeps): RequestHandler {
     if (!pausing && !resuming) return;
     if (!who) return deny('no signed-in principal');
     if (pausing) await deps.holds.pause({ by: who.name, queues: [queue], reason: 'paused from Bull Board' });
-    else await deps.holds.resume({ by: who.name, queues: route === '/api/queues/resume' ? undefined : [queue], reason: 'resumed from Bull Board' });
+    else
+      await deps.holds.resume({
+        by: who.name,
+        queues: route === '/api/queues/resume' ? undefined : [queue],
+        reason: 'resumed from Bull Board',
+      });
     return;
   };
 
   const build = (readOnlyMode: boolean) => {
     const server = new ExpressAdapter().setBasePath(BOARD_PATH);
     const dispatch = deps.dispatch.map((q) =>
-      readOnlyMode ? new BullMQAdapter(q, { readOnlyMode }) : new HeldQueueAdapter(q, { description: 'dispatch queue: pause/resume place and release callguard holds' }),
+      readOnlyMode
+        ? new BullMQAdapter(q, { readOnlyMode })
+        : new HeldQueueAdapter(q, { description: 'dispatch queue: pause/resume place and release callguard holds' }),
     );
-    const ownQueues = [new EventsQueueAdapter(deps.events, { ...own, readOnlyMode: true }), new BullMQAdapter(deps.notifications, { ...own, readOnlyMode: true })];
+    const ownQueues = [
+      new EventsQueueAdapter(deps.events, { ...own, readOnlyMode: true }),
+      new BullMQAdapter(deps.notifications, { ...own, readOnlyMode: true }),
+    ];
     createBullBoard({
       queues: [...dispatch, ...ownQueues],
       serverAdapter: server,
       options: {
-        uiConfig: { boardTitle: readOnlyMode ? 'callguard (read-only)' : 'callguard', miscLinks: [{ text: 'Console', url: '/admin/' }, { text: 'Sign out', url: '/admin/logout' }] },
+        uiConfig: {
+          boardTitle: readOnlyMode ? 'callguard (read-only)' : 'callguard',
+          miscLinks: [
+            { text: 'Console', url: '/admin/' },
+            { text: 'Sign out', url: '/admin/logout' },
+          ],
+        },
         ...(readOnlyMode ? {} : { handlerHooks: { before } }),
       },
     });

@@ -22,9 +22,18 @@ const nameOf = (body: unknown): string => {
 export function loginRoutes(auth: Authenticator, opts: { attempts: number; store?: (limiter: string) => Store }): Router {
   const router = Router();
   const tooMany = (_req: express.Request, res: express.Response) => {
-    res.status(429).type('html').send(loginPage({ error: 'Too many failed sign-ins. Try again in 15 minutes.' }));
+    res
+      .status(429)
+      .type('html')
+      .send(loginPage({ error: 'Too many failed sign-ins. Try again in 15 minutes.' }));
   };
-  const common = { windowMs: WINDOW_MS, skipSuccessfulRequests: true, standardHeaders: 'draft-8' as const, legacyHeaders: false, handler: tooMany };
+  const common = {
+    windowMs: WINDOW_MS,
+    skipSuccessfulRequests: true,
+    standardHeaders: 'draft-8' as const,
+    legacyHeaders: false,
+    handler: tooMany,
+  };
   const perName = rateLimit({
     ...common,
     limit: opts.attempts,
@@ -49,7 +58,10 @@ export function loginRoutes(auth: Authenticator, opts: { attempts: number; store
     auth.authenticate('local', (err: unknown, user: Express.User | false) => {
       if (err) return next(err);
       if (!user) {
-        res.status(401).type('html').send(loginPage({ error: 'Unknown name or wrong secret.', name: nameOf(req.body) }));
+        res
+          .status(401)
+          .type('html')
+          .send(loginPage({ error: 'Unknown name or wrong secret.', name: nameOf(req.body) }));
         return;
       }
       // passport 0.7 regenerates the session on login, so a pre-login session id cannot be fixed.

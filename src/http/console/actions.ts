@@ -28,7 +28,9 @@ export function consoleActions(holds: HoldsPort): Router {
     const body = validate(consoleResumeBody, req.body);
     const by = req.user!.name;
     const reason = body.reason || 'resumed from the console';
-    const result = body.holds ? await holds.release({ by, ids: body.holds, reason }) : await holds.resume({ by, queues: body.queues, reason });
+    const result = body.holds
+      ? await holds.release({ by, ids: body.holds, reason })
+      : await holds.resume({ by, queues: body.queues, reason });
     res.json({ status: 'resumed', resumed_by: by, released: result.released.map(holdView), newly_resumed: result.resumed });
   });
   return router;

@@ -13,7 +13,11 @@ export function windowChart(name: string, perMinute: number[], threshold: number
   const y = (v: number) => (H - 1 - (v / top) * (H - 4)).toFixed(1);
   const step = W / Math.max(perMinute.length, 1);
   const bars = perMinute
-    .map((v, i) => (v > 0 ? `<rect class="bar" x="${(i * step + step * 0.15).toFixed(1)}" y="${y(v)}" width="${Math.max(step * 0.7, 1.5).toFixed(1)}" height="${(H - 1 - Number(y(v))).toFixed(1)}"/>` : ''))
+    .map((v, i) =>
+      v > 0
+        ? `<rect class="bar" x="${(i * step + step * 0.15).toFixed(1)}" y="${y(v)}" width="${Math.max(step * 0.7, 1.5).toFixed(1)}" height="${(H - 1 - Number(y(v))).toFixed(1)}"/>`
+        : '',
+    )
     .join('');
   let run = 0;
   const points = perMinute.flatMap((v, i) => {

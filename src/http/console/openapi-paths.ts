@@ -28,7 +28,13 @@ function resumeSchema(): Json {
 }
 
 const asset = (file: string, type: string, summary: string): Json => ({
-  get: { operationId: `get${file}`, tags: ['console'], summary, security: [], responses: { '200': { description: summary, content: text(type) } } },
+  get: {
+    operationId: `get${file}`,
+    tags: ['console'],
+    summary,
+    security: [],
+    responses: { '200': { description: summary, content: text(type) } },
+  },
 });
 
 export function consolePaths(): Record<string, Json> {
@@ -57,7 +63,16 @@ export function consolePaths(): Record<string, Json> {
         responses: {
           '200': {
             description: 'HTML fragments of each region.',
-            content: json({ type: 'object', required: ['rules', 'queues', 'holds', 'timeline'], properties: { rules: { type: 'string' }, queues: { type: 'string' }, holds: { type: 'string' }, timeline: { type: 'string' } } }),
+            content: json({
+              type: 'object',
+              required: ['rules', 'queues', 'holds', 'timeline'],
+              properties: {
+                rules: { type: 'string' },
+                queues: { type: 'string' },
+                holds: { type: 'string' },
+                timeline: { type: 'string' },
+              },
+            }),
           },
           '401': ref('responses', 'Unauthorized'),
           '403': ref('responses', 'Forbidden'),
@@ -72,7 +87,19 @@ export function consolePaths(): Record<string, Json> {
         security: session,
         requestBody: { required: false, content: json(ref('schemas', 'PauseRequest')) },
         responses: {
-          '200': { description: 'The hold placed.', content: json({ type: 'object', required: ['status', 'paused_by', 'hold', 'newly_paused'], properties: { status: { const: 'paused' }, paused_by: { type: 'string' }, hold: ref('schemas', 'Hold'), newly_paused: strings } }) },
+          '200': {
+            description: 'The hold placed.',
+            content: json({
+              type: 'object',
+              required: ['status', 'paused_by', 'hold', 'newly_paused'],
+              properties: {
+                status: { const: 'paused' },
+                paused_by: { type: 'string' },
+                hold: ref('schemas', 'Hold'),
+                newly_paused: strings,
+              },
+            }),
+          },
           ...errors,
         },
       },
@@ -85,9 +112,19 @@ export function consolePaths(): Record<string, Json> {
         security: session,
         requestBody: { required: false, content: json(resumeSchema()) },
         responses: {
-          '200': { description: 'The holds released.', content: json({ type: 'object', required: ['status', 'resumed_by', 'released', 'newly_resumed'], properties: { status: { const: 'resumed' }, resumed_by: { type: 'string' }, released: holds, newly_resumed: strings } }) },
+          '200': {
+            description: 'The holds released.',
+            content: json({
+              type: 'object',
+              required: ['status', 'resumed_by', 'released', 'newly_resumed'],
+              properties: { status: { const: 'resumed' }, resumed_by: { type: 'string' }, released: holds, newly_resumed: strings },
+            }),
+          },
           ...errors,
-          '404': { description: 'A hold in `holds` is not held (already released?); nothing was released.', content: json(ref('schemas', 'Error')) },
+          '404': {
+            description: 'A hold in `holds` is not held (already released?); nothing was released.',
+            content: json(ref('schemas', 'Error')),
+          },
         },
       },
     },

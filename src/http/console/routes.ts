@@ -22,10 +22,18 @@ export function consoleRoutes(reads: ConsoleReads, holds: HoldsPort): Router {
   router.get('/console.js', (_req, res) => sendAsset(res, 'text/javascript', ASSETS.js));
   router.get('/console.css', (_req, res) => sendAsset(res, 'text/css', ASSETS.css));
 
-  router.get('/', (req, res, next) => (req.user ? next() : res.redirect(302, '/admin/login')), requireRole('viewer'), async (req, res) => {
-    const who = req.user!;
-    res.type('html').set('Cache-Control', 'no-store').send(consolePage(who, render(await snapshot(reads), who.role === 'admin'), [...reads.queues]));
-  });
+  router.get(
+    '/',
+    (req, res, next) => (req.user ? next() : res.redirect(302, '/admin/login')),
+    requireRole('viewer'),
+    async (req, res) => {
+      const who = req.user!;
+      res
+        .type('html')
+        .set('Cache-Control', 'no-store')
+        .send(consolePage(who, render(await snapshot(reads), who.role === 'admin'), [...reads.queues]));
+    },
+  );
 
   router.get('/api/view', requireRole('viewer'), async (req, res) => {
     res.set('Cache-Control', 'no-cache').json(render(await snapshot(reads), req.user!.role === 'admin'));

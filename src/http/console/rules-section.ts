@@ -9,8 +9,11 @@ export function rulesSection(rows: RuleRow[]): string {
   const body = rows
     .map(({ rule, perMinute, count, state }) => {
       const detail =
-        state.state === 'clearing' ? `<br><span class="muted">resumes about ${time(state.resumeAt)}</span>` :
-        state.state === 'probing' ? `<br><span class="muted">until ${time(state.until)}</span>` : '';
+        state.state === 'clearing'
+          ? `<br><span class="muted">resumes about ${time(state.resumeAt)}</span>`
+          : state.state === 'probing'
+            ? `<br><span class="muted">until ${time(state.until)}</span>`
+            : '';
       return `<tr data-rule="${esc(rule.name)}">
 <th scope="row">${esc(rule.name)}${rule.mode === 'shadow' ? ' <span class="muted">(shadow)</span>' : ''}</th>
 <td data-label="Errors in window">${windowChart(rule.name, perMinute, rule.thresholdCount)}<span class="count">${count} / ${rule.thresholdCount} in ${rule.windowMinutes} min</span></td>
@@ -25,7 +28,10 @@ export function rulesSection(rows: RuleRow[]): string {
 /** Dispatch queues with their paused state and the number of holds covering each. */
 export function queuesSection(rows: QueueRow[]): string {
   const items = rows
-    .map((q) => `<li data-queue="${esc(q.name)}"><strong>${esc(q.name)}</strong> <span class="state state-${q.paused ? 'tripped' : 'clear'}">${q.paused ? 'paused' : 'running'}</span> <span class="muted">${q.holds} hold${q.holds === 1 ? '' : 's'}</span></li>`)
+    .map(
+      (q) =>
+        `<li data-queue="${esc(q.name)}"><strong>${esc(q.name)}</strong> <span class="state state-${q.paused ? 'tripped' : 'clear'}">${q.paused ? 'paused' : 'running'}</span> <span class="muted">${q.holds} hold${q.holds === 1 ? '' : 's'}</span></li>`,
+    )
     .join('');
   return `<ul class="queues">${items}</ul>`;
 }

@@ -43,7 +43,12 @@ export async function snapshot(reads: ConsoleReads): Promise<Snapshot> {
   const rules = reads.rules.map((rule) => {
     const perMinute = buckets[rule.name] ?? [];
     const count = perMinute.reduce((a, b) => a + b, 0);
-    return { rule, perMinute, count, state: ruleState({ rule, count, holds, clearSince: clearSince[rule.name], now, minuteMs, autoResumeMinutes }) };
+    return {
+      rule,
+      perMinute,
+      count,
+      state: ruleState({ rule, count, holds, clearSince: clearSince[rule.name], now, minuteMs, autoResumeMinutes }),
+    };
   });
   const queues = reads.queues.map((name, i) => ({
     name,

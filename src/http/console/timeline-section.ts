@@ -22,12 +22,16 @@ function ruleOf(e: AuditEntry): string {
 export function timelineSection(entries: AuditEntry[], ruleNames: string[]): string {
   const items = entries
     .map((e) => {
-      const queues = [e.paused.length ? `paused ${e.paused.join(', ')}` : '', e.resumed.length ? `resumed ${e.resumed.join(', ')}` : ''].filter(Boolean).join('; ');
+      const queues = [e.paused.length ? `paused ${e.paused.join(', ')}` : '', e.resumed.length ? `resumed ${e.resumed.join(', ')}` : '']
+        .filter(Boolean)
+        .join('; ');
       return `<li data-hold="${esc(e.hold)}" data-rule="${esc(ruleOf(e))}">
 <span class="when">${time(e.at)}</span> <span class="event event-${esc(e.event)}">${esc(EVENTS[e.event] ?? e.event)}</span>${e.hold ? ` <code>${esc(e.hold)}</code>` : ''}
 by <strong>${esc(e.by)}</strong>${e.reason ? `: ${esc(e.reason)}` : ''}${queues ? ` <span class="muted">(${esc(queues)})</span>` : ''}</li>`;
     })
     .join('');
-  const options = [...new Set([...ruleNames, ...entries.map((e) => e.hold).filter(Boolean)])].map((v) => `<option value="${esc(v)}">`).join('');
+  const options = [...new Set([...ruleNames, ...entries.map((e) => e.hold).filter(Boolean)])]
+    .map((v) => `<option value="${esc(v)}">`)
+    .join('');
   return `<datalist id="filter-options">${options}</datalist>${items ? `<ol class="timeline">${items}</ol>` : '<p class="empty">Nothing has happened yet.</p>'}`;
 }

@@ -16,6 +16,9 @@ export function render(s: Snapshot, canAct: boolean): View {
     rules: rulesSection(s.rules),
     queues: queuesSection(s.queues),
     holds: holdsSection(s.holds, s.rules, s.autoResumeMinutes, canAct),
-    timeline: timelineSection(s.audit, s.rules.map((r) => r.rule.name)),
+    timeline: timelineSection(
+      s.audit,
+      s.rules.map((r) => r.rule.name),
+    ),
   };
 }

@@ -33,7 +33,12 @@ export function accessLog(logger: Logger): RequestHandler {
       return user ? { principal: user.name, role: user.role } : {};
     },
     serializers: {
-      req: (req: { id: unknown; method: string; raw: IncomingMessage; remoteAddress?: string }) => ({ id: req.id, method: req.method, path: pathOf(req.raw), remoteAddress: req.remoteAddress }),
+      req: (req: { id: unknown; method: string; raw: IncomingMessage; remoteAddress?: string }) => ({
+        id: req.id,
+        method: req.method,
+        path: pathOf(req.raw),
+        remoteAddress: req.remoteAddress,
+      }),
       res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
     },
     // Belt and braces, should a serializer above ever widen.

@@ -71,7 +71,8 @@ function formatOf(req: Request, accept: BodyFormat[]): BodyFormat {
   const format = accept.find((f) => req.is(MEDIA[f]));
   if (!format) throw new UnsupportedMediaTypeError(`content-type ${type.split(';')[0]} is not accepted here; send ${wanted.join(' or ')}`);
   const charset = /;\s*charset=("?)([^";]+)\1/i.exec(type)?.[2]?.toLowerCase();
-  if (charset && charset !== 'utf-8' && charset !== 'utf8') throw new UnsupportedMediaTypeError(`charset ${charset} is not accepted; send utf-8`);
+  if (charset && charset !== 'utf-8' && charset !== 'utf8')
+    throw new UnsupportedMediaTypeError(`charset ${charset} is not accepted; send utf-8`);
   return format;
 }
 

@@ -59,11 +59,7 @@ export function verifyCallguardSignature(
 }
 
 /** Slack v0: `v0=` + hex HMAC of `v0:<X-Slack-Request-Timestamp>:<raw body>`. */
-export function signSlack(
-  rawBody: Buffer,
-  secret: string,
-  nowMs: number = Date.now(),
-): { timestamp: string; signature: string } {
+export function signSlack(rawBody: Buffer, secret: string, nowMs: number = Date.now()): { timestamp: string; signature: string } {
   requireSecret(secret);
   const timestamp = String(Math.floor(nowMs / 1000));
   return { timestamp, signature: `v0=${hmac(secret, `v0:${timestamp}:`, rawBody)}` };
@@ -123,7 +119,9 @@ function compare(expectedHex: string, givenHex: string, timestamp?: string): Ver
   const given = Buffer.from(givenHex, 'hex');
   if (!timingSafeEqual(expected, given)) return fail('signature mismatch');
   const signature = givenHex.toLowerCase();
-  return timestamp === undefined ? { ok: true, signature } : { ok: true, signature, validUntil: Number(timestamp) * 1000 + REPLAY_WINDOW_MS };
+  return timestamp === undefined
+    ? { ok: true, signature }
+    : { ok: true, signature, validUntil: Number(timestamp) * 1000 + REPLAY_WINDOW_MS };
 }
 
 function fail(reason: string): VerifyResult {

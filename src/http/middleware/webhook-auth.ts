@@ -44,7 +44,11 @@ export function webhookAuth(authenticate: RequestHandler, secret: string | undef
       const ours = req.get(CALLGUARD_SIGNATURE_HEADER);
       const grafanaTimestamp = req.get(GRAFANA_TIMESTAMP_HEADER);
       if (ours === undefined && grafanaTimestamp === undefined && !opts.grafanaUntimed) {
-        return next(new AuthError(`webhook signature rejected: Grafana's body-only signature can be replayed; configure the contact point's timestamp header (${GRAFANA_TIMESTAMP_HEADER}) or set CALLGUARD_GRAFANA_UNTIMED_SIGNATURES=true`));
+        return next(
+          new AuthError(
+            `webhook signature rejected: Grafana's body-only signature can be replayed; configure the contact point's timestamp header (${GRAFANA_TIMESTAMP_HEADER}) or set CALLGUARD_GRAFANA_UNTIMED_SIGNATURES=true`,
+          ),
+        );
       }
       const result: VerifyResult =
         ours !== undefined

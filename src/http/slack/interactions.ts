@@ -26,7 +26,9 @@ const payloadSchema = z.looseObject({
   actions: z.array(z.looseObject({ action_id: z.string(), value: z.string().optional(), action_ts: z.string().optional() })).default([]),
   container: z.looseObject({ channel_id: z.string().optional(), message_ts: z.string().optional() }).optional(),
   channel: z.looseObject({ id: z.string() }).optional(),
-  message: z.looseObject({ ts: z.string(), text: z.string().default(''), blocks: z.array(z.looseObject({ type: z.string() })).default([]) }).optional(),
+  message: z
+    .looseObject({ ts: z.string(), text: z.string().default(''), blocks: z.array(z.looseObject({ type: z.string() })).default([]) })
+    .optional(),
 });
 
 type Payload = z.infer<typeof payloadSchema>;

@@ -106,7 +106,11 @@ async function onPause(event) {
   const text = `Pause ${scope}${until ? ` until ${until.toLocaleString()}` : ' until someone resumes'}? Reason: ${reason}`;
   if (!(await confirmAction(text, 'Pause'))) return;
   try {
-    const answer = await post('/admin/api/pause', { reason, ...(some ? { queues } : {}), ...(until ? { until: until.toISOString() } : {}) });
+    const answer = await post('/admin/api/pause', {
+      reason,
+      ...(some ? { queues } : {}),
+      ...(until ? { until: until.toISOString() } : {}),
+    });
     notice(`Paused: hold ${answer.hold.id} placed.`);
     form.reason.value = '';
     form.until.value = '';
