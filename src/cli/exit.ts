@@ -2,8 +2,8 @@
 export const EXIT = { failed: 1, usage: 2 } as const;
 
 export interface CliIo {
-  out(text: string): void;
-  err(text: string): void;
+  out: (text: string) => void;
+  err: (text: string) => void;
   stdin: NodeJS.ReadStream;
 }
 

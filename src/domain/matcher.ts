@@ -11,7 +11,7 @@ export interface PhraseEntry {
  */
 export class PhraseMatcher {
   /** Node 0 is the root. Edges are keyed by UTF-16 code unit, which is enough for substring tests. */
-  private readonly edges: Map<number, number>[] = [new Map()];
+  private readonly edges: Map<number, number>[] = [new Map<number, number>()];
   private readonly fail: number[] = [0];
   /** Rule names whose phrases end at this node, including those inherited through fail links. */
   private readonly outputs: string[][] = [[]];

@@ -96,9 +96,9 @@ export class HoldLedger {
       return {
         ...change,
         hold: parseHold(JSON.stringify(change.hold)),
-        paused: asArray(change.paused),
-        resumed: asArray(change.resumed),
-      } as HoldChange;
+        paused: asArray<string>(change.paused),
+        resumed: asArray<string>(change.resumed),
+      };
     });
     return { now: parsed.now, changes };
   }
@@ -128,7 +128,7 @@ export class HoldLedger {
     const [[, raw]] = (await this.redis.multi().hget(this.keys.savedLimits, queue).hdel(this.keys.savedLimits, queue).exec()) as [
       [unknown, string | null],
     ];
-    return raw === null ? undefined : JSON.parse(raw);
+    return raw === null ? undefined : (JSON.parse(raw) as { max: number; duration: number } | null);
   }
 
   /** Redis' clock, in ms. */
@@ -255,7 +255,7 @@ export function stepsOf(req: HoldChangeRequest, size: number): HoldChangeRequest
 }
 
 function asArray<T>(v: unknown): T[] {
-  return Array.isArray(v) ? v : [];
+  return Array.isArray(v) ? (v as T[]) : [];
 }
 
 function parseHold(raw: string): Hold {

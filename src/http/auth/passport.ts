@@ -1,3 +1,4 @@
+import type { Handler } from 'express';
 import passport from 'passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
 import { Strategy as LocalStrategy } from 'passport-local';
@@ -12,14 +13,15 @@ declare global {
   }
 }
 
-export type Authenticator = InstanceType<typeof passport.Passport>;
+/** passport types authenticate() and session() as `any`; here they are the middleware they return. */
+export type Authenticator = passport.Authenticator<Handler, Handler>;
 
 /**
  * One authenticator per app (not passport's global), so two apps in one process, as in the
  * tests, never share principals. API clients use `bearer`; the Bull Board login uses `local`.
  */
 export function createAuthenticator(directory: PrincipalDirectory): Authenticator {
-  const auth = new passport.Passport();
+  const auth = new passport.Passport() as Authenticator;
   auth.use('bearer', new BearerStrategy((token, done) => done(null, directory.byToken(token) ?? false)));
   auth.use(
     'local',

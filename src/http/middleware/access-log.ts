@@ -44,5 +44,5 @@ export function accessLog(logger: Logger): RequestHandler {
     // Belt and braces, should a serializer above ever widen.
     redact: ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
     quietReqLogger: true,
-  }) as unknown as RequestHandler;
+  });
 }
