@@ -44,10 +44,10 @@ export function countingRedis(): Redis & { commands: number } {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null }) as Redis & { commands: number };
   redis.commands = 0;
   const send = redis.sendCommand.bind(redis);
-  redis.sendCommand = ((cmd: Parameters<Redis['sendCommand']>[0]) => {
+  redis.sendCommand = (cmd: Parameters<Redis['sendCommand']>[0]) => {
     redis.commands += 1;
     return send(cmd);
-  }) as Redis['sendCommand'];
+  };
   return redis;
 }
 

@@ -64,8 +64,8 @@ function startAsNobody(args: string[], env: Record<string, string>): Started {
   const [cmd, ...rest] = [...UNPRIVILEGED, 'node', ...args];
   const child = spawn(cmd!, rest, { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => out, exited };
 }

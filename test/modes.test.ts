@@ -32,9 +32,9 @@ async function feed(c: Callguard, n: number) {
 }
 
 describe('shadow mode', () => {
-  it.each([
-    { name: 'CALLGUARD_AUTO_PAUSE=shadow', rules: rule(), env: { CALLGUARD_AUTO_PAUSE: 'shadow' } as Record<string, string> },
-    { name: 'a rule with "mode": "shadow"', rules: rule({ mode: 'shadow' }), env: {} as Record<string, string> },
+  it.each<{ name: string; rules: ReturnType<typeof rule>; env: Record<string, string> }>([
+    { name: 'CALLGUARD_AUTO_PAUSE=shadow', rules: rule(), env: { CALLGUARD_AUTO_PAUSE: 'shadow' } },
+    { name: 'a rule with "mode": "shadow"', rules: rule({ mode: 'shadow' }), env: {} },
   ])('$name: a trip is recorded as would-pause and no queue is touched', async ({ rules, env }) => {
     cg = await startTestCallguard(rules, { CALLGUARD_AUTO_RESUME_MINUTES: '1', ...env });
     const stamps: number[] = [];

@@ -175,7 +175,7 @@ describe('retries', () => {
     const cg = await start();
     fake.failNext(1000, 502);
     await cg.control.pause({ by: 'alice', reason: 'slack is down' });
-    const [failed] = (await waitFor(() => failedJobs(cg), { timeoutMs: 15_000 }))!;
+    const [failed] = await waitFor(() => failedJobs(cg), { timeoutMs: 15_000 });
     expect(failed!.attemptsMade).toBe(NOTIFY_ATTEMPTS);
     expect(failed!.failedReason).toContain('502');
     expect(fake.attempts('chat.postMessage')).toHaveLength(NOTIFY_ATTEMPTS);
@@ -185,7 +185,7 @@ describe('retries', () => {
     const cg = await start();
     fake.errorNext('channel_not_found');
     await cg.control.pause({ by: 'alice', reason: 'bad channel' });
-    const [failed] = (await waitFor(() => failedJobs(cg)))!;
+    const [failed] = await waitFor(() => failedJobs(cg));
     expect(failed!.attemptsMade).toBe(1);
     expect(failed!.failedReason).toContain('channel_not_found');
     await settled(cg.notifier.queue);
@@ -366,7 +366,7 @@ describe('without SLACK_BOT_TOKEN', () => {
     const { cg, lines } = await startLogged({});
     await cg.control.pause({ by: 'alice', reason: 'no slack here' });
 
-    const logged = (await waitFor(() => lines.find((l) => String(l.notification ?? '').startsWith('Calls paused'))))!;
+    const logged = await waitFor(() => lines.find((l) => typeof l.notification === 'string' && l.notification.startsWith('Calls paused')));
     expect(logged.notification).toContain('Hold: alice: "no slack here".');
     expect(logged.msg).toContain('SLACK_BOT_TOKEN not set');
     await waitFor(async () => (await cg.notifier.queue.getCompletedCount()) === 1);

@@ -14,7 +14,7 @@ describe('ensureDebianPackage', () => {
     const code =
       "import('./test/support/debian-package.ts').then((m) => m.ensureDebianPackage('/usr/bin/callguard-no-such-tool', 'callguard-no-such-pkg'))";
     const [cmd, ...args] = [...AS_NOBODY, process.execPath, '--import', 'tsx', '-e', code];
-    const run = spawnSync(cmd!, args, { encoding: 'utf8', env: { PATH: process.env.PATH!, HOME: '/tmp' } });
+    const run = spawnSync(cmd, args, { encoding: 'utf8', env: { PATH: process.env.PATH!, HOME: '/tmp' } });
     expect(run.status).not.toBe(0);
     expect(run.stderr).toContain(
       '/usr/bin/callguard-no-such-tool is missing; install it with: sudo apt-get install -y callguard-no-such-pkg',

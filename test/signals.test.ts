@@ -64,7 +64,7 @@ describe('SIGTERM to the process a supervisor started reaches callguard', () => 
           .map((l) => JSON.parse(l) as { pid: number; msg: string; url?: string })
           .find((r) => r.msg === msg);
       try {
-        const up = (await waitFor(() => record(startedLine), { timeoutMs: 30_000 }))!;
+        const up = await waitFor(() => record(startedLine), { timeoutMs: 30_000 });
         const tree = descendants(child.pid!);
         expect(tree).toContain(up.pid); // callguard's node runs below npm...
         expect(up.pid).not.toBe(child.pid);

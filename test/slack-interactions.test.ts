@@ -222,10 +222,10 @@ describe('the slack-action job', () => {
     const c = await start();
     const { hold } = await c.control.pause({ by: 'alice', reason: 'x' });
     await c.events.add(SLACK_ACTION_JOB, c.signer.sign({ userId: STRANGER, holdId: hold.id }, slackPrincipal(STRANGER)));
-    const [job] = (await waitFor(async () => {
+    const [job] = await waitFor(async () => {
       const failed = (await c.events.getFailed()).filter((j) => j.name === SLACK_ACTION_JOB);
       return failed.length ? failed : undefined;
-    }))!;
+    });
     expect(job!.failedReason).toBe(`Slack user ${STRANGER} is not in CALLGUARD_SLACK_ADMINS`);
     expect(job!.attemptsMade).toBe(1);
     expect((await c.ledger.list()).map((h) => h.id)).toEqual([hold.id]);

@@ -33,15 +33,14 @@ export class FakeSlack {
   ) {}
 
   static async start(): Promise<FakeSlack> {
-    let fake: FakeSlack | undefined;
     const server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => fake!.answer(req.url ?? '', req.headers, Buffer.concat(chunks).toString('utf8'), res));
+      req.on('end', () => fake.answer(req.url ?? '', req.headers, Buffer.concat(chunks).toString('utf8'), res));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    fake = new FakeSlack(server, `http://127.0.0.1:${port}/api/`);
+    const fake = new FakeSlack(server, `http://127.0.0.1:${port}/api/`);
     return fake;
   }
 
