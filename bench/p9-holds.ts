@@ -80,7 +80,7 @@ export async function measureResumeAll(cg: Callguard, admin: Redis, n: number): 
   const report = new Promise<{ max: number; pings: number }>((resolve) => {
     let out = '';
     pinger.stdout.on('data', (d) => (out += d));
-    pinger.on('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1)!)));
+    pinger.on('exit', () => resolve(JSON.parse(out.trim().split('\n').at(-1)!) as { max: number; pings: number }));
   });
   await new Promise((resolve) => pinger.stdout.once('data', resolve)); // 'ready'
   const started = performance.now();

@@ -41,7 +41,7 @@ async function finished(jobId: string): Promise<unknown> {
     const s = await job?.getState();
     if (s === 'failed') throw new Error(`job ${jobId} failed: ${job!.failedReason}`);
     return s === 'completed' ? { value: job!.returnvalue } : undefined;
-  }).then((r) => (r as { value: unknown }).value);
+  }).then((r) => r.value);
 }
 
 /** Posts, then checks the three properties; `effect` checks what a success must have done. */
@@ -83,7 +83,7 @@ const alert = fc.record(
 /** Unique fingerprints per case, so no two alerts of these runs share a hold. */
 const grouped = (alerts: Array<Record<string, unknown>>) => {
   const run = ++seq;
-  return alerts.map((a, i) => (a.fingerprint === undefined ? a : { ...a, fingerprint: `${a.fingerprint}-${run}-${i}` }));
+  return alerts.map((a, i) => (a.fingerprint === undefined ? a : { ...a, fingerprint: `${JSON.stringify(a.fingerprint)}-${run}-${i}` }));
 };
 
 const alertBody = fc.oneof(

@@ -251,10 +251,10 @@ describe('the slack-action job', () => {
     const c = await start();
     const { hold } = await c.control.pause({ by: 'alice', reason: 'x' });
     await c.events.add(SLACK_ACTION_JOB, data(c, hold.id));
-    const [job] = (await waitFor(async () => {
+    const [job] = await waitFor(async () => {
       const failed = (await c.events.getFailed()).filter((j) => j.name === SLACK_ACTION_JOB);
       return failed.length ? failed : undefined;
-    }))!;
+    });
     expect(job!.failedReason).toMatch(reason);
     expect((await c.ledger.list()).map((h) => h.id)).toEqual([hold.id]);
   });

@@ -82,7 +82,7 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
     '/admin',
     sessions(deps.sessions),
     auth.session(),
-    loginRoutes(auth, { attempts: settings.loginAttempts, store: deps.limitStore }),
+    loginRoutes(auth, { attempts: settings.loginAttempts, store: (limiter) => deps.limitStore(limiter) }),
   );
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(deps.board));
   app.use('/admin', consoleRoutes(deps.console, deps.holds));

@@ -25,7 +25,7 @@ describe('fault: Redis restarted empty under a running callguard', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('callguard carries on without a restart: it counts and trips again on the empty Redis (noticing the lost pause is pending, item 6)', async () => {
+  it('callguard notices the lost state once and carries on without a restart: it counts and trips again on the empty Redis', async () => {
     const rulesPath = join(dir, 'rules.json');
     writeFileSync(
       rulesPath,
@@ -40,8 +40,10 @@ describe('fault: Redis restarted empty under a running callguard', () => {
 
       await redis.restart();
       const restartedAt = Date.now();
-      // What happens today: the hold, the queue's paused flag and the audit stream are gone with the data.
-      const lost = { paused: await o.calls.isPaused(), holds: await o.holds(), audit: (await o.audit()).length };
+      // The hold and the queue's paused flag are gone with the data; callguard says so, once.
+      const lost = { paused: await o.calls.isPaused(), holds: await o.holds() };
+      await waitFor(async () => (await o.audit()).some((a) => a.event === 'state-lost'), { timeoutMs: 30_000 });
+      const noticedMs = Date.now() - restartedAt;
       // The evaluator schedule comes back (re-created on reconnect), so the service is whole again.
       await waitFor(async () => (await o.events.getJobScheduler('evaluate')) !== undefined, { timeoutMs: 30_000 });
       const scheduleBackMs = Date.now() - restartedAt;
@@ -52,10 +54,11 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       await waitFor(async () => (await o.events.getWaitingCount()) + (await o.events.getActiveCount()) === 0, { timeoutMs: 30_000 });
       const stored = await o.stored(RULE);
       console.log(
-        `[Redis restarted empty] right after: queue paused ${lost.paused}, holds [${lost.holds}], audit entries ${lost.audit} — PENDING (issue 9 item 6, "notice lost state"): no audit entry, log line, notification or metric says the pause was lost; ` +
+        `[Redis restarted empty] right after: queue paused ${lost.paused}, holds [${lost.holds.join(', ')}]; state-lost audited ${noticedMs} ms after the restart; ` +
           `evaluator schedule back after ${scheduleBackMs} ms; tripped again ${tripBackMs} ms after the restart; counts expected ${THRESHOLD} stored ${stored}`,
       );
-      expect(lost).toEqual({ paused: false, holds: [], audit: 0 });
+      expect(lost).toEqual({ paused: false, holds: [] });
+      expect((await o.audit()).filter((a) => a.event === 'state-lost')).toHaveLength(1);
       expect(stored).toBe(THRESHOLD);
       expect((await o.audit()).filter((a) => a.paused.includes('calls'))).toHaveLength(1);
     } finally {

@@ -46,7 +46,7 @@ describe('fault: Redis frozen (SIGSTOP) for 20 s during an error storm', () => {
         });
         let out = '';
         const started = new Promise<void>((resolve) =>
-          child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('storm started') && resolve())),
+          child.stdout.on('data', (c: Buffer) => ((out += c.toString()), out.includes('storm started') && resolve())),
         );
         const result = new Promise<string>((resolve) => child.once('exit', () => resolve(out.trim().split('\n').pop()!)));
         return { started, result };

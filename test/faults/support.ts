@@ -49,8 +49,8 @@ export class CallguardProcess {
           resolve();
         }
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', (c: Buffer) => p.output.push(c.toString()));
+      child.stdout.on('data', onData);
+      child.stderr.on('data', (c: Buffer) => p.output.push(c.toString()));
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`callguard ${entry} exited (${code ?? signal}) before starting:\n${p.output.join('')}`));

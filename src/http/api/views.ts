@@ -31,12 +31,10 @@ export const holdViewSchema = z
       .enum(['pause', 'shadow', 'probe'])
       .meta({ description: 'shadow holds pause nothing; probe holds let calls run at max_per_minute' }),
     scope: scopeViewSchema,
-    by: z
-      .string()
-      .meta({
-        description:
-          'callguard for rules, the sending principal for alerts (alert:<source> on holds from before principals were recorded), the principal for people',
-      }),
+    by: z.string().meta({
+      description:
+        'callguard for rules, the sending principal for alerts (alert:<source> on holds from before principals were recorded), the principal for people',
+    }),
     reason: z.string(),
     since: isoOrNull,
     until: isoOrNull,
@@ -92,12 +90,9 @@ export const serviceStatusViewSchema = z
     events_queue: z.object({ counts }),
     auto_pause: z.enum(['on', 'shadow', 'off']),
     now: isoOrNull,
-    snapshot_age_ms: z
-      .number()
-      .int()
-      .meta({
-        description: 'how old this status is: requests close together share one read (at most 200 ms; a hold change refreshes it at once)',
-      }),
+    snapshot_age_ms: z.number().int().meta({
+      description: 'how old this status is: requests close together share one read (at most 200 ms; a hold change refreshes it at once)',
+    }),
   })
   .meta({
     id: 'ServiceStatus',
