@@ -32,5 +32,6 @@ for (const [id, bench] of Object.entries(benches)) {
 const seconds = (performance.now() - started) / 1000;
 const failed = results.filter((r) => r.pass === false).map((r) => r.id);
 console.log(`bench (${size}) finished in ${seconds.toFixed(0)} s on ${os.cpus().length} cores; ${failed.length ? `below target: ${failed.join(', ')}` : 'every target met'}`);
-if (size === 'full') writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ at: new Date().toISOString(), seconds, cpus: os.cpus().length, results }, null, 2) + '\n');
+// A partial run (--only) leaves the last full run's results in place.
+if (size === 'full' && !only) writeFileSync(new URL('./results.json', import.meta.url), JSON.stringify({ at: new Date().toISOString(), seconds, cpus: os.cpus().length, results }, null, 2) + '\n');
 process.exit(0);

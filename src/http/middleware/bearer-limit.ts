@@ -27,6 +27,16 @@ export function limitedBearer(opts: { attempts: number; store: Store }, authenti
   if (!store.get) throw new Error('bearer limit: the store must be able to read a count');
   const ready = Promise.resolve(store.init?.({ windowMs: BEARER_WINDOW_MS } as Options));
   const clean = new Map<string, number>();
+  // Requests from one address that arrive together share one read.
+  const reading = new Map<string, Promise<Awaited<ReturnType<NonNullable<Store['get']>>>>>();
+  const read = (key: string) => {
+    let r = reading.get(key);
+    if (!r) {
+      r = Promise.resolve(store.get!(key)).finally(() => reading.delete(key));
+      reading.set(key, r);
+    }
+    return r;
+  };
 
   const refuse = (resetTime: Date | undefined, res: Parameters<RequestHandler>[1]) => {
     const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : BEARER_WINDOW_MS / 1000;
@@ -40,7 +50,7 @@ export function limitedBearer(opts: { attempts: number; store: Store }, authenti
     void (async () => {
       await ready;
       if ((clean.get(key) ?? 0) < Date.now()) {
-        const info = await store.get!(key);
+        const info = await read(key);
         if (info && info.totalHits >= limit) return next(refuse(info.resetTime, res));
         if (info && info.totalHits > 0) clean.delete(key);
         else {
