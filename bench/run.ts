@@ -38,7 +38,8 @@ const failed = results.filter((r) => r.pass === false).map((r) => r.id);
 console.log(
   `bench (${size}) finished in ${seconds.toFixed(0)} s on ${os.cpus().length} cores; ${failed.length ? `below target: ${failed.join(', ')}` : 'every target met'}`,
 );
-if (size === 'full')
+// A partial run (--only) leaves the last full run's results in place.
+if (size === 'full' && !only)
   writeFileSync(
     new URL('./results.json', import.meta.url),
     JSON.stringify({ at: new Date().toISOString(), seconds, cpus: os.cpus().length, results }, null, 2) + '\n',

@@ -13,11 +13,13 @@ interface Batch {
 export class CountBatcher {
   private next: Batch | undefined;
   private inFlight: Promise<unknown> = Promise.resolve();
+  private lastStart = -Infinity;
 
   constructor(
     private readonly send: (counts: Record<string, number>) => Promise<string | null>,
     /** Distinct rules per batch; past it, counts wait for the following batch. */
     private readonly maxRules = 1000,
+    private readonly minIntervalMs = 10,
   ) {}
 
   /** Resolves with the id of the job that carried these counts, once it is in Redis. */
@@ -45,7 +47,15 @@ export class CountBatcher {
     // One batch in flight at a time; the next one gathers counts until it may leave.
     const previous = this.inFlight;
     this.inFlight = batch.done.catch(() => undefined);
-    void previous.then(() => batch.start());
+    void previous.then(() => {
+      const wait = this.lastStart + this.minIntervalMs - performance.now();
+      const go = () => {
+        this.lastStart = performance.now();
+        batch.start();
+      };
+      if (wait > 0) setTimeout(go, wait);
+      else go();
+    });
     return batch;
   }
 }

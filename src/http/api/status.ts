@@ -8,6 +8,21 @@ import type { ServiceStatusView } from './views.js';
  * reason, who, when, which rule), taken from the oldest pausing hold; the rest show every cause.
  */
 export function serviceStatus(s: StatusSnapshot): ServiceStatusView {
+  return { ...statusWithoutAge(s), snapshot_age_ms: Math.round(s.ageMs) };
+}
+
+// Readers within a snapshot's age share it (src/app/snapshot-cache.ts): its view is serialized once.
+// Keyed by the snapshot's counts object, which each read of the snapshot makes afresh.
+const serialized = new WeakMap<object, string>();
+
+/** serviceStatus as JSON text: the shared view's text with this reader's age appended (the view's last field). */
+export function serviceStatusJson(s: StatusSnapshot): string {
+  let text = serialized.get(s.counts);
+  if (text === undefined) serialized.set(s.counts, (text = JSON.stringify(statusWithoutAge(s)).slice(0, -1)));
+  return `${text},"snapshot_age_ms":${Math.round(s.ageMs)}}`;
+}
+
+function statusWithoutAge(s: StatusSnapshot): Omit<ServiceStatusView, 'snapshot_age_ms'> {
   // Shadow holds pause nothing and probe holds let calls through at a limited rate.
   const first = s.holds.find(isPausing);
   return {
@@ -33,6 +48,5 @@ export function serviceStatus(s: StatusSnapshot): ServiceStatusView {
     events_queue: { counts: s.eventCounts },
     auto_pause: s.autoPause,
     now: iso(s.now),
-    snapshot_age_ms: Math.round(s.ageMs),
   };
 }
