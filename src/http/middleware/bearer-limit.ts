@@ -61,10 +61,7 @@ export function limitedBearer(opts: { attempts: number; store: Store }, authenti
       authenticate(req, res, (err?: unknown) => {
         if (!(err instanceof AuthError)) return next(err);
         clean.delete(key);
-        void Promise.resolve(store.increment(key)).then(
-          (info) => next(info.totalHits > limit ? refuse(info.resetTime, res) : err),
-          next,
-        );
+        void Promise.resolve(store.increment(key)).then((info) => next(info.totalHits > limit ? refuse(info.resetTime, res) : err), next);
       });
     })().catch(next);
   };
