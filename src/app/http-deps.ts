@@ -9,6 +9,7 @@ import { readiness } from '../ops/readiness.js';
 import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
 import type { Callguard } from './callguard.js';
 import { SnapshotCache } from './snapshot-cache.js';
+import { IdempotencyStore } from '../store/idempotency.js';
 import { CountBatcher } from '../jobs/count-batcher.js';
 
 // GET /health/service reads a dozen things; under load, requests within this long share one read.
@@ -144,6 +145,7 @@ export function httpDeps(cg: Callguard): HttpDeps {
     console: consoleReads(cg),
     sessions: { redis: cg.redis, prefix: cg.keys.sessionPrefix, ...(config.sessionSecret ? { secret: config.sessionSecret } : {}) },
     replay: cg.replay,
+    idempotency: new IdempotencyStore(cg.redis, cg.keys),
     limitStore: (limiter) => redisLimitStore(cg.redis, cg.keys, limiter),
     logger: cg.logger,
   };

@@ -37,6 +37,10 @@ export class Keys {
   driftClaim(queue: string): string {
     return this.key('drift-claim', queue);
   }
+  /** String (24 h): the answer given to one Idempotency-Key (sha256 of principal, route and key); '' while in progress. */
+  idempotency(hash: string): string {
+    return this.key('idem', hash);
+  }
   /** Hash: hold id → Hold JSON. */
   get holds(): string {
     return this.key('holds');

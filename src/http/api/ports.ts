@@ -108,6 +108,13 @@ export interface ConsoleReads {
   paused(): Promise<boolean[]>;
 }
 
+/** Answers remembered by Idempotency-Key (see src/store/idempotency.ts). */
+export interface IdempotencyPort {
+  begin(key: string): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; reply: unknown }>;
+  finish(key: string, reply: unknown): Promise<void>;
+  abandon(key: string): Promise<void>;
+}
+
 export interface HttpSettings {
   port: number;
   trustProxy: string | boolean | number;
@@ -132,6 +139,7 @@ export interface HttpDeps {
   sessions: SessionDeps;
   console: ConsoleReads;
   replay: ReplayPort;
+  idempotency: IdempotencyPort;
   /** A rate-limit store shared by every instance (Redis), one per limiter name. */
   limitStore(limiter: string): Store;
   logger: Logger;

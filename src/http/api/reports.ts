@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
 import { rulesFor } from '../../client/log-sink.js';
@@ -5,10 +6,11 @@ import { UnknownRuleError, ValidationError } from '../../domain/errors.js';
 import { readLogRecord } from '../../domain/log-record.js';
 import { PhraseMatcher } from '../../domain/matcher.js';
 import type { Rule } from '../../domain/types.js';
+import { IdempotencyConflictError } from '../middleware/errors.js';
 import { validate } from '../middleware/validate.js';
-import { route } from './route.js';
+import { route, type RouteDeps } from './route.js';
 import { errorsBody, logsQuery } from './schemas.js';
-import { errorsAcceptedViewSchema, logsAcceptedViewSchema } from './views.js';
+import { errorsAcceptedViewSchema, errorViewSchema, logsAcceptedViewSchema } from './views.js';
 
 const MAX_COUNT = 1_000_000;
 const ACCEPTED = 'Accepted: one job on the events queue.';
@@ -35,6 +37,33 @@ function logRecords(body: unknown, req: Request): object[] {
 }
 
 /** POST /health/errors and /health/logs (alerts, admin): counts become one `error-report` job. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+const inUse = { description: 'idempotency_key_in_use: a request with this Idempotency-Key is still in progress.', schema: errorViewSchema };
+
+/**
+ * With an Idempotency-Key header, a repeat within 24 h (same principal, route and key) is answered
+ * as the first was and counted once; a failed request leaves the key free for the retry.
+ */
+async function once<R>(ctx: { req: Request; user?: { name: string }; deps: RouteDeps }, run: () => Promise<R>): Promise<R> {
+  const header = ctx.req.get('idempotency-key');
+  if (header === undefined) return run();
+  if (!IDEMPOTENCY_KEY.test(header)) throw new ValidationError('Idempotency-Key: 1 to 200 visible ASCII characters');
+  const key = createHash('sha256')
+    .update(`${ctx.user?.name ?? ''}\n${ctx.req.path}\n${header}`)
+    .digest('hex');
+  const seen = await ctx.deps.idempotency.begin(key);
+  if (seen.state === 'done') return seen.reply as R;
+  if (seen.state === 'pending') throw new IdempotencyConflictError();
+  try {
+    const reply = await run();
+    await ctx.deps.idempotency.finish(key, reply);
+    return reply;
+  } catch (err) {
+    await ctx.deps.idempotency.abandon(key).catch(() => undefined);
+    throw err;
+  }
+}
+
 export const reportRoutes = [
   route({
     method: 'post',
@@ -44,18 +73,21 @@ export const reportRoutes = [
     summary: 'Count errors against rules',
     access: { roles: ['alerts'] },
     body: { accept: ['json'], schema: errorsBody, parse: (body) => validate(errorsBody, body) },
-    responses: { 202: { description: ACCEPTED, schema: errorsAcceptedViewSchema } },
-  }).handle(async ({ deps, body }) => {
-    const reports = Array.isArray(body) ? body : [body];
-    const names = deps.ingest.rules.map((r) => r.name);
-    const unknown = [...new Set(reports.map((r) => r.rule).filter((r) => !names.includes(r)))];
-    if (unknown.length) throw new UnknownRuleError(`unknown rule(s): ${unknown.join(', ')}; configured: ${names.join(', ')}`);
-    const counts: Record<string, number> = {};
-    for (const r of reports) counts[r.rule] = (counts[r.rule] ?? 0) + r.count;
-    const over = Object.entries(counts).find(([, n]) => n > MAX_COUNT);
-    if (over) throw new ValidationError(`body: count for ${over[0]} adds up to more than ${MAX_COUNT}`);
-    return { status: 202, json: { job_id: await deps.ingest.reportCounts(counts), counts } };
-  }),
+    responses: { 202: { description: ACCEPTED, schema: errorsAcceptedViewSchema }, 409: inUse },
+  }).handle((ctx) =>
+    once(ctx, async () => {
+      const { deps, body } = ctx;
+      const reports = Array.isArray(body) ? body : [body];
+      const names = deps.ingest.rules.map((r) => r.name);
+      const unknown = [...new Set(reports.map((r) => r.rule).filter((r) => !names.includes(r)))];
+      if (unknown.length) throw new UnknownRuleError(`unknown rule(s): ${unknown.join(', ')}; configured: ${names.join(', ')}`);
+      const counts: Record<string, number> = {};
+      for (const r of reports) counts[r.rule] = (counts[r.rule] ?? 0) + r.count;
+      const over = Object.entries(counts).find(([, n]) => n > MAX_COUNT);
+      if (over) throw new ValidationError(`body: count for ${over[0]} adds up to more than ${MAX_COUNT}`);
+      return { status: 202 as const, json: { job_id: await deps.ingest.reportCounts(counts), counts } };
+    }),
+  ),
   route({
     method: 'post',
     path: '/health/logs',
@@ -72,24 +104,27 @@ export const reportRoutes = [
       media: { 'application/x-ndjson': 'One JSON object per line.', 'application/jsonl': 'One JSON object per line.' },
       parse: logRecords,
     },
-    responses: { 202: { description: ACCEPTED, schema: logsAcceptedViewSchema } },
-  }).handle(async ({ deps, body: records, query }) => {
-    const { matcher, byName } = matcherFor(deps.ingest.rules);
-    const counts: Record<string, number> = {};
-    const drops: Array<{ index: number; reason: string }> = [];
-    let matched = 0;
-    let dropped = 0;
-    records.forEach((record, index) => {
-      const reading = readLogRecord(record, query.level_scale);
-      if (reading.kind === 'dropped' && dropped++ < DROPS_LISTED) drops.push({ index, reason: reading.reason });
-      if (reading.kind !== 'record') return;
-      const names = rulesFor(reading, matcher, byName);
-      if (names.length) matched++;
-      for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
-    });
-    return {
-      status: 202,
-      json: { records: records.length, matched, dropped, drops, counts, job_id: await deps.ingest.reportCounts(counts) },
-    };
-  }),
+    responses: { 202: { description: ACCEPTED, schema: logsAcceptedViewSchema }, 409: inUse },
+  }).handle((ctx) =>
+    once(ctx, async () => {
+      const { deps, body: records, query } = ctx;
+      const { matcher, byName } = matcherFor(deps.ingest.rules);
+      const counts: Record<string, number> = {};
+      const drops: Array<{ index: number; reason: string }> = [];
+      let matched = 0;
+      let dropped = 0;
+      records.forEach((record, index) => {
+        const reading = readLogRecord(record, query.level_scale);
+        if (reading.kind === 'dropped' && dropped++ < DROPS_LISTED) drops.push({ index, reason: reading.reason });
+        if (reading.kind !== 'record') return;
+        const names = rulesFor(reading, matcher, byName);
+        if (names.length) matched++;
+        for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
+      });
+      return {
+        status: 202 as const,
+        json: { records: records.length, matched, dropped, drops, counts, job_id: await deps.ingest.reportCounts(counts) },
+      };
+    }),
+  ),
 ];

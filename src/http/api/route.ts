@@ -9,7 +9,7 @@ import type { Principal, Role } from '../auth/principals.js';
 import type { BodyFormat } from '../middleware/body.js';
 import { validate } from '../middleware/validate.js';
 import type { Logger } from '../../ops/logger.js';
-import type { HoldsPort, IngestPort, OpsPort, ReplayPort } from './ports.js';
+import type { HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort } from './ports.js';
 
 /**
  * `roles`: a bearer token of one of these roles (admin always may). `webhook`: as `alerts`, or an
@@ -55,6 +55,8 @@ export interface RouteDeps {
   ops: OpsPort;
   /** Signed requests accepted once (webhook routes). */
   replay: ReplayPort;
+  /** Answers remembered by Idempotency-Key (ingest routes). */
+  idempotency: IdempotencyPort;
   logger: Logger;
   document(): unknown;
 }

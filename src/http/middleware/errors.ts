@@ -30,3 +30,9 @@ export class ReplayedError extends CallguardError {
     super('replayed', 409, message, options);
   }
 }
+
+export class IdempotencyConflictError extends CallguardError {
+  constructor(message = 'A request with this Idempotency-Key is still in progress; retry later', options?: ErrorOptions) {
+    super('idempotency_key_in_use', 409, message, options);
+  }
+}
