@@ -31,7 +31,11 @@ describe('the guarded worker when its hold check fails', () => {
       concurrency: 4,
     });
     worker.on('error', () => undefined);
-    closers.push(() => Promise.resolve(admin.disconnect()), () => queue.close(), () => worker.close(true));
+    closers.push(
+      () => Promise.resolve(admin.disconnect()),
+      () => queue.close(),
+      () => worker.close(true),
+    );
     return { admin, queue, worker };
   }
 

@@ -60,7 +60,12 @@ describe('HTTP while Redis is away', () => {
     return { reply, ms: Math.round(performance.now() - started) };
   };
   const report = (count: number) =>
-    timed('/health/errors', { method: 'POST', token: USERS.alerts.secret, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rule: 'twilio', count }) });
+    timed('/health/errors', {
+      method: 'POST',
+      token: USERS.alerts.secret,
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rule: 'twilio', count }),
+    });
 
   it('when Redis freezes, then reads, pauses and reports answer 503 redis_unavailable within a second, and a report answered 503 is never counted', async () => {
     redis = await PrivateRedis.start();
@@ -72,9 +77,16 @@ describe('HTTP while Redis is away', () => {
     // The first report is sent before callguard can know: its add is on the wire when Redis stops.
     const first = await report(5);
     const service = await timed('/health/service', { token: USERS.viewer.secret });
-    const pause = await timed('/health/pause', { method: 'POST', token: USERS.admin.secret, headers: { 'content-type': 'application/json' }, body: '{"reason":"test"}' });
+    const pause = await timed('/health/pause', {
+      method: 'POST',
+      token: USERS.admin.secret,
+      headers: { 'content-type': 'application/json' },
+      body: '{"reason":"test"}',
+    });
     const second = await report(7);
-    console.log(`[redis frozen] 503 after: report ${first.ms} ms, /health/service ${service.ms} ms, /health/pause ${pause.ms} ms, report ${second.ms} ms`);
+    console.log(
+      `[redis frozen] 503 after: report ${first.ms} ms, /health/service ${service.ms} ms, /health/pause ${pause.ms} ms, report ${second.ms} ms`,
+    );
     for (const { reply, ms } of [first, service, pause, second]) {
       expect(reply.status).toBe(503);
       expect(reply.json.error.code).toBe('redis_unavailable');

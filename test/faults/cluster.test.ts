@@ -31,7 +31,11 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
       CALLGUARD_AUTO_RESUME_MINUTES: '600',
       LOG_LEVEL: 'silent',
     });
-    const rules = parseRules(JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }), 'rules.json', config.queues).rules;
+    const rules = parseRules(
+      JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }),
+      'rules.json',
+      config.queues,
+    ).rules;
     cg = await createCallguard(config, rules, { logger: createLogger('silent') });
     await cg.startWorker();
     watcher = connectRedis(config);
@@ -80,10 +84,13 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
     let sent = 0;
     let firstTripMs = 0;
     let last = '';
-    const settle = <T,>(p: Promise<T>) => p.then(String, (e: Error) => e.message);
+    const settle = <T>(p: Promise<T>) => p.then(String, (e: Error) => e.message);
     await waitFor(
       async () => {
-        void report(1).then(() => sent++, () => undefined);
+        void report(1).then(
+          () => sent++,
+          () => undefined,
+        );
         const [count, holds, paused] = await Promise.all([settle(counted()), settle(held()), settle(calls.isPaused())]);
         last = `${Date.now() - killedAt} ms: landed ${sent}, counted ${count}, holds [${holds}], paused ${paused}`;
         if (paused !== 'true' || holds !== `rule:${RULE}`) return false;
@@ -96,7 +103,9 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
     });
     const newMaster = await cluster.masterOf('{callguard}');
     expect(newMaster).not.toBe(oldMaster);
-    console.log(`[cluster] killed master :${oldMaster} of {callguard}; replica :${newMaster} took over; first successful trip ${firstTripMs} ms after the kill (${sent} reports landed meanwhile)`);
+    console.log(
+      `[cluster] killed master :${oldMaster} of {callguard}; replica :${newMaster} took over; first successful trip ${firstTripMs} ms after the kill (${sent} reports landed meanwhile)`,
+    );
 
     await cg.control.resume({ by: 'fault-test' });
     await waitFor(async () => !(await calls.isPaused()), { timeoutMs: 20_000 });

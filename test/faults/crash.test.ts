@@ -22,7 +22,10 @@ describe('fault: kill -9 of a real callguard process', () => {
     redis = await PrivateRedis.start();
     dir = mkdtempSync(join(tmpdir(), 'cg-crash-'));
     rulesPath = join(dir, 'rules.json');
-    writeFileSync(rulesPath, JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }));
+    writeFileSync(
+      rulesPath,
+      JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }),
+    );
   });
   afterAll(async () => {
     for (const p of running) await p.kill();
@@ -38,44 +41,52 @@ describe('fault: kill -9 of a real callguard process', () => {
 
   // Trials run side by side (own prefixes, own processes): a report in flight at the kill comes
   // back only after BullMQ's lock (30 s) and stalled check (30 s), so each takes about a minute.
-  it.concurrent.each(DELAYS_MS)('killed %i ms after the threshold-crossing report, then restarted: the pause holds, counts are exact, one transition', async (delay) => {
-    const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
-    const o = new Observer(redis.url, env);
-    try {
-      let p = await start(env);
-      for (let i = 1; i < THRESHOLD; i++) await o.report(RULE, 1, `r-${i}`);
-      await waitFor(async () => (await o.stored(RULE)) === THRESHOLD - 1, { timeoutMs: 30_000 });
-      await o.report(RULE, 1, 'crossing');
-      await new Promise((r) => setTimeout(r, delay));
-      await p.kill();
-      const killedAt = Date.now();
-      const stateAtKill = { paused: await o.calls.isPaused(), crossing: await (await o.events.getJob('crossing'))?.getState() };
+  it.concurrent.each(DELAYS_MS)(
+    'killed %i ms after the threshold-crossing report, then restarted: the pause holds, counts are exact, one transition',
+    async (delay) => {
+      const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
+      const o = new Observer(redis.url, env);
+      try {
+        let p = await start(env);
+        for (let i = 1; i < THRESHOLD; i++) await o.report(RULE, 1, `r-${i}`);
+        await waitFor(async () => (await o.stored(RULE)) === THRESHOLD - 1, { timeoutMs: 30_000 });
+        await o.report(RULE, 1, 'crossing');
+        await new Promise((r) => setTimeout(r, delay));
+        await p.kill();
+        const killedAt = Date.now();
+        const stateAtKill = { paused: await o.calls.isPaused(), crossing: await (await o.events.getJob('crossing'))?.getState() };
 
-      p = await start(env);
-      // A report still active when the process died comes back after its lock expires (BullMQ's stalled check).
-      await waitFor(async () => (await o.calls.isPaused()) && (await o.holds()).includes(`rule:${RULE}`), { timeoutMs: 90_000 });
-      await waitFor(async () => (await (await o.events.getJob('crossing'))?.getState()) === 'completed', { timeoutMs: 90_000 });
-      const pausedAfterMs = Date.now() - killedAt;
-      const stored = await o.stored(RULE);
-      const transitions = (await o.audit()).filter((a) => a.paused.includes('calls'));
-      // The outbox: the transition's message is a notification job named by its audit id, even if the kill came first.
-      const messages = await waitFor(async () => ((await o.changeMessages()).length >= transitions.length ? o.changeMessages() : undefined), { timeoutMs: 60_000 });
-      console.log(`[kill -9 +${delay} ms] at kill: paused ${stateAtKill.paused}, crossing report ${stateAtKill.crossing}; after restart: paused, and the crossing report settled, within ${pausedAfterMs} ms; counts expected ${THRESHOLD} stored ${stored}; pause transitions ${transitions.length}, messages ${messages.length}`);
-      expect(stored).toBe(THRESHOLD);
-      expect(transitions.map((t) => t.event)).toEqual(['hold-added']);
-      expect(messages).toEqual(transitions.map((t) => `change-${t.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`));
+        p = await start(env);
+        // A report still active when the process died comes back after its lock expires (BullMQ's stalled check).
+        await waitFor(async () => (await o.calls.isPaused()) && (await o.holds()).includes(`rule:${RULE}`), { timeoutMs: 90_000 });
+        await waitFor(async () => (await (await o.events.getJob('crossing'))?.getState()) === 'completed', { timeoutMs: 90_000 });
+        const pausedAfterMs = Date.now() - killedAt;
+        const stored = await o.stored(RULE);
+        const transitions = (await o.audit()).filter((a) => a.paused.includes('calls'));
+        // The outbox: the transition's message is a notification job named by its audit id, even if the kill came first.
+        const messages = await waitFor(
+          async () => ((await o.changeMessages()).length >= transitions.length ? o.changeMessages() : undefined),
+          { timeoutMs: 60_000 },
+        );
+        console.log(
+          `[kill -9 +${delay} ms] at kill: paused ${stateAtKill.paused}, crossing report ${stateAtKill.crossing}; after restart: paused, and the crossing report settled, within ${pausedAfterMs} ms; counts expected ${THRESHOLD} stored ${stored}; pause transitions ${transitions.length}, messages ${messages.length}`,
+        );
+        expect(stored).toBe(THRESHOLD);
+        expect(transitions.map((t) => t.event)).toEqual(['hold-added']);
+        expect(messages).toEqual(transitions.map((t) => `change-${t.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`));
 
-      // Killed while paused: the restarted process (its start-up evaluation done) keeps the pause.
-      await p.kill();
-      p = await start(env);
-      expect(await o.calls.isPaused()).toBe(true);
-      expect(await o.holds()).toEqual([`rule:${RULE}`]);
-      expect(await o.stored(RULE)).toBe(THRESHOLD);
-      expect((await o.audit()).filter((a) => a.paused.length || a.resumed.length)).toHaveLength(1);
-      expect(await o.changeMessages()).toEqual(messages);
-      await p.kill();
-    } finally {
-      await o.close();
-    }
-  });
+        // Killed while paused: the restarted process (its start-up evaluation done) keeps the pause.
+        await p.kill();
+        p = await start(env);
+        expect(await o.calls.isPaused()).toBe(true);
+        expect(await o.holds()).toEqual([`rule:${RULE}`]);
+        expect(await o.stored(RULE)).toBe(THRESHOLD);
+        expect((await o.audit()).filter((a) => a.paused.length || a.resumed.length)).toHaveLength(1);
+        expect(await o.changeMessages()).toEqual(messages);
+        await p.kill();
+      } finally {
+        await o.close();
+      }
+    },
+  );
 });

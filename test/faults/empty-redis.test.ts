@@ -27,7 +27,10 @@ describe('fault: Redis restarted empty under a running callguard', () => {
 
   it('callguard notices the lost state once, and counts and trips again on the empty Redis without a restart', async () => {
     const rulesPath = join(dir, 'rules.json');
-    writeFileSync(rulesPath, JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }));
+    writeFileSync(
+      rulesPath,
+      JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }),
+    );
     const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
     p = await CallguardProcess.start(env);
     const o = new Observer(redis.url, env);
@@ -38,13 +41,18 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       await redis.restart();
       const restartedAt = Date.now();
       // The hold and the queue's paused flag went with the data; callguard says so, once.
-      const lostEntries = await waitFor(async () => {
-        const entries = (await o.audit()).filter((a) => a.event === 'state-lost');
-        return entries.length ? entries : undefined;
-      }, { timeoutMs: 30_000 });
+      const lostEntries = await waitFor(
+        async () => {
+          const entries = (await o.audit()).filter((a) => a.event === 'state-lost');
+          return entries.length ? entries : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
       const noticedMs = Date.now() - restartedAt;
       const lost = { paused: await o.calls.isPaused(), holds: await o.holds() };
-      const announced = await waitFor(() => o.notifications.getJob(`state-lost-${lostEntries[0]!.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`), { timeoutMs: 30_000 });
+      const announced = await waitFor(() => o.notifications.getJob(`state-lost-${lostEntries[0]!.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`), {
+        timeoutMs: 30_000,
+      });
       // The evaluator schedule comes back (re-created on reconnect), so the service is whole again.
       await waitFor(async () => (await o.events.getJobScheduler('evaluate')) !== undefined, { timeoutMs: 30_000 });
       const scheduleBackMs = Date.now() - restartedAt;
@@ -56,7 +64,7 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       const stored = await o.stored(RULE);
       const lostAfter = (await o.audit()).filter((a) => a.event === 'state-lost').length;
       console.log(
-        `[Redis restarted empty] after it: queue paused ${lost.paused}, holds [${lost.holds}]; state-lost audit entries ${lostAfter} (noticed ${noticedMs} ms after the restart), its message ${announced ? 'enqueued' : 'missing'}; ` +
+        `[Redis restarted empty] after it: queue paused ${lost.paused}, holds [${lost.holds.join(',')}]; state-lost audit entries ${lostAfter} (noticed ${noticedMs} ms after the restart), its message ${announced ? 'enqueued' : 'missing'}; ` +
           `evaluator schedule back after ${scheduleBackMs} ms; tripped again ${tripBackMs} ms after the restart; counts expected ${THRESHOLD} stored ${stored}`,
       );
       expect(lost).toEqual({ paused: false, holds: [] });

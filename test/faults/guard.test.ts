@@ -32,7 +32,11 @@ describe('fault: guarded dispatch workers while Redis is killed and restarted', 
       stalledInterval: 2000,
     });
     worker.on('error', () => undefined);
-    closers.push(() => Promise.resolve(admin.disconnect()), () => queue.close(), () => worker.close(true));
+    closers.push(
+      () => Promise.resolve(admin.disconnect()),
+      () => queue.close(),
+      () => worker.close(true),
+    );
     return { admin, queue, worker };
   }
 
@@ -54,7 +58,9 @@ describe('fault: guarded dispatch workers while Redis is killed and restarted', 
     });
     const drainMs = Date.now() - killedAt;
     const twice = [...calls].filter(([, n]) => n > 1).map(([id]) => id);
-    console.log(`[guard, Redis killed mid-run] jobs in ${total}, completed ${await queue.getCompletedCount()}, failed ${await queue.getFailedCount()}, provider calls ${[...calls.values()].reduce((a, b) => a + b, 0)}, called twice: ${twice.length}; all done ${drainMs} ms after the kill`);
+    console.log(
+      `[guard, Redis killed mid-run] jobs in ${total}, completed ${await queue.getCompletedCount()}, failed ${await queue.getFailedCount()}, provider calls ${[...calls.values()].reduce((a, b) => a + b, 0)}, called twice: ${twice.length}; all done ${drainMs} ms after the kill`,
+    );
     expect(await queue.getFailedCount()).toBe(0);
     expect(calls.size).toBe(total);
     expect(twice).toEqual([]);

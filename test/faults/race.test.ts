@@ -35,7 +35,10 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
 
   it(`${CYCLES} cycles: exactly one pause and one resume transition per trip, counts exact`, async () => {
     const rulesPath = join(dir, 'rules.json');
-    writeFileSync(rulesPath, JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }));
+    writeFileSync(
+      rulesPath,
+      JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }),
+    );
     const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
     workers.push(...(await Promise.all(Array.from({ length: WORKERS }, () => CallguardProcess.start(env, 'health')))));
     // The person pressing "resume": a callguard without a worker of its own.
@@ -58,7 +61,10 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
       // Fence: an evaluator tick after the last resume, by whichever worker, has run and changed nothing.
       const before = (await o.audit()).length;
       const tickAfter = Date.now();
-      await waitFor(async () => (await o.events.getCompleted(0, 20)).some((j) => j.name === 'evaluate' && (j.finishedOn ?? 0) > tickAfter + 1000), { timeoutMs: 30_000 });
+      await waitFor(
+        async () => (await o.events.getCompleted(0, 20)).some((j) => j.name === 'evaluate' && (j.finishedOn ?? 0) > tickAfter + 1000),
+        { timeoutMs: 30_000 },
+      );
       const audit = await o.audit();
       const pauses = audit.filter((a) => a.paused.includes('calls'));
       const resumes = audit.filter((a) => a.resumed.includes('calls'));
@@ -67,7 +73,10 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
       const drift = audit.filter((a) => a.event === 'drift-repaired').length;
       const wrong = storedAtTrip.filter((n) => n !== THRESHOLD).length;
       const transitionIds = [...pauses, ...resumes].map((t) => `change-${t.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`).sort();
-      const messages = await waitFor(async () => ((await o.changeMessages()).length >= transitionIds.length ? o.changeMessages() : undefined), { timeoutMs: 60_000 });
+      const messages = await waitFor(
+        async () => ((await o.changeMessages()).length >= transitionIds.length ? o.changeMessages() : undefined),
+        { timeoutMs: 60_000 },
+      );
       console.log(
         `[${WORKERS} workers racing] ${CYCLES} trips in ${elapsed} ms: pause transitions ${pauses.length} (${(pauses.length / CYCLES).toFixed(2)} per trip), resume transitions ${resumes.length} (${(resumes.length / CYCLES).toFixed(2)} per trip), ` +
           `holds added ${added} / released ${released}, drift repairs ${drift}; messages ${messages.length} for ${transitionIds.length} transitions; counts at each trip expected ${THRESHOLD}, ${CYCLES - wrong} of ${CYCLES} exact (stored ${[...new Set(storedAtTrip)].join('/')}); audit entries after the fence +${audit.length - before}`,

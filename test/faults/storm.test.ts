@@ -31,7 +31,10 @@ describe('fault: Redis frozen (SIGSTOP) for 20 s during an error storm', () => {
   it('the app logging through the sink never stalls over 50 ms, and every count it reported is stored after the thaw', async () => {
     const rulesPath = join(dir, 'rules.json');
     // A threshold out of reach: this test is about counting, not tripping.
-    writeFileSync(rulesPath, JSON.stringify({ [RULE]: { threshold_count: 100_000_000, window_minutes: 600, log_patterns: ['provider down'] } }));
+    writeFileSync(
+      rulesPath,
+      JSON.stringify({ [RULE]: { threshold_count: 100_000_000, window_minutes: 600, log_patterns: ['provider down'] } }),
+    );
     const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
     health = await CallguardProcess.start(env, 'health');
     const o = new Observer(redis.url, env);
@@ -42,7 +45,9 @@ describe('fault: Redis frozen (SIGSTOP) for 20 s during an error storm', () => {
           stdio: ['ignore', 'pipe', 'inherit'],
         });
         let out = '';
-        const started = new Promise<void>((resolve) => child.stdout!.on('data', (c: Buffer) => ((out += c.toString()), out.includes('storm started') && resolve())));
+        const started = new Promise<void>((resolve) =>
+          child.stdout.on('data', (c: Buffer) => ((out += c.toString()), out.includes('storm started') && resolve())),
+        );
         const result = new Promise<string>((resolve) => child.once('exit', () => resolve(out.trim().split('\n').pop()!)));
         return { started, result };
       };
@@ -57,7 +62,12 @@ describe('fault: Redis frozen (SIGSTOP) for 20 s during an error storm', () => {
       const thawedAt = Date.now();
       const idle = JSON.parse(await control.result) as { maxStallMs: number };
       const result = JSON.parse(await app.result) as {
-        logged: number; maxStallMs: number; warmupMaxStallMs: number; p99StallMs: number; closeMs: number; late: Array<[number, number]>;
+        logged: number;
+        maxStallMs: number;
+        warmupMaxStallMs: number;
+        p99StallMs: number;
+        closeMs: number;
+        late: Array<[number, number]>;
         reporter: { reported: number; dropped: number; failedFlushes: number; unsent: number };
       };
       const expected = result.reporter.reported - result.reporter.dropped;

@@ -31,11 +31,17 @@ export class CallguardProcess {
   private constructor(readonly child: ChildProcess) {}
 
   static async start(env: Record<string, string>, entry: 'main' | 'health' = 'main', timeoutMs = 60_000): Promise<CallguardProcess> {
-    const child = spawn(process.execPath, [`dist/app/${entry}.js`], { env: { ...process.env, ...env, NODE_ENV: 'production' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [`dist/app/${entry}.js`], {
+      env: { ...process.env, ...env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const p = new CallguardProcess(child);
     const started = entry === 'main' ? '"msg":"callguard started"' : '"msg":"callguard health worker started"';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`callguard ${entry} did not start within ${timeoutMs} ms:\n${p.output.join('')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`callguard ${entry} did not start within ${timeoutMs} ms:\n${p.output.join('')}`)),
+        timeoutMs,
+      );
       const onData = (chunk: Buffer) => {
         p.output.push(chunk.toString());
         if (p.output.join('').includes(started)) {
@@ -43,8 +49,8 @@ export class CallguardProcess {
           resolve();
         }
       };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', (c: Buffer) => p.output.push(c.toString()));
+      child.stdout.on('data', onData);
+      child.stderr.on('data', (c: Buffer) => p.output.push(c.toString()));
       child.once('close', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`callguard ${entry} exited (${code ?? signal}) before starting:\n${p.output.join('')}`));
@@ -116,7 +122,10 @@ export class Observer {
   /** Ids of the notification jobs of hold changes (whatever their state: a message is one job). */
   async changeMessages(): Promise<string[]> {
     const jobs = await this.notifications.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized']);
-    return jobs.map((j) => j.id!).filter((id) => id.startsWith('change-')).sort();
+    return jobs
+      .map((j) => j.id!)
+      .filter((id) => id.startsWith('change-'))
+      .sort();
   }
 
   async close(): Promise<void> {

@@ -40,29 +40,55 @@ export class PrivateCluster {
     const c = new PrivateCluster(all.slice(0, 6), all.slice(6), mkdtempSync(join(tmpdir(), 'cg-cluster-')));
     try {
       c.ports.forEach((port, i) => {
-        const child = spawn('redis-server', [
-          '--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-          '--cluster-config-file', join(c.dir, `nodes-${port}.conf`), '--cluster-port', String(c.busPorts[i]),
-          '--cluster-node-timeout', String(nodeTimeoutMs),
-          // A replica may take over however long ago it last heard from its master (a test cluster is young).
-          '--cluster-replica-validity-factor', '0', '--dir', c.dir, '--save', '', '--appendonly', 'no',
-        ], { stdio: 'ignore' });
+        const child = spawn(
+          'redis-server',
+          [
+            '--port',
+            String(port),
+            '--bind',
+            '127.0.0.1',
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(c.dir, `nodes-${port}.conf`),
+            '--cluster-port',
+            String(c.busPorts[i]),
+            '--cluster-node-timeout',
+            String(nodeTimeoutMs),
+            // A replica may take over however long ago it last heard from its master (a test cluster is young).
+            '--cluster-replica-validity-factor',
+            '0',
+            '--dir',
+            c.dir,
+            '--save',
+            '',
+            '--appendonly',
+            'no',
+          ],
+          { stdio: 'ignore' },
+        );
         c.children.set(port, child);
       });
       for (const port of c.ports) await until(`node ${port} answering`, async () => (await cli(port, 'ping')).trim() === 'PONG');
-      await run('redis-cli', ['--cluster', 'create', ...c.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60_000 });
+      await run('redis-cli', ['--cluster', 'create', ...c.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], {
+        timeout: 60_000,
+      });
       await c.waitHealthy();
       // Replicas in sync, so a failover has the data to take over with.
-      await until('replicas in sync', async () => {
-        let replicas = 0;
-        for (const p of c.ports) {
-          const info = await cli(p, 'info', 'replication');
-          if (!info.includes('role:slave')) continue;
-          if (!info.includes('master_link_status:up')) return false;
-          replicas++;
-        }
-        return replicas === 3;
-      }, 60_000);
+      await until(
+        'replicas in sync',
+        async () => {
+          let replicas = 0;
+          for (const p of c.ports) {
+            const info = await cli(p, 'info', 'replication');
+            if (!info.includes('role:slave')) continue;
+            if (!info.includes('master_link_status:up')) return false;
+            replicas++;
+          }
+          return replicas === 3;
+        },
+        60_000,
+      );
       return c;
     } catch (err) {
       await c.stop();
@@ -88,10 +114,14 @@ export class PrivateCluster {
 
   /** Every live node says cluster_state:ok and every slot has a live master. */
   async waitHealthy(timeoutMs = 60_000): Promise<void> {
-    await until('cluster_state:ok on every live node', async () => {
-      for (const p of this.alive()) if (!(await cli(p, 'cluster', 'info')).includes('cluster_state:ok')) return false;
-      return true;
-    }, timeoutMs);
+    await until(
+      'cluster_state:ok on every live node',
+      async () => {
+        for (const p of this.alive()) if (!(await cli(p, 'cluster', 'info')).includes('cluster_state:ok')) return false;
+        return true;
+      },
+      timeoutMs,
+    );
   }
 
   /** Port of the master serving `key`'s slot, as a live node sees it. */
@@ -119,10 +149,14 @@ export class PrivateCluster {
   /** Waits until `key`'s slot is served by a master other than `oldPort` and the cluster is ok. */
   async waitFailover(key: string, oldPort: number, timeoutMs = 60_000): Promise<number> {
     let now = oldPort;
-    await until(`failover away from ${oldPort}`, async () => {
-      now = await this.masterOf(key);
-      return now !== oldPort;
-    }, timeoutMs);
+    await until(
+      `failover away from ${oldPort}`,
+      async () => {
+        now = await this.masterOf(key);
+        return now !== oldPort;
+      },
+      timeoutMs,
+    );
     await this.waitHealthy(timeoutMs);
     return now;
   }
