@@ -16,15 +16,32 @@ const CANCEL_BUDGET_MS = 200;
  * connection behind the add, so however late the add lands, its job adds nothing; if the job was
  * counted before the cancel ran, the report is confirmed after all.
  */
-export async function enqueueReport(deps: { events: Queue; counters: Counters; redisHealth?: { available(): boolean } }, counts: Record<string, number>): Promise<string> {
+export async function enqueueReport(
+  deps: { events: Queue; counters: Counters; redisHealth?: { available(): boolean } },
+  counts: Record<string, number>,
+): Promise<string> {
   // A batch that waited behind one Redis did not confirm is not sent into the same hang.
   if (deps.redisHealth && !deps.redisHealth.available()) throw new RedisUnavailableError();
   const jobId = randomUUID();
   const add = deps.events.add(JOB.errorReport, { counts }, { jobId });
-  const landed = await withTimeout(add.then(() => true, () => false), ADD_BUDGET_MS, () => false);
+  const landed = await withTimeout(
+    add.then(
+      () => true,
+      () => false,
+    ),
+    ADD_BUDGET_MS,
+    () => false,
+  );
   if (landed) return jobId;
   const cancel = deps.counters.cancelReport(`job:${jobId}`);
-  const outcome = await withTimeout(cancel.then((c) => (c ? 'cancelled' : 'counted'), () => 'unknown'), CANCEL_BUDGET_MS, () => 'unknown');
+  const outcome = await withTimeout(
+    cancel.then(
+      (c) => (c ? 'cancelled' : 'counted'),
+      () => 'unknown',
+    ),
+    CANCEL_BUDGET_MS,
+    () => 'unknown',
+  );
   if (outcome === 'counted') return jobId;
   throw new RedisUnavailableError('Redis did not confirm the report in time; it was not counted. Retry later.');
 }

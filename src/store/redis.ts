@@ -55,7 +55,11 @@ export function connectRedis(target: RedisTarget, options: RedisOptions = {}): C
         retryDelayOnTryAgain: 200,
         slotsRefreshTimeout: 2000,
       })
-    : new Redis(target.redisUrl, { ...redisOptions, ...(retryStrategy ? { retryStrategy } : {}), ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }) });
+    : new Redis(target.redisUrl, {
+        ...redisOptions,
+        ...(retryStrategy ? { retryStrategy } : {}),
+        ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
+      });
   return withScripts(client);
 }
 
@@ -111,7 +115,9 @@ export function describeConnectError(err: unknown): Unreachable | undefined {
  */
 export async function assertReachable(redis: RedisClient, target: RedisTarget | string, timeoutMs = 3000): Promise<void> {
   const t = typeof target === 'string' ? { redisUrl: target, clusterNodes: [] } : target;
-  const where = t.clusterNodes.length ? `REDIS_CLUSTER_NODES=${t.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}` : redactUrl(t.redisUrl);
+  const where = t.clusterNodes.length
+    ? `REDIS_CLUSTER_NODES=${t.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`
+    : redactUrl(t.redisUrl);
   let last: Unreachable | undefined;
   let other: string | undefined;
   const onError = (err: Error) => {
@@ -129,7 +135,9 @@ export async function assertReachable(redis: RedisClient, target: RedisTarget | 
     const how = last ?? describeConnectError(err) ?? (err as Error).message;
     throw new RedisUnreachableError(
       `Redis is not reachable at ${where} (${how}). ` +
-        (t.clusterNodes.length ? 'Check REDIS_CLUSTER_NODES.' : `Start one with: redis-server --daemonize yes --port 6379, or set REDIS_URL.`),
+        (t.clusterNodes.length
+          ? 'Check REDIS_CLUSTER_NODES.'
+          : `Start one with: redis-server --daemonize yes --port 6379, or set REDIS_URL.`),
       how,
     );
   } finally {
@@ -185,7 +193,8 @@ export async function deleteKeys(redis: RedisClient, pattern: string): Promise<n
 }
 
 // Replies and client errors that mean "Redis cannot serve right now", not "the request was wrong".
-const UNAVAILABLE = /^(CLUSTERDOWN|LOADING|READONLY|TRYAGAIN|MASTERDOWN|BUSY)\b|Connection is closed|enableOfflineQueue|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/;
+const UNAVAILABLE =
+  /^(CLUSTERDOWN|LOADING|READONLY|TRYAGAIN|MASTERDOWN|BUSY)\b|Connection is closed|enableOfflineQueue|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/;
 
 /** True for errors that a later retry against a healthy Redis would not get. */
 export function isRedisUnavailable(err: unknown): boolean {
