@@ -63,11 +63,17 @@ describe('fault: kill -9 of a real callguard process', () => {
         const pausedAfterMs = Date.now() - killedAt;
         const stored = await o.stored(RULE);
         const transitions = (await o.audit()).filter((a) => a.paused.includes('calls'));
+        // The outbox: the transition's message is a notification job named by its audit id, even if the kill came first.
+        const messages = await waitFor(
+          async () => ((await o.changeMessages()).length >= transitions.length ? o.changeMessages() : undefined),
+          { timeoutMs: 60_000 },
+        );
         console.log(
-          `[kill -9 +${delay} ms] at kill: paused ${stateAtKill.paused}, crossing report ${stateAtKill.crossing}; after restart: paused, and the crossing report settled, within ${pausedAfterMs} ms; counts expected ${THRESHOLD} stored ${stored}; pause transitions ${transitions.length}`,
+          `[kill -9 +${delay} ms] at kill: paused ${stateAtKill.paused}, crossing report ${stateAtKill.crossing}; after restart: paused, and the crossing report settled, within ${pausedAfterMs} ms; counts expected ${THRESHOLD} stored ${stored}; pause transitions ${transitions.length}, messages ${messages.length}`,
         );
         expect(stored).toBe(THRESHOLD);
         expect(transitions.map((t) => t.event)).toEqual(['hold-added']);
+        expect(messages).toEqual(transitions.map((t) => `change-${t.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`));
 
         // Killed while paused: the restarted process (its start-up evaluation done) keeps the pause.
         await p.kill();
@@ -76,6 +82,7 @@ describe('fault: kill -9 of a real callguard process', () => {
         expect(await o.holds()).toEqual([`rule:${RULE}`]);
         expect(await o.stored(RULE)).toBe(THRESHOLD);
         expect((await o.audit()).filter((a) => a.paused.length || a.resumed.length)).toHaveLength(1);
+        expect(await o.changeMessages()).toEqual(messages);
         await p.kill();
       } finally {
         await o.close();

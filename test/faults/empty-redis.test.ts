@@ -25,7 +25,7 @@ describe('fault: Redis restarted empty under a running callguard', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('callguard notices the lost state once and carries on without a restart: it counts and trips again on the empty Redis', async () => {
+  it('callguard notices the lost state once, and counts and trips again on the empty Redis without a restart', async () => {
     const rulesPath = join(dir, 'rules.json');
     writeFileSync(
       rulesPath,
@@ -40,10 +40,19 @@ describe('fault: Redis restarted empty under a running callguard', () => {
 
       await redis.restart();
       const restartedAt = Date.now();
-      // The hold and the queue's paused flag are gone with the data; callguard says so, once.
-      const lost = { paused: await o.calls.isPaused(), holds: await o.holds() };
-      await waitFor(async () => (await o.audit()).some((a) => a.event === 'state-lost'), { timeoutMs: 30_000 });
+      // The hold and the queue's paused flag went with the data; callguard says so, once.
+      const lostEntries = await waitFor(
+        async () => {
+          const entries = (await o.audit()).filter((a) => a.event === 'state-lost');
+          return entries.length ? entries : undefined;
+        },
+        { timeoutMs: 30_000 },
+      );
       const noticedMs = Date.now() - restartedAt;
+      const lost = { paused: await o.calls.isPaused(), holds: await o.holds() };
+      const announced = await waitFor(() => o.notifications.getJob(`state-lost-${lostEntries[0]!.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`), {
+        timeoutMs: 30_000,
+      });
       // The evaluator schedule comes back (re-created on reconnect), so the service is whole again.
       await waitFor(async () => (await o.events.getJobScheduler('evaluate')) !== undefined, { timeoutMs: 30_000 });
       const scheduleBackMs = Date.now() - restartedAt;
@@ -53,12 +62,14 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       const tripBackMs = Date.now() - restartedAt;
       await waitFor(async () => (await o.events.getWaitingCount()) + (await o.events.getActiveCount()) === 0, { timeoutMs: 30_000 });
       const stored = await o.stored(RULE);
+      const lostAfter = (await o.audit()).filter((a) => a.event === 'state-lost').length;
       console.log(
-        `[Redis restarted empty] right after: queue paused ${lost.paused}, holds [${lost.holds.join(', ')}]; state-lost audited ${noticedMs} ms after the restart; ` +
+        `[Redis restarted empty] after it: queue paused ${lost.paused}, holds [${lost.holds.join(',')}]; state-lost audit entries ${lostAfter} (noticed ${noticedMs} ms after the restart), its message ${announced ? 'enqueued' : 'missing'}; ` +
           `evaluator schedule back after ${scheduleBackMs} ms; tripped again ${tripBackMs} ms after the restart; counts expected ${THRESHOLD} stored ${stored}`,
       );
       expect(lost).toEqual({ paused: false, holds: [] });
-      expect((await o.audit()).filter((a) => a.event === 'state-lost')).toHaveLength(1);
+      expect(lostAfter).toBe(1);
+      expect(announced.name).toBe('state-lost');
       expect(stored).toBe(THRESHOLD);
       expect((await o.audit()).filter((a) => a.paused.includes('calls'))).toHaveLength(1);
     } finally {

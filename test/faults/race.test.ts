@@ -72,15 +72,21 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
       const released = audit.filter((a) => a.event === 'hold-released').length;
       const drift = audit.filter((a) => a.event === 'drift-repaired').length;
       const wrong = storedAtTrip.filter((n) => n !== THRESHOLD).length;
+      const transitionIds = [...pauses, ...resumes].map((t) => `change-${t.id.replace(/[^A-Za-z0-9_.-]/g, '_')}`).sort();
+      const messages = await waitFor(
+        async () => ((await o.changeMessages()).length >= transitionIds.length ? o.changeMessages() : undefined),
+        { timeoutMs: 60_000 },
+      );
       console.log(
         `[${WORKERS} workers racing] ${CYCLES} trips in ${elapsed} ms: pause transitions ${pauses.length} (${(pauses.length / CYCLES).toFixed(2)} per trip), resume transitions ${resumes.length} (${(resumes.length / CYCLES).toFixed(2)} per trip), ` +
-          `holds added ${added} / released ${released}, drift repairs ${drift}; counts at each trip expected ${THRESHOLD}, ${CYCLES - wrong} of ${CYCLES} exact (stored ${[...new Set(storedAtTrip)].join('/')}); audit entries after the fence +${audit.length - before}`,
+          `holds added ${added} / released ${released}, drift repairs ${drift}; messages ${messages.length} for ${transitionIds.length} transitions; counts at each trip expected ${THRESHOLD}, ${CYCLES - wrong} of ${CYCLES} exact (stored ${[...new Set(storedAtTrip)].join('/')}); audit entries after the fence +${audit.length - before}`,
       );
       expect(pauses).toHaveLength(CYCLES);
       expect(resumes).toHaveLength(CYCLES);
       expect(added).toBe(CYCLES);
       expect(released).toBe(CYCLES);
       expect(drift).toBe(0);
+      expect(messages).toEqual(transitionIds);
       expect(storedAtTrip).toEqual(Array(CYCLES).fill(THRESHOLD));
       expect(audit.length).toBe(before);
     } finally {

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { Keys } from '../../src/store/keys.js';
 import { freePort } from '../support/redis-server.js';
 
-export const ADMIN = { name: 'fault-admin', secret: 'fault-admin-secret-0123456789' };
+export const ADMIN = { name: 'fault-admin', secret: 'fault-admin-secret-0123456789abcdef0123456789' };
 
 /** Env of a callguard process with its own prefixes on a private Redis; minute = 1 s, no auto resume. */
 export async function processEnv(redisUrl: string, extra: Record<string, string> = {}): Promise<Record<string, string>> {
@@ -51,7 +51,7 @@ export class CallguardProcess {
       };
       child.stdout.on('data', onData);
       child.stderr.on('data', (c: Buffer) => p.output.push(c.toString()));
-      child.once('exit', (code, signal) => {
+      child.once('close', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`callguard ${entry} exited (${code ?? signal}) before starting:\n${p.output.join('')}`));
       });
@@ -82,6 +82,8 @@ export class Observer {
   readonly keys: Keys;
   readonly events: Queue;
   readonly calls: Queue;
+  /** callguard's notifications queue: one job per announced transition, its id from the audit id. */
+  readonly notifications: Queue;
 
   constructor(redisUrl: string, env: Record<string, string>) {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
@@ -89,7 +91,8 @@ export class Observer {
     this.keys = new Keys(env.CALLGUARD_PREFIX!);
     this.events = new Queue('events', { connection: this.redis, prefix: env.CALLGUARD_PREFIX });
     this.calls = new Queue('calls', { connection: this.redis, prefix: env.CALLGUARD_QUEUE_PREFIX });
-    for (const q of [this.events, this.calls]) q.on('error', () => undefined);
+    this.notifications = new Queue('notifications', { connection: this.redis, prefix: env.CALLGUARD_PREFIX });
+    for (const q of [this.events, this.calls, this.notifications]) q.on('error', () => undefined);
   }
 
   report(rule: string, count: number, jobId?: string) {
@@ -116,7 +119,17 @@ export class Observer {
     });
   }
 
+  /** Ids of the notification jobs of hold changes (whatever their state: a message is one job). */
+  async changeMessages(): Promise<string[]> {
+    const jobs = await this.notifications.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized']);
+    return jobs
+      .map((j) => j.id!)
+      .filter((id) => id.startsWith('change-'))
+      .sort();
+  }
+
   async close(): Promise<void> {
+    await this.notifications.close().catch(() => undefined);
     await this.events.close().catch(() => undefined);
     await this.calls.close().catch(() => undefined);
     this.redis.disconnect();
