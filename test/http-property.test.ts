@@ -23,16 +23,17 @@ let seq = 0;
 
 /** What a rejected request could have touched; evaluate jobs (the scheduler's) are left out. */
 async function state() {
-  const jobs = await cg.events.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized']);
   return {
     holds: (await cg.ledger.list()).map((h) => h.id).sort(),
     counts: (await cg.counters.sums()).counts,
     audit: (await cg.ledger.audit(500)).map((e) => e.id),
-    jobs: jobs
-      .filter((j) => j.name !== 'evaluate')
-      .map((j) => j.id)
-      .sort(),
   };
+}
+
+/** Jobs other than the scheduler's evaluate ticks enqueued since `since` (ms), in any state. */
+async function enqueuedSince(since: number): Promise<string[]> {
+  const jobs = await cg.events.getJobs(['waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized']);
+  return jobs.filter((j) => j.name !== 'evaluate' && j.timestamp >= since).map((j) => `${j.name} ${j.id}`);
 }
 
 async function finished(jobId: string): Promise<unknown> {
@@ -47,11 +48,13 @@ async function finished(jobId: string): Promise<unknown> {
 /** Posts, then checks the three properties; `effect` checks what a success must have done. */
 async function check(path: string, body: string, token: string, effect: (reply: Reply) => Promise<void>): Promise<void> {
   const before = await state();
+  const since = Date.now();
   const reply = await postJson(`${t.url}${path}`, body, { token });
   expect(reply.status, reply.text).toBeLessThan(500);
   if (reply.status >= 400) {
     expect(reply.json?.error?.code, reply.text).toEqual(expect.any(String));
     expect(await state()).toEqual(before);
+    expect(await enqueuedSince(since)).toEqual([]);
     return;
   }
   await effect(reply);

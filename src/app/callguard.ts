@@ -169,7 +169,9 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
           { every: config.minuteMs },
           {
             name: JOB.evaluate,
-            opts: { removeOnComplete: 100, removeOnFail: 100 },
+            // Completed jobs are trimmed queue-wide by the finishing job's own setting: as many as the
+            // other events jobs keep, or every tick would cut report and alert results short.
+            opts: { removeOnComplete: 1000, removeOnFail: 100 },
           },
         );
       await schedule();
