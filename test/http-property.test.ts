@@ -38,10 +38,12 @@ async function enqueuedSince(since: number): Promise<string[]> {
 
 async function finished(jobId: string): Promise<unknown> {
   return waitFor(async () => {
+    // State first, then the job: a job read before it completed carries no return value yet.
+    const s = await cg.events.getJobState(jobId);
+    if (s !== 'completed' && s !== 'failed') return undefined;
     const job = await cg.events.getJob(jobId);
-    const s = await job?.getState();
-    if (s === 'failed') throw new Error(`job ${jobId} failed: ${job!.failedReason}`);
-    return s === 'completed' ? { value: job!.returnvalue } : undefined;
+    if (s === 'failed') throw new Error(`job ${jobId} failed: ${job?.failedReason}`);
+    return { value: job!.returnvalue };
   }).then((r) => r.value);
 }
 
