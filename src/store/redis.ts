@@ -63,11 +63,6 @@ export function connectRedis(target: RedisTarget, options: RedisOptions = {}): C
   return withScripts(client);
 }
 
-/** @deprecated single-node only; use connectRedis. */
-export function connect(url: string, options: RedisOptions = {}): CallguardRedis {
-  return connectRedis({ redisUrl: url, clusterNodes: [] }, options);
-}
-
 export function withScripts<C extends RedisClient>(redis: C): C & CallguardCommands {
   for (const [name, def] of Object.entries(SCRIPTS)) {
     if (!(name in redis)) redis.defineCommand(name, def);
