@@ -17,7 +17,7 @@ const hold = (extra: Partial<Hold> = {}): Hold => ({
 });
 const input = (extra: Partial<RuleStateInput>): RuleStateInput => ({
   rule,
-  count: 0,
+  counts: {},
   holds: [],
   clearSince: undefined,
   now: NOW,
@@ -29,23 +29,23 @@ const input = (extra: Partial<RuleStateInput>): RuleStateInput => ({
 describe('a rule’s state on the console', () => {
   it.each<[string, Partial<RuleStateInput>, string]>([
     ['no errors, no hold', {}, 'clear'],
-    ['some errors, below threshold', { count: 3 }, 'counting (3 of 5)'],
-    ['at threshold, held', { count: 5, holds: [hold()] }, 'tripped'],
-    ['at threshold in shadow', { count: 6, holds: [hold({ effect: 'shadow' })] }, 'tripped (shadow: would pause)'],
-    ['at threshold with auto-pause off (no hold)', { count: 5 }, 'tripped (auto-pause off)'],
+    ['some errors, below threshold', { counts: { twilio: 3 } }, 'counting (3/5 errors in 10 min)'],
+    ['at threshold, held', { counts: { twilio: 5 }, holds: [hold()] }, 'tripped'],
+    ['at threshold in shadow', { counts: { twilio: 6 }, holds: [hold({ effect: 'shadow' })] }, 'tripped (shadow: would pause)'],
+    ['at threshold with auto-pause off (no hold)', { counts: { twilio: 5 } }, 'tripped (auto-pause off)'],
     [
       'below threshold, held, clear for 2 of 5 min',
-      { count: 1, holds: [hold()], clearSince: NOW - 2.5 * MINUTE },
+      { counts: { twilio: 1 }, holds: [hold()], clearSince: NOW - 2.5 * MINUTE },
       'clear for 2 of 5 min until resume',
     ],
-    ['below threshold, held, clear clock not started yet', { count: 0, holds: [hold()] }, 'clear for 0 of 5 min until resume'],
+    ['below threshold, held, clear clock not started yet', { counts: { twilio: 0 }, holds: [hold()] }, 'clear for 0 of 5 min until resume'],
     [
       'clear past the delay (the release is in flight)',
       { holds: [hold()], clearSince: NOW - 9 * MINUTE },
       'clear for 5 of 5 min until resume',
     ],
-    ['probing', { count: 1, holds: [hold({ effect: 'probe', until: NOW + MINUTE })] }, 'probing'],
-    ['another rule’s hold does not count', { count: 2, holds: [hold({ id: 'rule:sendgrid', rule: 'sendgrid' })] }, 'counting (2 of 5)'],
+    ['probing', { counts: { twilio: 1 }, holds: [hold({ effect: 'probe', until: NOW + MINUTE })] }, 'probing'],
+    ['another rule’s hold does not count', { counts: { twilio: 2 }, holds: [hold({ id: 'rule:sendgrid', rule: 'sendgrid' })] }, 'counting (2 of 5)'],
   ])('when %s, then it reads “%s”', (_when, given, expected) => {
     expect(describeState(ruleState(input(given)))).toBe(expected);
   });

@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import type { Config } from './config.js';
 import { closeWorker } from '../jobs/close-worker.js';
 import { Control } from '../engine/control.js';
+import { ParkedJobs } from '../store/parked.js';
 import { Counters } from '../store/counters.js';
 import { Enforcer } from '../engine/enforcer.js';
 import { Evaluator } from '../engine/evaluator.js';
@@ -82,7 +83,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const counters = new Counters(redis, keys, rules, config.minuteMs);
   const ledger = new HoldLedger(redis, keys, config.queues, config.maxAlertHolds);
   const dispatch = new Map(config.queues.map((q) => [q, new Queue(q, { connection: redis, prefix: config.queuePrefix })]));
-  const enforcer = new Enforcer(dispatch, ledger, logger, config.minuteMs);
+  const enforcer = new Enforcer(dispatch, ledger, logger, config.minuteMs, new ParkedJobs(redis, keys));
   const emitter = new EngineEmitter(logger);
   const transitions = new Transitions(ledger, enforcer, emitter);
   const evaluator = new Evaluator(rules, counters, ledger, transitions, enforcer, emitter, config, new StateMarker(redis, keys));

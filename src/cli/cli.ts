@@ -12,7 +12,7 @@ import { ApiClient, baseUrl, DEFAULT_URL } from './api-client.js';
 import { CliError, EXIT, type CliIo } from './exit.js';
 import { formatAudit, formatPause, formatResume, formatStatus } from './format.js';
 import { checkRules, readSecret } from './offline.js';
-import { parseLimit, parseUntil, queuesOption, splitList } from './options.js';
+import { parseLimit, parseUntil, queuesOption, providersOption, splitList } from './options.js';
 
 export { DEFAULT_URL, parseUntil, type CliIo };
 
@@ -80,14 +80,20 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
     .description('add a manual hold in the token principal’s name (POST /health/pause)')
     .requiredOption('--reason <text>', 'why, shown in the status, the audit and Slack')
     .addOption(queuesOption('dispatch queues to pause (default: all)'))
+    .addOption(providersOption('hold only these providers’ jobs in the queues (guarded workers park them; the queues keep running)'))
     .addOption(
       new Option('--until <time>', 'lift the hold automatically: ISO time with offset, or a duration such as 30m, 2h, 1h30m').argParser(
         (value: string) => parseUntil(value),
       ),
     )
-    .action(async (opts: { reason: string; queues?: string[]; until?: string }, cmd: Command) => {
+    .action(async (opts: { reason: string; queues?: string[]; providers?: string[]; until?: string }, cmd: Command) => {
       const { api, json } = client(cmd);
-      const body = { reason: opts.reason, ...(opts.queues ? { queues: opts.queues } : {}), ...(opts.until ? { until: opts.until } : {}) };
+      const body = {
+        reason: opts.reason,
+        ...(opts.queues ? { queues: opts.queues } : {}),
+        ...(opts.providers ? { providers: opts.providers } : {}),
+        ...(opts.until ? { until: opts.until } : {}),
+      };
       const res = await api.call<PauseView>('POST', 'health/pause', body);
       print(json, res, () => formatPause(res));
     });

@@ -31,7 +31,7 @@ export function formatStatus(s: ServiceStatusView, base: URL): string {
   out += `\nholds${s.holds.length ? ` (${s.holds.length})` : ': none'}\n`;
   for (const h of s.holds) {
     const effect = h.effect === 'pause' ? '' : h.effect === 'probe' ? `probe ${h.max_per_minute ?? '?'}/min  ` : `${h.effect}  `;
-    out += `  ${h.id}  ${h.kind}  ${effect}by ${h.by}  since ${h.since ?? '?'}${h.until ? `  until ${h.until}` : ''}  ${scopeText(h.scope)}\n`;
+    out += `  ${h.id}  ${h.kind}  ${effect}by ${h.by}  since ${h.since ?? '?'}${h.until ? `  until ${h.until}` : ''}  ${scopeText(h.scope)}${h.providers ? ` (providers ${h.providers.join(', ')} only)` : ''}\n`;
     if (h.reason) out += `      ${h.reason}\n`;
   }
   const rules = Object.entries(s.rules);
@@ -39,7 +39,12 @@ export function formatStatus(s: ServiceStatusView, base: URL): string {
   out += table(
     rules.map(([name, r]) => [
       name,
-      `${r.error_count}/${r.threshold} in ${r.window_minutes} min${r.error_count >= r.threshold ? ' (over threshold)' : ''}`,
+      [
+        ...(r.threshold !== null ? [`${r.error_count}/${r.threshold}${r.error_count >= r.threshold ? ' (over threshold)' : ''}`] : []),
+        ...(r.calls !== undefined
+          ? [`${r.failed_calls} failed, ${r.slow_calls} slow of ${r.calls} calls (${r.providers?.join(', ')})`]
+          : []),
+      ].join('; ') + ` in ${r.window_minutes} min`,
       scopeText(r.queues),
       r.clear_since ? `below threshold since ${r.clear_since}` : '',
     ]),

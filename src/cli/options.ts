@@ -10,9 +10,17 @@ export function splitList(value: string): string[] {
 
 /** `--queues a,b`, repeatable. */
 export function queuesOption(description: string): Option {
-  return new Option('--queues <list>', description).argParser((value: string, previous: string[] | undefined) => {
+  return listOption('--queues <list>', 'queue names', description);
+}
+
+export function providersOption(description: string): Option {
+  return listOption('--providers <list>', 'provider names', description);
+}
+
+function listOption(flags: string, what: string, description: string): Option {
+  return new Option(flags, description).argParser((value: string, previous: string[] | undefined) => {
     const list = splitList(value);
-    if (!list.length) throw new InvalidArgumentError('expected a comma list of queue names');
+    if (!list.length) throw new InvalidArgumentError(`expected a comma list of ${what}`);
     return [...new Set([...(previous ?? []), ...list])];
   });
 }

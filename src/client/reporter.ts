@@ -2,12 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { withTimeout } from '../domain/timeout.js';
 import type { ErrorSink } from '../domain/types.js';
+import type { ProviderOutcomes } from '../domain/outcomes.js';
 import { JOB } from '../jobs/contract.js';
 
 export interface ReporterOptions {
   /** How long counts are coalesced before one job is added. */
   flushMs?: number;
-  /** Distinct rule names held between flushes; more are dropped and counted. */
+  /** Distinct rule names (and, separately, providers) held between flushes; more are dropped and counted. */
   maxRules?: number;
   /** Batches kept for resending while Redis is away; beyond it the oldest is dropped and counted. */
   maxUnsent?: number;
@@ -18,8 +19,10 @@ export interface ReporterOptions {
 
 export interface ReporterStats {
   reported: number;
+  /** Call outcomes recorded (each call once). */
+  calls: number;
   flushes: number;
-  /** Counts given up on: invalid reports, rules beyond maxRules, batches beyond maxUnsent or left at close. */
+  /** Counts and calls given up on: invalid reports, rules beyond maxRules, batches beyond maxUnsent or left at close. */
   dropped: number;
   /** Send attempts that failed or timed out (their counts are kept and resent). */
   failedFlushes: number;
@@ -31,6 +34,7 @@ interface Batch {
   /** Also the job id: a batch resent after a timeout that did land is not added (or counted) twice. */
   id: string;
   counts: Record<string, number>;
+  outcomes: Record<string, ProviderOutcomes>;
   sending: boolean;
   /** Counted as dropped at close; a late landing takes that back. */
   givenUp?: boolean;
@@ -39,7 +43,8 @@ interface Batch {
 // The largest count per rule one error-report job may carry (src/jobs/contract.ts).
 const MAX_JOB_COUNT = 1_000_000;
 
-const total = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+const total = (b: Pick<Batch, 'counts' | 'outcomes'>) =>
+  Object.values(b.counts).reduce((a, n) => a + n, 0) + Object.values(b.outcomes).reduce((a, o) => a + o.calls, 0);
 
 /**
  * Adds up error counts per rule in memory and flushes them as one `error-report` job per
@@ -48,13 +53,14 @@ const total = (counts: Record<string, number>) => Object.values(counts).reduce((
  */
 export class Reporter implements ErrorSink {
   private pending = new Map<string, number>();
+  private outcomes = new Map<string, Required<ProviderOutcomes>>();
   private readonly unsent: Batch[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly flushMs: number;
   private readonly maxRules: number;
   private readonly maxUnsent: number;
   private readonly timeoutMs: number;
-  private readonly stat = { reported: 0, flushes: 0, dropped: 0, failedFlushes: 0 };
+  private readonly stat = { reported: 0, calls: 0, flushes: 0, dropped: 0, failedFlushes: 0 };
 
   constructor(
     private readonly queue: Queue,
@@ -67,7 +73,7 @@ export class Reporter implements ErrorSink {
   }
 
   get stats(): ReporterStats {
-    return { ...this.stat, unsent: this.unsent.reduce((n, b) => n + total(b.counts), 0) };
+    return { ...this.stat, unsent: this.unsent.reduce((n, b) => n + total(b), 0) };
   }
 
   report(rule: string, count = 1): void {
@@ -92,6 +98,31 @@ export class Reporter implements ErrorSink {
       this.pending.set(rule, (this.pending.get(rule) ?? 0) + n);
       left -= n;
     }
+    this.schedule();
+  }
+
+  /**
+   * Records one call's outcome for a provider: failed or not, and which of `slowMs` (the
+   * slow_call_ms thresholds the rules set for it) it reached. Coalesced like errors.
+   */
+  outcome(provider: string, failed: boolean, durationMs: number, slowMs: readonly number[] = []): void {
+    if (typeof provider !== 'string' || !provider) {
+      this.stat.dropped += 1;
+      return;
+    }
+    let o = this.outcomes.get(provider);
+    if (!o) {
+      if (this.outcomes.size >= this.maxRules) {
+        this.stat.dropped += 1;
+        return;
+      }
+      this.outcomes.set(provider, (o = { calls: 0, failures: 0, slow: {} }));
+    }
+    this.stat.calls += 1;
+    o.calls += 1;
+    if (failed) o.failures += 1;
+    for (const ms of slowMs) if (durationMs >= ms) o.slow[ms] = (o.slow[ms] ?? 0) + 1;
+    if (o.calls >= MAX_JOB_COUNT) this.seal();
     this.schedule();
   }
 
@@ -123,17 +154,23 @@ export class Reporter implements ErrorSink {
     this.timer = undefined;
     for (const b of this.unsent.splice(0)) {
       b.givenUp = true;
-      this.stat.dropped += total(b.counts);
+      this.stat.dropped += total(b);
     }
   }
 
   /** Turns what is pending into a batch of its own, ready to send. */
   private seal(): void {
-    if (!this.pending.size) return;
-    this.unsent.push({ id: randomUUID(), counts: Object.fromEntries(this.pending), sending: false });
+    if (!this.pending.size && !this.outcomes.size) return;
+    this.unsent.push({
+      id: randomUUID(),
+      counts: Object.fromEntries(this.pending),
+      outcomes: Object.fromEntries(this.outcomes),
+      sending: false,
+    });
     this.pending = new Map();
+    this.outcomes = new Map();
     this.stat.flushes += 1;
-    while (this.unsent.length > this.maxUnsent) this.stat.dropped += total(this.unsent.shift()!.counts);
+    while (this.unsent.length > this.maxUnsent) this.stat.dropped += total(this.unsent.shift()!);
   }
 
   private schedule(): void {
@@ -145,7 +182,7 @@ export class Reporter implements ErrorSink {
     if (i >= 0) this.unsent.splice(i, 1);
     if (batch.givenUp) {
       batch.givenUp = false;
-      this.stat.dropped -= total(batch.counts);
+      this.stat.dropped -= total(batch);
     }
   }
 
@@ -154,7 +191,10 @@ export class Reporter implements ErrorSink {
     try {
       const add = this.queue.add(
         JOB.errorReport,
-        { counts: batch.counts },
+        {
+          ...(Object.keys(batch.counts).length ? { counts: batch.counts } : {}),
+          ...(Object.keys(batch.outcomes).length ? { outcomes: batch.outcomes } : {}),
+        },
         { jobId: batch.id, removeOnComplete: 1000, removeOnFail: 5000 },
       );
       // A send that outlives its timeout may still land; then it is no longer unsent (nor dropped).

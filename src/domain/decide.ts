@@ -1,4 +1,5 @@
 import { effectOf, ruleHoldId, type Hold, type NewHold, type RuleHold } from './hold.js';
+import { verdict, type Verdict } from './outcomes.js';
 import type { Rule } from './types.js';
 
 export interface Release {
@@ -13,7 +14,7 @@ export type AutoPause = 'on' | 'shadow' | 'off';
 
 export interface DecideInput {
   rules: Rule[];
-  /** Errors counted over each rule's window. */
+  /** Counts over each rule's window: its errors under its name, its outcomes under outcomeCounter() names. */
   counts: Record<string, number>;
   holds: Hold[];
   /** When each rule was first seen below threshold (absent: not clear, or nothing to resume). */
@@ -41,10 +42,13 @@ export interface Decision {
 
 export const SYSTEM_ACTOR = 'callguard';
 
-/** What a tripped rule does under the global switch and its own mode; undefined: nothing. */
-export function tripEffect(rule: Rule, autoPause: AutoPause): 'pause' | 'shadow' | undefined {
+type TripEffect = 'pause' | 'shadow' | 'throttle';
+
+/** What a tripped rule does under the global switch, its own mode and its on_trip; undefined: nothing. */
+export function tripEffect(rule: Rule, autoPause: AutoPause): TripEffect | undefined {
   if (autoPause === 'off') return undefined;
-  return autoPause === 'shadow' || rule.mode === 'shadow' ? 'shadow' : 'pause';
+  if (autoPause === 'shadow' || rule.mode === 'shadow') return 'shadow';
+  return rule.onTrip ? 'throttle' : 'pause';
 }
 
 /** Pure: what should change, given the counts, the holds and the clock. */
@@ -57,19 +61,19 @@ export function decide(input: DecideInput): Decision {
     decision.release.push({ id, by: SYSTEM_ACTOR, reason, ...(ifClear ? { ifClear } : {}) });
 
   for (const rule of rules) {
-    const count = counts[rule.name] ?? 0;
     const id = ruleHoldId(rule.name);
     const hold = held.get(id);
     const hadClear = clearSince[rule.name] !== undefined;
+    const v = verdict(rule, counts, hold !== undefined && effectOf(hold) === 'probe');
 
-    if (count >= rule.thresholdCount) {
+    if (v.tripped) {
       if (hadClear) decision.stopClear.push(rule.name);
       const effect = tripEffect(rule, input.autoPause);
       // Auto-pause switched off keeps existing holds until their rules clear: it never resumes a failing provider.
       if (hold && (effectOf(hold) === effect || effect === undefined)) continue;
       // A probe that sees the rule trip again re-pauses at once; a hold of another mode is replaced.
       if (hold) release(id, effectOf(hold) === 'probe' ? `${rule.name} tripped again during the probe` : `${rule.name} changed mode`);
-      if (effect) decision.add.push(ruleHold(rule, count, effect, hold && effectOf(hold) === 'probe'));
+      if (effect) decision.add.push(ruleHold(rule, v, effect, hold && effectOf(hold) === 'probe'));
       continue;
     }
 
@@ -89,7 +93,7 @@ export function decide(input: DecideInput): Decision {
     const clearedAt = clearSince[rule.name];
     if (clearedAt === undefined) decision.startClear.push(rule.name);
     if (now - (clearedAt ?? now) < resumeAfterMs) continue;
-    release(id, `${rule.name} below threshold (${count}/${rule.thresholdCount}) for ${input.autoResumeMinutes} min`, rule.name);
+    release(id, `${rule.name} below threshold (${v.summary}) for ${input.autoResumeMinutes} min`, rule.name);
     decision.stopClear.push(rule.name);
     if (effectOf(hold) === 'pause' && rule.probe) decision.add.push(probeHold(rule, now, input.minuteMs));
   }
@@ -108,20 +112,24 @@ export function decide(input: DecideInput): Decision {
   return decision;
 }
 
-function ruleHold(rule: Rule, count: number, effect: 'pause' | 'shadow', afterProbe = false): Omit<RuleHold, 'since'> {
-  const what = `${rule.name}: ${count} errors in ${rule.windowMinutes} min (threshold ${rule.thresholdCount})`;
+function ruleHold(rule: Rule, v: Verdict, effect: TripEffect, afterProbe = false): Omit<RuleHold, 'since'> {
+  const what = `${rule.name}: ${v.summary}`;
+  const throttle = effect === 'throttle' ? `; throttled to ${rule.onTrip!.maxPerMinute} jobs per minute` : '';
   return {
     id: ruleHoldId(rule.name),
     kind: 'rule',
     scope: rule.queues,
+    ...(rule.providers ? { providers: rule.providers } : {}),
     by: SYSTEM_ACTOR,
-    reason: afterProbe ? `${what}; tripped again during the probe` : what,
+    reason: `${what}${afterProbe ? '; tripped again during the probe' : ''}${throttle}`,
     ...(afterProbe ? { afterProbe } : {}),
     rule: rule.name,
-    count,
-    threshold: rule.thresholdCount,
+    count: v.count,
+    ...(rule.thresholdCount !== undefined ? { threshold: rule.thresholdCount } : {}),
+    ...(v.calls ? { calls: v.calls, failures: v.failures, slow: v.slow } : {}),
     windowMinutes: rule.windowMinutes,
-    ...(effect === 'shadow' ? { effect } : {}),
+    ...(effect !== 'pause' ? { effect } : {}),
+    ...(effect === 'throttle' ? { maxPerMinute: rule.onTrip!.maxPerMinute } : {}),
   };
 }
 
@@ -131,10 +139,11 @@ function probeHold(rule: Rule, now: number, minuteMs: number): Omit<RuleHold, 's
     id: ruleHoldId(rule.name),
     kind: 'rule',
     scope: rule.queues,
+    ...(rule.providers ? { providers: rule.providers } : {}),
     by: SYSTEM_ACTOR,
     reason: `${rule.name} cleared; probing with at most ${maxPerMinute} jobs per minute for ${minutes} min`,
     rule: rule.name,
-    threshold: rule.thresholdCount,
+    ...(rule.thresholdCount !== undefined ? { threshold: rule.thresholdCount } : {}),
     windowMinutes: rule.windowMinutes,
     effect: 'probe',
     maxPerMinute,

@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 export type HoldKind = 'rule' | 'alert' | 'manual';
 
 /**
- * What a hold does to the queues it covers: `pause` (the default), `shadow` (nothing — it only
- * records that the rule would have paused) or `probe` (half-open: the queues run under a global
- * rate limit while the provider is tested). Only rule holds carry an effect.
+ * What a hold does to what it covers: `pause` (the default), `shadow` (nothing — it only records
+ * that the rule would have paused), `probe` (half-open: a rate limit while the provider is
+ * tested) or `throttle` (a rule's `on_trip` rate instead of a stop). Only rule holds carry an effect.
  */
-export type HoldEffect = 'pause' | 'shadow' | 'probe';
+export type HoldEffect = 'pause' | 'shadow' | 'probe' | 'throttle';
 
 /** A hold's scope: the dispatch queues it pauses, or every configured dispatch queue. */
 export type Scope = string[] | 'all';
@@ -20,6 +20,11 @@ export type Scope = string[] | 'all';
 interface HoldBase {
   id: string;
   scope: Scope;
+  /**
+   * Set: the hold covers only these providers' jobs inside its queues (guarded workers hold them
+   * back; the queues keep running). Absent: the whole queues.
+   */
+  providers?: string[];
   /** Who placed it: `callguard` for rules, the sending principal for alerts (`alert:<source>` on older holds), the principal's name for people. */
   by: string;
   reason: string;
@@ -35,11 +40,15 @@ export interface RuleHold extends HoldBase {
   rule: string;
   /** Absent means `pause`. */
   effect?: HoldEffect;
-  /** For probe holds: jobs per minute the covered queues may run. */
+  /** For probe and throttle holds: jobs per minute what it covers may run. */
   maxPerMinute?: number;
   /** Snapshot of the count that tripped the rule (absent on probe holds). */
   count?: number;
   threshold?: number;
+  /** Snapshot of the outcomes that tripped a rate rule. */
+  calls?: number;
+  failures?: number;
+  slow?: number;
   windowMinutes?: number;
   /** Placed because the rule tripped again during a half-open probe. */
   afterProbe?: boolean;
@@ -72,6 +81,36 @@ export function effectOf(hold: Hold | NewHold): HoldEffect {
 
 export function isPausing(hold: Hold | NewHold): boolean {
   return effectOf(hold) === 'pause';
+}
+
+/** Probe and throttle holds let work through at a rate. */
+export function isRateLimiting(hold: Hold | NewHold): boolean {
+  const effect = effectOf(hold);
+  return effect === 'probe' || effect === 'throttle';
+}
+
+/** Does this hold pause the whole queue (not only some providers' jobs in it)? */
+export function pausesQueue(hold: Hold | NewHold, queue: string): boolean {
+  return isPausing(hold) && !hold.providers?.length && covers(hold, queue);
+}
+
+/**
+ * What a hold covers, as targets: `queue` for a whole queue, `queue:provider` for one provider's
+ * jobs in it (queue names cannot contain ':').
+ */
+export function targetsOf(hold: Hold | NewHold, configured: string[]): string[] {
+  const queues = queuesOf(hold.scope, configured);
+  return hold.providers?.length ? queues.flatMap((q) => hold.providers!.map((p) => providerTarget(q, p))) : queues;
+}
+
+export function providerTarget(queue: string, provider: string): string {
+  return `${queue}:${provider}`;
+}
+
+/** `calls:twilio` → { queue: 'calls', provider: 'twilio' }; a plain queue name has no provider. */
+export function parseTarget(target: string): { queue: string; provider?: string } {
+  const i = target.indexOf(':');
+  return i < 0 ? { queue: target } : { queue: target.slice(0, i), provider: target.slice(i + 1) };
 }
 
 /** The rule a hold names: its own rule, or the rule an alert named. */

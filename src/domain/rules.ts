@@ -6,17 +6,45 @@ import type { Rule } from './types.js';
 
 export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
 
+/** Provider names travel in job data, hold ids and `queue:provider` targets: no ':' or spaces. */
+export const PROVIDER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const rate = z.number().gt(0, 'must be above 0').lte(1, 'must be at most 1 (a fraction: 0.5 is 50 %)');
+const perMinute = z.number().int().positive();
+
+// Calls a rate needs in the window when the rule does not say (resilience4j's minimumNumberOfCalls).
+export const DEFAULT_MIN_CALLS = 10;
+
 const ruleSchema = z
   .object({
-    threshold_count: z.number().int().positive(),
+    threshold_count: z.number().int().positive().optional(),
     window_minutes: z.number().int().positive(),
     log_patterns: z.array(z.string().trim().min(1, 'empty pattern')),
     queues: z.array(z.string().min(1)).min(1).optional(),
     min_level: z.enum(Object.keys(LEVELS) as [keyof typeof LEVELS]).optional(),
     mode: z.enum(['enforce', 'shadow']).optional(),
-    probe: z.object({ minutes: z.number().int().positive(), max_per_minute: z.number().int().positive() }).strict().optional(),
+    probe: z.object({ minutes: z.number().int().positive(), max_per_minute: perMinute }).strict().optional(),
+    providers: z
+      .array(z.string().regex(PROVIDER_NAME, `must match ${PROVIDER_NAME}`))
+      .min(1)
+      .optional(),
+    failure_rate: rate.optional(),
+    slow_call_ms: z.number().int().positive().optional(),
+    slow_call_rate: rate.optional(),
+    min_calls: z.number().int().positive().optional(),
+    on_trip: z.object({ max_per_minute: perMinute }).strict().optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((r, ctx) => {
+    const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    const rated = r.failure_rate !== undefined || r.slow_call_rate !== undefined;
+    if (r.threshold_count === undefined && !rated) problem('threshold_count', 'required unless failure_rate or slow_call_rate is given');
+    if (rated && !r.providers)
+      problem('providers', 'required with failure_rate or slow_call_rate: rates are read from these providers’ call outcomes');
+    if ((r.slow_call_ms === undefined) !== (r.slow_call_rate === undefined)) {
+      problem(r.slow_call_ms === undefined ? 'slow_call_ms' : 'slow_call_rate', 'slow_call_ms and slow_call_rate go together');
+    }
+    if (r.min_calls !== undefined && !rated) problem('min_calls', 'only means something with failure_rate or slow_call_rate');
+  });
 
 const RULE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -71,13 +99,18 @@ export function parseRules(text: string, file: string, dispatchQueues: string[])
     }
     rules.push({
       name,
-      thresholdCount: r.threshold_count,
+      ...(r.threshold_count !== undefined ? { thresholdCount: r.threshold_count } : {}),
       windowMinutes: r.window_minutes,
       logPatterns: r.log_patterns,
       queues: r.queues ? [...new Set(r.queues)] : 'all',
       minLevel: LEVELS[r.min_level ?? 'warn'],
       ...(r.mode ? { mode: r.mode } : {}),
       ...(r.probe ? { probe: { minutes: r.probe.minutes, maxPerMinute: r.probe.max_per_minute } } : {}),
+      ...(r.providers ? { providers: [...new Set(r.providers)] } : {}),
+      ...(r.failure_rate !== undefined ? { failureRate: r.failure_rate } : {}),
+      ...(r.slow_call_rate !== undefined ? { slowCallMs: r.slow_call_ms!, slowCallRate: r.slow_call_rate } : {}),
+      ...(r.failure_rate !== undefined || r.slow_call_rate !== undefined ? { minCalls: r.min_calls ?? DEFAULT_MIN_CALLS } : {}),
+      ...(r.on_trip ? { onTrip: { maxPerMinute: r.on_trip.max_per_minute } } : {}),
     });
   }
   if (problems.length) throw new ConfigError(problems.join('\n'));

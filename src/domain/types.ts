@@ -7,7 +7,8 @@ export type { Hold, HoldEffect, HoldKind, Scope } from './hold.js';
 
 export interface Rule {
   name: string;
-  thresholdCount: number;
+  /** Trips at this many errors in the window; absent on a rule that trips on rates only. */
+  thresholdCount?: number;
   windowMinutes: number;
   logPatterns: string[];
   /** Dispatch queues this rule pauses. */
@@ -18,6 +19,18 @@ export interface Rule {
   mode?: 'enforce' | 'shadow';
   /** Half-open resume: run at most maxPerMinute jobs per minute for `minutes` before resuming fully. */
   probe?: { minutes: number; maxPerMinute: number };
+  /** Providers whose call outcomes this rule reads and whose jobs its hold covers (inside `queues`). */
+  providers?: string[];
+  /** Trips when failures / calls over the window reach this (0 < r ≤ 1), with at least minCalls calls. */
+  failureRate?: number;
+  /** A call slower than this is slow. */
+  slowCallMs?: number;
+  /** Trips when slow calls / calls over the window reach this, with at least minCalls calls. */
+  slowCallRate?: number;
+  /** Calls needed in the window before a rate means anything (set whenever a rate is). */
+  minCalls?: number;
+  /** A trip throttles to this many jobs per minute instead of stopping them. */
+  onTrip?: { maxPerMinute: number };
 }
 
 /** Something that accepts error counts without blocking: the coalescing reporter. */

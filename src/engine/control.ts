@@ -18,6 +18,8 @@ export class Control {
     by: string;
     reason?: string;
     queues?: string[];
+    /** Hold only these providers' jobs in the queues. */
+    providers?: string[];
     until?: number;
     id?: string;
   }): Promise<{ hold: Hold; changes: HoldChange[] }> {
@@ -26,6 +28,7 @@ export class Control {
       id: req.id ?? manualHoldId(),
       kind: 'manual',
       scope,
+      ...(req.providers?.length ? { providers: [...new Set(req.providers)] } : {}),
       by: req.by,
       reason: req.reason?.trim() || 'paused by an operator',
       ...(req.until !== undefined ? { until: req.until } : {}),

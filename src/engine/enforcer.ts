@@ -1,7 +1,11 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { covers, effectOf, type Hold } from '../domain/hold.js';
+import { covers, isRateLimiting, parseTarget, providerTarget, type Hold } from '../domain/hold.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
+import type { ParkedJobs } from '../store/parked.js';
+
+// Parked jobs promoted per step of a release: each is one BullMQ script call.
+const PROMOTE_CHUNK = 100;
 
 // A hold change applies its pause within milliseconds; a mismatch younger than this is a
 // transition in flight, not drift worth an audit entry.
@@ -14,14 +18,17 @@ export class Enforcer {
     private readonly ledger: HoldLedger,
     private readonly logger: Logger,
     private readonly minuteMs: number,
+    private readonly parked: ParkedJobs,
   ) {}
 
-  /** Applies the queue transitions of hold changes this instance made. */
+  /** Applies the transitions of hold changes this instance made: queues, then parked provider jobs. */
   async apply(changes: HoldChange[]): Promise<void> {
     const touched = new Set(changes.flatMap((c) => [...c.paused, ...c.resumed]));
     // The probe's limit goes on before the queue resumes, or the backlog would rush out unlimited.
-    if (changes.some((c) => effectOf(c.hold) === 'probe')) await this.applyLimits();
-    await Promise.all([...touched].map((q) => this.converge(q)));
+    if (changes.some((c) => isRateLimiting(c.hold))) await this.applyLimits();
+    await Promise.all([...touched].filter((t) => !parseTarget(t).provider).map((q) => this.converge(q)));
+    const released = changes.flatMap((c) => c.resumed).filter((t) => parseTarget(t).provider);
+    await Promise.all(released.map((t) => this.releaseParked(t)));
   }
 
   /** Compares every dispatch queue with its holds and repairs mismatches; audits real drift. */
@@ -50,7 +57,41 @@ export class Enforcer {
       });
     }
     await this.applyLimits();
+    // Parked jobs whose release was not carried out (a crash between the change and the promotion).
+    const held = await this.ledger.coveredProviders();
+    for (const target of await this.parked.targets()) {
+      if (!held.has(target)) await this.releaseParked(target);
+    }
     return repaired;
+  }
+
+  /**
+   * Moves the jobs parked for a released `queue:provider` back to waiting, oldest first, in
+   * bounded steps. A job a guarded worker already promoted itself (or that is gone) is skipped.
+   */
+  private async releaseParked(target: string): Promise<void> {
+    const queue = this.queues.get(parseTarget(target).queue);
+    if (!queue) return;
+    let promoted = 0;
+    for (;;) {
+      const ids = await this.parked.oldest(target, PROMOTE_CHUNK);
+      if (!ids.length) break;
+      // Sent together on one connection, so Redis runs the promotions in the parked order.
+      const done = await Promise.all(
+        ids.map(async (id) => {
+          try {
+            await (await queue.getJob(id))?.promote();
+            return 1;
+          } catch {
+            return 0; // not delayed any more: promoted by its worker, running, or removed
+          }
+        }),
+      );
+      promoted += done.reduce<number>((a, b) => a + b, 0);
+      await this.parked.forget(target, ids);
+    }
+    await this.parked.dropIfEmpty(target);
+    if (promoted) this.logger.info({ target, promoted }, 'provider released; parked jobs back in the queue');
   }
 
   /**
@@ -72,11 +113,13 @@ export class Enforcer {
   }
 
   /**
-   * Half-open probes run a queue under a BullMQ global rate limit. The queue's own limit, if it
-   * had one, is saved first and restored when the last probe covering it ends.
+   * Probes and throttles run a queue under a BullMQ global rate limit. The queue's own limit, if
+   * it had one, is saved first and restored when the last such hold covering it ends. Provider
+   * holds' limits go to the guarded workers instead (their shared sliding window).
    */
   private async applyLimits(): Promise<void> {
     const holds = await this.ledger.list();
+    await this.ledger.setProviderLimits(providerLimits(holds, [...this.queues.keys()]), this.minuteMs);
     for (const [name, queue] of this.queues) {
       const limit = probeLimit(holds, name);
       const current = await queue.getGlobalRateLimit();
@@ -96,10 +139,28 @@ export class Enforcer {
   }
 }
 
-/** The tightest probe limit covering a queue, if any. */
+/** The tightest probe or throttle limit on a whole queue, if any. */
 export function probeLimit(holds: Hold[], queue: string): number | undefined {
-  const limits = holds.flatMap((h) =>
-    h.kind === 'rule' && effectOf(h) === 'probe' && h.maxPerMinute && covers(h, queue) ? [h.maxPerMinute] : [],
-  );
+  const limits = holds.flatMap((h) => (!h.providers?.length && limitOf(h) && covers(h, queue) ? [limitOf(h)!] : []));
   return limits.length ? Math.min(...limits) : undefined;
+}
+
+/** The tightest probe or throttle limit per `queue:provider` of provider holds. */
+export function providerLimits(holds: Hold[], queues: string[]): Map<string, number> {
+  const limits = new Map<string, number>();
+  for (const h of holds) {
+    const limit = limitOf(h);
+    if (!limit || !h.providers?.length) continue;
+    for (const q of queues.filter((q) => covers(h, q))) {
+      for (const p of h.providers) {
+        const t = providerTarget(q, p);
+        limits.set(t, Math.min(limits.get(t) ?? limit, limit));
+      }
+    }
+  }
+  return limits;
+}
+
+function limitOf(h: Hold): number | undefined {
+  return h.kind === 'rule' && isRateLimiting(h) ? h.maxPerMinute : undefined;
 }

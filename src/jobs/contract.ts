@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { PROVIDER_NAME } from '../domain/rules.js';
+import type { ProviderOutcomes } from '../domain/outcomes.js';
 
 /**
  * Public contract of the `events` queue (prefix CALLGUARD_PREFIX). Any BullMQ client — Node,
@@ -13,15 +15,49 @@ export const JOB = {
 const ruleName = z.string().min(1).max(64);
 const count = z.number().int().positive().max(1_000_000);
 
-/** `{rule, count?}` for one rule, or `{counts: {rule: n}}` as the coalescing reporter sends. */
+const tally = z.number().int().min(0).max(1_000_000);
+
+/** One provider's calls since the last flush of a guarded worker; `slow` maps slow_call_ms → calls at least that slow. */
+const providerOutcomes = z
+  .object({
+    calls: count,
+    failures: tally,
+    slow: z.record(z.string().regex(/^[1-9]\d{0,8}$/, 'slow_call_ms as a whole number'), tally).optional(),
+  })
+  .strict()
+  .refine(
+    (o) => o.failures <= o.calls && Object.values(o.slow ?? {}).every((n) => n <= o.calls),
+    'failures and slow calls cannot exceed calls',
+  );
+
+/**
+ * `{rule, count?}` for one rule, or `{counts: {rule: n}}` as the coalescing reporter sends, with
+ * `outcomes: {provider: {calls, failures, slow?}}` from guarded workers (either or both).
+ */
 export const errorReportSchema = z.union([
   z.object({ rule: ruleName, count: count.default(1) }).strict(),
-  z.object({ counts: z.record(ruleName, count).refine((c) => Object.keys(c).length > 0, 'counts is empty') }).strict(),
+  z
+    .object({
+      counts: z
+        .record(ruleName, count)
+        .refine((c) => Object.keys(c).length > 0, 'counts is empty')
+        .optional(),
+      outcomes: z
+        .record(z.string().regex(PROVIDER_NAME, 'provider name'), providerOutcomes)
+        .refine((o) => Object.keys(o).length > 0, 'outcomes is empty')
+        .optional(),
+    })
+    .strict()
+    .refine((r) => r.counts || r.outcomes, 'counts or outcomes is required'),
 ]);
 
 export type ErrorReport = z.infer<typeof errorReportSchema>;
 
 /** Flattens either form into rule → count. */
 export function reportCounts(report: ErrorReport): Record<string, number> {
-  return 'counts' in report ? report.counts : { [report.rule]: report.count };
+  return 'rule' in report ? { [report.rule]: report.count } : (report.counts ?? {});
+}
+
+export function reportOutcomes(report: ErrorReport): Record<string, ProviderOutcomes> {
+  return 'outcomes' in report ? (report.outcomes ?? {}) : {};
 }

@@ -1,4 +1,5 @@
 /** The narrow parts of the engine and store that job handlers use. */
+import type { Counted } from '../domain/outcomes.js';
 import type { Control } from '../engine/control.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { JobSigner } from './job-signer.js';
@@ -9,7 +10,7 @@ import type { Rule } from '../domain/types.js';
  * (`counted` false). `sums` are the windows' totals after adding, in the order given.
  */
 export interface CountingPort {
-  recordReport(entries: Array<[Rule, number]>, id: string): Promise<{ counted: boolean; sums: number[] }>;
+  recordReport(entries: Array<[Counted, number]>, id: string): Promise<{ counted: boolean; sums: number[] }>;
 }
 
 /** Runs an evaluation now: of a few rules right after counting, or the full scheduled tick. */

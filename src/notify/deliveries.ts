@@ -80,7 +80,7 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
       if (change.event === 'probe-ended') {
         return d.sender.post(probePassedMessage({ hold: change.hold, at: auditTime(change.auditId) }, settings));
       }
-      if (change.event === 'hold-added') {
+      if (change.event === 'hold-added' || change.event === 'throttle-started') {
         const waiting = await waitingCounts(d.dispatch, queues);
         return d.sender.post(pausedMessage({ hold: change.hold, paused: change.paused, waiting, otherHolds: others }, settings));
       }
@@ -133,7 +133,7 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
  */
 export function isNotified(change: HoldChange, batch: HoldChange[] = [change]): boolean {
   if (change.event === 'probe-ended') return !batch.some((c) => c.event === 'hold-added' && c.hold.id === change.hold.id);
-  return change.event === 'hold-added' || change.event === 'hold-released' || change.event === 'would-pause';
+  return ['hold-added', 'hold-released', 'would-pause', 'throttle-started', 'throttle-ended'].includes(change.event);
 }
 
 /** A count that cannot be read is left out of the message rather than failing the notice. */

@@ -8,7 +8,9 @@ export function describeHold(hold: Hold, f: Flavour): string {
   switch (hold.kind) {
     case 'rule': {
       const name = code(hold.rule, f);
-      if (hold.count === undefined || hold.threshold === undefined) return `rule ${name}: ${text(hold.reason, f)}`;
+      // Rate trips (and probes) read best in the words decide() gave them.
+      if (hold.count === undefined || hold.threshold === undefined || hold.calls !== undefined)
+        return `rule ${name}: ${text(hold.reason, f)}`;
       const window = hold.windowMinutes !== undefined ? ` in ${hold.windowMinutes} min` : '';
       const again = hold.afterProbe ? '; tripped again during the probe' : '';
       return `rule ${name}: ${hold.count} errors${window} (threshold ${hold.threshold})${again}`;

@@ -47,13 +47,30 @@ export interface StillPausedNotice {
   waiting: Record<string, number>;
 }
 
+/** Whose calls a hold stops or slows: "Calls", or "Calls to twilio, plivo" for a provider hold. */
+function whose(hold: Hold): string {
+  return hold.providers?.length ? `Calls to ${hold.providers.join(', ')}` : 'Calls';
+}
+
+function providerFields(hold: Hold, f: Flavour): Array<readonly [string, string]> {
+  if (!hold.providers?.length) return [];
+  return [['Providers', `${hold.providers.map((p) => code(p, f)).join(', ')} only; other providers’ calls keep running`]];
+}
+
 export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage {
   const queues = queuesOf(n.hold.scope, s.queues);
-  const title = n.paused.length ? 'Calls paused' : 'New hold on calls that were already paused';
+  const rate = n.hold.kind === 'rule' && n.hold.effect === 'throttle' ? n.hold.maxPerMinute : undefined;
+  const title =
+    rate !== undefined
+      ? `${whose(n.hold)} throttled to ${rate} per minute`
+      : n.paused.length
+        ? `${whose(n.hold)} ${n.hold.providers?.length ? 'held' : 'paused'}`
+        : 'New hold on calls that were already paused';
   const fields = (f: Flavour) =>
     [
       ['Hold', describeHold(n.hold, f)],
       ['Queues', queueList(queues, n.waiting, f)],
+      ...providerFields(n.hold, f),
       ['Paused at', time(n.hold.since, f)],
       ['Resumes', resumePlan(n.hold, s.autoResumeMinutes, f)],
       ...others('Also held by', n.otherHolds, f),
@@ -63,10 +80,18 @@ export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage
 
 export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessage {
   const queues = queuesOf(n.hold.scope, s.queues);
-  const title = !n.resumed.length ? 'Hold released, calls stay paused' : n.probe ? 'Calls resumed at a probe rate' : 'Calls resumed';
+  const throttled = n.hold.kind === 'rule' && n.hold.effect === 'throttle';
+  const title = throttled
+    ? `${whose(n.hold)} at full speed again`
+    : !n.resumed.length
+      ? 'Hold released, calls stay paused'
+      : n.probe
+        ? `${whose(n.hold)} resumed at a probe rate`
+        : `${whose(n.hold)} resumed`;
   const fields = (f: Flavour) =>
     [
       ['Was held by', describeHold(n.hold, f)],
+      ...providerFields(n.hold, f),
       ['Paused for', `${duration(n.at - n.hold.since)} (since ${time(n.hold.since, f)})`],
       ['Resumed by', `${actor(n.by, f)}: ${clip(n.reason, 300)}`],
       ['Queues', n.resumed.length ? queueList(n.resumed, {}, f) : queueList(queues, {}, f)],

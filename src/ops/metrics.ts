@@ -1,7 +1,8 @@
 import type { Queue, Worker } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Counters } from '../store/counters.js';
-import { effectOf } from '../domain/hold.js';
+import { effectOf, parseTarget } from '../domain/hold.js';
+import { readsOutcomes, verdict } from '../domain/outcomes.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { HoldKind, Rule } from '../domain/types.js';
 import { JOB } from '../jobs/contract.js';
@@ -27,6 +28,8 @@ const CHANGE_EVENTS = Object.keys({
   'would-resume': 1,
   'probe-started': 1,
   'probe-ended': 1,
+  'throttle-started': 1,
+  'throttle-ended': 1,
 } satisfies Record<HoldChange['event'], 1>);
 const EVENT_JOBS = [...Object.values(JOB), SLACK_ACTION_JOB];
 const EVENTS_BACKLOG_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -63,7 +66,35 @@ export class Metrics {
       registers,
       async collect() {
         const { counts } = await deps.counters.sums();
-        for (const [rule, n] of Object.entries(counts)) this.set({ rule }, n);
+        for (const r of deps.rules) this.set({ rule: r.name }, counts[r.name] ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'callguard_rule_calls_in_window',
+      help: "Calls of a rate rule's providers over its window (Redis clock): all, failed, and slower than slow_call_ms.",
+      labelNames: ['rule', 'outcome'],
+      registers,
+      async collect() {
+        const { counts } = await deps.counters.sums();
+        for (const r of deps.rules.filter(readsOutcomes)) {
+          const v = verdict(r, counts);
+          this.set({ rule: r.name, outcome: 'all' }, v.calls);
+          this.set({ rule: r.name, outcome: 'failed' }, v.failures);
+          this.set({ rule: r.name, outcome: 'slow' }, v.slow);
+        }
+      },
+    });
+    new Gauge({
+      name: 'callguard_provider_held',
+      help: '1 for each queue and provider whose jobs a provider hold keeps back (guarded workers park them).',
+      labelNames: ['queue', 'provider'],
+      registers,
+      async collect() {
+        this.reset();
+        for (const t of await deps.ledger.coveredProviders()) {
+          const { queue, provider = '' } = parseTarget(t);
+          this.set({ queue, provider }, 1);
+        }
       },
     });
     const threshold = new Gauge({
@@ -79,7 +110,7 @@ export class Metrics {
       registers,
     });
     for (const r of deps.rules) {
-      threshold.set({ rule: r.name }, r.thresholdCount);
+      if (r.thresholdCount !== undefined) threshold.set({ rule: r.name }, r.thresholdCount);
       window.set({ rule: r.name }, (r.windowMinutes * deps.minuteMs) / 1000);
     }
     new Gauge({

@@ -1,6 +1,7 @@
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
 import { longestWindow } from '../domain/rules.js';
+import { countersOf, outcomeCounter, type Counted } from '../domain/outcomes.js';
 import type { Rule } from '../domain/types.js';
 
 // Rules per sum script call: a few µs of Redis time each, so a call stays far below a millisecond.
@@ -9,7 +10,7 @@ const SUM_CHUNK = 200;
 // A report id is remembered this long: far beyond a stalled job's re-run or a reporter's resend.
 const COUNTED_IDS_TTL_MS = 60 * 60 * 1000;
 
-/** Per-rule minute buckets in Redis, numbered by Redis' clock. */
+/** Per-rule minute buckets in Redis (errors, and call outcomes for rate rules), numbered by Redis' clock. */
 export class Counters {
   private readonly keep: number;
 
@@ -33,7 +34,7 @@ export class Counters {
    * Adds one report's counts, all rules or none. With an id (the job id), a report counted before
    * adds nothing: `counted` is then false and the sums are 0.
    */
-  async recordReport(entries: Array<[Rule, number]>, id = ''): Promise<{ now: number; counted: boolean; sums: number[] }> {
+  async recordReport(entries: Array<[Counted, number]>, id = ''): Promise<{ now: number; counted: boolean; sums: number[] }> {
     const [now, counted, ...sums] = await this.redis.cgRecord(
       entries.length + 2,
       this.keys.countedReports,
@@ -57,12 +58,14 @@ export class Counters {
   }
 
   /**
-   * Window sums of the given rules against Redis' clock. Read in chunks sent together: one script
-   * over thousands of rules would hold Redis (and the dispatch queues it serves) for its whole run.
+   * Window sums of the given rules (and their outcome counts) against Redis' clock. Read in chunks
+   * sent together: one script over thousands of rules would hold Redis (and the dispatch queues it
+   * serves) for its whole run.
    */
   async sums(rules: Rule[] = this.rules): Promise<{ now: number; counts: Record<string, number> }> {
-    const chunks: Rule[][] = [];
-    for (let i = 0; i < rules.length; i += SUM_CHUNK) chunks.push(rules.slice(i, i + SUM_CHUNK));
+    const counted = countersOf(rules);
+    const chunks: Counted[][] = [];
+    for (let i = 0; i < counted.length; i += SUM_CHUNK) chunks.push(counted.slice(i, i + SUM_CHUNK));
     if (!chunks.length) chunks.push([]);
     const replies = await Promise.all(
       chunks.map((chunk) =>
@@ -85,30 +88,32 @@ export class Counters {
   }
 
   /**
-   * Per-minute counts over each rule's window, oldest minute first (the last is the current
+   * Per-minute counts (errors, and outcomes of rate rules) over each rule's window, oldest minute first (the last is the current
    * minute), read against Redis' clock in one MULTI: what sums() adds up, minute by minute.
    */
   async buckets(rules: Rule[] = this.rules): Promise<{ now: number; buckets: Record<string, number[]> }> {
+    const counted = countersOf(rules);
     const multi = this.redis.multi().time();
-    for (const r of rules) multi.hgetall(this.keys.counts(r.name));
+    for (const r of counted) multi.hgetall(this.keys.counts(r.name));
     const [[, time], ...hashes] = (await multi.exec()) as [[unknown, [string, string]], ...[unknown, Record<string, string>][]];
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     const current = Math.floor(now / this.minuteMs);
     const buckets: Record<string, number[]> = {};
-    rules.forEach((r, i) => {
+    counted.forEach((r, i) => {
       const hash = hashes[i]?.[1] ?? {};
       buckets[r.name] = Array.from({ length: r.windowMinutes }, (_, j) => Number(hash[String(current - r.windowMinutes + 1 + j)] ?? 0));
     });
     return { now, buckets };
   }
 
-  /** Restarts the rules' windows, so a burst from before a manual resume cannot re-trip. */
+  /** Restarts the rules' windows (errors and outcomes), so a burst from before a manual resume cannot re-trip. */
   async reset(ruleNames: string[]): Promise<void> {
     if (!ruleNames.length) return;
+    const names = ruleNames.flatMap((r) => [r, ...(['calls', 'failures', 'slow'] as const).map((p) => outcomeCounter(r, p))]);
     await this.redis
       .multi()
-      .del(...ruleNames.map((r) => this.keys.counts(r)))
-      .hdel(this.keys.windowSums, ...ruleNames)
+      .del(...names.map((r) => this.keys.counts(r)))
+      .hdel(this.keys.windowSums, ...names)
       .exec();
   }
 }

@@ -4,12 +4,20 @@ import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
 
 export interface HoldChange {
-  event: 'hold-added' | 'hold-released' | 'would-pause' | 'would-resume' | 'probe-started' | 'probe-ended';
+  event:
+    | 'hold-added'
+    | 'hold-released'
+    | 'would-pause'
+    | 'would-resume'
+    | 'probe-started'
+    | 'probe-ended'
+    | 'throttle-started'
+    | 'throttle-ended';
   hold: Hold;
   /** Who made the change and why (for a release: the releaser, not the hold's author). */
   by: string;
   reason: string;
-  /** Dispatch queues this change newly paused / left with no hold. */
+  /** Targets this change newly paused / left with no hold: queues, or `queue:provider` for provider holds. */
   paused: string[];
   resumed: string[];
   auditId: string;
@@ -28,7 +36,7 @@ export interface AuditEntry {
   data?: unknown;
 }
 
-/** One atomic step of change-holds-5.lua; see its header for the order the parts apply in. */
+/** One atomic step of change-holds-8.lua; see its header for the order the parts apply in. */
 export interface HoldChangeRequest {
   add?: NewHold[];
   release?: Release[];
@@ -87,6 +95,7 @@ export class HoldLedger {
       k.clearSince,
       k.holdIndex,
       k.alertOverflow,
+      k.coveredProviders,
       JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, ...req, overflow }),
     );
     const parsed = JSON.parse(out) as { now: number; changes: unknown };
@@ -111,6 +120,18 @@ export class HoldLedger {
   /** Queues with at least one hold, as last written by a hold change. */
   async coveredQueues(): Promise<Set<string>> {
     return new Set(Object.keys(await this.redis.hgetall(this.keys.covered)));
+  }
+
+  /** `queue:provider` targets with at least one provider hold. */
+  async coveredProviders(): Promise<Set<string>> {
+    return new Set(Object.keys(await this.redis.hgetall(this.keys.coveredProviders)));
+  }
+
+  /** Replaces the rate limits (jobs per minute) guarded workers apply per `queue:provider`, in one step. */
+  async setProviderLimits(limits: Map<string, number>, minuteMs: number): Promise<void> {
+    const multi = this.redis.multi().del(this.keys.providerLimits);
+    if (limits.size) multi.hset(this.keys.providerLimits, Object.fromEntries([...limits].map(([t, n]) => [t, `${n}/${minuteMs}`])));
+    await multi.exec();
   }
 
   async clearSince(): Promise<Record<string, number>> {
@@ -198,6 +219,8 @@ const CHANGE_EVENTS: ReadonlySet<string> = new Set<HoldChange['event']>([
   'would-resume',
   'probe-started',
   'probe-ended',
+  'throttle-started',
+  'throttle-ended',
 ]);
 
 /** The hold change an audit entry records, or undefined for entries that are not hold changes (drift, lost state). */

@@ -50,6 +50,29 @@ export class Keys {
     return this.key('covered');
   }
   /**
+   * Hash: `queue:provider` → number of pausing provider holds covering that provider's jobs in
+   * that queue (absent = none). Read by guarded workers.
+   */
+  get coveredProviders(): string {
+    return this.key('covered-providers');
+  }
+  /** Hash: `queue:provider` → jobs per minute while probe or throttle holds cover it (the tightest). */
+  get providerLimits(): string {
+    return this.key('provider-limits');
+  }
+  /** Sorted set: start times (ms, Redis clock) of the last minute's calls let through for a rate-limited `queue:provider`. */
+  rateLog(target: string): string {
+    return this.key('rate', target);
+  }
+  /** Sorted set: job id → job timestamp of dispatch jobs parked while `queue:provider` is held. */
+  parked(target: string): string {
+    return this.key('parked', target);
+  }
+  /** Set: the `queue:provider` targets that may have parked jobs. */
+  get parkedIndex(): string {
+    return this.key('parked-index');
+  }
+  /**
    * Hash kept by the hold-change script beside `covered`: `queues` (JSON: the dispatch queues
    * `covered` was counted for; another list makes the script recount) and `alerts` (alert holds,
    * not counting the overflow hold).

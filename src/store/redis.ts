@@ -8,7 +8,8 @@ const script = (file: string) => readFileSync(new URL(`./scripts/${file}`, impor
 const SCRIPTS = {
   cgRecord: { lua: script('record-n.lua') },
   cgSumCounts: { lua: script('sum-counts-n.lua') },
-  cgChangeHolds: { numberOfKeys: 7, lua: script('change-holds-7.lua') },
+  cgChangeHolds: { numberOfKeys: 8, lua: script('change-holds-8.lua') },
+  cgGuard: { numberOfKeys: 4, lua: script('guard-4.lua') },
   cgCancelReport: { numberOfKeys: 1, lua: script('cancel-report-1.lua') },
   cgAdvanceCursor: { numberOfKeys: 1, lua: script('advance-cursor-1.lua') },
 };
@@ -16,7 +17,26 @@ const SCRIPTS = {
 export interface CallguardCommands {
   cgRecord(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   cgSumCounts(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
-  cgChangeHolds(k1: string, k2: string, k3: string, k4: string, k5: string, k6: string, k7: string, request: string): Promise<string>;
+  cgChangeHolds(
+    k1: string,
+    k2: string,
+    k3: string,
+    k4: string,
+    k5: string,
+    k6: string,
+    k7: string,
+    k8: string,
+    request: string,
+  ): Promise<string>;
+  cgGuard(
+    covered: string,
+    providers: string,
+    limits: string,
+    rateLog: string,
+    queue: string,
+    target: string,
+    member: string,
+  ): Promise<[number, number]>;
   cgCancelReport(key: string, id: string, ttlMs: number): Promise<number>;
   cgAdvanceCursor(key: string, id: string): Promise<number>;
 }

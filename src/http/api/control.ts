@@ -18,7 +18,7 @@ export const controlRoutes = [
   }).handle(async ({ deps, body, user }) => {
     const by = user!.name;
     const until = body.until === undefined ? undefined : Date.parse(body.until);
-    const { hold, paused } = await deps.holds.pause({ by, reason: body.reason, queues: body.queues, until });
+    const { hold, paused } = await deps.holds.pause({ by, reason: body.reason, queues: body.queues, providers: body.providers, until });
     return { status: 200, json: { status: 'paused', paused_by: by, hold: holdView(hold), newly_paused: paused } };
   }),
   route({

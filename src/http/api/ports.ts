@@ -32,7 +32,13 @@ export interface StatusSnapshot {
 export interface HoldsPort {
   status(): Promise<StatusSnapshot>;
   /** Refuses (ValidationError) an `until` that is not in the future by Redis' clock. */
-  pause(req: { by: string; reason?: string; queues?: string[]; until?: number }): Promise<{ hold: Hold; paused: string[] }>;
+  pause(req: {
+    by: string;
+    reason?: string;
+    queues?: string[];
+    providers?: string[];
+    until?: number;
+  }): Promise<{ hold: Hold; paused: string[] }>;
   resume(req: { by: string; queues?: string[]; reason?: string }): Promise<{ released: Hold[]; resumed: string[] }>;
   /** Releases exactly these holds; if one is not held (any more), releases none (NotFoundError). */
   release(req: { by: string; ids: string[]; reason: string }): Promise<{ released: Hold[]; resumed: string[] }>;

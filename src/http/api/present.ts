@@ -14,6 +14,7 @@ export function holdView(h: Hold): HoldView {
     kind: h.kind,
     effect: effectOf(h),
     scope: h.scope,
+    ...(h.providers?.length ? { providers: h.providers } : {}),
     by: h.by,
     reason: h.reason,
     since: iso(h.since),
@@ -24,6 +25,7 @@ export function holdView(h: Hold): HoldView {
     ...(alert?.source !== undefined ? { source: alert.source } : {}),
     ...(rule?.count !== undefined ? { count: rule.count } : {}),
     ...(rule?.threshold !== undefined ? { threshold: rule.threshold } : {}),
+    ...(rule?.calls !== undefined ? { calls: rule.calls, failures: rule.failures ?? 0, slow: rule.slow ?? 0 } : {}),
     ...(rule?.windowMinutes !== undefined ? { window_minutes: rule.windowMinutes } : {}),
   };
 }

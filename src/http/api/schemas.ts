@@ -2,6 +2,7 @@
  * `queue` for `queues` would otherwise widen a pause to every queue. */
 import { z } from 'zod';
 import { LEVEL_SCALES } from '../../domain/log-record.js';
+import { PROVIDER_NAME } from '../../domain/rules.js';
 
 const queueList = z
   .array(z.string().min(1).max(200))
@@ -14,6 +15,15 @@ export const pauseBody = z
   .strictObject({
     reason: z.string().trim().max(1000).optional().meta({ description: 'Shown in the status, the audit and Slack.' }),
     queues: queueList.optional().meta({ description: 'Dispatch queues to pause; omitted: every dispatch queue.' }),
+    providers: z
+      .array(z.string().regex(PROVIDER_NAME, `a provider name (${PROVIDER_NAME})`))
+      .min(1, 'omit providers to hold whole queues; an empty list is ambiguous')
+      .max(100)
+      .optional()
+      .meta({
+        description:
+          'Hold only these providers’ jobs in the queues (guarded workers with a provider function park them); the queues keep running.',
+      }),
     until: z.iso
       .datetime({ offset: true })
       .optional()

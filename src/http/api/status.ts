@@ -1,4 +1,5 @@
 import { isPausing, ruleOf } from '../../domain/hold.js';
+import { readsOutcomes, verdict } from '../../domain/outcomes.js';
 import type { StatusSnapshot } from './ports.js';
 import { holdView, iso } from './present.js';
 import type { ServiceStatusView } from './views.js';
@@ -32,16 +33,30 @@ function statusWithoutAge(s: StatusSnapshot): Omit<ServiceStatusView, 'snapshot_
     paused_at: iso(first?.since),
     source_rule: (first && ruleOf(first)) ?? null,
     rules: Object.fromEntries(
-      s.rules.map((r) => [
-        r.name,
-        {
-          error_count: s.counts[r.name] ?? 0,
-          threshold: r.thresholdCount,
-          window_minutes: r.windowMinutes,
-          queues: r.queues,
-          clear_since: iso(s.clearSince[r.name]),
-        },
-      ]),
+      s.rules.map((r) => {
+        const v = verdict(r, s.counts);
+        return [
+          r.name,
+          {
+            error_count: v.count,
+            threshold: r.thresholdCount ?? null,
+            window_minutes: r.windowMinutes,
+            queues: r.queues,
+            clear_since: iso(s.clearSince[r.name]),
+            ...(r.providers ? { providers: r.providers } : {}),
+            ...(readsOutcomes(r)
+              ? {
+                  ...(r.failureRate !== undefined ? { failure_rate: r.failureRate } : {}),
+                  ...(r.slowCallRate !== undefined ? { slow_call_ms: r.slowCallMs, slow_call_rate: r.slowCallRate } : {}),
+                  min_calls: r.minCalls,
+                  calls: v.calls,
+                  failed_calls: v.failures,
+                  slow_calls: v.slow,
+                }
+              : {}),
+          },
+        ];
+      }),
     ),
     holds: s.holds.map(holdView),
     queues: s.queues,

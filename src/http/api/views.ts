@@ -28,9 +28,15 @@ export const holdViewSchema = z
     id: z.string().meta({ description: 'rule:<name>, alert:<source>:<id> or manual:<uuid>', examples: ['rule:twilio'] }),
     kind: z.enum(['rule', 'alert', 'manual']),
     effect: z
-      .enum(['pause', 'shadow', 'probe'])
-      .meta({ description: 'shadow holds pause nothing; probe holds let calls run at max_per_minute' }),
+      .enum(['pause', 'shadow', 'probe', 'throttle'])
+      .meta({ description: 'shadow holds pause nothing; probe and throttle holds let calls run at max_per_minute' }),
     scope: scopeViewSchema,
+    providers: z
+      .array(z.string())
+      .optional()
+      .meta({
+        description: 'Set: the hold covers only these providers’ jobs in its queues (guarded workers hold them back; the queues run).',
+      }),
     by: z.string().meta({
       description:
         'callguard for rules, the sending principal for alerts (alert:<source> on holds from before principals were recorded), the principal for people',
@@ -44,6 +50,9 @@ export const holdViewSchema = z
     source: z.string().optional(),
     count: z.number().int().optional(),
     threshold: z.number().int().optional(),
+    calls: z.number().int().optional().meta({ description: 'Rate rules: calls in the window when the rule tripped' }),
+    failures: z.number().int().optional(),
+    slow: z.number().int().optional(),
     window_minutes: z.number().int().optional(),
   })
   .meta({ id: 'Hold' });
@@ -52,7 +61,18 @@ export type HoldView = z.infer<typeof holdViewSchema>;
 export const auditEntryViewSchema = z
   .object({
     id: z.string(),
-    event: z.string().meta({ examples: ['hold-added', 'hold-released', 'would-pause', 'would-resume', 'probe-started', 'probe-ended'] }),
+    event: z.string().meta({
+      examples: [
+        'hold-added',
+        'hold-released',
+        'would-pause',
+        'would-resume',
+        'probe-started',
+        'probe-ended',
+        'throttle-started',
+        'throttle-ended',
+      ],
+    }),
     hold: z.string().nullable(),
     kind: z.string().nullable(),
     by: z.string(),
@@ -79,10 +99,18 @@ export const serviceStatusViewSchema = z
       z.string(),
       z.object({
         error_count: z.number().int(),
-        threshold: z.number().int(),
+        threshold: z.number().int().nullable().meta({ description: 'null: the rule trips on rates only' }),
         window_minutes: z.number().int(),
         queues: scopeViewSchema,
         clear_since: isoOrNull,
+        providers: z.array(z.string()).optional(),
+        failure_rate: z.number().optional(),
+        slow_call_ms: z.number().int().optional(),
+        slow_call_rate: z.number().optional(),
+        min_calls: z.number().int().optional(),
+        calls: z.number().int().optional().meta({ description: 'Calls of the rule’s providers in the window' }),
+        failed_calls: z.number().int().optional(),
+        slow_calls: z.number().int().optional(),
       }),
     ),
     holds: z.array(holdViewSchema),

@@ -20,7 +20,7 @@ export function consoleActions(holds: HoldsPort): Router {
     const body = validate(pauseBody, req.body);
     const by = req.user!.name;
     const until = body.until === undefined ? undefined : Date.parse(body.until);
-    const { hold, paused } = await holds.pause({ by, reason: body.reason, queues: body.queues, until });
+    const { hold, paused } = await holds.pause({ by, reason: body.reason, queues: body.queues, providers: body.providers, until });
     res.json({ status: 'paused', paused_by: by, hold: holdView(hold), newly_paused: paused });
   });
 

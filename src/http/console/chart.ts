@@ -7,9 +7,10 @@ const H = 36;
  * A rule's window as a small inline SVG: one bar per minute (oldest left), the running total as a
  * line, and the threshold dashed. The rule trips when the line reaches the dashes.
  */
-export function windowChart(name: string, perMinute: number[], threshold: number): string {
+/** threshold undefined: a rule that trips on rates only (no threshold line). */
+export function windowChart(name: string, perMinute: number[], threshold: number | undefined): string {
   const total = perMinute.reduce((a, b) => a + b, 0);
-  const top = Math.max(threshold, total, 1);
+  const top = Math.max(threshold ?? 0, total, 1);
   const y = (v: number) => (H - 1 - (v / top) * (H - 4)).toFixed(1);
   const step = W / Math.max(perMinute.length, 1);
   const bars = perMinute
@@ -25,11 +26,12 @@ export function windowChart(name: string, perMinute: number[], threshold: number
     run += v;
     return [`${(i * step).toFixed(1)},${before}`, `${(i * step).toFixed(1)},${y(run)}`, `${((i + 1) * step).toFixed(1)},${y(run)}`];
   });
-  const label = `${name}: ${total} errors in the last ${perMinute.length} min against a threshold of ${threshold}; per minute, oldest first: ${perMinute.join(', ')}`;
+  const label = `${name}: ${total} errors in the last ${perMinute.length} min${threshold !== undefined ? ` against a threshold of ${threshold}` : ''}; per minute, oldest first: ${perMinute.join(', ')}`;
   return (
     `<svg class="chart" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(label)}">` +
     `<title>${esc(label)}</title>${bars}` +
     `<polyline class="total" points="${points.join(' ')}"/>` +
-    `<line class="threshold" x1="0" x2="${W}" y1="${y(threshold)}" y2="${y(threshold)}"/></svg>`
+    (threshold !== undefined ? `<line class="threshold" x1="0" x2="${W}" y1="${y(threshold)}" y2="${y(threshold)}"/>` : '') +
+    '</svg>'
   );
 }

@@ -1,19 +1,21 @@
 import { effectOf, ruleHoldId } from '../../domain/hold.js';
-import type { Hold, Rule } from '../../domain/types.js';
+import { verdict } from '../../domain/outcomes.js';
+import type { Hold, HoldEffect, Rule } from '../../domain/types.js';
 
 /** Where a rule stands, as an operator reads it. */
 export type RuleState =
   | { state: 'clear' }
-  | { state: 'counting'; count: number; threshold: number }
+  | { state: 'counting'; summary: string }
   /** At or over its threshold; `effect` is what its hold does (none: auto-pause is off). */
-  | { state: 'tripped'; effect: 'pause' | 'shadow' | 'probe' | 'none' }
+  | { state: 'tripped'; effect: HoldEffect | 'none' }
   /** Below threshold again, its hold waits until the rule has been clear for `of` minutes. */
   | { state: 'clearing'; minutes: number; of: number; resumeAt: number }
   | { state: 'probing'; until: number | undefined };
 
 export interface RuleStateInput {
   rule: Rule;
-  count: number;
+  /** Window sums by counter name (the rule's errors, and its outcomes for rate rules). */
+  counts: Record<string, number>;
   holds: Hold[];
   clearSince: number | undefined;
   now: number;
@@ -24,8 +26,9 @@ export interface RuleStateInput {
 /** Pure: the rule's state from the same inputs decide() reads. */
 export function ruleState(i: RuleStateInput): RuleState {
   const hold = i.holds.find((h) => h.id === ruleHoldId(i.rule.name));
-  if (i.count >= i.rule.thresholdCount) return { state: 'tripped', effect: hold ? effectOf(hold) : 'none' };
-  if (!hold) return i.count > 0 ? { state: 'counting', count: i.count, threshold: i.rule.thresholdCount } : { state: 'clear' };
+  const v = verdict(i.rule, i.counts, hold !== undefined && effectOf(hold) === 'probe');
+  if (v.tripped) return { state: 'tripped', effect: hold ? effectOf(hold) : 'none' };
+  if (!hold) return v.count > 0 || v.calls > 0 ? { state: 'counting', summary: v.summary } : { state: 'clear' };
   if (effectOf(hold) === 'probe') return { state: 'probing', until: hold.until };
   const since = i.clearSince ?? i.now;
   const minutes = Math.min(i.autoResumeMinutes, Math.max(0, Math.floor((i.now - since) / i.minuteMs)));
@@ -38,9 +41,15 @@ export function describeState(s: RuleState): string {
     case 'clear':
       return 'clear';
     case 'counting':
-      return `counting (${s.count} of ${s.threshold})`;
+      return `counting (${s.summary})`;
     case 'tripped':
-      return s.effect === 'none' ? 'tripped (auto-pause off)' : s.effect === 'shadow' ? 'tripped (shadow: would pause)' : 'tripped';
+      return s.effect === 'none'
+        ? 'tripped (auto-pause off)'
+        : s.effect === 'shadow'
+          ? 'tripped (shadow: would pause)'
+          : s.effect === 'throttle'
+            ? 'tripped (throttled)'
+            : 'tripped';
     case 'clearing':
       return `clear for ${s.minutes} of ${s.of} min until resume`;
     case 'probing':

@@ -7,7 +7,7 @@ import type { QueueRow, RuleRow } from './snapshot.js';
 export function rulesSection(rows: RuleRow[]): string {
   if (!rows.length) return '<p>No rules are configured.</p>';
   const body = rows
-    .map(({ rule, perMinute, count, state }) => {
+    .map(({ rule, perMinute, count, summary, state }) => {
       const detail =
         state.state === 'clearing'
           ? `<br><span class="muted">resumes about ${time(state.resumeAt)}</span>`
@@ -16,7 +16,7 @@ export function rulesSection(rows: RuleRow[]): string {
             : '';
       return `<tr data-rule="${esc(rule.name)}">
 <th scope="row">${esc(rule.name)}${rule.mode === 'shadow' ? ' <span class="muted">(shadow)</span>' : ''}</th>
-<td data-label="Errors in window">${windowChart(rule.name, perMinute, rule.thresholdCount)}<span class="count">${count} / ${rule.thresholdCount} in ${rule.windowMinutes} min</span></td>
+<td data-label="Errors in window">${windowChart(rule.name, perMinute, rule.thresholdCount)}<span class="count">${rule.thresholdCount !== undefined ? `${count} / ${rule.thresholdCount} in ${rule.windowMinutes} min` : esc(summary)}</span>${rule.providers ? `<br><span class="muted">providers: ${esc(rule.providers.join(', '))}</span>` : ''}</td>
 <td data-label="State"><span class="state state-${state.state}">${esc(describeState(state))}</span>${detail}</td>
 <td data-label="Queues">${esc(scopeText(rule.queues))}</td>
 </tr>`;

@@ -1,4 +1,5 @@
 import { covers } from '../../domain/hold.js';
+import { verdict } from '../../domain/outcomes.js';
 import type { ConsoleReads } from '../api/ports.js';
 import type { AuditEntry } from '../../store/holds.js';
 import type { Hold, Rule } from '../../domain/types.js';
@@ -12,6 +13,8 @@ export interface RuleRow {
   /** Errors per minute over the window, oldest first. */
   perMinute: number[];
   count: number;
+  /** The window's figures in words (errors, and calls for rate rules). */
+  summary: string;
   state: RuleState;
 }
 
@@ -40,14 +43,15 @@ export async function snapshot(reads: ConsoleReads): Promise<Snapshot> {
     reads.paused(),
   ]);
   const { minuteMs, autoResumeMinutes } = reads;
+  const counts = Object.fromEntries(Object.entries(buckets).map(([name, b]) => [name, b.reduce((a, n) => a + n, 0)]));
   const rules = reads.rules.map((rule) => {
-    const perMinute = buckets[rule.name] ?? [];
-    const count = perMinute.reduce((a, b) => a + b, 0);
+    const v = verdict(rule, counts);
     return {
       rule,
-      perMinute,
-      count,
-      state: ruleState({ rule, count, holds, clearSince: clearSince[rule.name], now, minuteMs, autoResumeMinutes }),
+      perMinute: buckets[rule.name] ?? [],
+      count: v.count,
+      summary: v.summary,
+      state: ruleState({ rule, counts, holds, clearSince: clearSince[rule.name], now, minuteMs, autoResumeMinutes }),
     };
   });
   const queues = reads.queues.map((name, i) => ({

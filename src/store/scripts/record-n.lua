@@ -13,7 +13,7 @@
   ARGV[3]     minute length in ms
   ARGV[4]     buckets to keep (longest window of any rule + 1); older fields are pruned
   ARGV[3i+2]  name of rule i
-  ARGV[3i+3]  count to add for rule i (positive integer)
+  ARGV[3i+3]  count to add for rule i (a whole number; 0 only reads the window sum)
   ARGV[3i+4]  window in minutes of rule i
 
   Returns { now ms, 1 if counted now / 0 if counted before, window sum of rule 1, ... }

@@ -17,6 +17,7 @@
           alerts (alert holds, not counting the overflow hold)
   KEYS[7] overflow hash (alert hold id -> principal) of the alerts behind the overflow hold;
           field '*' once it is full: then only a release of the overflow hold itself ends it
+  KEYS[8] covered-providers hash ('queue:provider' -> number of pausing provider holds covering it)
 
   ARGV[1] JSON request:
     { queues: [configured dispatch queues], maxlen: n (audit stream MAXLEN ~),
@@ -34,22 +35,26 @@
        An alert hold beyond `cap` alert holds joins the overflow hold instead (placing it first
        if absent); only that placement is a change.
     4. stopClear: HDEL rule.
-    Only holds whose effect is 'pause' (or absent) cover queues; 'shadow' and 'probe' holds are
-    recorded and audited under their own event names.
+    Only holds whose effect is 'pause' (or absent) cover anything; 'shadow', 'probe' and
+    'throttle' holds are recorded and audited under their own event names. A hold with
+    `providers` covers 'queue:provider' targets in KEYS[8] instead of whole queues in KEYS[2].
 
-  Returns JSON { now, changes: [{ event, hold, by, reason, paused: [queue], resumed: [queue], auditId }] }
-  event: hold-added | hold-released | would-pause | would-resume | probe-started | probe-ended
+  Returns JSON { now, changes: [{ event, hold, by, reason, paused: [target], resumed: [target], auditId }] }
+  (a target is a queue, or 'queue:provider' for a provider hold)
+  event: hold-added | hold-released | would-pause | would-resume | probe-started | probe-ended |
+         throttle-started | throttle-ended
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local req = cjson.decode(ARGV[1])
-local HOLDS, COVERED, AUDIT, CHANGED, CLEAR, INDEX, OVERFLOW = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local HOLDS, COVERED, AUDIT, CHANGED, CLEAR, INDEX, OVERFLOW, PROVIDERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local overflow = req.overflow
 
 local EVENTS = {
   pause = { 'hold-added', 'hold-released' },
   shadow = { 'would-pause', 'would-resume' },
   probe = { 'probe-started', 'probe-ended' },
+  throttle = { 'throttle-started', 'throttle-ended' },
 }
 
 local configured = {}
@@ -73,39 +78,54 @@ local function scopeOf(hold)
   return hold.scope
 end
 
+-- The hash a hold counts in and the fields it covers there: whole queues, or 'queue:provider'.
+local function coverage(hold)
+  local queues = {}
+  for _, q in ipairs(scopeOf(hold)) do
+    if configured[q] then table.insert(queues, q) end
+  end
+  if type(hold.providers) ~= 'table' or #hold.providers == 0 then return COVERED, queues end
+  local targets = {}
+  for _, q in ipairs(queues) do
+    for _, p in ipairs(hold.providers) do table.insert(targets, q .. ':' .. p) end
+  end
+  return PROVIDERS, targets
+end
+
 -- Rebuild the derived counts when they were counted for other queues (or never).
 local basis = cjson.encode(req.queues)
 if redis.call('HGET', INDEX, 'queues') ~= basis then
-  local covered, alerts = {}, 0
+  local counted = { [COVERED] = {}, [PROVIDERS] = {} }
+  local alerts = 0
   for _, raw in ipairs(redis.call('HVALS', HOLDS)) do
     local h = cjson.decode(raw)
     if effect(h) == 'pause' then
-      for _, q in ipairs(scopeOf(h)) do
-        if configured[q] then covered[q] = (covered[q] or 0) + 1 end
-      end
+      local hash, targets = coverage(h)
+      for _, target in ipairs(targets) do counted[hash][target] = (counted[hash][target] or 0) + 1 end
     end
     if countsAsAlert(h) then alerts = alerts + 1 end
   end
-  redis.call('DEL', COVERED)
-  for q, n in pairs(covered) do redis.call('HSET', COVERED, q, n) end
+  for hash, counts in pairs(counted) do
+    redis.call('DEL', hash)
+    for target, n in pairs(counts) do redis.call('HSET', hash, target, n) end
+  end
   redis.call('HSET', INDEX, 'queues', basis, 'alerts', alerts)
 end
 
 local changes = {}
 local changed = false
 
--- Moves the hold's queues' counts by delta; returns the queues that went from 0 to 1 / 1 to 0.
+-- Moves the hold's targets' counts by delta; returns the targets that went from 0 to 1 / 1 to 0.
 local function cover(hold, delta)
   local paused, resumed = {}, {}
   if effect(hold) ~= 'pause' then return paused, resumed end
-  for _, q in ipairs(scopeOf(hold)) do
-    if configured[q] then
-      local n = redis.call('HINCRBY', COVERED, q, delta)
-      if delta > 0 and n == 1 then table.insert(paused, q) end
-      if n <= 0 then
-        redis.call('HDEL', COVERED, q)
-        if delta < 0 then table.insert(resumed, q) end
-      end
+  local hash, targets = coverage(hold)
+  for _, target in ipairs(targets) do
+    local n = redis.call('HINCRBY', hash, target, delta)
+    if delta > 0 and n == 1 then table.insert(paused, target) end
+    if n <= 0 then
+      redis.call('HDEL', hash, target)
+      if delta < 0 then table.insert(resumed, target) end
     end
   end
   return paused, resumed

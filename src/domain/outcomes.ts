@@ -1,0 +1,116 @@
+/**
+ * Call outcomes and the rules that read them. A guarded worker reports, per provider, calls,
+ * failures and calls slower than each slow_call_ms it knows of; callguard counts them per rule
+ * in the rule's own minute buckets under counter names `<rule>#calls`, `<rule>#failures` and
+ * `<rule>#slow` (rule names cannot contain '#'), next to the rule's error count `<rule>`.
+ */
+import type { Rule } from './types.js';
+
+/** What one provider's calls did since the last flush; `slow` maps slow_call_ms → calls at least that slow. */
+export interface ProviderOutcomes {
+  calls: number;
+  failures: number;
+  slow?: Record<string, number>;
+}
+
+export type OutcomePart = 'calls' | 'failures' | 'slow';
+
+/** A named count with a window: a rule's error count or one of its outcome counts. */
+export interface Counted {
+  name: string;
+  windowMinutes: number;
+}
+
+export function outcomeCounter(rule: string, part: OutcomePart): string {
+  return `${rule}#${part}`;
+}
+
+export function readsOutcomes(rule: Rule): boolean {
+  return rule.failureRate !== undefined || rule.slowCallRate !== undefined;
+}
+
+/** Every count the rules need read: each rule's errors, and the outcome counts of rate rules. */
+export function countersOf(rules: Rule[]): Counted[] {
+  return rules.flatMap((r) => [
+    { name: r.name, windowMinutes: r.windowMinutes },
+    ...(readsOutcomes(r)
+      ? (['calls', 'failures', 'slow'] as const).map((p) => ({ name: outcomeCounter(r.name, p), windowMinutes: r.windowMinutes }))
+      : []),
+  ]);
+}
+
+/** The slow_call_ms thresholds a worker must measure for a provider (sorted, distinct). */
+export function slowThresholds(rules: Rule[], provider: string): number[] {
+  const ms = rules.flatMap((r) => (r.slowCallMs !== undefined && r.providers?.includes(provider) ? [r.slowCallMs] : []));
+  return [...new Set(ms)].sort((a, b) => a - b);
+}
+
+/**
+ * Turns one report's provider outcomes into counts per rule counter: a rule adds up the outcomes
+ * of all its providers. Outcomes of providers no rule reads count nowhere.
+ */
+export function outcomeCounts(rules: Rule[], outcomes: Record<string, ProviderOutcomes>): Array<[Counted, number]> {
+  const out: Array<[Counted, number]> = [];
+  for (const rule of rules) {
+    if (!readsOutcomes(rule)) continue;
+    const mine = (rule.providers ?? []).flatMap((p) => (outcomes[p] ? [outcomes[p]] : []));
+    const sum = (f: (o: ProviderOutcomes) => number) => mine.reduce((n, o) => n + f(o), 0);
+    const parts: Record<OutcomePart, number> = {
+      calls: sum((o) => o.calls),
+      failures: sum((o) => o.failures),
+      slow: rule.slowCallMs === undefined ? 0 : sum((o) => o.slow?.[String(rule.slowCallMs)] ?? 0),
+    };
+    // All three, zeros too: the recording script then returns every window sum verdict() needs.
+    if (!mine.length) continue;
+    for (const part of ['calls', 'failures', 'slow'] as const) {
+      out.push([{ name: outcomeCounter(rule.name, part), windowMinutes: rule.windowMinutes }, parts[part]]);
+    }
+  }
+  return out;
+}
+
+export interface Verdict {
+  tripped: boolean;
+  /** What the numbers say, for hold reasons and status lines. */
+  summary: string;
+  count: number;
+  calls: number;
+  failures: number;
+  slow: number;
+}
+
+/**
+ * Whether a rule trips on its window's counts: errors at threshold_count, or — with at least
+ * min_calls calls — failures or slow calls at their rate. During a probe few calls run, so the
+ * probe's own allowance stands in for min_calls when it is smaller: a probe that keeps failing
+ * re-holds instead of waiting for calls the probe never lets through.
+ */
+export function verdict(rule: Rule, counts: Record<string, number>, probing = false): Verdict {
+  const count = counts[rule.name] ?? 0;
+  const calls = counts[outcomeCounter(rule.name, 'calls')] ?? 0;
+  const failures = counts[outcomeCounter(rule.name, 'failures')] ?? 0;
+  const slow = counts[outcomeCounter(rule.name, 'slow')] ?? 0;
+  const minCalls = Math.min(rule.minCalls ?? Infinity, probing && rule.probe ? rule.probe.maxPerMinute : Infinity);
+  const window = `in ${rule.windowMinutes} min`;
+  const pct = (n: number) => `${Math.round((n / calls) * 100)} %`;
+  const reasons: string[] = [];
+  if (rule.thresholdCount !== undefined && count >= rule.thresholdCount)
+    reasons.push(`${count} errors ${window} (threshold ${rule.thresholdCount})`);
+  if (calls > 0 && calls >= minCalls) {
+    if (rule.failureRate !== undefined && failures / calls >= rule.failureRate) {
+      reasons.push(`${failures} of ${calls} calls failed ${window} (${pct(failures)}, threshold ${rule.failureRate * 100} %)`);
+    }
+    if (rule.slowCallRate !== undefined && slow / calls >= rule.slowCallRate) {
+      reasons.push(
+        `${slow} of ${calls} calls slower than ${rule.slowCallMs} ms ${window} (${pct(slow)}, threshold ${rule.slowCallRate * 100} %)`,
+      );
+    }
+  }
+  const summary = reasons.length
+    ? reasons.join('; ')
+    : [
+        ...(rule.thresholdCount !== undefined ? [`${count}/${rule.thresholdCount} errors`] : []),
+        ...(readsOutcomes(rule) ? [`${failures} failed and ${slow} slow of ${calls} calls`] : []),
+      ].join(', ') + ` ${window}`;
+  return { tripped: reasons.length > 0, summary, count, calls, failures, slow };
+}
