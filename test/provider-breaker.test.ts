@@ -1,0 +1,249 @@
+/**
+ * One breaker shared by every worker (issue 13's "done when"): one `calls` queue with jobs for two
+ * providers, four guarded workers in two processes, a simulated provider API that fails (or
+ * slows) every twilio call. Real callguard, real BullMQ, real child processes.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Callguard } from '../src/app/callguard.js';
+import { REDIS_URL, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
+
+type Mode = 'ok' | 'fail' | 'slow';
+interface Call {
+  provider: string;
+  job: string;
+  worker: string;
+  start: number;
+  ok: boolean;
+}
+
+/** The providers' API: records every call; a provider's mode says whether it answers, fails or dawdles. */
+class ProviderApi {
+  readonly calls: Call[] = [];
+  readonly mode: Record<string, Mode> = { twilio: 'ok', plivo: 'ok' };
+  private server?: Server;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const q = new URL(req.url!, 'http://x').searchParams;
+      const provider = q.get('provider')!;
+      const mode = this.mode[provider] ?? 'ok';
+      const call: Call = { provider, job: q.get('job')!, worker: q.get('pid')!, start: Date.now(), ok: mode !== 'fail' };
+      this.calls.push(call);
+      const answer = () => res.writeHead(mode === 'fail' ? 503 : 200).end();
+      if (mode === 'slow') setTimeout(answer, 350);
+      else answer();
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    const { port } = this.server.address() as { port: number };
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  of(provider: string, after = 0): Call[] {
+    return this.calls.filter((c) => c.provider === provider && c.start > after);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((r) => this.server?.close(r));
+  }
+}
+
+const WORKERS_PER_PROCESS = 2;
+const CONCURRENCY = 2;
+/** Calls that may already be past their hold check when a hold lands: every worker slot. */
+const SLOTS = 2 * WORKERS_PER_PROCESS * CONCURRENCY;
+
+describe('one breaker shared by every worker, per provider', () => {
+  let cg: Callguard | undefined;
+  let api: ProviderApi | undefined;
+  let dir: string | undefined;
+  const children: ChildProcess[] = [];
+  const closers: Array<() => Promise<unknown>> = [];
+
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+    await Promise.all(
+      children.splice(0).map(
+        (c) =>
+          new Promise<void>((r) => {
+            if (c.exitCode !== null) return r();
+            c.once('exit', () => r());
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+    await stopTestCallguard(cg);
+    await api?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    cg = api = dir = undefined;
+  });
+
+  async function setup(twilioRule: Record<string, unknown>) {
+    const rules = {
+      twilio: { window_minutes: 4, log_patterns: [], providers: ['twilio'], ...twilioRule },
+      plivo: { window_minutes: 4, log_patterns: [], providers: ['plivo'], failure_rate: 0.5, min_calls: 10 },
+    };
+    cg = await startTestCallguard(rules, { CALLGUARD_QUEUES: 'calls', CALLGUARD_AUTO_RESUME_MINUTES: '2' });
+    api = new ProviderApi();
+    await api.start();
+    dir = mkdtempSync(join(tmpdir(), 'cg-breaker-'));
+    writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
+    for (let i = 0; i < 2; i++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/provider-worker.ts'], {
+        env: {
+          ...process.env,
+          REDIS_URL,
+          CALLGUARD_PREFIX: cg.config.prefix,
+          CALLGUARD_RULES: join(dir, 'rules.json'),
+          CALLGUARD_QUEUES: 'calls',
+          CALLGUARD_FLUSH_MS: '50',
+          QUEUE_PREFIX: cg.config.queuePrefix,
+          PROVIDER_URL: api.url,
+          WORKERS: String(WORKERS_PER_PROCESS),
+          CONCURRENCY: String(CONCURRENCY),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      children.push(child);
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+        child.once('exit', (code) => reject(new Error(`worker process exited (${code}) before it was ready`)));
+      });
+    }
+    const queue = new Queue('calls', { connection: { url: REDIS_URL }, prefix: cg.config.queuePrefix });
+    const events = new QueueEvents('calls', { connection: { url: REDIS_URL }, prefix: cg.config.queuePrefix });
+    await events.waitUntilReady();
+    let queuePaused = 0;
+    events.on('paused', () => queuePaused++);
+    closers.push(
+      () => queue.close(),
+      () => events.close(),
+    );
+
+    // 20 jobs a second for each provider; retried (after a failed call) until they succeed.
+    const fed: { twilio: string[]; plivo: string[] } = { twilio: [], plivo: [] };
+    let n = 0;
+    const feed = async () => {
+      n++;
+      const jobs = (['twilio', 'plivo'] as const).flatMap((provider) =>
+        [0, 1].map((k) => ({
+          name: 'call',
+          data: { provider },
+          opts: { jobId: `${provider}-${n}-${k}`, attempts: 50, backoff: { type: 'fixed', delay: 200 } },
+        })),
+      );
+      await queue.addBulk(jobs);
+      for (const j of jobs) fed[j.data.provider].push(j.opts.jobId);
+    };
+    let feeding: NodeJS.Timeout | undefined = setInterval(() => void feed(), 100);
+    const stopFeeding = () => {
+      clearInterval(feeding);
+      feeding = undefined;
+    };
+    closers.push(async () => stopFeeding());
+    return { cg, api, queue, fed, stopFeeding, pausedEvents: () => queuePaused };
+  }
+
+  const holdOf = async (id: string) => (await cg!.ledger.list()).find((h) => h.id === id);
+  const auditEvent = async (event: string, hold: string, after = 0) =>
+    (await cg!.ledger.audit(500)).find((e) => e.event === event && e.hold === hold && e.at > after);
+
+  /**
+   * The trip, the provider hold while the other provider runs, the release and the drain, with
+   * `api.mode.twilio` set to `broken` from the start.
+   */
+  async function tripHoldAndDrain(twilioRule: Record<string, unknown>, broken: Mode) {
+    const s = await setup(twilioRule);
+    s.api.mode.twilio = broken;
+
+    const hold = await waitFor(() => holdOf('rule:twilio'), { what: 'the twilio rule to trip' });
+    expect(hold.providers).toEqual(['twilio']);
+    const tripped = s.api.of('twilio', 0).filter((c) => c.start <= hold.since);
+
+    // Fence: plenty of plivo calls placed well after the hold was visible to every worker.
+    const fence = hold.since + 1000;
+    await waitFor(() => s.api.of('plivo', fence).length >= 40, { timeoutMs: 30_000, what: '40 plivo calls after the hold' });
+    const inFlight = s.api.of('twilio', hold.since).filter((c) => c.start <= fence);
+    expect(s.api.of('twilio', fence)).toEqual([]);
+    expect(inFlight.length).toBeLessThanOrEqual(SLOTS);
+    expect((await holdOf('rule:twilio'))?.since).toBe(hold.since);
+
+    // The healthy provider runs at the rate it is fed: every plivo job fed so far completes.
+    s.stopFeeding();
+    const stoppedAt = Date.now();
+    const plivoFed = [...s.fed.plivo];
+    await waitFor(async () => (await Promise.all(plivoFed.map((id) => s.queue.getJobState(id)))).every((st) => st === 'completed'), {
+      what: 'every plivo job completed while twilio is held',
+    });
+    const plivoDuringHold = s.api.of('plivo', hold.since).length;
+    const stillHeld = (await holdOf('rule:twilio')) !== undefined;
+
+    // Recovery: twilio answers again; the hold is released once the rule has been clear for the delay.
+    s.api.mode.twilio = 'ok';
+    const released = await waitFor(() => auditEvent('hold-released', 'rule:twilio'), { timeoutMs: 40_000, what: 'the hold released' });
+    expect(released.resumed).toEqual(['calls:twilio']);
+    const total = s.fed.twilio.length + s.fed.plivo.length;
+    await waitFor(async () => (await s.queue.getCompletedCount()) === total, { timeoutMs: 40_000, what: `all ${total} jobs completed` });
+
+    // Jobs in = jobs out, each placed successfully exactly once; the queue itself was never paused.
+    expect(await s.queue.getFailedCount()).toBe(0);
+    const okCalls = new Map<string, number>();
+    for (const c of s.api.calls.filter((c) => c.ok)) okCalls.set(c.job, (okCalls.get(c.job) ?? 0) + 1);
+    expect([...okCalls.keys()].sort()).toEqual([...s.fed.twilio, ...s.fed.plivo].sort());
+    expect([...okCalls.values()].every((k) => k === 1)).toBe(true);
+    expect(s.pausedEvents()).toBe(0);
+    expect(await s.queue.isPaused()).toBe(false);
+    const audit = await cg!.ledger.audit(500);
+    expect(audit.flatMap((e) => e.paused)).not.toContain('calls');
+    const afterRelease = s.api.of('twilio', released.at);
+    const plivo = s.api.of('plivo');
+    const perSecond = (from: number, to: number) =>
+      Math.round((plivo.filter((c) => c.start > from && c.start <= to).length / (to - from)) * 10_000) / 10;
+    const figures = {
+      plivoPerSecondBeforeHold: perSecond(plivo[0]!.start, hold.since),
+      plivoPerSecondWhileHeld: perSecond(hold.since, stoppedAt),
+      trippedAfterCalls: tripped.length,
+      inFlightAtHold: inFlight.length,
+      plivoCallsWhileHeld: plivoDuringHold,
+      heldUntilPlivoDrained: stillHeld,
+      firstTwilioCallAfterReleaseMs: afterRelease.length ? afterRelease[0]!.start - released.at : null,
+      jobs: total,
+    };
+    console.log(`shared breaker (${broken}): ${JSON.stringify(figures)}`);
+    return { ...s, hold, released };
+  }
+
+  it('when one provider fails every call, then a failure-rate rule holds only its jobs, the other provider keeps running, and the held jobs drain after recovery', async () => {
+    await tripHoldAndDrain({ failure_rate: 0.5, min_calls: 10 }, 'fail');
+  });
+
+  it('when one provider answers slowly, then a slow-call rule holds only its jobs and the held jobs drain after recovery', async () => {
+    await tripHoldAndDrain({ slow_call_ms: 200, slow_call_rate: 0.5, min_calls: 10 }, 'slow');
+  });
+
+  it('when the provider recovers under a probe, then at most max_per_minute of its calls run in any minute across both processes', async () => {
+    const max = 5;
+    const { api, released } = await tripHoldAndDrain(
+      { failure_rate: 0.5, min_calls: 10, probe: { minutes: 3, max_per_minute: max } },
+      'fail',
+    );
+    const started = await waitFor(() => auditEvent('probe-started', 'rule:twilio', 0), { what: 'the probe' });
+    const ended = await waitFor(() => auditEvent('probe-ended', 'rule:twilio', 0), { timeoutMs: 30_000, what: 'the probe to end' });
+    expect(started.at).toBeGreaterThanOrEqual(released.at);
+    const during = api.of('twilio', started.at).filter((c) => c.start < ended.at);
+    expect(during.length).toBeGreaterThan(0);
+    // Any `max + 1` calls in a row span at least a minute (1 s here), give or take the trip from the guard to the API.
+    const minute = cg!.config.minuteMs;
+    const spans = during.slice(max).map((c, i) => c.start - during[i]!.start);
+    expect(Math.min(...spans)).toBeGreaterThanOrEqual(minute - 100);
+    console.log(
+      `probe: ${during.length} twilio calls in ${ended.at - started.at} ms at most ${max} per ${minute} ms; shortest span of ${max + 1} calls ${Math.min(...spans)} ms`,
+    );
+  });
+});
