@@ -201,6 +201,11 @@ describe('one breaker shared by every worker, per provider', () => {
     expect(await s.queue.isPaused()).toBe(false);
     const audit = await cg!.ledger.audit(500);
     expect(audit.flatMap((e) => e.paused)).not.toContain('calls');
+    // Held jobs wait parked, not cycling: a job that arrived while held is fetched to be parked, then to run.
+    const heldJobs = (await Promise.all(s.fed.twilio.map((id) => s.queue.getJob(id)))).filter((j) => j!.timestamp > fence);
+    const fetches = heldJobs.map((j) => j!.attemptsStarted);
+    expect(heldJobs.length).toBeGreaterThan(0);
+    expect(Math.max(...fetches)).toBeLessThanOrEqual(3);
     const afterRelease = s.api.of('twilio', released.at);
     const plivo = s.api.of('plivo');
     const perSecond = (from: number, to: number) =>
@@ -214,6 +219,8 @@ describe('one breaker shared by every worker, per provider', () => {
       heldUntilPlivoDrained: stillHeld,
       firstTwilioCallAfterReleaseMs: afterRelease.length ? afterRelease[0]!.start - released.at : null,
       jobs: total,
+      heldJobs: heldJobs.length,
+      mostFetchesOfAHeldJob: Math.max(...fetches),
     };
     console.log(`shared breaker (${broken}): ${JSON.stringify(figures)}`);
     return { ...s, hold, released };
@@ -244,6 +251,31 @@ describe('one breaker shared by every worker, per provider', () => {
     expect(Math.min(...spans)).toBeGreaterThanOrEqual(minute - 100);
     console.log(
       `probe: ${during.length} twilio calls in ${ended.at - started.at} ms at most ${max} per ${minute} ms; shortest span of ${max + 1} calls ${Math.min(...spans)} ms`,
+    );
+  });
+  it('when a rule throttles on trip, then the failing provider runs at most max_per_minute calls a minute across both processes and the others at full speed', async () => {
+    const max = 4;
+    const s = await setup({ failure_rate: 0.5, min_calls: 10, on_trip: { max_per_minute: max } });
+    s.api.mode.twilio = 'fail';
+    const started = await waitFor(() => auditEvent('throttle-started', 'rule:twilio'), { what: 'the throttle' });
+    // Calls checked before the limit was written may still start; from half a second on, the limit holds.
+    const from = started.at + 500;
+    await waitFor(() => s.api.of('twilio', from).length >= 3 * max + 1, { timeoutMs: 30_000, what: 'throttled twilio calls' });
+    s.stopFeeding();
+    const during = s.api.of('twilio', from);
+    const spans = during.slice(max).map((c, i) => c.start - during[i]!.start);
+    expect(Math.min(...spans)).toBeGreaterThanOrEqual(cg!.config.minuteMs - 100);
+    const plivoWhileThrottled = s.api.of('plivo', from).filter((c) => c.start <= during.at(-1)!.start).length;
+    expect(plivoWhileThrottled).toBeGreaterThan(during.length);
+
+    s.api.mode.twilio = 'ok';
+    await waitFor(() => auditEvent('throttle-ended', 'rule:twilio'), { timeoutMs: 40_000, what: 'the throttle to end' });
+    const total = s.fed.twilio.length + s.fed.plivo.length;
+    await waitFor(async () => (await s.queue.getCompletedCount()) === total, { timeoutMs: 40_000, what: `all ${total} jobs completed` });
+    expect(await s.queue.getFailedCount()).toBe(0);
+    expect(s.pausedEvents()).toBe(0);
+    console.log(
+      `throttle: ${during.length} twilio calls at most ${max} per ${cg!.config.minuteMs} ms (shortest span of ${max + 1}: ${Math.min(...spans)} ms); ${plivoWhileThrottled} plivo calls meanwhile`,
     );
   });
 });

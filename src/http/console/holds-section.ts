@@ -25,7 +25,7 @@ export function holdsSection(holds: Hold[], rules: RuleRow[], autoResumeMinutes:
 <th scope="row"><code>${esc(h.id)}</code></th>
 <td data-label="Kind">${esc(h.kind)}</td>
 <td data-label="Effect"><span class="state state-${effectOf(h) === 'pause' ? 'tripped' : 'counting'}">${esc(effectOf(h))}</span>${h.kind === 'rule' && h.maxPerMinute !== undefined ? ` <span class="muted">${h.maxPerMinute}/min</span>` : ''}</td>
-<td data-label="Scope">${esc(scopeText(h.scope))}</td>
+<td data-label="Scope">${esc(scopeText(h.scope))}${h.providers?.length ? `<br><span class="muted">only ${esc(h.providers.join(', '))}</span>` : ''}</td>
 <td data-label="Reason">${esc(h.reason)}</td>
 <td data-label="By">${esc(h.by)}</td>
 <td data-label="Since">${time(h.since)}</td>
