@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { Counters } from '../store/counters.js';
 import { effectOf, parseTarget } from '../domain/hold.js';
 import { readsOutcomes, verdict } from '../domain/outcomes.js';
-import type { HoldChange, HoldLedger } from '../store/holds.js';
+import { HOLD_CHANGE_EVENTS, type HoldChange, type HoldLedger } from '../store/holds.js';
 import type { HoldKind, Rule } from '../domain/types.js';
 import { JOB } from '../jobs/contract.js';
 import { SLACK_ACTION_JOB } from '../jobs/slack-action.js';
@@ -19,18 +19,8 @@ export interface MetricsDeps {
   minuteMs: number;
 }
 
-// `satisfies Record<…>` makes the compiler fail when a kind or event is added and not listed here.
+// `satisfies Record<…>` makes the compiler fail when a kind is added and not listed here.
 const HOLD_KINDS = Object.keys({ rule: 1, alert: 1, manual: 1 } satisfies Record<HoldKind, 1>);
-const CHANGE_EVENTS = Object.keys({
-  'hold-added': 1,
-  'hold-released': 1,
-  'would-pause': 1,
-  'would-resume': 1,
-  'probe-started': 1,
-  'probe-ended': 1,
-  'throttle-started': 1,
-  'throttle-ended': 1,
-} satisfies Record<HoldChange['event'], 1>);
 const EVENT_JOBS = [...Object.values(JOB), SLACK_ACTION_JOB];
 const EVENTS_BACKLOG_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
@@ -186,7 +176,7 @@ export class Metrics {
       labelNames: ['event', 'cause'],
       registers,
     });
-    for (const event of CHANGE_EVENTS) for (const cause of HOLD_KINDS) this.transitions.inc({ event, cause }, 0);
+    for (const event of HOLD_CHANGE_EVENTS) for (const cause of HOLD_KINDS) this.transitions.inc({ event, cause }, 0);
     this.evaluations = new Histogram({
       name: 'callguard_evaluator_duration_seconds',
       help: 'Time to evaluate rules: kind full (the scheduled tick) or fast (right after counting).',

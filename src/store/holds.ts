@@ -3,16 +3,20 @@ import { overflowHold, type Hold, type NewHold } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
 
+/** The audit events of hold changes, by effect: placed, then lifted (change-holds-8.lua's EVENTS). */
+export const HOLD_CHANGE_EVENTS = [
+  'hold-added',
+  'hold-released',
+  'would-pause',
+  'would-resume',
+  'probe-started',
+  'probe-ended',
+  'throttle-started',
+  'throttle-ended',
+] as const;
+
 export interface HoldChange {
-  event:
-    | 'hold-added'
-    | 'hold-released'
-    | 'would-pause'
-    | 'would-resume'
-    | 'probe-started'
-    | 'probe-ended'
-    | 'throttle-started'
-    | 'throttle-ended';
+  event: (typeof HOLD_CHANGE_EVENTS)[number];
   hold: Hold;
   /** Who made the change and why (for a release: the releaser, not the hold's author). */
   by: string;
@@ -212,16 +216,7 @@ export class HoldLedger {
   }
 }
 
-const CHANGE_EVENTS: ReadonlySet<string> = new Set<HoldChange['event']>([
-  'hold-added',
-  'hold-released',
-  'would-pause',
-  'would-resume',
-  'probe-started',
-  'probe-ended',
-  'throttle-started',
-  'throttle-ended',
-]);
+const CHANGE_EVENTS: ReadonlySet<string> = new Set(HOLD_CHANGE_EVENTS);
 
 /** The hold change an audit entry records, or undefined for entries that are not hold changes (drift, lost state). */
 export function changeOf(e: AuditEntry): HoldChange | undefined {

@@ -4,6 +4,7 @@
  * `.meta({ id })` names a component of the document.
  */
 import { z } from 'zod';
+import { HOLD_CHANGE_EVENTS } from '../../store/holds.js';
 
 const isoOrNull = z.iso.datetime().nullable();
 const counts = z.record(z.string(), z.number().int().min(0));
@@ -31,12 +32,9 @@ export const holdViewSchema = z
       .enum(['pause', 'shadow', 'probe', 'throttle'])
       .meta({ description: 'shadow holds pause nothing; probe and throttle holds let calls run at max_per_minute' }),
     scope: scopeViewSchema,
-    providers: z
-      .array(z.string())
-      .optional()
-      .meta({
-        description: 'Set: the hold covers only these providers’ jobs in its queues (guarded workers hold them back; the queues run).',
-      }),
+    providers: z.array(z.string()).optional().meta({
+      description: 'Set: the hold covers only these providers’ jobs in its queues (guarded workers hold them back; the queues run).',
+    }),
     by: z.string().meta({
       description:
         'callguard for rules, the sending principal for alerts (alert:<source> on holds from before principals were recorded), the principal for people',
@@ -61,18 +59,7 @@ export type HoldView = z.infer<typeof holdViewSchema>;
 export const auditEntryViewSchema = z
   .object({
     id: z.string(),
-    event: z.string().meta({
-      examples: [
-        'hold-added',
-        'hold-released',
-        'would-pause',
-        'would-resume',
-        'probe-started',
-        'probe-ended',
-        'throttle-started',
-        'throttle-ended',
-      ],
-    }),
+    event: z.string().meta({ examples: [...HOLD_CHANGE_EVENTS, 'drift-repaired', 'state-lost'] }),
     hold: z.string().nullable(),
     kind: z.string().nullable(),
     by: z.string(),
