@@ -112,22 +112,28 @@ export function decide(input: DecideInput): Decision {
   return decision;
 }
 
-function ruleHold(rule: Rule, v: Verdict, effect: TripEffect, afterProbe = false): Omit<RuleHold, 'since'> {
-  const what = `${rule.name}: ${v.summary}`;
-  const throttle = effect === 'throttle' ? `; throttled to ${rule.onTrip!.maxPerMinute} jobs per minute` : '';
+/** What every hold of a rule carries: its id, scope, providers, threshold and window. */
+function ruleHoldBase(rule: Rule, reason: string) {
   return {
     id: ruleHoldId(rule.name),
-    kind: 'rule',
+    kind: 'rule' as const,
     scope: rule.queues,
     ...(rule.providers ? { providers: rule.providers } : {}),
     by: SYSTEM_ACTOR,
-    reason: `${what}${afterProbe ? '; tripped again during the probe' : ''}${throttle}`,
-    ...(afterProbe ? { afterProbe } : {}),
+    reason,
     rule: rule.name,
-    count: v.count,
     ...(rule.thresholdCount !== undefined ? { threshold: rule.thresholdCount } : {}),
-    ...(v.calls ? { calls: v.calls, failures: v.failures, slow: v.slow } : {}),
     windowMinutes: rule.windowMinutes,
+  };
+}
+
+function ruleHold(rule: Rule, v: Verdict, effect: TripEffect, afterProbe = false): Omit<RuleHold, 'since'> {
+  const throttle = effect === 'throttle' ? `; throttled to ${rule.onTrip!.maxPerMinute} jobs per minute` : '';
+  return {
+    ...ruleHoldBase(rule, `${rule.name}: ${v.summary}${afterProbe ? '; tripped again during the probe' : ''}${throttle}`),
+    ...(afterProbe ? { afterProbe } : {}),
+    count: v.count,
+    ...(v.calls ? { calls: v.calls, failures: v.failures, slow: v.slow } : {}),
     ...(effect !== 'pause' ? { effect } : {}),
     ...(effect === 'throttle' ? { maxPerMinute: rule.onTrip!.maxPerMinute } : {}),
   };
@@ -136,15 +142,7 @@ function ruleHold(rule: Rule, v: Verdict, effect: TripEffect, afterProbe = false
 function probeHold(rule: Rule, now: number, minuteMs: number): Omit<RuleHold, 'since'> {
   const { minutes, maxPerMinute } = rule.probe!;
   return {
-    id: ruleHoldId(rule.name),
-    kind: 'rule',
-    scope: rule.queues,
-    ...(rule.providers ? { providers: rule.providers } : {}),
-    by: SYSTEM_ACTOR,
-    reason: `${rule.name} cleared; probing with at most ${maxPerMinute} jobs per minute for ${minutes} min`,
-    rule: rule.name,
-    ...(rule.thresholdCount !== undefined ? { threshold: rule.thresholdCount } : {}),
-    windowMinutes: rule.windowMinutes,
+    ...ruleHoldBase(rule, `${rule.name} cleared; probing with at most ${maxPerMinute} jobs per minute for ${minutes} min`),
     effect: 'probe',
     maxPerMinute,
     until: now + minutes * minuteMs,
