@@ -3,28 +3,14 @@
  * callguard and HTTP server. test/support/global-setup.ts installs Chromium when it is missing (as
  * root) or stops the run with the command to run: this test never skips.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { UI_TIMEOUT_MS, useChromium } from './support/chromium.js';
 import { ticks } from './support/fences.js';
-import { request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
+import { request, tokenOf, USERS, type TestHttp } from './support/http.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--disable-quic',
-  '--no-first-run',
-];
 const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'] } };
 const SCREENSHOT = '/tmp/board.png';
-const UI_TIMEOUT_MS = 10_000;
 
 type Who = 'admin' | 'viewer';
 
@@ -109,39 +95,10 @@ async function queueAction(page: Page, queue: string, label: 'Pause' | 'Resume')
 const isPaused = (t: TestHttp, queue: string) => t.cg.dispatch.get(queue)!.isPaused();
 
 describe('Bull Board in Chromium', () => {
-  let context: BrowserContext;
-  let profile: string | undefined;
+  const browser = useChromium(RULES, { CALLGUARD_QUEUES: 'calls,sms' });
   let t: TestHttp;
   let page: Page;
-
-  beforeAll(async () => {
-    // Each test fails in beforeEach instead, so a missing Chromium shows as failures, never as skips.
-    if (!existsSync(CHROMIUM)) return;
-    profile = mkdtempSync(join(tmpdir(), 'callguard-chromium-'));
-    // launch() refuses a user-data-dir argument; a persistent context is how Playwright takes one.
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: ARGS, headless: true, timeout: 15_000 });
-  });
-  afterAll(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
-  });
-
-  beforeEach(async () => {
-    expect(
-      existsSync(CHROMIUM),
-      `Chromium is not installed at ${CHROMIUM}. Install it with \`apt-get install chromium\` (.ci/run does); this test must not be skipped.`,
-    ).toBe(true);
-    t = await startTestHttp(RULES, { CALLGUARD_QUEUES: 'calls,sms' });
-    await context.clearCookies();
-    page = await context.newPage();
-    page.setDefaultTimeout(UI_TIMEOUT_MS);
-    // The board's page links a web font; nothing but callguard is reached, so the test needs no network.
-    await page.route('**/*', (route) => (route.request().url().startsWith(`${t.url}/`) ? route.continue() : route.abort()));
-  });
-  afterEach(async () => {
-    await page?.close();
-    await stopTestHttp(t);
-  });
+  beforeEach(() => void ({ t, page } = browser));
 
   it('when a viewer opens the board, then sign-in comes first, a wrong secret is refused, and the board is read-only', async () => {
     await page.goto(`${t.url}/admin/queues`);
