@@ -263,7 +263,15 @@ describe('error-report contract: outcomes', () => {
 
 describe('the error-report handler with outcomes', () => {
   it("counts a report's outcomes into each rate rule's counters once, even when the same job id runs again", async () => {
-    const c = await start({}, true);
+    const lag = {
+      slow_call_ms: 300,
+      slow_call_rate: 0.9,
+      min_calls: 1000,
+      providers: ['twilio'],
+      window_minutes: 5,
+      log_patterns: ['twilio lagging'],
+    };
+    const c = (cg = await startTestCallguard({ ...RULES, lag }, { CALLGUARD_QUEUES: 'calls' }));
     const data = {
       counts: { voice: 2 },
       outcomes: {
@@ -274,7 +282,17 @@ describe('the error-report handler with outcomes', () => {
     };
     await c.events.add('error-report', data, { jobId: 'outcomes-1' });
     expect(await finished(c.events, 'outcomes-1')).toMatchObject({ counted: { voice: 2 } });
-    const expected = { voice: 2, 'voice#calls': 7, 'voice#failures': 4, 'voice#slow': 0 };
+    // voice reads twilio and plivo and no slow calls; lag reads twilio's calls slower than 300 ms.
+    const expected = {
+      voice: 2,
+      'voice#calls': 7,
+      'voice#failures': 4,
+      'voice#slow': 0,
+      lag: 0,
+      'lag#calls': 4,
+      'lag#failures': 1,
+      'lag#slow': 2,
+    };
     expect((await c.counters.sums()).counts).toEqual(expected);
 
     // The job removed and sent again with the same id (a reporter's resend): counted before, so nothing is added.
