@@ -119,8 +119,9 @@ export function createGuardedWorker<D = unknown, R = unknown>(
     }
     await moveToDelayed(job, token, parkMs);
     try {
-      const [provider, queue] = await Promise.all([client.hexists(keys.coveredProviders, target), client.hexists(keys.covered, queueName)]);
-      if (provider === 0 && queue === 0) {
+      // Whether the queue is held does not matter: a promoted job waits behind the queue's pause,
+      // while one left delayed is in no parked set (the release forgot it) and would wait out parkMs.
+      if ((await client.hexists(keys.coveredProviders, target)) === 0) {
         await job.promote().catch(() => undefined); // promoted by the release already
         await parked.forget(target, [job.id!]);
       }

@@ -3,6 +3,7 @@ import type { Queue } from 'bullmq';
 import { withTimeout } from '../domain/timeout.js';
 import type { ErrorSink } from '../domain/types.js';
 import type { ProviderOutcomes } from '../domain/outcomes.js';
+import { PROVIDER_NAME } from '../domain/rules.js';
 import { JOB } from '../jobs/contract.js';
 
 export interface ReporterOptions {
@@ -106,7 +107,8 @@ export class Reporter implements ErrorSink {
    * slow_call_ms thresholds the rules set for it) it reached. Coalesced like errors.
    */
   outcome(provider: string, failed: boolean, durationMs: number, slowMs: readonly number[] = []): void {
-    if (typeof provider !== 'string' || !provider) {
+    // The error-report contract refuses a batch with a bad provider name, errors and all.
+    if (typeof provider !== 'string' || !PROVIDER_NAME.test(provider)) {
       this.stat.dropped += 1;
       return;
     }

@@ -93,17 +93,17 @@ export function verdict(rule: Rule, counts: Record<string, number>, probing = fa
   const minCalls = Math.min(rule.minCalls ?? Infinity, probing && rule.probe ? rule.probe.maxPerMinute : Infinity);
   const window = `in ${rule.windowMinutes} min`;
   const pct = (n: number) => `${Math.round((n / calls) * 100)} %`;
+  // 0.29 * 100 is 28.999999999999996 in floating point; a tenth of a percent is as fine as rates go.
+  const threshold = (rate: number) => `threshold ${Math.round(rate * 1000) / 10} %`;
   const reasons: string[] = [];
   if (rule.thresholdCount !== undefined && count >= rule.thresholdCount)
     reasons.push(`${count} errors ${window} (threshold ${rule.thresholdCount})`);
   if (calls > 0 && calls >= minCalls) {
     if (rule.failureRate !== undefined && failures / calls >= rule.failureRate) {
-      reasons.push(`${failures} of ${calls} calls failed ${window} (${pct(failures)}, threshold ${rule.failureRate * 100} %)`);
+      reasons.push(`${failures} of ${calls} calls failed ${window} (${pct(failures)}, ${threshold(rule.failureRate)})`);
     }
     if (rule.slowCallRate !== undefined && slow / calls >= rule.slowCallRate) {
-      reasons.push(
-        `${slow} of ${calls} calls slower than ${rule.slowCallMs} ms ${window} (${pct(slow)}, threshold ${rule.slowCallRate * 100} %)`,
-      );
+      reasons.push(`${slow} of ${calls} calls slower than ${rule.slowCallMs} ms ${window} (${pct(slow)}, ${threshold(rule.slowCallRate)})`);
     }
   }
   const summary = reasons.length

@@ -1,0 +1,422 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Callguard } from '../src/app/callguard.js';
+import { createGuardedWorker } from '../src/client/guarded-worker.js';
+import type { NewHold } from '../src/domain/hold.js';
+import { errorReportSchema } from '../src/jobs/contract.js';
+import { HoldLedger } from '../src/store/holds.js';
+import { ParkedJobs } from '../src/store/parked.js';
+import { withScripts, type CallguardRedis } from '../src/store/redis.js';
+import { finished } from './support/fences.js';
+import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
+
+const RULES = {
+  voice: { failure_rate: 0.5, min_calls: 1000, providers: ['twilio', 'plivo'], window_minutes: 5, log_patterns: ['voice provider down'] },
+};
+
+let cg: Callguard | undefined;
+const closers: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+  await stopTestCallguard(cg);
+  cg = undefined;
+});
+
+async function start(env: Record<string, string> = {}, worker = false): Promise<Callguard> {
+  cg = await startTestCallguard(RULES, { CALLGUARD_QUEUES: 'calls,sms', ...env }, { worker });
+  return cg;
+}
+
+const manual = (id: string, scope: string[] | 'all', providers?: string[]): NewHold => ({
+  id,
+  kind: 'manual',
+  scope,
+  ...(providers ? { providers } : {}),
+  by: 'ops',
+  reason: 'test',
+});
+const released = (id: string) => ({ release: [{ id, by: 'ops', reason: 'done' }] });
+const hash = (c: Callguard, key: string) => c.redis.hgetall(key);
+
+describe('hold-change script with providers', () => {
+  it('counts provider holds per queue:provider, apart from whole queues, and reports the targets it paused and resumed', async () => {
+    const c = await start();
+    const first = await c.ledger.change({ add: [manual('manual:a', ['calls'], ['twilio'])] });
+    expect(first.changes.map((ch) => [ch.event, ch.paused, ch.resumed])).toEqual([['hold-added', ['calls:twilio'], []]]);
+    expect(await hash(c, c.keys.coveredProviders)).toEqual({ 'calls:twilio': '1' });
+    expect(await hash(c, c.keys.covered)).toEqual({});
+
+    const second = await c.ledger.change({ add: [manual('manual:b', 'all', ['twilio', 'plivo'])] });
+    expect(second.changes[0]!.paused.sort()).toEqual(['calls:plivo', 'sms:plivo', 'sms:twilio']);
+    expect(await hash(c, c.keys.coveredProviders)).toEqual({
+      'calls:twilio': '2',
+      'calls:plivo': '1',
+      'sms:twilio': '1',
+      'sms:plivo': '1',
+    });
+    expect(await c.ledger.coveredProviders()).toEqual(new Set(['calls:twilio', 'calls:plivo', 'sms:twilio', 'sms:plivo']));
+
+    // A whole-queue hold counts in `covered` only, and leaves the provider counts alone.
+    const whole = await c.ledger.change({ add: [manual('manual:q', ['sms'])] });
+    expect(whole.changes[0]!.paused).toEqual(['sms']);
+    expect(await hash(c, c.keys.covered)).toEqual({ sms: '1' });
+    expect(Object.keys(await hash(c, c.keys.coveredProviders))).toHaveLength(4);
+
+    expect((await c.ledger.change(released('manual:b'))).changes[0]!.resumed.sort()).toEqual(['calls:plivo', 'sms:plivo', 'sms:twilio']);
+    expect(await hash(c, c.keys.coveredProviders)).toEqual({ 'calls:twilio': '1' });
+    expect((await c.ledger.change(released('manual:a'))).changes[0]!.resumed).toEqual(['calls:twilio']);
+    expect(await hash(c, c.keys.coveredProviders)).toEqual({});
+    expect(await hash(c, c.keys.covered)).toEqual({ sms: '1' });
+  });
+
+  it('records a throttle on providers under its own events, covering nothing', async () => {
+    const c = await start();
+    const throttle: NewHold = {
+      id: 'rule:voice',
+      kind: 'rule',
+      rule: 'voice',
+      scope: ['calls'],
+      providers: ['twilio'],
+      by: 'callguard',
+      reason: 'throttled',
+      effect: 'throttle',
+      maxPerMinute: 3,
+    };
+    const added = await c.ledger.change({ add: [throttle] });
+    expect(added.changes.map((ch) => [ch.event, ch.paused])).toEqual([['throttle-started', []]]);
+    expect(await hash(c, c.keys.coveredProviders)).toEqual({});
+    const ended = await c.ledger.change(released('rule:voice'));
+    expect(ended.changes.map((ch) => [ch.event, ch.resumed])).toEqual([['throttle-ended', []]]);
+  });
+
+  it('when the configured queues change, recounts provider coverage from the holds (dropping what no hold covers)', async () => {
+    const c = await start();
+    await c.ledger.change({ add: [manual('manual:all', 'all', ['twilio']), manual('manual:q', ['calls'])] });
+    expect(await hash(c, c.keys.coveredProviders)).toEqual({ 'calls:twilio': '1', 'sms:twilio': '1' });
+    // A count no hold stands behind: the recount must not carry it over.
+    await c.redis.hset(c.keys.coveredProviders, 'sms:exotel', '3');
+
+    const wider = new HoldLedger(c.redis, c.keys, ['calls', 'sms', 'email']);
+    const { changes } = await wider.change({ add: [manual('manual:email', ['email'], ['twilio'])] });
+    // Counted already by the recount, so this hold paused nothing new.
+    expect(changes[0]!.paused).toEqual([]);
+    expect(await hash(c, c.keys.coveredProviders)).toEqual({ 'calls:twilio': '1', 'sms:twilio': '1', 'email:twilio': '2' });
+    expect(await hash(c, c.keys.covered)).toEqual({ calls: '1' });
+
+    const gone = await wider.change(released('manual:all'));
+    expect(gone.changes[0]!.resumed.sort()).toEqual(['calls:twilio', 'sms:twilio']);
+    expect(await hash(c, c.keys.coveredProviders)).toEqual({ 'email:twilio': '1' });
+  });
+});
+
+describe('guard script (cgGuard)', () => {
+  const guard = (c: Callguard, queue: string, target: string, client: CallguardRedis = c.redis) =>
+    client.cgGuard(c.keys.covered, c.keys.coveredProviders, c.keys.providerLimits, c.keys.rateLog(target), queue, target, randomUUID());
+
+  it('answers 0 run, 1 queue held, 2 provider held, 3 no room (with the wait)', async () => {
+    const c = await start();
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
+    expect(await guard(c, 'calls', '')).toEqual([0, 0]);
+
+    await c.ledger.change({ add: [manual('manual:p', ['calls'], ['twilio'])] });
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([2, 0]);
+    expect(await guard(c, 'calls', 'calls:plivo')).toEqual([0, 0]);
+    expect(await guard(c, 'sms', 'sms:twilio')).toEqual([0, 0]);
+    expect(await guard(c, 'calls', '')).toEqual([0, 0]);
+
+    await c.ledger.change({ add: [manual('manual:q', ['calls'])] });
+    // The whole queue held comes first, whatever the provider.
+    expect(await guard(c, 'calls', 'calls:plivo')).toEqual([1, 0]);
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([1, 0]);
+    expect(await guard(c, 'calls', '')).toEqual([1, 0]);
+    await c.ledger.change({
+      release: [
+        { id: 'manual:q', by: 'ops', reason: 'done' },
+        { id: 'manual:p', by: 'ops', reason: 'done' },
+      ],
+    });
+
+    const minuteMs = 60_000;
+    await c.ledger.setProviderLimits(new Map([['calls:twilio', 2]]), minuteMs);
+    expect(await c.redis.hgetall(c.keys.providerLimits)).toEqual({ 'calls:twilio': `2/${minuteMs}` });
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
+    const [verdict, waitMs] = await guard(c, 'calls', 'calls:twilio');
+    expect(verdict).toBe(3);
+    expect(waitMs).toBeGreaterThan(0);
+    expect(waitMs).toBeLessThanOrEqual(minuteMs);
+    // Another provider, and jobs without a provider, are not limited.
+    expect(await guard(c, 'calls', 'calls:plivo')).toEqual([0, 0]);
+    expect(await guard(c, 'calls', '')).toEqual([0, 0]);
+    // Replacing the limits drops the ones no longer given.
+    await c.ledger.setProviderLimits(new Map(), minuteMs);
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
+  });
+
+  it('lets exactly N of many concurrent checks through in a minute', async () => {
+    const c = await start();
+    const clients = await connections(c, 4);
+    await c.ledger.setProviderLimits(new Map([['calls:twilio', 5]]), 60_000);
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => guard(c, 'calls', 'calls:twilio', clients[i % clients.length])));
+    expect(answers.filter(([v]) => v === 0)).toHaveLength(5);
+    expect(answers.filter(([v]) => v === 3)).toHaveLength(55);
+  });
+
+  it('never lets more than N through in any sliding minute, and lets N through again as the minute slides', async () => {
+    const c = await start();
+    const clients = await connections(c, 4);
+    const N = 3;
+    const minuteMs = 300;
+    const target = 'calls:twilio';
+    await c.ledger.setProviderLimits(new Map([[target, N]]), minuteMs);
+    const granted: number[] = [];
+    const wanted = 5 * N;
+    const deadline = Date.now() + 30_000;
+    // Eight checkers: half wait as long as the script says before asking again (as guarded
+    // workers do), half keep asking every few ms, so the log is pressed at every instant.
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, i) => {
+        const client = clients[i % clients.length]!;
+        while (granted.length < wanted && Date.now() < deadline) {
+          const [verdict, waitMs, at] = await checkAndRead(c, client, target);
+          if (verdict === 0) granted.push(at!);
+          else expect(verdict).toBe(3);
+          await delay(verdict === 3 && i % 2 ? waitMs : 2);
+        }
+      }),
+    );
+    expect(granted.length, 'granted calls before the deadline').toBeGreaterThanOrEqual(wanted);
+    granted.sort((a, b) => a - b);
+    // Any N+1 consecutive grants span at least a minute: no (t - minute, t] holds more than N.
+    for (let i = N; i < granted.length; i++) expect(granted[i]! - granted[i - N]!).toBeGreaterThanOrEqual(minuteMs);
+  });
+});
+
+interface GuardPipeline {
+  cgGuard(...args: string[]): GuardPipeline;
+  zscore(key: string, member: string): GuardPipeline;
+  exec(): Promise<Array<[Error | null, unknown]>>;
+}
+
+/**
+ * One guard check and, in the same pipeline, the time the log recorded for it if it ran: the
+ * entry leaves the log only a minute after it went in, so the read right behind it finds it.
+ */
+async function checkAndRead(c: Callguard, client: CallguardRedis, target: string): Promise<[number, number, number?]> {
+  const member = randomUUID();
+  const log = c.keys.rateLog(target);
+  const [[err, answer], [, score]] = (await (client.pipeline() as unknown as GuardPipeline)
+    .cgGuard(c.keys.covered, c.keys.coveredProviders, c.keys.providerLimits, log, 'calls', target, member)
+    .zscore(log, member)
+    .exec()) as [[Error | null, [number, number]], [null, string | null]];
+  if (err) throw err;
+  if (answer[0] === 0 && score === null) throw new Error('a call let through is missing from the rate log');
+  return answer[0] === 0 ? [0, 0, Number(score)] : answer;
+}
+
+async function connections(c: Callguard, n: number): Promise<CallguardRedis[]> {
+  const clients = Array.from({ length: n }, () => withScripts(new Redis(c.config.redisUrl)));
+  closers.push(() => Promise.all(clients.map((r) => r.quit())));
+  return clients;
+}
+
+describe('error-report contract: outcomes', () => {
+  it.each([
+    { name: 'outcomes alone', data: { outcomes: { twilio: { calls: 3, failures: 1, slow: { '500': 2 } } } } },
+    { name: 'counts and outcomes', data: { counts: { voice: 2 }, outcomes: { 'plivo.eu-1': { calls: 1, failures: 0 } } } },
+    { name: 'every call failed and slow', data: { outcomes: { twilio: { calls: 2, failures: 2, slow: { '1': 2, '999999999': 2 } } } } },
+  ])('accepts $name', ({ data }) => {
+    expect(errorReportSchema.safeParse(data).success).toBe(true);
+  });
+
+  it.each([
+    {
+      name: 'more failures than calls',
+      data: { outcomes: { twilio: { calls: 2, failures: 3 } } },
+      message: 'failures and slow calls cannot exceed calls',
+    },
+    {
+      name: 'more slow calls than calls',
+      data: { outcomes: { twilio: { calls: 2, failures: 0, slow: { '500': 3 } } } },
+      message: 'cannot exceed calls',
+    },
+    { name: 'empty outcomes', data: { outcomes: {} }, message: 'outcomes is empty' },
+    { name: 'neither counts nor outcomes', data: {}, message: 'counts or outcomes is required' },
+    { name: 'no calls', data: { outcomes: { twilio: { calls: 0, failures: 0 } } }, message: 'calls' },
+    { name: 'a provider name with a colon', data: { outcomes: { 'calls:twilio': { calls: 1, failures: 0 } } }, message: 'provider name' },
+    {
+      name: 'a slow key that is not a whole number',
+      data: { outcomes: { twilio: { calls: 1, failures: 0, slow: { '0.5': 1 } } } },
+      message: 'slow_call_ms',
+    },
+    { name: 'an unknown field', data: { outcomes: { twilio: { calls: 1, failures: 0, retries: 2 } } }, message: 'retries' },
+    { name: 'fractional failures', data: { outcomes: { twilio: { calls: 2, failures: 0.5 } } }, message: 'failures' },
+  ])('refuses $name', ({ data, message }) => {
+    const parsed = errorReportSchema.safeParse(data);
+    expect(parsed.success).toBe(false);
+    expect(JSON.stringify(parsed.error?.issues)).toContain(message);
+  });
+});
+
+describe('the error-report handler with outcomes', () => {
+  it("counts a report's outcomes into each rate rule's counters once, even when the same job id runs again", async () => {
+    const lag = {
+      slow_call_ms: 300,
+      slow_call_rate: 0.9,
+      min_calls: 1000,
+      providers: ['twilio'],
+      window_minutes: 5,
+      log_patterns: ['twilio lagging'],
+    };
+    const c = (cg = await startTestCallguard({ ...RULES, lag }, { CALLGUARD_QUEUES: 'calls' }));
+    const data = {
+      counts: { voice: 2 },
+      outcomes: {
+        twilio: { calls: 4, failures: 1, slow: { '300': 2 } },
+        plivo: { calls: 3, failures: 3 },
+        exotel: { calls: 50, failures: 50 },
+      },
+    };
+    await c.events.add('error-report', data, { jobId: 'outcomes-1' });
+    expect(await finished(c.events, 'outcomes-1')).toMatchObject({ counted: { voice: 2 } });
+    // voice reads twilio and plivo and no slow calls; lag reads twilio's calls slower than 300 ms.
+    const expected = {
+      voice: 2,
+      'voice#calls': 7,
+      'voice#failures': 4,
+      'voice#slow': 0,
+      lag: 0,
+      'lag#calls': 4,
+      'lag#failures': 1,
+      'lag#slow': 2,
+    };
+    expect((await c.counters.sums()).counts).toEqual(expected);
+
+    // The job removed and sent again with the same id (a reporter's resend): counted before, so nothing is added.
+    await (await c.events.getJob('outcomes-1'))!.remove();
+    await c.events.add('error-report', data, { jobId: 'outcomes-1' });
+    expect(await finished(c.events, 'outcomes-1')).toMatchObject({ duplicate: true });
+    expect((await c.counters.sums()).counts).toEqual(expected);
+
+    // A new report adds up in the window.
+    await c.events.add('error-report', { outcomes: { plivo: { calls: 1, failures: 0 } } }, { jobId: 'outcomes-2' });
+    await finished(c.events, 'outcomes-2');
+    expect((await c.counters.sums()).counts).toEqual({ ...expected, 'voice#calls': 8 });
+  });
+
+  it("drops a call whose provider name the contract would refuse, instead of losing the reporter's whole batch", async () => {
+    const c = await start({}, true);
+    c.reporter.report('voice', 2);
+    c.reporter.outcome('Twilio Inc', false, 5);
+    c.reporter.outcome('twilio', true, 5);
+    await c.reporter.flush();
+    const [report] = (await c.events.getJobs(['waiting', 'active', 'completed', 'failed'])).filter((j) => j.name === 'error-report');
+    await finished(c.events, report!.id!);
+    expect((await c.counters.sums()).counts).toEqual({ voice: 2, 'voice#calls': 1, 'voice#failures': 1, 'voice#slow': 0 });
+    expect(c.reporter.stats).toMatchObject({ unsent: 0, dropped: 1, calls: 1 });
+  });
+
+  it('trips a rate rule from the outcomes a reporter sends, holding only its providers', async () => {
+    const c = await startTestCallguard(
+      { voice: { ...RULES.voice, min_calls: 4, slow_call_ms: 300, slow_call_rate: 0.9 } },
+      { CALLGUARD_QUEUES: 'calls,sms' },
+    );
+    cg = c;
+    for (let i = 0; i < 4; i++) c.reporter.outcome(i % 2 ? 'twilio' : 'plivo', i < 2, 10, [300]);
+    await c.reporter.flush();
+    const hold = await waitFor(async () => (await c.ledger.list()).find((h) => h.id === 'rule:voice'), { what: 'rule:voice held' });
+    expect(hold).toMatchObject({ providers: ['twilio', 'plivo'], calls: 4, failures: 2, slow: 0 });
+    expect(hold.reason).toBe('voice: 2 of 4 calls failed in 5 min (50 %, threshold 50 %)');
+    expect(await c.ledger.coveredProviders()).toEqual(new Set(['calls:twilio', 'calls:plivo', 'sms:twilio', 'sms:plivo']));
+    expect(await c.ledger.coveredQueues()).toEqual(new Set());
+  });
+});
+
+describe('a guarded worker under a provider hold', () => {
+  it("parks the held provider's jobs while the others run, never pauses the queue, and runs each parked job once after the release", async () => {
+    const c = await start({ CALLGUARD_QUEUES: 'calls' }, true);
+    const { hold } = await c.control.pause({ by: 'alice', providers: ['twilio'], queues: ['calls'] });
+    const runs: string[] = [];
+    const outcomes: string[] = [];
+    const worker = createGuardedWorker<{ provider: string }>('calls', async (job) => void runs.push(job.id!), {
+      connection: { url: c.config.redisUrl, maxRetriesPerRequest: null },
+      prefix: c.config.queuePrefix,
+      callguardPrefix: c.config.prefix,
+      concurrency: 4,
+      provider: (job: Job) => (job.data as { provider: string }).provider,
+      outcomes: { outcome: (provider) => void outcomes.push(provider) },
+      rules: c.rules,
+    });
+    closers.push(() => worker.close());
+    const queue = c.dispatch.get('calls')!;
+    const jobs = await queue.addBulk(
+      Array.from({ length: 20 }, (_, i) => ({ name: 'call', data: { provider: i % 2 ? 'plivo' : 'twilio' }, opts: { jobId: `job-${i}` } })),
+    );
+    const twilio = jobs.filter((j) => j.data.provider === 'twilio').map((j) => j.id!);
+    const plivo = jobs.filter((j) => j.data.provider === 'plivo').map((j) => j.id!);
+    const parkedKey = c.keys.parked('calls:twilio');
+
+    await waitFor(
+      async () => {
+        const states = await Promise.all(twilio.map((id) => queue.getJobState(id)));
+        return (await queue.getCompletedCount()) === 10 && states.every((s) => s === 'delayed') && (await c.redis.zcard(parkedKey)) === 10;
+      },
+      { what: 'the plivo jobs completed and the twilio jobs parked' },
+    );
+    expect(runs.sort()).toEqual([...plivo].sort());
+    expect(outcomes).toEqual(Array(10).fill('plivo'));
+    expect((await c.redis.zrange(parkedKey, '0', '-1')).sort()).toEqual([...twilio].sort());
+    expect(await c.redis.smembers(c.keys.parkedIndex)).toEqual(['calls:twilio']);
+    expect(await queue.isPaused()).toBe(false);
+
+    await c.control.releaseIds([hold.id], 'alice', 'twilio is back');
+    // The release itself promoted them (parkMs is 5 minutes) and emptied the parked set.
+    expect(await c.redis.exists(parkedKey)).toBe(0);
+    expect(await c.redis.smembers(c.keys.parkedIndex)).toEqual([]);
+    await waitFor(async () => (await queue.getCompletedCount()) === 20, { what: 'all 20 calls completed' });
+    expect(runs).toHaveLength(20);
+    expect(new Set(runs)).toEqual(new Set([...twilio, ...plivo]));
+    expect(outcomes.filter((p) => p === 'twilio')).toHaveLength(10);
+    expect(await queue.getJobCounts('failed', 'delayed', 'waiting', 'active')).toEqual({ failed: 0, delayed: 0, waiting: 0, active: 0 });
+    // BullMQ records every pause of the queue in its event stream: there was none.
+    const events = await c.redis.xrange(`${c.config.queuePrefix}:calls:events`, '-', '+');
+    expect(events.filter(([, fields]) => fields[1] === 'paused')).toEqual([]);
+    expect(events.some(([, fields]) => fields[1] === 'delayed')).toBe(true);
+  });
+
+  it('when the provider is released while a job is being parked and the queue is held meanwhile, the job still comes back with the queue', async () => {
+    const c = await start({ CALLGUARD_QUEUES: 'calls' }, true);
+    const { hold: providerHold } = await c.control.pause({ by: 'alice', providers: ['twilio'], queues: ['calls'] });
+    let queueHold = '';
+    // The interleaving, forced: the job is noted as parked, then (before the worker moves it to
+    // delayed) the release runs and finds it still active, and a hold on the whole queue lands.
+    const spy = vi.spyOn(ParkedJobs.prototype, 'park').mockImplementationOnce(async (...args) => {
+      await new ParkedJobs(c.redis, c.keys).park(...args);
+      await c.control.releaseIds([providerHold.id], 'alice', 'twilio is back');
+      queueHold = (await c.control.pause({ by: 'bob', queues: ['calls'] })).hold.id;
+    });
+    closers.push(async () => spy.mockRestore());
+    const runs: string[] = [];
+    const worker = createGuardedWorker('calls', async (job) => void runs.push(job.id!), {
+      connection: { url: c.config.redisUrl, maxRetriesPerRequest: null },
+      prefix: c.config.queuePrefix,
+      callguardPrefix: c.config.prefix,
+      provider: () => 'twilio',
+      outcomes: { outcome: () => undefined },
+      rules: c.rules,
+    });
+    closers.push(() => worker.close());
+    const queue = c.dispatch.get('calls')!;
+    await queue.add('call', {}, { jobId: 'raced' });
+    await waitFor(async () => queueHold !== '' && (await queue.getJobState('raced')) !== 'active', { what: 'the raced park over' });
+    expect(runs).toEqual([]);
+
+    await c.control.releaseIds([queueHold], 'bob', 'done');
+    // Well before parkMs (5 minutes): the job was not left delayed with nobody to promote it.
+    await finished(queue, 'raced', 20_000);
+    expect(runs).toEqual(['raced']);
+  });
+});
