@@ -1,14 +1,15 @@
 /**
  * An example dispatch worker: places calls from the `calls` queue through a simulated provider,
- * logs failures with pino (counted by callguard's log sink) and stops taking jobs while
- * callguard holds the queue. Run: npx tsx examples/dispatch-example.ts
+ * logs failures with pino (counted by callguard's log sink), records each call's outcome for
+ * rate rules naming its provider, and stops taking jobs while callguard holds the queue (or
+ * parks them while it holds their provider). Run: npx tsx examples/dispatch-example.ts
  *   EXAMPLE_FAIL_SECONDS      provider fails for this long after start (default 30)
  *   EXAMPLE_JOBS_PER_SECOND   also enqueue this many demo calls per second (default 0)
  *   EXAMPLE_LATENCY_MS        how long one call takes (default 20)
  */
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import { pino } from 'pino';
-import { closeReporter, connectRedis, createCallguardSink, createGuardedWorker } from '../src/client/index.js';
+import { closeReporter, connectRedis, createCallguardSink, createGuardedWorker, loadRulesFile } from '../src/client/index.js';
 // The example shares callguard's settings (queues, both prefixes); an app of your own has its own.
 import { loadConfig } from '../src/app/config.js';
 import { SimulatedProvider } from './simulated-provider.js';
@@ -24,7 +25,12 @@ const logger = pino({}, pino.multistream([{ stream: process.stdout }, { stream: 
 // REDIS_URL, or a cluster client when REDIS_CLUSTER_NODES is set (then the prefixes need hash tags).
 const connection = connectRedis(config);
 
-const worker = createGuardedWorker<{ to: string }>(
+interface Call {
+  to: string;
+  provider?: string;
+}
+
+const worker = createGuardedWorker<Call>(
   queueName,
   async (job) => {
     try {
@@ -37,7 +43,16 @@ const worker = createGuardedWorker<{ to: string }>(
       throw err;
     }
   },
-  { connection, prefix: config.queuePrefix, callguardPrefix: config.prefix, concurrency: 4 },
+  {
+    // Outcomes go through the shared reporter (closeReporter() sends the last ones); the rules
+    // say which calls are slow. Jobs without a provider go to the one this example simulates.
+    provider: (job: Job<Call>) => job.data.provider ?? 'twilio',
+    rules: loadRulesFile(config.rulesPath, config.queues).rules,
+    connection,
+    prefix: config.queuePrefix,
+    callguardPrefix: config.prefix,
+    concurrency: 4,
+  },
 );
 worker.on('error', (err) => logger.error({ err }, 'worker error'));
 
