@@ -45,7 +45,11 @@ describe('a rule’s state on the console', () => {
       'clear for 5 of 5 min until resume',
     ],
     ['probing', { counts: { twilio: 1 }, holds: [hold({ effect: 'probe', until: NOW + MINUTE })] }, 'probing'],
-    ['another rule’s hold does not count', { counts: { twilio: 2 }, holds: [hold({ id: 'rule:sendgrid', rule: 'sendgrid' })] }, 'counting (2/5 errors in 10 min)'],
+    [
+      'another rule’s hold does not count',
+      { counts: { twilio: 2 }, holds: [hold({ id: 'rule:sendgrid', rule: 'sendgrid' })] },
+      'counting (2/5 errors in 10 min)',
+    ],
   ])('when %s, then it reads “%s”', (_when, given, expected) => {
     expect(describeState(ruleState(input(given)))).toBe(expected);
   });

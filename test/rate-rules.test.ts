@@ -134,6 +134,15 @@ describe('rate rules: validation', () => {
     // Outcomes reported for any provider do not touch a rule without a rate.
     expect(outcomeCounts([rule], { twilio: { calls: 10, failures: 10 } })).toEqual([]);
   });
+
+  it('lets a rate-only rule leave out log_patterns, without the warning about an empty list; a count rule still needs them', () => {
+    const loaded = parseRules(JSON.stringify({ tw: { window_minutes: 5, ...RATED } }), 'r.json', QUEUES);
+    expect(loaded.rules[0]!.logPatterns).toEqual([]);
+    expect(loaded.warnings).toEqual([]);
+    expect(() => parseRules(JSON.stringify({ tw: { window_minutes: 5, threshold_count: 3 } }), 'r.json', QUEUES)).toThrow(
+      'r.json: rule "tw": field log_patterns: required unless failure_rate or slow_call_rate is given',
+    );
+  });
 });
 
 const rated = (over: Partial<Rule> = {}): Rule => ({

@@ -12,7 +12,7 @@ import { loadClientConfig } from './config.js';
 import { sharedReporter } from './shared.js';
 import type { Reporter } from './reporter.js';
 
-export interface GuardOptions {
+export interface GuardOptions<D = unknown, R = unknown> {
   /** callguard's prefix (CALLGUARD_PREFIX), where the holds live. */
   callguardPrefix?: string;
   /** How long a job put back waits before it is eligible again (it then waits while the queue is paused). */
@@ -21,7 +21,7 @@ export interface GuardOptions {
    * The provider a job calls (twilio, plivo …). Given, the worker records each call's outcome
    * for callguard's rate rules and holds back the jobs of providers that are held.
    */
-  provider?: (job: Job) => string | undefined;
+  provider?: (job: Job<D, R>) => string | undefined;
   /** Where outcomes go; default: the process-wide reporter (REDIS_URL, CALLGUARD_PREFIX …). */
   outcomes?: Pick<Reporter, 'outcome'>;
   /** The rules, for the slow_call_ms thresholds to measure; default: the CALLGUARD_RULES file. */
@@ -58,14 +58,14 @@ const NO_ROOM = 3;
 export function createGuardedWorker<D = unknown, R = unknown>(
   queueName: string,
   processor: Processor<D, R>,
-  options: WorkerOptions & GuardOptions,
+  options: WorkerOptions & GuardOptions<D, R>,
 ): Worker<D, R> {
   const { callguardPrefix = '{callguard}', retryDelayMs = 1000, provider, outcomes, rules, parkMs = 300_000, ...workerOptions } = options;
   const keys = new Keys(callguardPrefix);
   const slowMs = provider ? slowThresholdsBy(rules ?? rulesFromEnv()) : () => [];
 
   const guarded: Processor<D, R> = async (job: Job<D, R>, token?: string) => {
-    const name = provider?.(job as Job);
+    const name = provider?.(job);
     const target = name ? providerTarget(queueName, name) : '';
     let verdict: number;
     let waitMs: number;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { issueLines } from './zod-issues.js';
+import { readsOutcomes } from './outcomes.js';
 import type { Rule } from './types.js';
 
 export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
@@ -18,7 +19,7 @@ const ruleSchema = z
   .object({
     threshold_count: z.number().int().positive().optional(),
     window_minutes: z.number().int().positive(),
-    log_patterns: z.array(z.string().trim().min(1, 'empty pattern')),
+    log_patterns: z.array(z.string().trim().min(1, 'empty pattern')).optional(),
     queues: z.array(z.string().min(1)).min(1).optional(),
     min_level: z.enum(Object.keys(LEVELS) as [keyof typeof LEVELS]).optional(),
     mode: z.enum(['enforce', 'shadow']).optional(),
@@ -43,6 +44,7 @@ const ruleSchema = z
     if ((r.slow_call_ms === undefined) !== (r.slow_call_rate === undefined)) {
       problem(r.slow_call_ms === undefined ? 'slow_call_ms' : 'slow_call_rate', 'slow_call_ms and slow_call_rate go together');
     }
+    if (r.log_patterns === undefined && !rated) problem('log_patterns', 'required unless failure_rate or slow_call_rate is given');
     if (r.min_calls !== undefined && !rated) problem('min_calls', 'only means something with failure_rate or slow_call_rate');
   });
 
@@ -101,7 +103,7 @@ export function parseRules(text: string, file: string, dispatchQueues: string[])
       name,
       ...(r.threshold_count !== undefined ? { thresholdCount: r.threshold_count } : {}),
       windowMinutes: r.window_minutes,
-      logPatterns: r.log_patterns,
+      logPatterns: r.log_patterns ?? [],
       queues: r.queues ? [...new Set(r.queues)] : 'all',
       minLevel: LEVELS[r.min_level ?? 'warn'],
       ...(r.mode ? { mode: r.mode } : {}),
@@ -133,7 +135,7 @@ export function lintRules(rules: Rule[], file = 'rules'): string[] {
               : undefined;
       if (why) warnings.push(`${file}: rule "${rule.name}": field log_patterns: "${p}" ${why}; it may cause false pauses`);
     }
-    if (rule.logPatterns.length === 0) {
+    if (rule.logPatterns.length === 0 && !readsOutcomes(rule)) {
       warnings.push(`${file}: rule "${rule.name}": field log_patterns: empty; only explicit error reports and alerts will count`);
     }
   }
