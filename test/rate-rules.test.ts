@@ -135,6 +135,17 @@ describe('rate rules: validation', () => {
     expect(outcomeCounts([rule], { twilio: { calls: 10, failures: 10 } })).toEqual([]);
   });
 
+  it('warns that a probe does nothing on a rule that throttles on trip', () => {
+    const loaded = parseRules(
+      JSON.stringify({ tw: { window_minutes: 5, ...RATED, on_trip: { max_per_minute: 5 }, probe: { minutes: 2, max_per_minute: 3 } } }),
+      'r.json',
+      QUEUES,
+    );
+    expect(loaded.warnings).toEqual([
+      'r.json: rule "tw": field probe: has no effect with on_trip (a throttled provider is never stopped, so it is not probed)',
+    ]);
+  });
+
   it('lets a rate-only rule leave out log_patterns, without the warning about an empty list; a count rule still needs them', () => {
     const loaded = parseRules(JSON.stringify({ tw: { window_minutes: 5, ...RATED } }), 'r.json', QUEUES);
     expect(loaded.rules[0]!.logPatterns).toEqual([]);

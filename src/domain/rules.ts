@@ -135,6 +135,11 @@ export function lintRules(rules: Rule[], file = 'rules'): string[] {
               : undefined;
       if (why) warnings.push(`${file}: rule "${rule.name}": field log_patterns: "${p}" ${why}; it may cause false pauses`);
     }
+    if (rule.probe && rule.onTrip) {
+      warnings.push(
+        `${file}: rule "${rule.name}": field probe: has no effect with on_trip (a throttled provider is never stopped, so it is not probed)`,
+      );
+    }
     if (rule.logPatterns.length === 0 && !readsOutcomes(rule)) {
       warnings.push(`${file}: rule "${rule.name}": field log_patterns: empty; only explicit error reports and alerts will count`);
     }
