@@ -74,6 +74,11 @@ export function connectRedis(target: RedisTarget, options: RedisOptions = {}): C
         retryDelayOnClusterDown: 200,
         retryDelayOnTryAgain: 200,
         slotsRefreshTimeout: 2000,
+        // No ready check: when it fails (cluster_state:fail, mid-failover) ioredis reconnects on its
+        // own but never settles that connect()'s promise (redis/ioredis#741). BullMQ awaits it when
+        // it resets a worker's blocking connection, so the worker stopped fetching jobs for good.
+        // Commands sent meanwhile get CLUSTERDOWN and are retried (retryDelayOnClusterDown).
+        enableReadyCheck: false,
       })
     : new Redis(target.redisUrl, {
         ...redisOptions,
