@@ -181,7 +181,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
         void schedule().catch((err) => logger.warn({ err }, 'could not re-create the evaluator schedule'));
         void evaluator.evaluate({ full: true }).catch((err) => logger.warn({ err }, 'could not evaluate after reconnecting'));
       });
-      worker = startHealthWorker({ connection: redis, prefix: config.prefix, jobs: registry(jobs), logger });
+      worker = startHealthWorker({ connection: redis, prefix: config.prefix, jobs: registry(jobs), logger, lockMs: config.jobLockMs });
       metrics.observeEvents(worker);
       metrics.observeNotifications(await notifier.start());
       // Repair whatever drifted while no instance was running.

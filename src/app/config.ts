@@ -54,6 +54,12 @@ const schema = z.object({
   CALLGUARD_METRICS_PUBLIC: z.enum(['true', 'false']).default('false'),
   /** Seconds a stopping process waits for running jobs before closing without them. */
   CALLGUARD_SHUTDOWN_GRACE_SECONDS: z.coerce.number().nonnegative().default(10),
+  /**
+   * Seconds a running job of callguard's own queues (events, notifications) stays claimed without
+   * its worker renewing the claim (BullMQ's lock, renewed every half of it); the stalled-job check
+   * runs at the same interval. A crashed instance's jobs run again within about twice this.
+   */
+  CALLGUARD_JOB_LOCK_SECONDS: z.coerce.number().min(1).max(300).default(5),
   /** Slack bot token; without it notifications are logged instead. */
   SLACK_BOT_TOKEN: z.string().optional(),
   /** Slack channel (id or #name) for notifications. */
@@ -95,6 +101,8 @@ export type Config = {
   loginAttempts: number;
   metricsPublic: boolean;
   shutdownGraceMs: number;
+  /** BullMQ lock duration and stalled-check interval of callguard's own workers. */
+  jobLockMs: number;
   trustProxy: boolean | number | string;
   slack: {
     botToken?: string;
@@ -131,6 +139,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     loginAttempts: e.CALLGUARD_LOGIN_ATTEMPTS,
     metricsPublic: e.CALLGUARD_METRICS_PUBLIC === 'true',
     shutdownGraceMs: Math.round(e.CALLGUARD_SHUTDOWN_GRACE_SECONDS * 1000),
+    jobLockMs: Math.round(e.CALLGUARD_JOB_LOCK_SECONDS * 1000),
     trustProxy: e.CALLGUARD_TRUST_PROXY,
     slack: {
       botToken: e.SLACK_BOT_TOKEN,

@@ -48,6 +48,8 @@ export interface NotifySettings {
   queues: string[];
   autoResumeMinutes: number;
   remindMinutes: number;
+  /** BullMQ lock duration and stalled-check interval of the notifications worker. */
+  jobLockMs: number;
   slack: SlackSettings;
 }
 

@@ -113,6 +113,10 @@ export class Notifier {
         prefix: config.prefix,
         // One at a time per instance keeps messages in order and well under Slack's per-channel rate.
         concurrency: 1,
+        // A message a crashed instance was sending goes out within about 2 × jobLockMs. A job
+        // whose lock lapses (Redis frozen longer than that) runs again: Slack may see it twice.
+        lockDuration: config.jobLockMs,
+        stalledInterval: config.jobLockMs,
         settings: { backoffStrategy: (attemptsMade, _type, err) => retryDelay(attemptsMade, err, this.retry) },
       },
     );
