@@ -55,6 +55,7 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
   const counted = async () => (await cg.counters.sums()).counts[RULE] ?? 0;
   const held = async () => (await cg.ledger.list()).map((h) => h.id);
 
+  const storedAtTrip: number[] = [];
   async function countTripResume(label: string) {
     for (let i = 0; i < THRESHOLD - 1; i++) await report(1);
     await waitFor(async () => (await counted()) === THRESHOLD - 1, { timeoutMs: 20_000 });
@@ -62,6 +63,8 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
     await report(1);
     await waitFor(() => calls.isPaused(), { timeoutMs: 20_000 });
     expect(await held()).toEqual([`rule:${RULE}`]);
+    storedAtTrip.push(await counted());
+    expect(storedAtTrip.at(-1)).toBe(THRESHOLD);
     await cg.control.resume({ by: 'fault-test' });
     await waitFor(async () => !(await calls.isPaused()), { timeoutMs: 20_000 });
     const manual = await cg.control.pause({ by: 'fault-test', reason: label });
@@ -114,5 +117,24 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
     await cg.control.resume({ by: 'fault-test' });
     await cluster.waitHealthy();
     await countTripResume('after failover');
+
+    // One message per hold transition, across the failover (the audit stream is the outbox).
+    const audit = await cg.redis.xrange(cg.keys.audit, '-', '+');
+    const field = (flat: string[], name: string) => flat[flat.indexOf(name) + 1] ?? '';
+    const transitions = audit.filter(
+      ([, f]) => field(f, 'event') !== 'drift-repaired' && /\bcalls\b/.test(field(f, 'paused') + ',' + field(f, 'resumed')),
+    );
+    const repairs = audit.filter(([, f]) => field(f, 'event') === 'drift-repaired').length;
+    const ids = transitions.map(([id]) => `change-${id.replace(/[^A-Za-z0-9_.-]/g, '_')}`).sort();
+    // Delivered, not only enqueued: the notifications worker came through the failover as well.
+    const delivered = async () => (await cg.notifier.queue.getJobs(['completed'])).filter((j) => j.id!.startsWith('change-'));
+    const messages = await waitFor(async () => ((await delivered()).length >= ids.length ? delivered() : undefined), {
+      timeoutMs: 30_000,
+      what: 'one delivered notification per transition',
+    }).then((jobs) => jobs.map((j) => j.id!).sort());
+    console.log(
+      `[cluster] trips before and after the failover: counts at the crossing expected ${THRESHOLD}, stored ${storedAtTrip.join('/')}; all trips: hold transitions ${transitions.length}, drift repairs ${repairs}, messages delivered ${messages.length} (${(messages.length / transitions.length).toFixed(2)} per transition)`,
+    );
+    expect(messages).toEqual(ids);
   });
 });

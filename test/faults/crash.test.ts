@@ -9,7 +9,7 @@ import { CallguardProcess, Observer, processEnv } from './support.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 10;
-const DELAYS_MS = [0, 5, 20, 50];
+const DELAYS_MS = [0, 2, 5, 10, 20, 35, 50, 100];
 
 describe('fault: kill -9 of a real callguard process', () => {
   let redis: PrivateRedis;
