@@ -14,13 +14,17 @@ describe('config', () => {
       autoPause: 'on',
       port: 3000,
       remindMinutes: 30,
+      jobLockMs: 5000,
     });
   });
 
-  it('parses lists and the minute', () => {
-    expect(loadConfig({ CALLGUARD_QUEUES: ' calls, sms ,calls', CALLGUARD_MINUTE_SECONDS: '0.5' })).toMatchObject({
+  it('parses lists, the minute and the job lock', () => {
+    expect(
+      loadConfig({ CALLGUARD_QUEUES: ' calls, sms ,calls', CALLGUARD_MINUTE_SECONDS: '0.5', CALLGUARD_JOB_LOCK_SECONDS: '2.5' }),
+    ).toMatchObject({
       queues: ['calls', 'sms'],
       minuteMs: 500,
+      jobLockMs: 2500,
     });
   });
 
@@ -33,6 +37,8 @@ describe('config', () => {
     ['CALLGUARD_QUEUES', ' , '],
     ['REDIS_URL', 'not a url'],
     ['PORT', '70000'],
+    ['CALLGUARD_JOB_LOCK_SECONDS', '0.5'],
+    ['CALLGUARD_JOB_LOCK_SECONDS', '301'],
     ['REDIS_CLUSTER_NODES', '127.0.0.1'],
     ['REDIS_CLUSTER_NODES', '127.0.0.1:7000,:x'],
   ])('refuses %s=%s naming the variable', (name, value) => {

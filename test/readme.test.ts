@@ -19,7 +19,8 @@ describe('README.md stays true', () => {
     expect(pkg.scripts.bench).toBeDefined();
   });
 
-  it(".ci/run runs the README's test command", () => {
-    expect(readFileSync('.ci/run', 'utf8')).toMatch(/^npm test$/m);
+  it(".ci/run runs the README's test command and the fault suite", () => {
+    expect(readFileSync('.ci/run', 'utf8')).toMatch(/^npm test\nnpm run test:faults$/m);
+    expect(pkg.scripts['test:faults']).toBeDefined();
   });
 });
