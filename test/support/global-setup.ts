@@ -13,6 +13,37 @@ const REDIS_START = ['--daemonize', 'yes', '--port', '6379', '--save', '', '--ap
 export default async function setup(): Promise<void> {
   ensureDebianPackage('/usr/bin/chromium', 'chromium');
   await ensureRedis();
+  assertReadableByNobody();
+}
+
+/**
+ * As root, some tests run the image's start commands as uid 65534 (the image's `node` user is not
+ * root either); a checkout under a private directory (mktemp -d makes 0700 ones) fails them with
+ * "Cannot find module". Say so once, up front.
+ */
+function assertReadableByNobody(): void {
+  if (process.getuid?.() !== 0) return;
+  try {
+    execFileSync(
+      'setpriv',
+      [
+        '--reuid=65534',
+        '--regid=65534',
+        '--clear-groups',
+        '--',
+        process.execPath,
+        '-e',
+        `require('fs').accessSync(${JSON.stringify(`${process.cwd()}/package.json`)})`,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
+  } catch {
+    throw new Error(
+      `uid 65534 cannot read this checkout (${process.cwd()}); the start-command tests run as that user. Make its parent directories world-readable, e.g. chmod o+rx on them.`,
+    );
+  }
 }
 
 /** True when something at host:port answers PING with PONG within the timeout. */
