@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { ensureBuilt } from '../support/build.js';
 import { waitFor } from '../support/harness.js';
 import { PrivateRedis } from '../support/redis-server.js';
-import { CallguardProcess, Observer, processEnv } from './support.js';
+import { CONCURRENCY, Dispatch } from './dispatch.js';
+import { auditedAt, CallguardProcess, Observer, processEnv, resume } from './support.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 10;
@@ -46,10 +47,14 @@ describe('fault: kill -9 of a real callguard process', () => {
     async (delay) => {
       const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
       const o = new Observer(redis.url, env);
+      // The app's guarded dispatch worker keeps running (and being fed) through the kill.
+      const d = new Dispatch(o.calls, redis.url, env);
       try {
         let p = await start(env);
+        await d.feed(20, 'before');
         for (let i = 1; i < THRESHOLD; i++) await o.report(RULE, 1, `r-${i}`);
         await waitFor(async () => (await o.stored(RULE)) === THRESHOLD - 1, { timeoutMs: 30_000 });
+        d.start('during');
         await o.report(RULE, 1, 'crossing');
         await new Promise((r) => setTimeout(r, delay));
         await p.kill();
@@ -61,6 +66,7 @@ describe('fault: kill -9 of a real callguard process', () => {
         await waitFor(async () => (await o.calls.isPaused()) && (await o.holds()).includes(`rule:${RULE}`), { timeoutMs: 90_000 });
         await waitFor(async () => (await (await o.events.getJob('crossing'))?.getState()) === 'completed', { timeoutMs: 90_000 });
         const pausedAfterMs = Date.now() - killedAt;
+        await d.stop();
         const stored = await o.stored(RULE);
         const audit = await o.audit();
         // Killed between committing the hold and pausing the queue, the restart's start-up evaluation
@@ -95,8 +101,27 @@ describe('fault: kill -9 of a real callguard process', () => {
         expect(await o.stored(RULE)).toBe(THRESHOLD);
         expect(await o.audit()).toEqual(audit);
         expect(await o.changeMessages()).toEqual(messages);
+
+        // Jobs fed while held wait; the operator's resume lets every job run, each exactly once.
+        await d.feed(10, 'held');
+        const releasedAt = Date.now();
+        await resume(env);
+        const jobs = await d.drained();
+        const heldAt = auditedAt(transitions[0]!);
+        const whileHeld = d.callsBetween(heldAt, releasedAt);
+        console.log(
+          `[kill -9 +${delay} ms] dispatch: jobs in ${jobs.in}, completed ${jobs.completed}, failed ${jobs.failed}, provider calls ${jobs.providerCalls}, called twice ${jobs.calledTwice.length}, never called ${jobs.neverCalled.length}; calls while held ${whileHeld} (held ${releasedAt - heldAt} ms, concurrency ${CONCURRENCY})`,
+        );
+        expect(jobs.failed).toBe(0);
+        expect(jobs.completed).toBe(jobs.in);
+        expect(jobs.calledTwice).toEqual([]);
+        expect(jobs.neverCalled).toEqual([]);
+        expect(jobs.providerCalls).toBe(jobs.in);
+        // Only calls whose hold check passed just before the hold landed may start after it.
+        expect(whileHeld).toBeLessThanOrEqual(CONCURRENCY);
         await p.kill();
       } finally {
+        await d.close();
         await o.close();
       }
     },

@@ -68,6 +68,18 @@ export class CallguardProcess {
   }
 }
 
+/** POST /health/resume on a running callguard process, as the fault admin: what an operator does. */
+export async function resume(env: Record<string, string>): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${env.PORT}/health/resume`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN.secret}` },
+  });
+  if (res.status !== 200) throw new Error(`resume answered ${res.status}: ${await res.text()}`);
+}
+
+/** The Redis time (ms) an audit entry was written: its stream id. */
+export const auditedAt = (row: AuditRow): number => Number(row.id.split('-')[0]);
+
 export interface AuditRow {
   id: string;
   event: string;
