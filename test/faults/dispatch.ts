@@ -67,9 +67,12 @@ export class Dispatch {
     await this.feeding;
   }
 
-  /** Provider calls that started in [from, to): a hold's window, its start on Redis' clock (this machine's). */
-  callsBetween(from: number, to: number): number {
-    return this.calls.filter((c) => c.at >= from && c.at < to).length;
+  /**
+   * When (ms after `from`) the provider calls that started in [from, to) did: a hold's window, its
+   * start on Redis' clock (this machine's).
+   */
+  callsBetween(from: number, to: number): number[] {
+    return this.calls.filter((c) => c.at >= from && c.at < to).map((c) => c.at - from);
   }
 
   /**

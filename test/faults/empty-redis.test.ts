@@ -3,9 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../support/build.js';
+import { ticks } from '../support/fences.js';
 import { waitFor } from '../support/harness.js';
 import { PrivateRedis } from '../support/redis-server.js';
-import { CallguardProcess, Observer, processEnv } from './support.js';
+import { CONCURRENCY, Dispatch } from './dispatch.js';
+import { auditedAt, CallguardProcess, Observer, processEnv, resume } from './support.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 5;
@@ -34,7 +36,11 @@ describe('fault: Redis restarted empty under a running callguard', () => {
     const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
     p = await CallguardProcess.start(env);
     const o = new Observer(redis.url, env);
+    const d = new Dispatch(o.calls, redis.url, env);
     try {
+      await d.feed(30, 'before');
+      const before = await d.drained();
+      // No job is fed during the first hold: a job waiting in a Redis restarted without persistence goes with its data.
       await o.report(RULE, THRESHOLD, 'before');
       await waitFor(async () => (await o.calls.isPaused()) && (await o.holds()).length === 1, { timeoutMs: 30_000 });
 
@@ -56,6 +62,8 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       // The evaluator schedule comes back (re-created on reconnect), so the service is whole again.
       await waitFor(async () => (await o.events.getJobScheduler('evaluate')) !== undefined, { timeoutMs: 30_000 });
       const scheduleBackMs = Date.now() - restartedAt;
+      // The hold went with the data: the queue runs again, jobs fed now run at once.
+      await d.feed(20, 'lost');
 
       await o.report(RULE, THRESHOLD, 'after');
       await waitFor(async () => (await o.calls.isPaused()) && (await o.holds()).length === 1, { timeoutMs: 30_000 });
@@ -71,8 +79,30 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       expect(lostAfter).toBe(1);
       expect(announced.name).toBe('state-lost');
       expect(stored).toBe(THRESHOLD);
-      expect((await o.audit()).filter((a) => a.paused.includes('calls'))).toHaveLength(1);
+      const trips = (await o.audit()).filter((a) => a.paused.includes('calls'));
+      expect(trips).toHaveLength(1);
+
+      // Held again: jobs fed now wait (fence: an evaluator tick after they were fed), then the resume runs them.
+      await d.feed(20, 'held');
+      await ticks(o.events);
+      const releasedAt = Date.now();
+      await resume(env);
+      const jobs = await d.drained(d.fed.length - before.in);
+      const heldAt = auditedAt(trips[0]!);
+      const whileHeld = d.callsBetween(heldAt, releasedAt);
+      console.log(
+        `[Redis restarted empty] dispatch: jobs in ${jobs.in} (${before.in} before the restart), completed ${before.completed} before + ${jobs.completed} after, failed ${before.failed + jobs.failed}, provider calls ${jobs.providerCalls}, called twice ${jobs.calledTwice.length}, never called ${jobs.neverCalled.length}; ` +
+          `calls while held after the restart ${whileHeld.length}${whileHeld.length ? ` (at +${whileHeld.join('/')} ms)` : ''} (held ${releasedAt - heldAt} ms, concurrency ${CONCURRENCY})`,
+      );
+      expect(before.completed + jobs.completed).toBe(jobs.in);
+      expect(before.failed + jobs.failed).toBe(0);
+      expect(jobs.calledTwice).toEqual([]);
+      expect(jobs.neverCalled).toEqual([]);
+      expect(jobs.providerCalls).toBe(jobs.in);
+      // Only calls whose hold check passed just before the hold landed may start after it.
+      expect(whileHeld.length).toBeLessThanOrEqual(CONCURRENCY);
     } finally {
+      await d.close();
       await o.close();
     }
   });
