@@ -9,7 +9,8 @@ import { createLogger } from '../../src/ops/logger.js';
 import { ensureBuilt } from '../support/build.js';
 import { waitFor } from '../support/harness.js';
 import { PrivateRedis } from '../support/redis-server.js';
-import { CallguardProcess, Observer, processEnv } from './support.js';
+import { CONCURRENCY, Dispatch } from './dispatch.js';
+import { auditedAt, CallguardProcess, Observer, processEnv } from './support.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 3;
@@ -45,15 +46,21 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
     const config = loadConfig(env);
     operator = await createCallguard(config, loadRulesFile(rulesPath, config.queues).rules, { logger: createLogger('silent') });
     const o = new Observer(redis.url, env);
+    const d = new Dispatch(o.calls, redis.url, env);
     try {
       const storedAtTrip: number[] = [];
+      const releasedAt: number[] = [];
       const started = Date.now();
       for (let cycle = 0; cycle < CYCLES; cycle++) {
+        // Dispatch jobs fed as the trip comes, and while held.
+        await d.feed(2, `c${cycle}-before`);
         // Three reports of one each, so the workers race on the counting and the fast trip.
         await Promise.all(Array.from({ length: THRESHOLD }, (_, i) => o.report(RULE, 1, `c${cycle}-${i}`)));
         await waitFor(async () => (await o.calls.isPaused()) && (await o.holds()).length === 1, { timeoutMs: 30_000 });
         await waitFor(async () => (await o.events.getWaitingCount()) + (await o.events.getActiveCount()) === 0, { timeoutMs: 30_000 });
         storedAtTrip.push(await o.stored(RULE));
+        await d.feed(2, `c${cycle}-held`);
+        releasedAt.push(Date.now());
         await operator.control.resume({ by: 'fault-operator' });
         await waitFor(async () => !(await o.calls.isPaused()), { timeoutMs: 30_000 });
       }
@@ -77,6 +84,11 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
         async () => ((await o.changeMessages()).length >= transitionIds.length ? o.changeMessages() : undefined),
         { timeoutMs: 60_000 },
       );
+      const jobs = await d.drained();
+      const whileHeld = pauses.map((p, i) => d.callsBetween(auditedAt(p), releasedAt[i]!).length);
+      console.log(
+        `[${WORKERS} workers racing] dispatch: jobs in ${jobs.in}, completed ${jobs.completed}, failed ${jobs.failed}, provider calls ${jobs.providerCalls}, called twice ${jobs.calledTwice.length}, never called ${jobs.neverCalled.length}; calls while held ${whileHeld.reduce((a, b) => a + b, 0)} over ${pauses.length} holds (most in one ${Math.max(0, ...whileHeld)}, concurrency ${CONCURRENCY})`,
+      );
       console.log(
         `[${WORKERS} workers racing] ${CYCLES} trips in ${elapsed} ms: pause transitions ${pauses.length} (${(pauses.length / CYCLES).toFixed(2)} per trip), resume transitions ${resumes.length} (${(resumes.length / CYCLES).toFixed(2)} per trip), ` +
           `holds added ${added} / released ${released}, drift repairs ${drift}; messages ${messages.length} for ${transitionIds.length} transitions; counts at each trip expected ${THRESHOLD}, ${CYCLES - wrong} of ${CYCLES} exact (stored ${[...new Set(storedAtTrip)].join('/')}); audit entries after the fence +${audit.length - before}`,
@@ -89,7 +101,15 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
       expect(messages).toEqual(transitionIds);
       expect(storedAtTrip).toEqual(Array(CYCLES).fill(THRESHOLD));
       expect(audit.length).toBe(before);
+      expect(jobs.failed).toBe(0);
+      expect(jobs.completed).toBe(jobs.in);
+      expect(jobs.calledTwice).toEqual([]);
+      expect(jobs.neverCalled).toEqual([]);
+      expect(jobs.providerCalls).toBe(jobs.in);
+      // Only calls whose hold check passed just before a hold landed may start after it.
+      expect(Math.max(0, ...whileHeld)).toBeLessThanOrEqual(CONCURRENCY);
     } finally {
+      await d.close();
       await o.close();
     }
   });
