@@ -40,7 +40,13 @@ export class Dispatch {
         this.calls.push({ id: job.id!, at: Date.now() });
         await delay(5); // the provider's round trip
       },
-      { connection, prefix: env.CALLGUARD_QUEUE_PREFIX, callguardPrefix: env.CALLGUARD_PREFIX, retryDelayMs: 100, concurrency: CONCURRENCY },
+      {
+        connection,
+        prefix: env.CALLGUARD_QUEUE_PREFIX,
+        callguardPrefix: env.CALLGUARD_PREFIX,
+        retryDelayMs: 100,
+        concurrency: CONCURRENCY,
+      },
     );
     this.worker.on('error', () => undefined);
   }
