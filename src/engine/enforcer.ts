@@ -67,31 +67,37 @@ export class Enforcer {
 
   /**
    * Moves the jobs parked for a released `queue:provider` back to waiting, oldest first, in
-   * bounded steps. A job a guarded worker already promoted itself (or that is gone) is skipped.
+   * bounded steps, and stops if the provider is held again. Jobs are taken off the list before
+   * they are promoted; one that cannot be promoted while still delayed goes back on the list for
+   * the next tick (a crash in between leaves it delayed until its worker's parkMs).
    */
   private async releaseParked(target: string): Promise<void> {
     const queue = this.queues.get(parseTarget(target).queue);
     if (!queue) return;
     let promoted = 0;
-    for (;;) {
-      const ids = await this.parked.oldest(target, PROMOTE_CHUNK);
-      if (!ids.length) break;
+    for (let left = await this.parked.count(target); left > 0; left -= PROMOTE_CHUNK) {
+      if ((await this.ledger.coveredProviders()).has(target)) break;
+      const taken = await this.parked.take(target, PROMOTE_CHUNK);
+      if (!taken.length) break;
       // Sent together on one connection, so Redis runs the promotions in the parked order.
-      const done = await Promise.all(
-        ids.map(async (id) => {
-          try {
-            await (await queue.getJob(id))?.promote();
-            return 1;
-          } catch {
-            return 0; // not delayed any more: promoted by its worker, running, or removed
-          }
-        }),
-      );
-      promoted += done.reduce<number>((a, b) => a + b, 0);
-      await this.parked.forget(target, ids);
+      const done = await Promise.all(taken.map(([id, timestamp]) => this.promote(queue, target, id, timestamp)));
+      promoted += done.filter(Boolean).length;
     }
     await this.parked.dropIfEmpty(target);
     if (promoted) this.logger.info({ target, promoted }, 'provider released; parked jobs back in the queue');
+  }
+
+  private async promote(queue: Queue, target: string, id: string, timestamp: number): Promise<boolean> {
+    const job = await queue.getJob(id).catch(() => undefined);
+    try {
+      if (!job) return false; // removed, or Redis away (then its worker's parkMs brings it back)
+      await job.promote();
+      return true;
+    } catch {
+      // Not delayed any more (promoted by its worker, running) is fine; still delayed means retry.
+      if (await job!.isDelayed().catch(() => false)) await this.parked.park(target, id, timestamp).catch(() => undefined);
+      return false;
+    }
   }
 
   /**

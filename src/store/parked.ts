@@ -1,5 +1,5 @@
 import type { Keys } from './keys.js';
-import type { RedisClient } from './redis.js';
+import { withScripts, type RedisClient } from './redis.js';
 
 /**
  * Dispatch jobs parked while their provider is held: the guarded worker moves such a job to
@@ -21,9 +21,19 @@ export class ParkedJobs {
     if (jobIds.length) await this.redis.zrem(this.keys.parked(target), ...jobIds);
   }
 
-  /** The oldest `count` parked jobs of a target. */
-  async oldest(target: string, count: number): Promise<string[]> {
-    return this.redis.zrange(this.keys.parked(target), '0', String(count - 1));
+  async count(target: string): Promise<number> {
+    return this.redis.zcard(this.keys.parked(target));
+  }
+
+  /**
+   * Takes the oldest `count` parked jobs of a target off the list, as [id, job timestamp]. Taken
+   * before they are promoted: a job re-parked under a new hold meanwhile stays listed.
+   */
+  async take(target: string, count: number): Promise<Array<[string, number]>> {
+    const flat = await this.redis.zpopmin(this.keys.parked(target), count);
+    const out: Array<[string, number]> = [];
+    for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, Number(flat[i + 1])]);
+    return out;
   }
 
   /** Targets that may have parked jobs. */
@@ -31,8 +41,8 @@ export class ParkedJobs {
     return this.redis.smembers(this.keys.parkedIndex);
   }
 
-  /** Drops a target from the index once it has nothing parked (a park racing this re-adds it). */
+  /** Drops a target from the index once it has nothing parked (one step: a park racing this keeps it). */
   async dropIfEmpty(target: string): Promise<void> {
-    if ((await this.redis.zcard(this.keys.parked(target))) === 0) await this.redis.srem(this.keys.parkedIndex, target);
+    await withScripts(this.redis).cgDropParkedTarget(this.keys.parked(target), this.keys.parkedIndex, target);
   }
 }

@@ -10,6 +10,7 @@ const SCRIPTS = {
   cgSumCounts: { lua: script('sum-counts-n.lua') },
   cgChangeHolds: { numberOfKeys: 8, lua: script('change-holds-8.lua') },
   cgGuard: { numberOfKeys: 4, lua: script('guard-4.lua') },
+  cgDropParkedTarget: { numberOfKeys: 2, lua: script('drop-parked-target-2.lua') },
   cgCancelReport: { numberOfKeys: 1, lua: script('cancel-report-1.lua') },
   cgAdvanceCursor: { numberOfKeys: 1, lua: script('advance-cursor-1.lua') },
 };
@@ -38,6 +39,7 @@ export interface CallguardCommands {
     member: string,
   ): Promise<[number, number]>;
   cgCancelReport(key: string, id: string, ttlMs: number): Promise<number>;
+  cgDropParkedTarget(parked: string, index: string, target: string): Promise<number>;
   cgAdvanceCursor(key: string, id: string): Promise<number>;
 }
 
