@@ -144,8 +144,9 @@ describe('guard script (cgGuard)', () => {
     expect(await c.redis.hgetall(c.keys.providerLimits)).toEqual({ 'calls:twilio': `2/${minuteMs}` });
     expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
     expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
-    const [verdict, waitMs] = await guard(c, 'calls', 'calls:twilio');
+    const [verdict, waitMs, limitMinuteMs] = await guard(c, 'calls', 'calls:twilio');
     expect(verdict).toBe(3);
+    expect(limitMinuteMs).toBe(minuteMs);
     expect(waitMs).toBeGreaterThan(0);
     expect(waitMs).toBeLessThanOrEqual(minuteMs);
     // Another provider, and jobs without a provider, are not limited.

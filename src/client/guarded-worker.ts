@@ -69,9 +69,10 @@ export function createGuardedWorker<D = unknown, R = unknown>(
     const target = name ? providerTarget(queueName, name) : '';
     let verdict: number;
     let waitMs: number;
+    let minuteMs: number | undefined;
     try {
       const client = await redis();
-      [verdict, waitMs] = await client.cgGuard(
+      [verdict, waitMs, minuteMs] = await client.cgGuard(
         keys.covered,
         keys.coveredProviders,
         keys.providerLimits,
@@ -85,8 +86,11 @@ export function createGuardedWorker<D = unknown, R = unknown>(
     }
     if (verdict === QUEUE_HELD) return putBack(job, token, retryDelayMs, `held by callguard; ${queueName} is paused`);
     if (verdict === PROVIDER_HELD) return park(job, token, target);
-    // Spread the waiters over the wait, so they do not all come back for the same free slot.
-    if (verdict === NO_ROOM) return putBack(job, token, waitMs + Math.random() * waitMs, `${name} is rate-limited by callguard`);
+    // Spread the waiters over a minute after the next free slot: a backlog behind a limit of N per
+    // minute then costs each waiting job about one check a minute, not one per freed slot.
+    if (verdict === NO_ROOM) {
+      return putBack(job, token, waitMs + Math.random() * (minuteMs ?? waitMs), `${name} is rate-limited by callguard`);
+    }
     if (verdict !== RUN || !name) return processor(job, token);
     return measured(job, token, name);
   };

@@ -37,7 +37,7 @@ export interface CallguardCommands {
     queue: string,
     target: string,
     member: string,
-  ): Promise<[number, number]>;
+  ): Promise<[number, number, number?]>;
   cgCancelReport(key: string, id: string, ttlMs: number): Promise<number>;
   cgDropParkedTarget(parked: string, index: string, target: string): Promise<number>;
   cgAdvanceCursor(key: string, id: string): Promise<number>;

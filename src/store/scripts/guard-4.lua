@@ -12,8 +12,9 @@
   ARGV[2] 'queue:provider', or '' for a job without a provider
   ARGV[3] a member unique to this attempt
 
-  Returns { verdict, wait ms }: 0 run, 1 queue held, 2 provider held, 3 no room yet (wait ms until
-  the oldest call in the log leaves the minute). Work is bounded by the limit (the log's size).
+  Returns { verdict, wait ms, minute ms }: 0 run, 1 queue held, 2 provider held, 3 no room yet
+  (wait ms until the oldest call in the log leaves the minute; the minute the limit is counted
+  in). Work is bounded by the limit (the log's size).
 ]]
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return { 1, 0 } end
 local target = ARGV[2]
@@ -33,4 +34,4 @@ if redis.call('ZCARD', KEYS[4]) < limit then
   return { 0, 0 }
 end
 local oldest = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-return { 3, math.max(1, tonumber(oldest[2]) + minute - now) }
+return { 3, math.max(1, tonumber(oldest[2]) + minute - now), minute }
