@@ -68,6 +68,7 @@ describe('Redis Cluster: provider holds, parking and the probe', () => {
   let events: QueueEvents;
   let reporter: ReturnType<typeof createReporter>;
   const workers: Worker[] = [];
+  const connections: CallguardRedis[] = [];
   const api = new ProviderApi();
 
   beforeAll(async () => {
@@ -90,7 +91,10 @@ describe('Redis Cluster: provider holds, parking and the probe', () => {
     watcher.on('error', () => undefined);
     calls = new Queue('calls', { connection: watcher, prefix: QUEUE_PREFIX });
     calls.on('error', () => undefined);
-    events = new QueueEvents('calls', { connection: connectRedis(config), prefix: QUEUE_PREFIX });
+    const eventsConnection = connectRedis(config);
+    eventsConnection.on('error', () => undefined);
+    connections.push(eventsConnection);
+    events = new QueueEvents('calls', { connection: eventsConnection, prefix: QUEUE_PREFIX });
     events.on('error', () => undefined);
     await events.waitUntilReady();
 
@@ -98,6 +102,7 @@ describe('Redis Cluster: provider holds, parking and the probe', () => {
     for (let i = 0; i < WORKERS; i++) {
       const connection = connectRedis({ redisUrl: '', clusterNodes: cluster.nodes });
       connection.on('error', () => undefined);
+      connections.push(connection);
       const worker = createGuardedWorker<{ provider: string }>(
         'calls',
         (job: Job<{ provider: string }>) => api.call(job.data.provider, job.id!),
@@ -124,6 +129,7 @@ describe('Redis Cluster: provider holds, parking and the probe', () => {
     await calls?.close().catch(() => undefined);
     await cg?.stop({ graceMs: 2000 }).catch(() => undefined);
     watcher?.disconnect();
+    for (const c of connections) c.disconnect();
     await cluster?.stop();
   });
 
