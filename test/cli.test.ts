@@ -131,6 +131,19 @@ describe('callguard CLI against a running callguard', () => {
     expect(shown.stdout).toContain('SMS carrier maintenance');
   });
 
+  it('when an admin holds one provider, then pause and status say whose jobs are held and the queue keeps running', async () => {
+    const run = await cli(['pause', '--reason', 'Twilio incident', '--queues', 'calls', '--providers', 'twilio'], as('admin'));
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    const [hold] = (await status(t)).holds;
+    expect(hold).toMatchObject({ providers: ['twilio'], scope: ['calls'] });
+    expect(run.stdout).toContain(`hold ${hold.id} added by ${USERS.admin.name} over calls (providers twilio only) until resumed`);
+    expect(run.stdout).toContain('paused now: calls:twilio');
+    const shown = await cli(['status'], as('viewer'));
+    expect(shown.stdout).toMatch(/^\s+calls\s+running\s/m);
+    expect(shown.stdout).toContain('calls (providers twilio only)');
+  });
+
   it('when --until is an ISO time with an offset, then the hold lifts at that instant', async () => {
     const at = new Date(Date.now() + 2 * 3_600_000);
     at.setUTCMilliseconds(0);

@@ -76,6 +76,35 @@ describe('GET /health/service, POST /health/pause and /health/resume', () => {
     expect(await pausedQueues(t)).toEqual({ calls: false, sms: false });
   });
 
+  it('when an admin holds one provider, then only its jobs are held: the queues keep running, and status, audit and resume show it', async () => {
+    const reply = await postJson(`${t.url}/health/pause`, { providers: ['twilio'], queues: ['calls'], reason: 'Twilio incident' }, admin);
+    expect(reply.status).toBe(200);
+    expect(reply.json.newly_paused).toEqual(['calls:twilio']);
+    expect(reply.json.hold).toMatchObject({ kind: 'manual', scope: ['calls'], providers: ['twilio'], reason: 'Twilio incident' });
+    expect(await pausedQueues(t)).toEqual({ calls: false, sms: false });
+    expect(await t.cg.ledger.coveredProviders()).toEqual(new Set(['calls:twilio']));
+    const s = await status(t);
+    expect(s.holds).toEqual([expect.objectContaining({ id: reply.json.hold.id, providers: ['twilio'] })]);
+    expect(s.queues.calls).toMatchObject({ paused: false, held: false });
+    const audit = (await request(`${t.url}/health/audit`, { token: tokenOf('viewer') })).json;
+    expect(audit.entries[0]).toMatchObject({ event: 'hold-added', paused: ['calls:twilio'], detail: { providers: ['twilio'] } });
+
+    const resumed = await postJson(`${t.url}/health/resume`, { queues: ['calls'] }, admin);
+    expect(resumed.json).toMatchObject({ released: [expect.objectContaining({ providers: ['twilio'] })], newly_resumed: ['calls:twilio'] });
+    expect(await t.cg.ledger.coveredProviders()).toEqual(new Set());
+  });
+
+  it.each([
+    [{ providers: [] }, 'providers: omit providers to hold whole queues; an empty list is ambiguous'],
+    [{ providers: ['twilio:eu'] }, 'providers.0: a provider name'],
+  ])('when a pause names providers badly (%j), then 400 names the field and nothing is held', async (body, message) => {
+    const reply = await postJson(`${t.url}/health/pause`, body, admin);
+    expect(reply.status).toBe(400);
+    expect(reply.json.error.code).toBe('invalid_request');
+    expect(reply.json.error.message).toContain(message);
+    expect(await t.cg.ledger.list()).toEqual([]);
+  });
+
   it('when a pause has an until, then the evaluator releases it once that time passes', async () => {
     const until = new Date(Date.now() + 1500).toISOString();
     const reply = await postJson(`${t.url}/health/pause`, { queues: ['calls'], until }, admin);

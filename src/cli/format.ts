@@ -55,7 +55,8 @@ export function formatStatus(s: ServiceStatusView, base: URL): string {
 export function formatPause(r: PauseView): string {
   const until = r.hold.until ? ` until ${r.hold.until}` : ' until resumed';
   const now = r.newly_paused.length ? `paused now: ${r.newly_paused.join(', ')}` : 'no queue changed (already paused)';
-  return `hold ${r.hold.id} added by ${r.paused_by} over ${scopeText(r.hold.scope)}${until}\n${now}\n`;
+  const only = r.hold.providers ? ` (providers ${r.hold.providers.join(', ')} only)` : '';
+  return `hold ${r.hold.id} added by ${r.paused_by} over ${scopeText(r.hold.scope)}${only}${until}\n${now}\n`;
 }
 
 export function formatResume(r: ResumeView): string {
