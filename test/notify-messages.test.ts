@@ -244,3 +244,46 @@ describe('wording helpers', () => {
 
   it('time() falls back to UTC in plain text', () => expect(time(T0, 'plain')).toBe('2025-03-04 12:00:00 UTC'));
 });
+
+describe('provider holds', () => {
+  const providerHold: Hold = {
+    ...ruleHold,
+    id: 'rule:twilio-calls',
+    rule: 'twilio-calls',
+    scope: ['calls'],
+    providers: ['twilio'],
+    reason: 'twilio-calls: 12 of 20 calls failed in 5 min (60 %, threshold 50 %)',
+    calls: 20,
+    failures: 12,
+    slow: 0,
+  };
+
+  it('a provider hold says whose calls are held, in words the rate rule gave, and that other providers keep running', () => {
+    const m = pausedMessage({ hold: providerHold, paused: ['calls:twilio'], waiting: { calls: 40 }, otherHolds: [] }, settings);
+    expect(m.text).toContain('Calls to twilio held. Hold: rule twilio-calls: 12 of 20 calls failed in 5 min (60 %, threshold 50 %).');
+    const shown = blockText(m);
+    expect(shown).toContain(':double_vertical_bar: Calls to twilio held');
+    expect(shown).toContain('*Providers*\n`twilio` only; other providers’ calls keep running');
+    expect(shown).toContain('*Queues*\n`calls` (40 waiting)');
+  });
+
+  it('a throttle says the rate, and its end says full speed again', () => {
+    const throttle: Hold = { ...providerHold, effect: 'throttle', maxPerMinute: 30 };
+    expect(pausedMessage({ hold: throttle, paused: [], waiting: {}, otherHolds: [] }, settings).text).toMatch(
+      /^Calls to twilio throttled to 30 per minute\. /,
+    );
+    const ended = resumedMessage(
+      { hold: throttle, resumed: [], by: 'callguard', reason: 'clear', at: T0 + 5 * MIN, stillHeld: [] },
+      settings,
+    );
+    expect(ended.text).toMatch(/^Calls to twilio at full speed again\. /);
+  });
+
+  it('a released provider hold says its calls resumed', () => {
+    const m = resumedMessage(
+      { hold: providerHold, resumed: ['calls:twilio'], by: 'callguard', reason: 'clear', at: T0 + 9 * MIN, stillHeld: [] },
+      settings,
+    );
+    expect(m.text).toMatch(/^Calls to twilio resumed\. /);
+  });
+});

@@ -9,8 +9,10 @@ export function describeHold(hold: Hold, f: Flavour): string {
     case 'rule': {
       const name = code(hold.rule, f);
       // Rate trips (and probes) read best in the words decide() gave them.
-      if (hold.count === undefined || hold.threshold === undefined || hold.calls !== undefined)
-        return `rule ${name}: ${text(hold.reason, f)}`;
+      if (hold.count === undefined || hold.threshold === undefined || hold.calls !== undefined) {
+        const reason = hold.reason.startsWith(`${hold.rule}: `) ? hold.reason.slice(hold.rule.length + 2) : hold.reason;
+        return `rule ${name}: ${text(reason, f)}`;
+      }
       const window = hold.windowMinutes !== undefined ? ` in ${hold.windowMinutes} min` : '';
       const again = hold.afterProbe ? '; tripped again during the probe' : '';
       return `rule ${name}: ${hold.count} errors${window} (threshold ${hold.threshold})${again}`;
