@@ -279,4 +279,29 @@ describe('one breaker shared by every worker, per provider', () => {
       `throttle: ${during.length} twilio calls at most ${max} per ${cg!.config.minuteMs} ms (shortest span of ${max + 1}: ${Math.min(...spans)} ms); ${plivoWhileThrottled} plivo calls meanwhile`,
     );
   });
+
+  it('when the provider still fails during the probe, then the probe calls trip it again at once and its jobs are held again', async () => {
+    const max = 5;
+    const s = await setup({ failure_rate: 0.5, min_calls: 10, probe: { minutes: 10, max_per_minute: max } });
+    s.api.mode.twilio = 'fail';
+    await waitFor(() => holdOf('rule:twilio'), { what: 'the twilio rule to trip' });
+    const probe = await waitFor(() => auditEvent('probe-started', 'rule:twilio'), { timeoutMs: 40_000, what: 'the probe' });
+    // The probe's calls fail too: min_calls counts as max_per_minute while probing, so a few are enough.
+    const again = await waitFor(
+      async () => (await cg!.ledger.audit(500)).find((e) => e.event === 'hold-added' && e.hold === 'rule:twilio' && e.at >= probe.at),
+      { timeoutMs: 20_000, what: 'the rule to trip again during the probe' },
+    );
+    expect(again.reason).toContain('tripped again during the probe');
+    expect(again.paused).toEqual(['calls:twilio']);
+    const probeCalls = s.api.of('twilio', probe.at).filter((c) => c.start <= again.at);
+    expect(probeCalls.length).toBeGreaterThanOrEqual(1);
+    expect(probeCalls.length).toBeLessThanOrEqual(max);
+    // Held again: once the hold is visible, no twilio call starts, while plivo runs on.
+    const fence = again.at + 1000;
+    await waitFor(() => s.api.of('plivo', fence).length >= 20, { timeoutMs: 30_000, what: '20 plivo calls after the re-hold' });
+    expect(s.api.of('twilio', fence)).toEqual([]);
+    s.stopFeeding();
+    expect(s.pausedEvents()).toBe(0);
+    console.log(`probe re-hold: ${probeCalls.length} failed probe calls tripped it again ${again.at - probe.at} ms into the probe`);
+  });
 });
