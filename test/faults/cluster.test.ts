@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallguard, type Callguard } from '../../src/app/callguard.js';
@@ -8,34 +11,43 @@ import { createLogger } from '../../src/ops/logger.js';
 import { connectRedis, type CallguardRedis } from '../../src/store/redis.js';
 import { PrivateCluster } from '../support/redis-cluster.js';
 import { waitFor } from '../support/harness.js';
+import { LoggingApp, MAX_STALL_MS, stalls } from './logging-app.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 5;
+// What the logging app alongside logs: counted for a rule of its own, out of reach, so it never trips.
+const APP_RULE = 'upstream_timeout';
+const RULES = JSON.stringify({
+  [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] },
+  [APP_RULE]: { threshold_count: 100_000_000, window_minutes: 600, log_patterns: ['upstream timeout'] },
+});
+const ENV = {
+  CALLGUARD_PREFIX: '{callguard}',
+  CALLGUARD_QUEUE_PREFIX: '{bull}',
+  CALLGUARD_QUEUES: 'calls',
+};
 
 describe('Redis Cluster: three masters, three replicas, one killed', () => {
   let cluster: PrivateCluster;
   let cg: Callguard;
   let watcher: CallguardRedis;
   let calls: Queue;
+  let dir: string;
 
   beforeAll(async () => {
     cluster = await PrivateCluster.start();
+    dir = mkdtempSync(join(tmpdir(), 'cg-cluster-rules-'));
+    writeFileSync(join(dir, 'rules.json'), RULES);
     const config = loadConfig({
       REDIS_CLUSTER_NODES: cluster.nodesEnv,
       // REDIS_URL points nowhere: in cluster mode it must be ignored.
       REDIS_URL: 'redis://127.0.0.1:1',
-      CALLGUARD_PREFIX: '{callguard}',
-      CALLGUARD_QUEUE_PREFIX: '{bull}',
-      CALLGUARD_QUEUES: 'calls',
+      ...ENV,
       CALLGUARD_MINUTE_SECONDS: '1',
       CALLGUARD_AUTO_RESUME_MINUTES: '600',
       LOG_LEVEL: 'silent',
     });
-    const rules = parseRules(
-      JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }),
-      'rules.json',
-      config.queues,
-    ).rules;
+    const rules = parseRules(RULES, 'rules.json', config.queues).rules;
     cg = await createCallguard(config, rules, { logger: createLogger('silent') });
     await cg.startWorker();
     watcher = connectRedis(config);
@@ -49,10 +61,13 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
     await calls?.close().catch(() => undefined);
     watcher?.disconnect();
     await cluster?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const report = (count: number) => cg.events.add(JOB.errorReport, { counts: { [RULE]: count } });
-  const counted = async () => (await cg.counters.sums()).counts[RULE] ?? 0;
+  const counted = async (rule = RULE) => (await cg.counters.sums()).counts[rule] ?? 0;
+  const eventsIdle = () =>
+    waitFor(async () => (await cg.events.getWaitingCount()) + (await cg.events.getActiveCount()) === 0, { timeoutMs: 20_000 });
   const held = async () => (await cg.ledger.list()).map((h) => h.id);
 
   const storedAtTrip: number[] = [];
@@ -77,6 +92,33 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
   }
 
   it('counts, trips (BullMQ really pauses), pauses and resumes; then does so again after the {callguard} master is killed', async () => {
+    const env = { ...ENV, REDIS_CLUSTER_NODES: cluster.nodesEnv, CALLGUARD_RULES: join(dir, 'rules.json') };
+    const app = LoggingApp.start(env, { perTick: 5, message: 'upstream timeout: the call failed' });
+    // The same app idle, alongside: how much the machine alone (2 loaded cores) stalls an event loop.
+    const control = LoggingApp.start(env, { perTick: 0 });
+    try {
+      await Promise.all([app.warmedUp, control.warmedUp]);
+      await failover();
+      const idle = await control.stop();
+      const logging = await app.stop();
+      const sent = logging.reporter.reported - logging.reporter.dropped;
+      await eventsIdle();
+      const stored = await counted(APP_RULE);
+      console.log(
+        `[cluster] logging app (through the failover): logged ${logging.logged}, reported ${logging.reporter.reported}, dropped ${logging.reporter.dropped}, failed flushes ${logging.reporter.failedFlushes}; counts sent ${sent} stored ${stored}; ` +
+          `${stalls(logging, idle)}; close ${logging.closeMs} ms`,
+      );
+      expect(logging.reporter.dropped).toBe(0);
+      expect(logging.reporter.reported).toBe(logging.logged);
+      expect(stored).toBe(sent);
+      expect(logging.onCpuMaxStallMs).toBeLessThanOrEqual(MAX_STALL_MS);
+    } finally {
+      app.kill();
+      control.kill();
+    }
+  });
+
+  async function failover() {
     await countTripResume('before failover');
 
     const oldMaster = await cluster.masterOf('{callguard}');
@@ -113,7 +155,7 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
     await cg.control.resume({ by: 'fault-test' });
     await waitFor(async () => !(await calls.isPaused()), { timeoutMs: 20_000 });
     // Reports still in flight from the loop above land now; let them settle, then start clean.
-    await waitFor(async () => (await cg.events.getWaitingCount()) + (await cg.events.getActiveCount()) === 0, { timeoutMs: 20_000 });
+    await eventsIdle();
     await cg.control.resume({ by: 'fault-test' });
     await cluster.waitHealthy();
     await countTripResume('after failover');
@@ -136,5 +178,5 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
       `[cluster] trips before and after the failover: counts at the crossing expected ${THRESHOLD}, stored ${storedAtTrip.join('/')}; all trips: hold transitions ${transitions.length}, drift repairs ${repairs}, messages delivered ${messages.length} (${(messages.length / transitions.length).toFixed(2)} per transition)`,
     );
     expect(messages).toEqual(ids);
-  });
+  }
 });

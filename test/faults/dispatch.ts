@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Queue, Worker } from 'bullmq';
+import type { Queue, Worker, WorkerOptions } from 'bullmq';
 import { createGuardedWorker } from '../../src/client/guarded-worker.js';
 import { settled } from '../support/fences.js';
 import { waitFor } from '../support/harness.js';
@@ -27,11 +27,15 @@ export class Dispatch {
   private feeding: Promise<void> | undefined;
   private stopFeeding = false;
 
-  /** `queue`: the test's own handle on the same queue, to add jobs and read counts. */
+  /**
+   * `queue`: the test's own handle on the same queue, to add jobs and read counts; `timing`: for a
+   * test that kills Redis, how soon jobs active then come back (BullMQ's stalled check).
+   */
   constructor(
     private readonly queue: Queue,
     redisUrl: string,
     env: Record<string, string>,
+    timing: Pick<WorkerOptions, 'lockDuration' | 'stalledInterval'> = {},
   ) {
     const connection = { url: redisUrl, maxRetriesPerRequest: null, retryStrategy: () => 200 };
     this.worker = createGuardedWorker(
@@ -46,6 +50,7 @@ export class Dispatch {
         callguardPrefix: env.CALLGUARD_PREFIX,
         retryDelayMs: 100,
         concurrency: CONCURRENCY,
+        ...timing,
       },
     );
     this.worker.on('error', () => undefined);

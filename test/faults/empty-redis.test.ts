@@ -7,10 +7,13 @@ import { ticks } from '../support/fences.js';
 import { waitFor } from '../support/harness.js';
 import { PrivateRedis } from '../support/redis-server.js';
 import { CONCURRENCY, Dispatch } from './dispatch.js';
+import { LoggingApp, MAX_STALL_MS, stalls } from './logging-app.js';
 import { auditedAt, CallguardProcess, Observer, processEnv, resume } from './support.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 5;
+// What the logging app alongside logs: counted for a rule of its own, out of reach, so it never trips.
+const APP_RULE = 'upstream_timeout';
 
 describe('fault: Redis restarted empty under a running callguard', () => {
   let redis: PrivateRedis;
@@ -31,13 +34,20 @@ describe('fault: Redis restarted empty under a running callguard', () => {
     const rulesPath = join(dir, 'rules.json');
     writeFileSync(
       rulesPath,
-      JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }),
+      JSON.stringify({
+        [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] },
+        [APP_RULE]: { threshold_count: 100_000_000, window_minutes: 600, log_patterns: ['upstream timeout'] },
+      }),
     );
     const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
     p = await CallguardProcess.start(env);
     const o = new Observer(redis.url, env);
     const d = new Dispatch(o.calls, redis.url, env);
+    const app = LoggingApp.start(env, { perTick: 5, message: 'upstream timeout: the call failed' });
+    // The same app idle, alongside: how much the machine alone (2 loaded cores) stalls an event loop.
+    const control = LoggingApp.start(env, { perTick: 0 });
     try {
+      await Promise.all([app.warmedUp, control.warmedUp]);
       await d.feed(30, 'before');
       const before = await d.drained();
       // No job is fed during the first hold: a job waiting in a Redis restarted without persistence goes with its data.
@@ -101,7 +111,25 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       expect(jobs.providerCalls).toBe(jobs.in);
       // Only calls whose hold check passed just before the hold landed may start after it.
       expect(whileHeld.length).toBeLessThanOrEqual(CONCURRENCY);
+
+      const idle = await control.stop();
+      const logging = await app.stop();
+      const sent = logging.reporter.reported - logging.reporter.dropped;
+      await waitFor(async () => (await o.events.getWaitingCount()) + (await o.events.getActiveCount()) === 0, { timeoutMs: 30_000 });
+      // What was counted before the restart went with the data: only no loss by the app, and no count twice.
+      const appStored = await o.stored(APP_RULE);
+      console.log(
+        `[Redis restarted empty] logging app: logged ${logging.logged}, reported ${logging.reporter.reported}, dropped ${logging.reporter.dropped}, failed flushes ${logging.reporter.failedFlushes}, stored after the restart ${appStored}; ` +
+          `${stalls(logging, idle)}; close ${logging.closeMs} ms`,
+      );
+      expect(logging.reporter.dropped).toBe(0);
+      expect(logging.reporter.reported).toBe(logging.logged);
+      expect(appStored).toBeGreaterThan(0);
+      expect(appStored).toBeLessThanOrEqual(sent);
+      expect(logging.onCpuMaxStallMs).toBeLessThanOrEqual(MAX_STALL_MS);
     } finally {
+      app.kill();
+      control.kill();
       await d.close();
       await o.close();
     }
