@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { decide, type DecideInput } from '../src/domain/decide.js';
 import type { Hold, ManualHold, RuleHold } from '../src/domain/hold.js';
 import type { Rule } from '../src/domain/types.js';
+import { decideInput } from './support/decide.js';
 
 const MIN = 60_000;
 const twilio: Rule = { name: 'twilio', thresholdCount: 10, windowMinutes: 5, logPatterns: ['x'], queues: 'all', minLevel: 40 };
@@ -35,20 +36,7 @@ const alert: Hold = {
   since: T0,
 };
 
-function input(over: Partial<DecideInput>): DecideInput {
-  return {
-    rules: [twilio],
-    counts: {},
-    holds: [],
-    clearSince: {},
-    now: T0,
-    minuteMs: MIN,
-    autoResumeMinutes: 5,
-    autoPause: 'on',
-    full: true,
-    ...over,
-  };
-}
+const input = (over: Partial<DecideInput>): DecideInput => decideInput([twilio], T0, over);
 
 describe('decide: tripping', () => {
   it.each([

@@ -5,6 +5,7 @@ import type { Hold, NewHold } from '../src/domain/hold.js';
 import { countersOf, outcomeCounts, slowThresholds, verdict } from '../src/domain/outcomes.js';
 import { DEFAULT_MIN_CALLS, parseRules } from '../src/domain/rules.js';
 import type { Rule } from '../src/domain/types.js';
+import { decideInput } from './support/decide.js';
 
 const QUEUES = ['calls', 'sms'];
 const base = { window_minutes: 5, log_patterns: ['twilio api down'] };
@@ -299,20 +300,7 @@ describe('outcomeCounts and the counters a rule reads', () => {
 const MIN = 60_000;
 const T0 = 1_800_000_000_000;
 
-function input(over: Partial<DecideInput>): DecideInput {
-  return {
-    rules: [rated()],
-    counts: {},
-    holds: [],
-    clearSince: {},
-    now: T0,
-    minuteMs: MIN,
-    autoResumeMinutes: 5,
-    autoPause: 'on',
-    full: true,
-    ...over,
-  };
-}
+const input = (over: Partial<DecideInput>): DecideInput => decideInput([rated()], T0, over);
 /** A hold decide() asked for, as the ledger stores it. */
 const placed = (h: NewHold): Hold => ({ ...h, since: T0 });
 
