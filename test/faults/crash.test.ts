@@ -6,17 +6,26 @@ import { ensureBuilt } from '../support/build.js';
 import { waitFor } from '../support/harness.js';
 import { PrivateRedis } from '../support/redis-server.js';
 import { CONCURRENCY, Dispatch } from './dispatch.js';
+import { LoggingApp, MAX_STALL_MS, stalls } from './logging-app.js';
 import { auditedAt, CallguardProcess, Observer, processEnv, resume } from './support.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 10;
 const DELAYS_MS = [0, 2, 5, 10, 20, 35, 50, 100];
+// What the logging app alongside logs: counted for a rule of its own, out of reach, so it never trips.
+const APP_RULE = 'upstream_timeout';
 
 describe('fault: kill -9 of a real callguard process', () => {
   let redis: PrivateRedis;
   let dir: string;
   let rulesPath: string;
   const running: CallguardProcess[] = [];
+  // One app logging through the sink for the whole file, through every trial's kill -9 (same Redis),
+  // on prefixes of its own whose callguard is killed -9 too; the same app idle alongside it.
+  let appEnv: Record<string, string>;
+  let appGuard: CallguardProcess;
+  let app: LoggingApp | undefined;
+  let control: LoggingApp | undefined;
 
   beforeAll(async () => {
     await ensureBuilt();
@@ -25,10 +34,20 @@ describe('fault: kill -9 of a real callguard process', () => {
     rulesPath = join(dir, 'rules.json');
     writeFileSync(
       rulesPath,
-      JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }),
+      JSON.stringify({
+        [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] },
+        [APP_RULE]: { threshold_count: 100_000_000, window_minutes: 600, log_patterns: ['upstream timeout'] },
+      }),
     );
+    appEnv = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
+    appGuard = await start(appEnv);
+    app = LoggingApp.start(appEnv, { perTick: 5, message: 'upstream timeout: the call failed' });
+    control = LoggingApp.start(appEnv, { perTick: 0 });
+    await Promise.all([app.warmedUp, control.warmedUp]);
   });
   afterAll(async () => {
+    app?.kill();
+    control?.kill();
     for (const p of running) await p.kill();
     await redis?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -126,4 +145,28 @@ describe('fault: kill -9 of a real callguard process', () => {
       }
     },
   );
+
+  it('the app logging through the sink all along: no stall, nothing dropped, every count stored once though its callguard is killed -9', async () => {
+    const o = new Observer(redis.url, appEnv);
+    try {
+      await appGuard.kill();
+      await start(appEnv);
+      const idle = await control!.stop();
+      const logging = await app!.stop();
+      const sent = logging.reporter.reported - logging.reporter.dropped;
+      // A report in flight at the kill runs again once its lock lapsed and a stalled check saw it.
+      await waitFor(async () => (await o.events.getWaitingCount()) + (await o.events.getActiveCount()) === 0, { timeoutMs: 90_000 });
+      const stored = await o.stored(APP_RULE);
+      console.log(
+        `[kill -9] logging app (through ${DELAYS_MS.length} trials and a kill -9 of its own callguard): logged ${logging.logged}, reported ${logging.reporter.reported}, dropped ${logging.reporter.dropped}, failed flushes ${logging.reporter.failedFlushes}; counts sent ${sent} stored ${stored}; ` +
+          `${stalls(logging, idle)}; close ${logging.closeMs} ms`,
+      );
+      expect(logging.reporter.dropped).toBe(0);
+      expect(logging.reporter.reported).toBe(logging.logged);
+      expect(stored).toBe(sent);
+      expect(logging.onCpuMaxStallMs).toBeLessThanOrEqual(MAX_STALL_MS);
+    } finally {
+      await o.close();
+    }
+  });
 });

@@ -10,12 +10,15 @@ import { ensureBuilt } from '../support/build.js';
 import { waitFor } from '../support/harness.js';
 import { PrivateRedis } from '../support/redis-server.js';
 import { CONCURRENCY, Dispatch } from './dispatch.js';
+import { LoggingApp, MAX_STALL_MS, stalls } from './logging-app.js';
 import { auditedAt, CallguardProcess, Observer, processEnv } from './support.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 3;
 const CYCLES = 50;
 const WORKERS = 3;
+// What the logging app alongside logs: counted for a rule of its own, out of reach, so it never trips.
+const APP_RULE = 'upstream_timeout';
 
 describe('fault: three health workers racing through trip/resume cycles', () => {
   let redis: PrivateRedis;
@@ -38,7 +41,10 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
     const rulesPath = join(dir, 'rules.json');
     writeFileSync(
       rulesPath,
-      JSON.stringify({ [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] } }),
+      JSON.stringify({
+        [RULE]: { threshold_count: THRESHOLD, window_minutes: 600, log_patterns: ['provider down'] },
+        [APP_RULE]: { threshold_count: 100_000_000, window_minutes: 600, log_patterns: ['upstream timeout'] },
+      }),
     );
     const env = await processEnv(redis.url, { CALLGUARD_RULES: rulesPath });
     workers.push(...(await Promise.all(Array.from({ length: WORKERS }, () => CallguardProcess.start(env, 'health')))));
@@ -47,7 +53,12 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
     operator = await createCallguard(config, loadRulesFile(rulesPath, config.queues).rules, { logger: createLogger('silent') });
     const o = new Observer(redis.url, env);
     const d = new Dispatch(o.calls, redis.url, env);
+    // An app logging through the sink all through the race, its reports counted by the racing workers.
+    const app = LoggingApp.start(env, { perTick: 5, message: 'upstream timeout: the call failed' });
+    // The same app idle, alongside: how much the machine alone (2 loaded cores) stalls an event loop.
+    const control = LoggingApp.start(env, { perTick: 0 });
     try {
+      await Promise.all([app.warmedUp, control.warmedUp]);
       const storedAtTrip: number[] = [];
       const releasedAt: number[] = [];
       const started = Date.now();
@@ -65,6 +76,9 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
         await waitFor(async () => !(await o.calls.isPaused()), { timeoutMs: 30_000 });
       }
       const elapsed = Date.now() - started;
+      // Stopped before the fence, whose evaluator tick is looked for among the last completed jobs.
+      const idle = await control.stop();
+      const logging = await app.stop();
       // Fence: an evaluator tick after the last resume, by whichever worker, has run and changed nothing.
       const before = (await o.audit()).length;
       const tickAfter = Date.now();
@@ -108,7 +122,21 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
       expect(jobs.providerCalls).toBe(jobs.in);
       // Only calls whose hold check passed just before a hold landed may start after it.
       expect(Math.max(0, ...whileHeld)).toBeLessThanOrEqual(CONCURRENCY);
+
+      const sent = logging.reporter.reported - logging.reporter.dropped;
+      await waitFor(async () => (await o.events.getWaitingCount()) + (await o.events.getActiveCount()) === 0, { timeoutMs: 30_000 });
+      const appStored = await o.stored(APP_RULE);
+      console.log(
+        `[${WORKERS} workers racing] logging app: logged ${logging.logged}, reported ${logging.reporter.reported}, dropped ${logging.reporter.dropped}, failed flushes ${logging.reporter.failedFlushes}; counts sent ${sent} stored ${appStored}; ` +
+          `${stalls(logging, idle)}; close ${logging.closeMs} ms`,
+      );
+      expect(logging.reporter.dropped).toBe(0);
+      expect(logging.reporter.reported).toBe(logging.logged);
+      expect(appStored).toBe(sent);
+      expect(logging.onCpuMaxStallMs).toBeLessThanOrEqual(MAX_STALL_MS);
     } finally {
+      app.kill();
+      control.kill();
       await d.close();
       await o.close();
     }
