@@ -388,6 +388,32 @@ describe('a guarded worker under a provider hold', () => {
     expect(events.some(([, fields]) => fields[1] === 'delayed')).toBe(true);
   });
 
+  it('runs the parked jobs in the order they were added, once released', async () => {
+    const c = await start({ CALLGUARD_QUEUES: 'calls' }, true);
+    const { hold } = await c.control.pause({ by: 'alice', providers: ['twilio'], queues: ['calls'] });
+    const runs: string[] = [];
+    const worker = createGuardedWorker<{ provider: string }>('calls', async (job) => void runs.push(job.id!), {
+      connection: { url: c.config.redisUrl, maxRetriesPerRequest: null },
+      prefix: c.config.queuePrefix,
+      callguardPrefix: c.config.prefix,
+      concurrency: 1,
+      provider: (job: Job) => (job.data as { provider: string }).provider,
+      outcomes: { outcome: () => undefined },
+      rules: c.rules,
+    });
+    closers.push(() => worker.close());
+    const queue = c.dispatch.get('calls')!;
+    // Ids that do not sort the way the jobs were added, each job a millisecond after the one before.
+    const added = Array.from({ length: 8 }, (_, i) => `call-${(i * 5) % 8}`);
+    const t0 = Date.now();
+    await queue.addBulk(added.map((id, i) => ({ name: 'call', data: { provider: 'twilio' }, opts: { jobId: id, timestamp: t0 + i } })));
+    await waitFor(async () => (await c.redis.zcard(c.keys.parked('calls:twilio'))) === added.length, { what: 'every job parked' });
+
+    await c.control.releaseIds([hold.id], 'alice', 'twilio is back');
+    await waitFor(async () => (await queue.getCompletedCount()) === added.length, { what: 'every parked job run' });
+    expect(runs).toEqual(added);
+  });
+
   it('when the provider is released while a job is being parked and the queue is held meanwhile, the job still comes back with the queue', async () => {
     const c = await start({ CALLGUARD_QUEUES: 'calls' }, true);
     const { hold: providerHold } = await c.control.pause({ by: 'alice', providers: ['twilio'], queues: ['calls'] });
