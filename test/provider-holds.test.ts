@@ -88,8 +88,41 @@ describe('hold-change script with providers', () => {
     const added = await c.ledger.change({ add: [throttle] });
     expect(added.changes.map((ch) => [ch.event, ch.paused])).toEqual([['throttle-started', []]]);
     expect(await hash(c, c.keys.coveredProviders)).toEqual({});
+    const minute = c.config.minuteMs;
+    // The limit is written in the same step as the hold: the provider is never out without it.
+    expect(await hash(c, c.keys.providerLimits)).toEqual({ 'calls:twilio': `3/${minute}` });
+    // A tighter probe on the same provider wins while both stand; the looser one stays when it goes.
+    await c.ledger.change({ add: [{ ...throttle, id: 'rule:voice2', rule: 'voice2', effect: 'probe', maxPerMinute: 2 }] });
+    expect(await hash(c, c.keys.providerLimits)).toEqual({ 'calls:twilio': `2/${minute}` });
+    await c.ledger.change(released('rule:voice2'));
+    expect(await hash(c, c.keys.providerLimits)).toEqual({ 'calls:twilio': `3/${minute}` });
     const ended = await c.ledger.change(released('rule:voice'));
     expect(ended.changes.map((ch) => [ch.event, ch.resumed])).toEqual([['throttle-ended', []]]);
+    expect(await hash(c, c.keys.providerLimits)).toEqual({});
+  });
+
+  it('swaps a provider pause for a probe in one step: the release and the probe limit land together', async () => {
+    const c = await start();
+    const pause: NewHold = {
+      id: 'rule:voice',
+      kind: 'rule',
+      rule: 'voice',
+      scope: ['calls'],
+      providers: ['twilio'],
+      by: 'callguard',
+      reason: 'tripped',
+    };
+    await c.ledger.change({ add: [pause] });
+    const { changes } = await c.ledger.change({
+      release: [{ id: 'rule:voice', by: 'callguard', reason: 'clear' }],
+      add: [{ ...pause, reason: 'probing', effect: 'probe', maxPerMinute: 4 }],
+    });
+    expect(changes.map((ch) => [ch.event, ch.resumed])).toEqual([
+      ['hold-released', ['calls:twilio']],
+      ['probe-started', []],
+    ]);
+    expect(await hash(c, c.keys.coveredProviders)).toEqual({});
+    expect(await hash(c, c.keys.providerLimits)).toEqual({ 'calls:twilio': `4/${c.config.minuteMs}` });
   });
 
   it('when the configured queues change, recounts provider coverage from the holds (dropping what no hold covers)', async () => {
@@ -140,7 +173,7 @@ describe('guard script (cgGuard)', () => {
     });
 
     const minuteMs = 60_000;
-    await c.ledger.setProviderLimits(new Map([['calls:twilio', 2]]), minuteMs);
+    await setLimits(c, new Map([['calls:twilio', 2]]), minuteMs);
     expect(await c.redis.hgetall(c.keys.providerLimits)).toEqual({ 'calls:twilio': `2/${minuteMs}` });
     expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
     expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
@@ -153,14 +186,14 @@ describe('guard script (cgGuard)', () => {
     expect(await guard(c, 'calls', 'calls:plivo')).toEqual([0, 0]);
     expect(await guard(c, 'calls', '')).toEqual([0, 0]);
     // Replacing the limits drops the ones no longer given.
-    await c.ledger.setProviderLimits(new Map(), minuteMs);
+    await setLimits(c, new Map(), minuteMs);
     expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
   });
 
   it('lets exactly N of many concurrent checks through in a minute', async () => {
     const c = await start();
     const clients = await connections(c, 4);
-    await c.ledger.setProviderLimits(new Map([['calls:twilio', 5]]), 60_000);
+    await setLimits(c, new Map([['calls:twilio', 5]]), 60_000);
     const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => guard(c, 'calls', 'calls:twilio', clients[i % clients.length])));
     expect(answers.filter(([v]) => v === 0)).toHaveLength(5);
     expect(answers.filter(([v]) => v === 3)).toHaveLength(55);
@@ -172,7 +205,7 @@ describe('guard script (cgGuard)', () => {
     const N = 3;
     const minuteMs = 300;
     const target = 'calls:twilio';
-    await c.ledger.setProviderLimits(new Map([[target, N]]), minuteMs);
+    await setLimits(c, new Map([[target, N]]), minuteMs);
     const granted: number[] = [];
     const wanted = 5 * N;
     const deadline = Date.now() + 30_000;
@@ -447,3 +480,10 @@ describe('a guarded worker under a provider hold', () => {
     expect(runs).toEqual(['raced']);
   });
 });
+
+/** The limits the hold-change script writes for probe and throttle provider holds, set directly. */
+async function setLimits(c: Callguard, limits: Map<string, number>, minuteMs: number): Promise<void> {
+  const multi = c.redis.multi().del(c.keys.providerLimits);
+  if (limits.size) multi.hset(c.keys.providerLimits, Object.fromEntries([...limits].map(([t, n]) => [t, `${n}/${minuteMs}`])));
+  await multi.exec();
+}

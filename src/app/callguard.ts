@@ -81,7 +81,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   const keys = new Keys(config.prefix);
   const redisHealth = new RedisHealth(redis, keys.changedAt).start();
   const counters = new Counters(redis, keys, rules, config.minuteMs);
-  const ledger = new HoldLedger(redis, keys, config.queues, config.maxAlertHolds);
+  const ledger = new HoldLedger(redis, keys, config.queues, config.maxAlertHolds, config.minuteMs);
   const dispatch = new Map(config.queues.map((q) => [q, new Queue(q, { connection: redis, prefix: config.queuePrefix })]));
   const enforcer = new Enforcer(dispatch, ledger, logger, config.minuteMs, new ParkedJobs(redis, keys));
   const emitter = new EngineEmitter(logger);

@@ -1,6 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from 'pino';
-import { covers, isRateLimiting, parseTarget, providerTarget, type Hold } from '../domain/hold.js';
+import { covers, isRateLimiting, parseTarget, type Hold } from '../domain/hold.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { ParkedJobs } from '../store/parked.js';
 
@@ -120,12 +120,11 @@ export class Enforcer {
 
   /**
    * Probes and throttles run a queue under a BullMQ global rate limit. The queue's own limit, if
-   * it had one, is saved first and restored when the last such hold covering it ends. Provider
-   * holds' limits go to the guarded workers instead (their shared sliding window).
+   * it had one, is saved first and restored when the last such hold covering it ends. (Provider
+   * holds' limits are written by the hold-change script itself, for the guarded workers.)
    */
   private async applyLimits(): Promise<void> {
     const holds = await this.ledger.list();
-    await this.ledger.setProviderLimits(providerLimits(holds, [...this.queues.keys()]), this.minuteMs);
     for (const [name, queue] of this.queues) {
       const limit = probeLimit(holds, name);
       const current = await queue.getGlobalRateLimit();
@@ -149,22 +148,6 @@ export class Enforcer {
 export function probeLimit(holds: Hold[], queue: string): number | undefined {
   const limits = holds.flatMap((h) => (!h.providers?.length && limitOf(h) && covers(h, queue) ? [limitOf(h)!] : []));
   return limits.length ? Math.min(...limits) : undefined;
-}
-
-/** The tightest probe or throttle limit per `queue:provider` of provider holds. */
-export function providerLimits(holds: Hold[], queues: string[]): Map<string, number> {
-  const limits = new Map<string, number>();
-  for (const h of holds) {
-    const limit = limitOf(h);
-    if (!limit || !h.providers?.length) continue;
-    for (const q of queues.filter((q) => covers(h, q))) {
-      for (const p of h.providers) {
-        const t = providerTarget(q, p);
-        limits.set(t, Math.min(limits.get(t) ?? limit, limit));
-      }
-    }
-  }
-  return limits;
 }
 
 function limitOf(h: Hold): number | undefined {

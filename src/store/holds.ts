@@ -3,7 +3,7 @@ import { overflowHold, type Hold, type NewHold } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
 
-/** The audit events of hold changes, by effect: placed, then lifted (change-holds-8.lua's EVENTS). */
+/** The audit events of hold changes, by effect: placed, then lifted (change-holds-9.lua's EVENTS). */
 export const HOLD_CHANGE_EVENTS = [
   'hold-added',
   'hold-released',
@@ -40,7 +40,7 @@ export interface AuditEntry {
   data?: unknown;
 }
 
-/** One atomic step of change-holds-8.lua; see its header for the order the parts apply in. */
+/** One atomic step of change-holds-9.lua; see its header for the order the parts apply in. */
 export interface HoldChangeRequest {
   add?: NewHold[];
   release?: Release[];
@@ -63,6 +63,8 @@ export class HoldLedger {
     private readonly keys: Keys,
     private readonly queues: string[],
     private readonly maxAlertHolds = 200,
+    /** The minute provider rate limits are counted in (CALLGUARD_MINUTE_SECONDS). */
+    private readonly minuteMs = 60_000,
   ) {}
 
   async list(): Promise<Hold[]> {
@@ -100,7 +102,8 @@ export class HoldLedger {
       k.holdIndex,
       k.alertOverflow,
       k.coveredProviders,
-      JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, ...req, overflow }),
+      k.providerLimits,
+      JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, minuteMs: this.minuteMs, ...req, overflow }),
     );
     const parsed = JSON.parse(out) as { now: number; changes: unknown };
     // cjson encodes an empty Lua table as {}, so lists may come back as objects.
@@ -129,13 +132,6 @@ export class HoldLedger {
   /** `queue:provider` targets with at least one provider hold. */
   async coveredProviders(): Promise<Set<string>> {
     return new Set(Object.keys(await this.redis.hgetall(this.keys.coveredProviders)));
-  }
-
-  /** Replaces the rate limits (jobs per minute) guarded workers apply per `queue:provider`, in one step. */
-  async setProviderLimits(limits: Map<string, number>, minuteMs: number): Promise<void> {
-    const multi = this.redis.multi().del(this.keys.providerLimits);
-    if (limits.size) multi.hset(this.keys.providerLimits, Object.fromEntries([...limits].map(([t, n]) => [t, `${n}/${minuteMs}`])));
-    await multi.exec();
   }
 
   async clearSince(): Promise<Record<string, number>> {

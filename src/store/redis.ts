@@ -8,7 +8,7 @@ const script = (file: string) => readFileSync(new URL(`./scripts/${file}`, impor
 const SCRIPTS = {
   cgRecord: { lua: script('record-n.lua') },
   cgSumCounts: { lua: script('sum-counts-n.lua') },
-  cgChangeHolds: { numberOfKeys: 8, lua: script('change-holds-8.lua') },
+  cgChangeHolds: { numberOfKeys: 9, lua: script('change-holds-9.lua') },
   cgGuard: { numberOfKeys: 4, lua: script('guard-4.lua') },
   cgDropParkedTarget: { numberOfKeys: 2, lua: script('drop-parked-target-2.lua') },
   cgCancelReport: { numberOfKeys: 1, lua: script('cancel-report-1.lua') },
@@ -27,6 +27,7 @@ export interface CallguardCommands {
     k6: string,
     k7: string,
     k8: string,
+    k9: string,
     request: string,
   ): Promise<string>;
   cgGuard(

@@ -18,9 +18,12 @@
   KEYS[7] overflow hash (alert hold id -> principal) of the alerts behind the overflow hold;
           field '*' once it is full: then only a release of the overflow hold itself ends it
   KEYS[8] covered-providers hash ('queue:provider' -> number of pausing provider holds covering it)
+  KEYS[9] provider limits hash ('queue:provider' -> '<jobs>/<minute ms>', the tightest probe or
+          throttle provider hold covering it): written in this step, so a provider released into a
+          probe is never without its limit, not even for a moment
 
   ARGV[1] JSON request:
-    { queues: [configured dispatch queues], maxlen: n (audit stream MAXLEN ~),
+    { queues: [configured dispatch queues], maxlen: n (audit stream MAXLEN ~), minuteMs: n,
       add: [hold], release: [{ id, by, reason, ifClear? }],
       startClear: [rule], stopClear: [rule],
       overflow: { hold, cap, maxMembers } }
@@ -47,7 +50,7 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local req = cjson.decode(ARGV[1])
-local HOLDS, COVERED, AUDIT, CHANGED, CLEAR, INDEX, OVERFLOW, PROVIDERS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local HOLDS, COVERED, AUDIT, CHANGED, CLEAR, INDEX, OVERFLOW, PROVIDERS, LIMITS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local overflow = req.overflow
 
 local EVENTS = {
@@ -114,6 +117,13 @@ end
 
 local changes = {}
 local changed = false
+-- 'queue:provider' targets whose probe or throttle holds changed: their limits are recomputed.
+local limited = {}
+
+local function isRate(hold)
+  local e = effect(hold)
+  return (e == 'probe' or e == 'throttle') and type(hold.providers) == 'table' and #hold.providers > 0
+end
 
 -- Moves the hold's targets' counts by delta; returns the targets that went from 0 to 1 / 1 to 0.
 local function cover(hold, delta)
@@ -132,6 +142,10 @@ local function cover(hold, delta)
 end
 
 local function record(which, hold, by, reason)
+  if isRate(hold) then
+    local _, targets = coverage(hold)
+    for _, target in ipairs(targets) do limited[target] = true end
+  end
   local paused, resumed = cover(hold, which == 1 and 1 or -1)
   if countsAsAlert(hold) then redis.call('HINCRBY', INDEX, 'alerts', which == 1 and 1 or -1) end
   changed = true
@@ -192,6 +206,27 @@ end
 
 for _, rule in ipairs(req.stopClear or {}) do
   redis.call('HDEL', CLEAR, rule)
+end
+
+-- O(holds) once, and only in a step that started or ended a provider's probe or throttle.
+if next(limited) ~= nil then
+  local tightest = {}
+  for _, raw in ipairs(redis.call('HVALS', HOLDS)) do
+    local h = cjson.decode(raw)
+    if isRate(h) and type(h.maxPerMinute) == 'number' then
+      local _, targets = coverage(h)
+      for _, target in ipairs(targets) do
+        if limited[target] and (tightest[target] == nil or h.maxPerMinute < tightest[target]) then tightest[target] = h.maxPerMinute end
+      end
+    end
+  end
+  for target in pairs(limited) do
+    if tightest[target] then
+      redis.call('HSET', LIMITS, target, string.format('%d/%d', tightest[target], req.minuteMs))
+    else
+      redis.call('HDEL', LIMITS, target)
+    end
+  end
 end
 
 if changed then
