@@ -8,7 +8,7 @@ import { waitFor } from '../support/harness.js';
 import { PrivateRedis } from '../support/redis-server.js';
 import { CONCURRENCY, Dispatch } from './dispatch.js';
 import { LoggingApp, MAX_STALL_MS, stalls } from './logging-app.js';
-import { auditedAt, CallguardProcess, Observer, processEnv, resume } from './support.js';
+import { auditedAt, CallguardProcess, eventsIdle, Observer, processEnv, resume } from './support.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 5;
@@ -78,7 +78,7 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       await o.report(RULE, THRESHOLD, 'after');
       await waitFor(async () => (await o.calls.isPaused()) && (await o.holds()).length === 1, { timeoutMs: 30_000 });
       const tripBackMs = Date.now() - restartedAt;
-      await waitFor(async () => (await o.events.getWaitingCount()) + (await o.events.getActiveCount()) === 0, { timeoutMs: 30_000 });
+      await eventsIdle(o.events, 30_000);
       const stored = await o.stored(RULE);
       const lostAfter = (await o.audit()).filter((a) => a.event === 'state-lost').length;
       console.log(
@@ -115,7 +115,7 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       const idle = await control.stop();
       const logging = await app.stop();
       const sent = logging.reporter.reported - logging.reporter.dropped;
-      await waitFor(async () => (await o.events.getWaitingCount()) + (await o.events.getActiveCount()) === 0, { timeoutMs: 30_000 });
+      await eventsIdle(o.events, 30_000);
       // What was counted before the restart went with the data: only no loss by the app, and no count twice.
       const appStored = await o.stored(APP_RULE);
       console.log(

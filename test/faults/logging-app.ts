@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { expect } from 'vitest';
 
 /** What the logging app prints when it stops (see fixtures/storm-app.ts). */
 export interface LoggingAppResult {
@@ -76,3 +77,20 @@ export class LoggingApp {
 export const stalls = (app: LoggingAppResult, idle: LoggingAppResult): string =>
   `longest event-loop stall ${app.maxStallMs.toFixed(1)} ms after warm-up, ${app.onCpuMaxStallMs} ms of it on the CPU (p99 ${app.p99StallMs.toFixed(1)} ms; start-up ${app.warmupMaxStallMs.toFixed(1)} ms; ` +
   `an idle app alongside: ${idle.maxStallMs.toFixed(1)} ms, ${idle.onCpuMaxStallMs} ms on the CPU; ticks over 40 ms late at [ms since start, ms late, ms on the CPU]: ${JSON.stringify(app.late)})`;
+
+/**
+ * What every fault test asks of the logging app that ran alongside it, once its counts are stored:
+ * prints the summary line, then nothing dropped, every line reported, each count stored once
+ * (`stored` = sent), and no stall of its own over MAX_STALL_MS. `note` goes after the counts.
+ */
+export function checkLoggingApp(label: string, app: LoggingAppResult, idle: LoggingAppResult, stored: number, note = ''): void {
+  const sent = app.reporter.reported - app.reporter.dropped;
+  console.log(
+    `${label}: logged ${app.logged}, reported ${app.reporter.reported}, dropped ${app.reporter.dropped}, failed flushes ${app.reporter.failedFlushes}; ` +
+      `counts sent ${sent} stored ${stored}${note}; ${stalls(app, idle)}; close ${app.closeMs} ms`,
+  );
+  expect(app.reporter.dropped).toBe(0);
+  expect(app.reporter.reported).toBe(app.logged);
+  expect(stored).toBe(sent);
+  expect(app.onCpuMaxStallMs).toBeLessThanOrEqual(MAX_STALL_MS);
+}

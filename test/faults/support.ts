@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Keys } from '../../src/store/keys.js';
+import { waitFor } from '../support/harness.js';
 import { freePort } from '../support/redis-server.js';
 
 export const ADMIN = { name: 'fault-admin', secret: 'fault-admin-secret-0123456789abcdef0123456789' };
@@ -146,4 +147,12 @@ export class Observer {
     await this.calls.close().catch(() => undefined);
     this.redis.disconnect();
   }
+}
+
+/** Resolves once callguard's events queue has no job waiting or running: every report sent so far is counted. */
+export async function eventsIdle(events: Queue, timeoutMs: number): Promise<void> {
+  await waitFor(async () => (await events.getWaitingCount()) + (await events.getActiveCount()) === 0, {
+    timeoutMs,
+    what: 'the events queue with no job waiting or running',
+  });
 }
