@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
 import { createGuardedWorker } from '../src/client/guarded-worker.js';
-import type { NewHold } from '../src/domain/hold.js';
+import type { NewHold, RuleHold } from '../src/domain/hold.js';
 import { errorReportSchema } from '../src/jobs/contract.js';
 import { HoldLedger } from '../src/store/holds.js';
 import { ParkedJobs } from '../src/store/parked.js';
@@ -37,6 +37,17 @@ const manual = (id: string, scope: string[] | 'all', providers?: string[]): NewH
   ...(providers ? { providers } : {}),
   by: 'ops',
   reason: 'test',
+});
+/** Rule `voice`'s hold on twilio's jobs in `calls`: a pause, or what `extra` makes it. */
+const voiceHold = (extra: Partial<RuleHold> = {}): NewHold => ({
+  id: 'rule:voice',
+  kind: 'rule',
+  rule: 'voice',
+  scope: ['calls'],
+  providers: ['twilio'],
+  by: 'callguard',
+  reason: 'tripped',
+  ...extra,
 });
 const released = (id: string) => ({ release: [{ id, by: 'ops', reason: 'done' }] });
 const hash = (c: Callguard, key: string) => c.redis.hgetall(key);
@@ -74,17 +85,7 @@ describe('hold-change script with providers', () => {
 
   it('records a throttle on providers under its own events, covering nothing', async () => {
     const c = await start();
-    const throttle: NewHold = {
-      id: 'rule:voice',
-      kind: 'rule',
-      rule: 'voice',
-      scope: ['calls'],
-      providers: ['twilio'],
-      by: 'callguard',
-      reason: 'throttled',
-      effect: 'throttle',
-      maxPerMinute: 3,
-    };
+    const throttle = voiceHold({ reason: 'throttled', effect: 'throttle', maxPerMinute: 3 });
     const added = await c.ledger.change({ add: [throttle] });
     expect(added.changes.map((ch) => [ch.event, ch.paused])).toEqual([['throttle-started', []]]);
     expect(await hash(c, c.keys.coveredProviders)).toEqual({});
@@ -92,7 +93,7 @@ describe('hold-change script with providers', () => {
     // The limit is written in the same step as the hold: the provider is never out without it.
     expect(await hash(c, c.keys.providerLimits)).toEqual({ 'calls:twilio': `3/${minute}` });
     // A tighter probe on the same provider wins while both stand; the looser one stays when it goes.
-    await c.ledger.change({ add: [{ ...throttle, id: 'rule:voice2', rule: 'voice2', effect: 'probe', maxPerMinute: 2 }] });
+    await c.ledger.change({ add: [voiceHold({ id: 'rule:voice2', rule: 'voice2', effect: 'probe', maxPerMinute: 2 })] });
     expect(await hash(c, c.keys.providerLimits)).toEqual({ 'calls:twilio': `2/${minute}` });
     await c.ledger.change(released('rule:voice2'));
     expect(await hash(c, c.keys.providerLimits)).toEqual({ 'calls:twilio': `3/${minute}` });
@@ -103,19 +104,10 @@ describe('hold-change script with providers', () => {
 
   it('swaps a provider pause for a probe in one step: the release and the probe limit land together', async () => {
     const c = await start();
-    const pause: NewHold = {
-      id: 'rule:voice',
-      kind: 'rule',
-      rule: 'voice',
-      scope: ['calls'],
-      providers: ['twilio'],
-      by: 'callguard',
-      reason: 'tripped',
-    };
-    await c.ledger.change({ add: [pause] });
+    await c.ledger.change({ add: [voiceHold()] });
     const { changes } = await c.ledger.change({
       release: [{ id: 'rule:voice', by: 'callguard', reason: 'clear' }],
-      add: [{ ...pause, reason: 'probing', effect: 'probe', maxPerMinute: 4 }],
+      add: [voiceHold({ reason: 'probing', effect: 'probe', maxPerMinute: 4 })],
     });
     expect(changes.map((ch) => [ch.event, ch.resumed])).toEqual([
       ['hold-released', ['calls:twilio']],
