@@ -25,7 +25,8 @@ export class Enforcer {
   async apply(changes: HoldChange[]): Promise<void> {
     const touched = new Set(changes.flatMap((c) => [...c.paused, ...c.resumed]));
     // The probe's limit goes on before the queue resumes, or the backlog would rush out unlimited.
-    if (changes.some((c) => isRateLimiting(c.hold))) await this.applyLimits();
+    // (A provider's limit is written by the hold change itself.)
+    if (changes.some((c) => isRateLimiting(c.hold) && !c.hold.providers?.length)) await this.applyLimits();
     await Promise.all([...touched].filter((t) => !parseTarget(t).provider).map((q) => this.converge(q)));
     const released = changes.flatMap((c) => c.resumed).filter((t) => parseTarget(t).provider);
     await Promise.all(released.map((t) => this.releaseParked(t)));
@@ -89,13 +90,13 @@ export class Enforcer {
 
   private async promote(queue: Queue, target: string, id: string, timestamp: number): Promise<boolean> {
     const job = await queue.getJob(id).catch(() => undefined);
+    if (!job) return false; // removed, or Redis away (then its worker's parkMs brings it back)
     try {
-      if (!job) return false; // removed, or Redis away (then its worker's parkMs brings it back)
       await job.promote();
       return true;
     } catch {
       // Not delayed any more (promoted by its worker, running) is fine; still delayed means retry.
-      if (await job!.isDelayed().catch(() => false)) await this.parked.park(target, id, timestamp).catch(() => undefined);
+      if (await job.isDelayed().catch(() => false)) await this.parked.park(target, id, timestamp).catch(() => undefined);
       return false;
     }
   }

@@ -48,6 +48,9 @@ export class Metrics {
     // Standard names (no prefix), so stock Node.js dashboards work.
     collectDefaultMetrics({ register: this.registry });
     for (const name of DROPPED_DEFAULTS) this.registry.removeSingleMetric(name);
+    // A scrape collects every gauge at once: the two gauges of window sums share one read.
+    let reading: ReturnType<Counters['sums']> | undefined;
+    const windowSums = () => (reading ??= deps.counters.sums().finally(() => (reading = undefined)));
 
     new Gauge({
       name: 'callguard_rule_errors_in_window',
@@ -55,7 +58,7 @@ export class Metrics {
       labelNames: ['rule'],
       registers,
       async collect() {
-        const { counts } = await deps.counters.sums();
+        const { counts } = await windowSums();
         for (const r of deps.rules) this.set({ rule: r.name }, counts[r.name] ?? 0);
       },
     });
@@ -65,7 +68,7 @@ export class Metrics {
       labelNames: ['rule', 'outcome'],
       registers,
       async collect() {
-        const { counts } = await deps.counters.sums();
+        const { counts } = await windowSums();
         for (const r of deps.rules.filter(readsOutcomes)) {
           const v = verdict(r, counts);
           this.set({ rule: r.name, outcome: 'all' }, v.calls);
