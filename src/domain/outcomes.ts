@@ -13,7 +13,8 @@ export interface ProviderOutcomes {
   slow?: Record<string, number>;
 }
 
-export type OutcomePart = 'calls' | 'failures' | 'slow';
+export const OUTCOME_PARTS = ['calls', 'failures', 'slow'] as const;
+export type OutcomePart = (typeof OUTCOME_PARTS)[number];
 
 /** A named count with a window: a rule's error count or one of its outcome counts. */
 export interface Counted {
@@ -33,9 +34,7 @@ export function readsOutcomes(rule: Rule): boolean {
 export function countersOf(rules: Rule[]): Counted[] {
   return rules.flatMap((r) => [
     { name: r.name, windowMinutes: r.windowMinutes },
-    ...(readsOutcomes(r)
-      ? (['calls', 'failures', 'slow'] as const).map((p) => ({ name: outcomeCounter(r.name, p), windowMinutes: r.windowMinutes }))
-      : []),
+    ...(readsOutcomes(r) ? OUTCOME_PARTS.map((p) => ({ name: outcomeCounter(r.name, p), windowMinutes: r.windowMinutes })) : []),
   ]);
 }
 
@@ -54,6 +53,7 @@ export function outcomeCounts(rules: Rule[], outcomes: Record<string, ProviderOu
   for (const rule of rules) {
     if (!readsOutcomes(rule)) continue;
     const mine = (rule.providers ?? []).flatMap((p) => (outcomes[p] ? [outcomes[p]] : []));
+    if (!mine.length) continue;
     const sum = (f: (o: ProviderOutcomes) => number) => mine.reduce((n, o) => n + f(o), 0);
     const parts: Record<OutcomePart, number> = {
       calls: sum((o) => o.calls),
@@ -61,8 +61,7 @@ export function outcomeCounts(rules: Rule[], outcomes: Record<string, ProviderOu
       slow: rule.slowCallMs === undefined ? 0 : sum((o) => o.slow?.[String(rule.slowCallMs)] ?? 0),
     };
     // All three, zeros too: the recording script then returns every window sum verdict() needs.
-    if (!mine.length) continue;
-    for (const part of ['calls', 'failures', 'slow'] as const) {
+    for (const part of OUTCOME_PARTS) {
       out.push([{ name: outcomeCounter(rule.name, part), windowMinutes: rule.windowMinutes }, parts[part]]);
     }
   }

@@ -1,7 +1,7 @@
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
 import { longestWindow } from '../domain/rules.js';
-import { countersOf, outcomeCounter, type Counted } from '../domain/outcomes.js';
+import { countersOf, OUTCOME_PARTS, outcomeCounter, type Counted } from '../domain/outcomes.js';
 import type { Rule } from '../domain/types.js';
 
 // Rules per sum script call: a few µs of Redis time each, so a call stays far below a millisecond.
@@ -109,7 +109,7 @@ export class Counters {
   /** Restarts the rules' windows (errors and outcomes), so a burst from before a manual resume cannot re-trip. */
   async reset(ruleNames: string[]): Promise<void> {
     if (!ruleNames.length) return;
-    const names = ruleNames.flatMap((r) => [r, ...(['calls', 'failures', 'slow'] as const).map((p) => outcomeCounter(r, p))]);
+    const names = ruleNames.flatMap((r) => [r, ...OUTCOME_PARTS.map((p) => outcomeCounter(r, p))]);
     await this.redis
       .multi()
       .del(...names.map((r) => this.keys.counts(r)))
