@@ -5,7 +5,9 @@
 
   Cost: O(changes × queues) per call. Coverage and the alert-hold count are kept incrementally
   (±1 per pausing hold added or released); they are rebuilt from every hold (O(holds), once) only
-  when the configured queues differ from the ones they were counted for, or were never counted.
+  when the configured queues differ from the ones they were counted for, or were never counted,
+  and the provider limits of a step that starts or ends a provider's probe or throttle are
+  recomputed from every hold (O(holds), in that step only).
   The ledger sends large changes in bounded steps, so no call blocks Redis for long.
 
   KEYS[1] holds hash (id -> hold JSON)
