@@ -1,10 +1,13 @@
 /**
  * Provisions what `npm test` needs on a fresh machine, so the README's `npm ci && npm test` passes
- * with nothing else done: Debian's Chromium for the browser test, and a Redis at REDIS_URL.
+ * with nothing else done: Debian's Chromium for the browser test, a Redis at REDIS_URL, and (as root) a way
+ * through to the checkout for the unprivileged user the image tests run as.
  * Installs only as root; otherwise it stops the run with the one command to run.
  */
 import { execFileSync } from 'node:child_process';
+import { chmodSync, statSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { dirname, join } from 'node:path';
 import { ensureDebianPackage } from './debian-package.js';
 
 const REDIS_URL = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -13,36 +16,43 @@ const REDIS_START = ['--daemonize', 'yes', '--port', '6379', '--save', '', '--ap
 export default async function setup(): Promise<void> {
   ensureDebianPackage('/usr/bin/chromium', 'chromium');
   await ensureRedis();
-  assertReadableByNobody();
+  ensureReachableByNobody();
 }
 
 /**
  * As root, some tests run the image's start commands as uid 65534 (the image's `node` user is not
- * root either); a checkout under a private directory (mktemp -d makes 0700 ones) fails them with
- * "Cannot find module". Say so once, up front.
+ * root either), which must reach the checkout. A checkout under a private directory (`mktemp -d`
+ * makes 0700 ones, /root is 0700) would fail them with "Cannot find module": as for Chromium and
+ * Redis, the set-up provides what is missing, here the right to pass through (o+x, not to list)
+ * on the directories above the checkout, and says so.
  */
-function assertReadableByNobody(): void {
-  if (process.getuid?.() !== 0) return;
-  try {
-    execFileSync(
-      'setpriv',
-      [
-        '--reuid=65534',
-        '--regid=65534',
-        '--clear-groups',
-        '--',
-        process.execPath,
-        '-e',
-        `require('fs').accessSync(${JSON.stringify(`${process.cwd()}/package.json`)})`,
-      ],
-      {
-        stdio: 'ignore',
-      },
-    );
-  } catch {
+function ensureReachableByNobody(): void {
+  if (process.getuid?.() !== 0 || nobodyReads()) return;
+  const opened: string[] = [];
+  for (let dir = dirname(process.cwd()); ; dir = dirname(dir)) {
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) {
+      chmodSync(dir, mode | 0o001);
+      opened.push(dir);
+    }
+    if (dir === dirname(dir)) break;
+  }
+  if (opened.length)
+    process.stderr.write(`uid 65534 (the image tests' user) could not reach the checkout: added o+x to ${opened.join(', ')}\n`);
+  if (!nobodyReads()) {
     throw new Error(
-      `uid 65534 cannot read this checkout (${process.cwd()}); the start-command tests run as that user. Make its parent directories world-readable, e.g. chmod o+rx on them.`,
+      `uid 65534 cannot read this checkout (${process.cwd()}); the start-command tests run as that user. Make it world-readable.`,
     );
+  }
+}
+
+function nobodyReads(): boolean {
+  const probe = `require('fs').accessSync(${JSON.stringify(join(process.cwd(), 'package.json'))})`;
+  try {
+    execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, '-e', probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
   }
 }
 
