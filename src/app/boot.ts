@@ -9,9 +9,9 @@ import { createCallguard, type Callguard } from './callguard.js';
 export async function bootCallguard(): Promise<{ cg: Callguard; logger: Logger }> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
-  const { rules, warnings } = loadRulesFile(config.rulesPath, config.queues);
+  const { rules, capacities, warnings } = loadRulesFile(config.rulesPath, config.queues);
   for (const w of warnings) logger.warn(w);
-  const cg = await createCallguard(config, rules, { logger });
+  const cg = await createCallguard(config, rules, { logger, capacities });
   return { cg, logger };
 }
 

@@ -28,6 +28,8 @@ import { assertReachable, connectRedis, type CallguardRedis } from '../store/red
 import { Reporter } from '../client/reporter.js';
 import { RedisHealth } from '../store/redis-health.js';
 import type { Rule } from '../domain/types.js';
+import type { Capacities } from '../domain/rules.js';
+import { writeCapacities } from '../store/guard.js';
 import type { Worker } from 'bullmq';
 import { JobSigner } from '../jobs/job-signer.js';
 import { ReplayGuard } from '../store/replay.js';
@@ -35,6 +37,8 @@ import { ReplayGuard } from '../store/replay.js';
 export interface Callguard {
   config: Config;
   rules: Rule[];
+  /** Providers' calls per second (the rules file's `providers`), enforced by every guard. */
+  capacities: Capacities;
   logger: Logger;
   redis: CallguardRedis;
   keys: Keys;
@@ -68,7 +72,12 @@ export interface Callguard {
 }
 
 /** Wires callguard's parts together; nothing runs until startWorker(). */
-export async function createCallguard(config: Config, rules: Rule[], opts: { logger?: Logger } = {}): Promise<Callguard> {
+export async function createCallguard(
+  config: Config,
+  rules: Rule[],
+  opts: { logger?: Logger; capacities?: Capacities } = {},
+): Promise<Callguard> {
+  const capacities = opts.capacities ?? {};
   const logger = opts.logger ?? createLogger(config.logLevel);
   const redis = connectRedis(config);
   redis.on('error', () => undefined); // reported once by assertReachable, then by ioredis' reconnects
@@ -79,6 +88,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     throw err;
   }
   const keys = new Keys(config.prefix);
+  await writeCapacities(redis, keys, capacities);
   const redisHealth = new RedisHealth(redis, keys.changedAt).start();
   const counters = new Counters(redis, keys, rules, config.minuteMs);
   const ledger = new HoldLedger(redis, keys, config.queues, config.maxAlertHolds, config.minuteMs);
@@ -142,6 +152,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   return {
     config,
     rules,
+    capacities,
     logger,
     redis,
     keys,

@@ -9,7 +9,7 @@ const SCRIPTS = {
   cgRecord: { lua: script('record-n.lua') },
   cgSumCounts: { lua: script('sum-counts-n.lua') },
   cgChangeHolds: { numberOfKeys: 9, lua: script('change-holds-9.lua') },
-  cgGuard: { numberOfKeys: 4, lua: script('guard-4.lua') },
+  cgGuard: { lua: script('guard-n.lua') },
   cgDropParkedTarget: { numberOfKeys: 2, lua: script('drop-parked-target-2.lua') },
   cgCancelReport: { numberOfKeys: 1, lua: script('cancel-report-1.lua') },
   cgAdvanceCursor: { numberOfKeys: 1, lua: script('advance-cursor-1.lua') },
@@ -30,15 +30,7 @@ export interface CallguardCommands {
     k9: string,
     request: string,
   ): Promise<string>;
-  cgGuard(
-    covered: string,
-    providers: string,
-    limits: string,
-    rateLog: string,
-    queue: string,
-    target: string,
-    member: string,
-  ): Promise<[number, number, number?]>;
+  cgGuard(numKeys: number, ...args: string[]): Promise<[number, number, number, number, number]>;
   cgCancelReport(key: string, id: string, ttlMs: number): Promise<number>;
   cgDropParkedTarget(parked: string, index: string, target: string): Promise<number>;
   cgAdvanceCursor(key: string, id: string): Promise<number>;

@@ -45,7 +45,8 @@ export async function startTestCallguard(
   opts: { worker?: boolean } = {},
 ): Promise<Callguard> {
   const config = testConfig(env);
-  const cg = await createCallguard(config, testRules(rulesJson, config.queues), { logger: createLogger('silent') });
+  const { rules, capacities } = parseRules(JSON.stringify(rulesJson), 'test-rules.json', config.queues);
+  const cg = await createCallguard(config, rules, { logger: createLogger('silent'), capacities });
   if (opts.worker !== false) await cg.startWorker();
   return cg;
 }
