@@ -6,9 +6,10 @@ import { slowThresholds } from '../domain/outcomes.js';
 import { loadRulesFile } from '../domain/rules.js';
 import type { Rule } from '../domain/types.js';
 import { Keys } from '../store/keys.js';
-import { candidatesProblem, forgetFailed, guard, GuardVerdict, noteFailed, type GuardAnswer } from '../store/guard.js';
+import { candidatesProblem, chooseCandidate, forgetFailed, noteFailed } from '../store/guard.js';
 import { ParkedJobs } from '../store/parked.js';
-import { withScripts, type RedisClient } from '../store/redis.js';
+import type { RedisClient } from '../store/redis.js';
+import { GuardVerdict, type GuardAnswer } from '../store/scripts.js';
 import { loadClientConfig } from './config.js';
 import { sharedReporter } from './shared.js';
 import type { Reporter } from './reporter.js';
@@ -101,7 +102,7 @@ export function createGuardedWorker<D = unknown, R = unknown>(
     let answer: GuardAnswer;
     try {
       const client = await redis();
-      answer = await guard(client, keys, {
+      answer = await chooseCandidate(client, keys, {
         queue: queueName,
         candidates,
         member: `${job.id}:${randomUUID()}`,
@@ -207,7 +208,7 @@ export function createGuardedWorker<D = unknown, R = unknown>(
   }
 
   // BullMQ types its connection as its own interface; with ioredis as the peer dependency it is an ioredis client.
-  const redis = async () => withScripts((await worker.backend.client) as unknown as RedisClient);
+  const redis = async () => (await worker.backend.client) as unknown as RedisClient;
 
   const worker = new Worker<D, R>(queueName, guarded, workerOptions);
   return worker;

@@ -1,7 +1,7 @@
 /**
- * The library API for Node apps that place calls (the package's "." entry; the service itself is
- * 'callguard/server'):
- *   import { reportError, createCallguardSink, createGuardedWorker } from 'callguard';
+ * The library API for Node apps that place calls: the package @callguard-dev/client, built from
+ * this folder (packages/client; the service is @callguard-dev/server):
+ *   import { reportError, createCallguardSink, createGuardedWorker } from '@callguard-dev/client';
  * Loads no server package and reads only the variables in ./config.ts.
  */
 import { loadClientConfig } from './config.js';
@@ -11,7 +11,7 @@ import { reportError } from './shared.js';
 import { loadRulesFile } from '../domain/rules.js';
 import type { Rule } from '../domain/types.js';
 
-export { createGuardedWorker, type GuardOptions } from './guarded-worker.js';
+export { createGuardedWorker, type GuardOptions, type GuardedJob, type GuardedProcessor } from './guarded-worker.js';
 export { createReporter, reportError, closeReporter, type ReporterConnection } from './shared.js';
 export { Reporter, type ReporterOptions, type ReporterStats } from './reporter.js';
 export { createLogSink, matchRecord, type LogSink } from './log-sink.js';

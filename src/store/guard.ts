@@ -1,32 +1,11 @@
 import { PROVIDER_NAME } from '../domain/rules.js';
 import { providerTarget } from '../domain/hold.js';
 import type { Keys } from './keys.js';
-import { withScripts, type RedisClient } from './redis.js';
+import type { RedisClient } from './redis.js';
+import { guard, type GuardAnswer } from './scripts.js';
 
 /** The most candidate providers one job may list: the guard's step is bounded by it. */
 export const MAX_CANDIDATES = 8;
-
-/** What guard-n.lua answers for one dispatch job. */
-export enum GuardVerdict {
-  Run = 0,
-  QueueHeld = 1,
-  /** No candidate can run and some are held: park until one of those is released. */
-  ProviderHeld = 2,
-  /** None held, each at its limit: ask again after `waitMs`. */
-  NoRoom = 3,
-}
-
-export interface GuardAnswer {
-  verdict: GuardVerdict;
-  /** With Run: the provider to call (undefined for a job without candidates). */
-  provider?: string;
-  /** With ProviderHeld: the candidates that are held (a release of any of them brings the job back). */
-  held: string[];
-  /** With NoRoom: ms until the soonest candidate has room. */
-  waitMs: number;
-  /** With NoRoom: the period of that limit, to spread waiters over. */
-  periodMs: number;
-}
 
 export interface GuardRequest {
   queue: string;
@@ -50,36 +29,23 @@ export function candidatesProblem(candidates: readonly string[]): string | undef
 }
 
 /** One call: is the queue held, and which candidate runs (its slot taken), or why none does. */
-export async function guard(redis: RedisClient, keys: Keys, req: GuardRequest): Promise<GuardAnswer> {
+export async function chooseCandidate(redis: RedisClient, keys: Keys, req: GuardRequest): Promise<GuardAnswer> {
   const { queue, candidates } = req;
   const problem = candidatesProblem(candidates);
   if (problem) throw new TypeError(problem);
-  const perCandidate = candidates.flatMap((p) => [keys.rateLog(providerTarget(queue, p)), keys.capacityLog(p)]);
-  const named = [
-    keys.covered,
-    keys.coveredProviders,
-    keys.providerLimits,
-    keys.capacities,
-    keys.failovers,
-    keys.tried(queue, req.jobId ?? ''),
-  ];
-  const [verdict, waitMs, periodMs, chosen, heldBits] = await withScripts(redis).cgGuard(
-    named.length + perCandidate.length,
-    ...named,
-    ...perCandidate,
-    queue,
-    req.member,
-    req.register ? '1' : '0',
-    ...candidates,
+  return guard(
+    redis,
+    {
+      covered: keys.covered,
+      coveredProviders: keys.coveredProviders,
+      providerLimits: keys.providerLimits,
+      capacities: keys.capacities,
+      failovers: keys.failovers,
+      tried: keys.tried(queue, req.jobId ?? ''),
+    },
+    candidates.flatMap((p) => [keys.rateLog(providerTarget(queue, p)), keys.capacityLog(p)]),
+    { queue, member: req.member, register: req.register ?? false, candidates },
   );
-  if (!(verdict in GuardVerdict)) throw new Error(`guard-n.lua answered an unknown verdict: ${String(verdict)}`);
-  return {
-    verdict,
-    ...(chosen > 0 ? { provider: candidates[chosen - 1]! } : {}),
-    held: candidates.filter((_, i) => Math.floor(heldBits / 2 ** i) % 2 === 1),
-    waitMs,
-    periodMs,
-  };
 }
 
 /** Notes that a job's call failed on `provider`, so its retries prefer the job's other candidates. */
