@@ -13,6 +13,7 @@ const SCRIPTS = {
   cgDropParkedTarget: { numberOfKeys: 2, lua: script('drop-parked-target-2.lua') },
   cgCancelReport: { numberOfKeys: 1, lua: script('cancel-report-1.lua') },
   cgAdvanceCursor: { numberOfKeys: 1, lua: script('advance-cursor-1.lua') },
+  cgPublishRules: { numberOfKeys: 3, lua: script('publish-rules-3.lua') },
 };
 
 export interface CallguardCommands {
@@ -42,6 +43,7 @@ export interface CallguardCommands {
   cgCancelReport(key: string, id: string, ttlMs: number): Promise<number>;
   cgDropParkedTarget(parked: string, index: string, target: string): Promise<number>;
   cgAdvanceCursor(key: string, id: string): Promise<number>;
+  cgPublishRules(active: string, history: string, audit: string, ...args: string[]): Promise<[string, number, number?]>;
 }
 
 /** A single Redis or a Redis Cluster; every callguard key shares one hash tag, so either serves. */
