@@ -145,7 +145,7 @@ describe('one shared rules version (issue 22)', () => {
     started.push(t);
     await postJson(`${t.url}/health/errors`, { rule: 'twilio', count: 3 }, as('alerts'));
     await waitFor(async () => (await t.cg.ledger.list()).some((h) => h.id === 'rule:twilio'), { what: 'twilio tripped' });
-    expect(await t.cg.dispatch.get('calls')!.isPaused()).toBe(true);
+    await waitFor(() => t.cg.dispatch.get('calls')!.isPaused(), { what: 'calls paused' });
     expect((await put(t, { plivo: RULES.plivo }, '"1"')).status).toBe(200);
     await waitFor(async () => !(await t.cg.ledger.list()).some((h) => h.id === 'rule:twilio'), { what: 'twilio released' });
     const released = (await t.cg.ledger.audit()).find((e) => e.event === 'hold-released');

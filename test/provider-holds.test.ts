@@ -10,6 +10,7 @@ import { errorReportSchema } from '../src/jobs/contract.js';
 import { HoldLedger } from '../src/store/holds.js';
 import { ParkedJobs } from '../src/store/parked.js';
 import { withScripts, type CallguardRedis } from '../src/store/redis.js';
+import { argsOf, decodeGuard, GUARD, guard as runGuard, GuardVerdict, type GuardAnswer } from '../src/store/scripts.js';
 import { finished } from './support/fences.js';
 import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 
@@ -137,26 +138,29 @@ describe('hold-change script with providers', () => {
   });
 });
 
-describe('guard script (cgGuard)', () => {
+describe('guard script (guard-4.lua)', () => {
   const guard = (c: Callguard, queue: string, target: string, client: CallguardRedis = c.redis) =>
-    client.cgGuard(c.keys.covered, c.keys.coveredProviders, c.keys.providerLimits, c.keys.rateLog(target), queue, target, randomUUID());
+    runGuard(client, guardKeys(c, target), { queue, target, member: randomUUID() });
+  const run = { verdict: GuardVerdict.Run, waitMs: 0 };
+  const queueHeld = { verdict: GuardVerdict.QueueHeld, waitMs: 0 };
+  const providerHeld = { verdict: GuardVerdict.ProviderHeld, waitMs: 0 };
 
-  it('answers 0 run, 1 queue held, 2 provider held, 3 no room (with the wait)', async () => {
+  it('answers run, queue held, provider held, no room (with the wait)', async () => {
     const c = await start();
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
-    expect(await guard(c, 'calls', '')).toEqual([0, 0]);
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(run);
+    expect(await guard(c, 'calls', '')).toEqual(run);
 
     await c.ledger.change({ add: [manual('manual:p', ['calls'], ['twilio'])] });
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([2, 0]);
-    expect(await guard(c, 'calls', 'calls:plivo')).toEqual([0, 0]);
-    expect(await guard(c, 'sms', 'sms:twilio')).toEqual([0, 0]);
-    expect(await guard(c, 'calls', '')).toEqual([0, 0]);
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(providerHeld);
+    expect(await guard(c, 'calls', 'calls:plivo')).toEqual(run);
+    expect(await guard(c, 'sms', 'sms:twilio')).toEqual(run);
+    expect(await guard(c, 'calls', '')).toEqual(run);
 
     await c.ledger.change({ add: [manual('manual:q', ['calls'])] });
     // The whole queue held comes first, whatever the provider.
-    expect(await guard(c, 'calls', 'calls:plivo')).toEqual([1, 0]);
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([1, 0]);
-    expect(await guard(c, 'calls', '')).toEqual([1, 0]);
+    expect(await guard(c, 'calls', 'calls:plivo')).toEqual(queueHeld);
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(queueHeld);
+    expect(await guard(c, 'calls', '')).toEqual(queueHeld);
     await c.ledger.change({
       release: [
         { id: 'manual:q', by: 'ops', reason: 'done' },
@@ -167,19 +171,19 @@ describe('guard script (cgGuard)', () => {
     const minuteMs = 60_000;
     await setLimits(c, new Map([['calls:twilio', 2]]), minuteMs);
     expect(await c.redis.hgetall(c.keys.providerLimits)).toEqual({ 'calls:twilio': `2/${minuteMs}` });
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
-    const [verdict, waitMs, limitMinuteMs] = await guard(c, 'calls', 'calls:twilio');
-    expect(verdict).toBe(3);
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(run);
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(run);
+    const { verdict, waitMs, minuteMs: limitMinuteMs } = await guard(c, 'calls', 'calls:twilio');
+    expect(verdict).toBe(GuardVerdict.NoRoom);
     expect(limitMinuteMs).toBe(minuteMs);
     expect(waitMs).toBeGreaterThan(0);
     expect(waitMs).toBeLessThanOrEqual(minuteMs);
     // Another provider, and jobs without a provider, are not limited.
-    expect(await guard(c, 'calls', 'calls:plivo')).toEqual([0, 0]);
-    expect(await guard(c, 'calls', '')).toEqual([0, 0]);
+    expect(await guard(c, 'calls', 'calls:plivo')).toEqual(run);
+    expect(await guard(c, 'calls', '')).toEqual(run);
     // Replacing the limits drops the ones no longer given.
     await setLimits(c, new Map(), minuteMs);
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
+    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(run);
   });
 
   it('lets exactly N of many concurrent checks through in a minute', async () => {
@@ -187,8 +191,8 @@ describe('guard script (cgGuard)', () => {
     const clients = await connections(c, 4);
     await setLimits(c, new Map([['calls:twilio', 5]]), 60_000);
     const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => guard(c, 'calls', 'calls:twilio', clients[i % clients.length])));
-    expect(answers.filter(([v]) => v === 0)).toHaveLength(5);
-    expect(answers.filter(([v]) => v === 3)).toHaveLength(55);
+    expect(answers.filter((a) => a.verdict === GuardVerdict.Run)).toHaveLength(5);
+    expect(answers.filter((a) => a.verdict === GuardVerdict.NoRoom)).toHaveLength(55);
   });
 
   it('never lets more than N through in any sliding minute, and lets N through again as the minute slides', async () => {
@@ -207,10 +211,10 @@ describe('guard script (cgGuard)', () => {
       Array.from({ length: 8 }, async (_, i) => {
         const client = clients[i % clients.length]!;
         while (granted.length < wanted && Date.now() < deadline) {
-          const [verdict, waitMs, at] = await checkAndRead(c, client, target);
-          if (verdict === 0) granted.push(at!);
-          else expect(verdict).toBe(3);
-          await delay(verdict === 3 && i % 2 ? waitMs : 2);
+          const { verdict, waitMs, at } = await checkAndRead(c, client, target);
+          if (verdict === GuardVerdict.Run) granted.push(at!);
+          else expect(verdict).toBe(GuardVerdict.NoRoom);
+          await delay(verdict === GuardVerdict.NoRoom && i % 2 ? waitMs : 2);
         }
       }),
     );
@@ -222,25 +226,32 @@ describe('guard script (cgGuard)', () => {
 });
 
 interface GuardPipeline {
-  cgGuard(...args: string[]): GuardPipeline;
   zscore(key: string, member: string): GuardPipeline;
   exec(): Promise<Array<[Error | null, unknown]>>;
 }
+
+const guardKeys = (c: Callguard, target: string) => ({
+  covered: c.keys.covered,
+  coveredProviders: c.keys.coveredProviders,
+  providerLimits: c.keys.providerLimits,
+  rateLog: c.keys.rateLog(target),
+});
 
 /**
  * One guard check and, in the same pipeline, the time the log recorded for it if it ran: the
  * entry leaves the log only a minute after it went in, so the read right behind it finds it.
  */
-async function checkAndRead(c: Callguard, client: CallguardRedis, target: string): Promise<[number, number, number?]> {
+async function checkAndRead(c: Callguard, client: CallguardRedis, target: string): Promise<GuardAnswer & { at?: number }> {
   const member = randomUUID();
   const log = c.keys.rateLog(target);
-  const [[err, answer], [, score]] = (await (client.pipeline() as unknown as GuardPipeline)
-    .cgGuard(c.keys.covered, c.keys.coveredProviders, c.keys.providerLimits, log, 'calls', target, member)
+  const pipeline = client.pipeline() as unknown as Record<string, (...args: Array<string | number>) => GuardPipeline>;
+  const [[err, reply], [, score]] = (await pipeline[GUARD.command]!(...argsOf(GUARD, guardKeys(c, target), [], ['calls', target, member]))
     .zscore(log, member)
-    .exec()) as [[Error | null, [number, number]], [null, string | null]];
+    .exec()) as [[Error | null, unknown], [null, string | null]];
   if (err) throw err;
-  if (answer[0] === 0 && score === null) throw new Error('a call let through is missing from the rate log');
-  return answer[0] === 0 ? [0, 0, Number(score)] : answer;
+  const answer = decodeGuard(reply);
+  if (answer.verdict === GuardVerdict.Run && score === null) throw new Error('a call let through is missing from the rate log');
+  return answer.verdict === GuardVerdict.Run ? { ...answer, at: Number(score) } : answer;
 }
 
 async function connections(c: Callguard, n: number): Promise<CallguardRedis[]> {

@@ -7,7 +7,8 @@ import { loadRulesFile } from '../domain/rules.js';
 import type { Rule } from '../domain/types.js';
 import { Keys } from '../store/keys.js';
 import { ParkedJobs } from '../store/parked.js';
-import { withScripts, type RedisClient } from '../store/redis.js';
+import type { RedisClient } from '../store/redis.js';
+import { guard, GuardVerdict, type GuardAnswer } from '../store/scripts.js';
 import { loadClientConfig } from './config.js';
 import { sharedReporter } from './shared.js';
 import type { Reporter } from './reporter.js';
@@ -32,12 +33,6 @@ export interface GuardOptions<D = unknown, R = unknown> {
 
 // The job is no longer ours (our lock expired and another worker took it, or it was removed).
 const LOCK_LOST = /Missing (lock|key) for job/;
-
-// What the guard script answers (src/store/scripts/guard-4.lua).
-const RUN = 0;
-const QUEUE_HELD = 1;
-const PROVIDER_HELD = 2;
-const NO_ROOM = 3;
 
 /**
  * A BullMQ Worker for a dispatch queue that checks callguard's holds before each job.
@@ -67,31 +62,30 @@ export function createGuardedWorker<D = unknown, R = unknown>(
   const guarded: Processor<D, R> = async (job: Job<D, R>, token?: string) => {
     const name = provider?.(job);
     const target = name ? providerTarget(queueName, name) : '';
-    let verdict: number;
-    let waitMs: number;
-    let minuteMs: number | undefined;
+    let answer: GuardAnswer;
     try {
-      const client = await redis();
-      [verdict, waitMs, minuteMs] = await client.cgGuard(
-        keys.covered,
-        keys.coveredProviders,
-        keys.providerLimits,
-        keys.rateLog(target),
-        queueName,
-        target,
-        `${job.id}:${randomUUID()}`,
+      answer = await guard(
+        await redis(),
+        {
+          covered: keys.covered,
+          coveredProviders: keys.coveredProviders,
+          providerLimits: keys.providerLimits,
+          rateLog: keys.rateLog(target),
+        },
+        { queue: queueName, target, member: `${job.id}:${randomUUID()}` },
       );
     } catch (err) {
       return putBack(job, token, retryDelayMs, `could not check callguard's holds: ${(err as Error).message}`);
     }
-    if (verdict === QUEUE_HELD) return putBack(job, token, retryDelayMs, `held by callguard; ${queueName} is paused`);
-    if (verdict === PROVIDER_HELD) return park(job, token, target);
+    const { verdict, waitMs, minuteMs } = answer;
+    if (verdict === GuardVerdict.QueueHeld) return putBack(job, token, retryDelayMs, `held by callguard; ${queueName} is paused`);
+    if (verdict === GuardVerdict.ProviderHeld) return park(job, token, target);
     // Spread the waiters over a minute after the next free slot: a backlog behind a limit of N per
     // minute then costs each waiting job about one check a minute, not one per freed slot.
-    if (verdict === NO_ROOM) {
+    if (verdict === GuardVerdict.NoRoom) {
       return putBack(job, token, waitMs + Math.random() * (minuteMs ?? waitMs), `${name} is rate-limited by callguard`);
     }
-    if (verdict !== RUN || !name) return processor(job, token);
+    if (verdict !== GuardVerdict.Run || !name) return processor(job, token);
     return measured(job, token, name);
   };
 
@@ -158,7 +152,7 @@ export function createGuardedWorker<D = unknown, R = unknown>(
   }
 
   // BullMQ types its connection as its own interface; with ioredis as the peer dependency it is an ioredis client.
-  const redis = async () => withScripts((await worker.backend.client) as unknown as RedisClient);
+  const redis = async () => (await worker.backend.client) as unknown as RedisClient;
 
   const worker = new Worker<D, R>(queueName, guarded, workerOptions);
   return worker;

@@ -1,5 +1,6 @@
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
+import { cancelReport, record, sumCounts } from './scripts.js';
 import { longestWindow } from '../domain/rules.js';
 import { countersOf, OUTCOME_PARTS, outcomeCounter, type Counted } from '../domain/outcomes.js';
 import type { Rule } from '../domain/types.js';
@@ -36,18 +37,18 @@ export class Counters {
    * adds nothing: `counted` is then false and the sums are 0.
    */
   async recordReport(entries: Array<[Counted, number]>, id = ''): Promise<{ now: number; counted: boolean; sums: number[] }> {
-    const [now, counted, ...sums] = await this.redis.cgRecord(
-      entries.length + 2,
-      this.keys.countedReports,
-      this.keys.windowSums,
-      ...entries.map(([r]) => this.keys.counts(r.name)),
-      id,
-      COUNTED_IDS_TTL_MS,
-      this.minuteMs,
-      this.keep,
-      ...entries.flatMap(([r, n]) => [r.name, n, r.windowMinutes]),
+    return record(
+      this.redis,
+      { countedReports: this.keys.countedReports, windowSums: this.keys.windowSums },
+      entries.map(([r]) => this.keys.counts(r.name)),
+      {
+        id,
+        idTtlMs: COUNTED_IDS_TTL_MS,
+        minuteMs: this.minuteMs,
+        keep: this.keep,
+        rules: entries.map(([r, n]) => [r.name, n, r.windowMinutes]),
+      },
     );
-    return { now: now!, counted: counted === 1, sums };
   }
 
   /**
@@ -55,7 +56,7 @@ export class Counters {
    * already. For a report whose enqueue was not confirmed in time (see enqueue-report.ts).
    */
   async cancelReport(id: string): Promise<boolean> {
-    return (await this.redis.cgCancelReport(this.keys.countedReports, id, COUNTED_IDS_TTL_MS)) === 1;
+    return cancelReport(this.redis, { countedReports: this.keys.countedReports }, id, COUNTED_IDS_TTL_MS);
   }
 
   /**
@@ -70,19 +71,18 @@ export class Counters {
     if (!chunks.length) chunks.push([]);
     const replies = await Promise.all(
       chunks.map((chunk) =>
-        this.redis.cgSumCounts(
-          chunk.length + 1,
-          this.keys.windowSums,
-          ...chunk.map((r) => this.keys.counts(r.name)),
-          this.minuteMs,
-          ...chunk.flatMap((r) => [r.name, r.windowMinutes]),
+        sumCounts(
+          this.redis,
+          { windowSums: this.keys.windowSums },
+          chunk.map((r) => this.keys.counts(r.name)),
+          { minuteMs: this.minuteMs, rules: chunk.map((r) => [r.name, r.windowMinutes]) },
         ),
       ),
     );
     const counts: Record<string, number> = {};
     let now = Infinity;
-    replies.forEach(([chunkNow, ...sums], c) => {
-      now = Math.min(now, chunkNow!);
+    replies.forEach(({ now: chunkNow, sums }, c) => {
+      now = Math.min(now, chunkNow);
       chunks[c]!.forEach((r, i) => (counts[r.name] = sums[i] ?? 0));
     });
     return { now, counts };

@@ -2,6 +2,7 @@ import type { Release } from '../domain/decide.js';
 import { overflowHold, type Hold, type NewHold } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
+import { changeHolds } from './scripts.js';
 
 /** The audit events of hold changes, by effect: placed, then lifted (change-holds-9.lua's EVENTS). */
 export const HOLD_CHANGE_EVENTS = [
@@ -97,16 +98,19 @@ export class HoldLedger {
   private async step(req: HoldChangeRequest): Promise<{ now: number; changes: HoldChange[] }> {
     const k = this.keys;
     const overflow = { hold: overflowHold(this.maxAlertHolds), cap: this.maxAlertHolds, maxMembers: MAX_OVERFLOW_MEMBERS };
-    const out = await this.redis.cgChangeHolds(
-      k.holds,
-      k.covered,
-      k.audit,
-      k.changedAt,
-      k.clearSince,
-      k.holdIndex,
-      k.alertOverflow,
-      k.coveredProviders,
-      k.providerLimits,
+    const out = await changeHolds(
+      this.redis,
+      {
+        holds: k.holds,
+        covered: k.covered,
+        audit: k.audit,
+        changedAt: k.changedAt,
+        clearSince: k.clearSince,
+        holdIndex: k.holdIndex,
+        alertOverflow: k.alertOverflow,
+        coveredProviders: k.coveredProviders,
+        providerLimits: k.providerLimits,
+      },
       JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, minuteMs: this.minuteMs, ...req, overflow }),
     );
     const parsed = JSON.parse(out) as { now: number; changes: unknown };

@@ -1,5 +1,6 @@
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
+import { advanceCursor } from './scripts.js';
 
 /** Where the outbox has read the audit stream up to; shared by every instance, only ever moving forward. */
 export class OutboxCursor {
@@ -18,6 +19,6 @@ export class OutboxCursor {
   }
 
   async advance(id: string): Promise<void> {
-    await this.redis.cgAdvanceCursor(this.keys.notifyCursor, id);
+    await advanceCursor(this.redis, { cursor: this.keys.notifyCursor }, id);
   }
 }

@@ -1,5 +1,6 @@
 import type { Keys } from './keys.js';
-import { withScripts, type RedisClient } from './redis.js';
+import type { RedisClient } from './redis.js';
+import { dropParkedTarget } from './scripts.js';
 
 /**
  * Dispatch jobs parked while their provider is held: the guarded worker moves such a job to
@@ -43,6 +44,6 @@ export class ParkedJobs {
 
   /** Drops a target from the index once it has nothing parked (one step: a park racing this keeps it). */
   async dropIfEmpty(target: string): Promise<void> {
-    await withScripts(this.redis).cgDropParkedTarget(this.keys.parked(target), this.keys.parkedIndex, target);
+    await dropParkedTarget(this.redis, { parked: this.keys.parked(target), parkedIndex: this.keys.parkedIndex }, target);
   }
 }

@@ -1,54 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { withTimeout } from '../domain/timeout.js';
+import { withScripts } from './scripts.js';
 
-const script = (file: string) => readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8');
-
-// Loaded once; ioredis sends EVALSHA and falls back to EVAL after a script flush.
-const SCRIPTS = {
-  cgRecord: { lua: script('record-n.lua') },
-  cgSumCounts: { lua: script('sum-counts-n.lua') },
-  cgChangeHolds: { numberOfKeys: 9, lua: script('change-holds-9.lua') },
-  cgGuard: { numberOfKeys: 4, lua: script('guard-4.lua') },
-  cgDropParkedTarget: { numberOfKeys: 2, lua: script('drop-parked-target-2.lua') },
-  cgCancelReport: { numberOfKeys: 1, lua: script('cancel-report-1.lua') },
-  cgAdvanceCursor: { numberOfKeys: 1, lua: script('advance-cursor-1.lua') },
-  cgPublishRules: { numberOfKeys: 3, lua: script('publish-rules-3.lua') },
-};
-
-export interface CallguardCommands {
-  cgRecord(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
-  cgSumCounts(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
-  cgChangeHolds(
-    k1: string,
-    k2: string,
-    k3: string,
-    k4: string,
-    k5: string,
-    k6: string,
-    k7: string,
-    k8: string,
-    k9: string,
-    request: string,
-  ): Promise<string>;
-  cgGuard(
-    covered: string,
-    providers: string,
-    limits: string,
-    rateLog: string,
-    queue: string,
-    target: string,
-    member: string,
-  ): Promise<[number, number, number?]>;
-  cgCancelReport(key: string, id: string, ttlMs: number): Promise<number>;
-  cgDropParkedTarget(parked: string, index: string, target: string): Promise<number>;
-  cgAdvanceCursor(key: string, id: string): Promise<number>;
-  cgPublishRules(active: string, history: string, audit: string, ...args: string[]): Promise<[string, number, number?]>;
-}
+export { withScripts };
 
 /** A single Redis or a Redis Cluster; every callguard key shares one hash tag, so either serves. */
 export type RedisClient = Redis | Cluster;
-export type CallguardRedis = RedisClient & CallguardCommands;
+/** A connection with callguard's scripts defined (see scripts.ts). */
+export type CallguardRedis = RedisClient;
 
 export interface HostPort {
   host: string;
@@ -91,13 +50,6 @@ export function connectRedis(target: RedisTarget, options: RedisOptions = {}): C
         ...(enableOfflineQueue === undefined ? {} : { enableOfflineQueue }),
       });
   return withScripts(client);
-}
-
-export function withScripts<C extends RedisClient>(redis: C): C & CallguardCommands {
-  for (const [name, def] of Object.entries(SCRIPTS)) {
-    if (!(name in redis)) redis.defineCommand(name, def);
-  }
-  return redis as C & CallguardCommands;
 }
 
 export function isCluster(redis: RedisClient): redis is Cluster {

@@ -2,6 +2,7 @@ import type { RulesChange, RulesSource, RulesVersion } from '../domain/rules-doc
 import { AUDIT_MAXLEN } from './holds.js';
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
+import { publishRules } from './scripts.js';
 
 /** Versions kept for diff and rollback. */
 export const RULES_HISTORY = 50;
@@ -50,21 +51,22 @@ export class RulesStore {
 
   async publish(req: PublishRequest): Promise<PublishResult> {
     const doc = JSON.stringify({ hash: req.hash, by: req.by, source: req.source, content: req.content });
-    const [status, version, at] = await this.redis.cgPublishRules(
-      this.keys.rulesActive,
-      this.keys.rulesHistory,
-      this.keys.audit,
-      String(req.expected),
-      req.hash,
-      doc,
-      req.sameOk ? 'same-ok' : '',
-      String(RULES_HISTORY),
-      String(AUDIT_MAXLEN),
-      req.by,
-      req.reason,
-      JSON.stringify({ source: req.source, hash: req.hash, changes: req.changes }),
+    const [status, version, at] = await publishRules(
+      this.redis,
+      { active: this.keys.rulesActive, history: this.keys.rulesHistory, audit: this.keys.audit },
+      [
+        String(req.expected),
+        req.hash,
+        doc,
+        req.sameOk ? 'same-ok' : '',
+        String(RULES_HISTORY),
+        String(AUDIT_MAXLEN),
+        req.by,
+        req.reason,
+        JSON.stringify({ source: req.source, hash: req.hash, changes: req.changes }),
+      ],
     );
     if (status === 'published') return { status, version: Number(version), at: Number(at) };
-    return { status: status as 'stale' | 'same', version: Number(version) };
+    return { status, version: Number(version) };
   }
 }

@@ -1,0 +1,191 @@
+import { readFileSync } from 'node:fs';
+import type { Cluster, Redis } from 'ioredis';
+
+/**
+ * callguard's Lua scripts (scripts/*.lua), each with its keys by name and its reply decoded.
+ * The file name says how many keys a script takes: name-N.lua takes N, name-n.lua any number
+ * (named keys first, then a list). Scripts run through ioredis `defineCommand` with their keys,
+ * so on a cluster they go to the node owning the keys' slot (EVALSHA, then EVAL on NOSCRIPT).
+ */
+type Client = Redis | Cluster;
+type Arg = string | number;
+
+interface Script<Names extends readonly string[]> {
+  /** The command defineCommand adds to a connection. */
+  readonly command: string;
+  readonly lua: string;
+  /** KEYS[1], KEYS[2] … by name, as the script's header lists them. */
+  readonly keys: Names;
+  /** From the file name; undefined for name-n.lua (the count is sent with each call). */
+  readonly numberOfKeys: number | undefined;
+}
+
+/** A script's keys by name. */
+export type KeysOf<S> = S extends Script<infer N> ? { readonly [K in N[number]]: string } : never;
+
+/** The key count a script file's name declares: N for name-N.lua, undefined for name-n.lua. */
+export function keyCountOf(file: string): number | undefined {
+  const m = /-(\d+|n)\.lua$/.exec(file);
+  if (!m) throw new Error(`${file}: a script's file name ends in -N.lua (N keys) or -n.lua (any number)`);
+  return m[1] === 'n' ? undefined : Number(m[1]);
+}
+
+function load<const Names extends readonly string[]>(command: string, file: string, keys: Names): Script<Names> {
+  const numberOfKeys = keyCountOf(file);
+  if (numberOfKeys !== undefined && numberOfKeys !== keys.length) {
+    throw new Error(`${file} takes ${numberOfKeys} keys but ${keys.length} are named: ${keys.join(', ')}`);
+  }
+  return { command, lua: readFileSync(new URL(`./scripts/${file}`, import.meta.url), 'utf8'), keys, numberOfKeys };
+}
+
+/** The script's KEYS then ARGV, as its command takes them (with the key count first for name-n.lua). */
+export function argsOf<N extends readonly string[]>(script: Script<N>, keys: KeysOf<Script<N>>, more: string[], argv: Arg[]): Arg[] {
+  const named = script.keys.map((name) => (keys as Record<string, string>)[name]!);
+  if (script.numberOfKeys !== undefined) return [...named, ...argv];
+  return [named.length + more.length, ...named, ...more, ...argv];
+}
+
+async function run<N extends readonly string[]>(
+  redis: Client,
+  script: Script<N>,
+  keys: KeysOf<Script<N>>,
+  more: string[],
+  argv: Arg[],
+): Promise<unknown> {
+  const command = (withScripts(redis) as unknown as Record<string, (...a: Arg[]) => Promise<unknown>>)[script.command]!;
+  return command.apply(redis, argsOf(script, keys, more, argv));
+}
+
+// record-n.lua: counts one report exactly once; KEYS[3…] are the rules' counts hashes.
+export const RECORD = load('cgRecord', 'record-n.lua', ['countedReports', 'windowSums']);
+
+/** Redis' now, whether this report id was counted now (false: counted before), each rule's window sum. */
+export async function record(
+  redis: Client,
+  keys: KeysOf<typeof RECORD>,
+  counts: string[],
+  argv: { id: string; idTtlMs: number; minuteMs: number; keep: number; rules: Array<[name: string, count: number, windowMinutes: number]> },
+): Promise<{ now: number; counted: boolean; sums: number[] }> {
+  const reply = (await run(redis, RECORD, keys, counts, [
+    argv.id,
+    argv.idTtlMs,
+    argv.minuteMs,
+    argv.keep,
+    ...argv.rules.flat(),
+  ])) as number[];
+  const [now, counted, ...sums] = reply;
+  return { now: now!, counted: counted === 1, sums };
+}
+
+// sum-counts-n.lua: window sums of some rules; KEYS[2…] are the rules' counts hashes.
+export const SUM_COUNTS = load('cgSumCounts', 'sum-counts-n.lua', ['windowSums']);
+
+/** Redis' now and each rule's window sum, in the order given. */
+export async function sumCounts(
+  redis: Client,
+  keys: KeysOf<typeof SUM_COUNTS>,
+  counts: string[],
+  argv: { minuteMs: number; rules: Array<[name: string, windowMinutes: number]> },
+): Promise<{ now: number; sums: number[] }> {
+  const [now, ...sums] = (await run(redis, SUM_COUNTS, keys, counts, [argv.minuteMs, ...argv.rules.flat()])) as number[];
+  return { now: now!, sums };
+}
+
+export const CHANGE_HOLDS = load('cgChangeHolds', 'change-holds-9.lua', [
+  'holds',
+  'covered',
+  'audit',
+  'changedAt',
+  'clearSince',
+  'holdIndex',
+  'alertOverflow',
+  'coveredProviders',
+  'providerLimits',
+]);
+
+/** Applies one JSON hold-change request; the reply is JSON too (the ledger decodes it). */
+export async function changeHolds(redis: Client, keys: KeysOf<typeof CHANGE_HOLDS>, request: string): Promise<string> {
+  return (await run(redis, CHANGE_HOLDS, keys, [], [request])) as string;
+}
+
+export const GUARD = load('cgGuard', 'guard-4.lua', ['covered', 'coveredProviders', 'providerLimits', 'rateLog']);
+
+/** What guard-4.lua answers for one dispatch job. */
+export enum GuardVerdict {
+  Run = 0,
+  QueueHeld = 1,
+  ProviderHeld = 2,
+  /** The provider's limit has no room in the last minute yet. */
+  NoRoom = 3,
+}
+
+export interface GuardAnswer {
+  verdict: GuardVerdict;
+  /** With NoRoom: ms until the oldest call in the log leaves the minute. */
+  waitMs: number;
+  /** With NoRoom: the minute the limit is counted in. */
+  minuteMs?: number;
+}
+
+export function decodeGuard(reply: unknown): GuardAnswer {
+  const [verdict, waitMs, minuteMs] = reply as [number, number, number?];
+  if (!(verdict in GuardVerdict)) throw new Error(`guard-4.lua answered an unknown verdict: ${String(verdict)}`);
+  return { verdict, waitMs, ...(minuteMs === undefined ? {} : { minuteMs }) };
+}
+
+export async function guard(
+  redis: Client,
+  keys: KeysOf<typeof GUARD>,
+  argv: { queue: string; target: string; member: string },
+): Promise<GuardAnswer> {
+  return decodeGuard(await run(redis, GUARD, keys, [], [argv.queue, argv.target, argv.member]));
+}
+
+export const DROP_PARKED_TARGET = load('cgDropParkedTarget', 'drop-parked-target-2.lua', ['parked', 'parkedIndex']);
+
+/** True if the target was dropped from the index, false while jobs are parked for it. */
+export async function dropParkedTarget(redis: Client, keys: KeysOf<typeof DROP_PARKED_TARGET>, target: string): Promise<boolean> {
+  return (await run(redis, DROP_PARKED_TARGET, keys, [], [target])) === 1;
+}
+
+export const CANCEL_REPORT = load('cgCancelReport', 'cancel-report-1.lua', ['countedReports']);
+
+/** True if cancelled now (it will never be counted), false if it was counted already. */
+export async function cancelReport(redis: Client, keys: KeysOf<typeof CANCEL_REPORT>, id: string, idTtlMs: number): Promise<boolean> {
+  return (await run(redis, CANCEL_REPORT, keys, [], [id, idTtlMs])) === 1;
+}
+
+export const ADVANCE_CURSOR = load('cgAdvanceCursor', 'advance-cursor-1.lua', ['cursor']);
+
+/** True if the position moved, false if it was already there or past it. */
+export async function advanceCursor(redis: Client, keys: KeysOf<typeof ADVANCE_CURSOR>, id: string): Promise<boolean> {
+  return (await run(redis, ADVANCE_CURSOR, keys, [], [id])) === 1;
+}
+
+export const PUBLISH_RULES = load('cgPublishRules', 'publish-rules-3.lua', ['active', 'history', 'audit']);
+
+export type PublishRulesReply = [status: 'published', version: number, at: number] | [status: 'stale' | 'same', version: number];
+
+/** Publishes a rules version if the expected one is still active (see the script's header for argv). */
+export async function publishRules(redis: Client, keys: KeysOf<typeof PUBLISH_RULES>, argv: string[]): Promise<PublishRulesReply> {
+  return (await run(redis, PUBLISH_RULES, keys, [], argv)) as PublishRulesReply;
+}
+
+const SCRIPTS: Array<Script<readonly string[]>> = [
+  RECORD,
+  SUM_COUNTS,
+  CHANGE_HOLDS,
+  GUARD,
+  DROP_PARKED_TARGET,
+  CANCEL_REPORT,
+  ADVANCE_CURSOR,
+  PUBLISH_RULES,
+];
+
+/** Defines every script on the connection (once); ioredis sends EVALSHA and falls back to EVAL after a script flush. */
+export function withScripts<C extends Client>(redis: C): C {
+  for (const { command, lua, numberOfKeys } of SCRIPTS) {
+    if (!(command in redis)) redis.defineCommand(command, numberOfKeys === undefined ? { lua } : { lua, numberOfKeys });
+  }
+  return redis;
+}
