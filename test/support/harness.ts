@@ -45,8 +45,11 @@ export async function startTestCallguard(
   opts: { worker?: boolean } = {},
 ): Promise<Callguard> {
   const config = testConfig(env);
-  const { rules, capacities } = parseRules(JSON.stringify(rulesJson), 'test-rules.json', config.queues);
-  const cg = await createCallguard(config, rules, { logger: createLogger('silent'), capacities });
+  const cg = await createCallguard(config, testRules(rulesJson, config.queues), {
+    logger: createLogger('silent'),
+    // A second-shape file's providers travel with the rules version: its JSON as given.
+    ...('providers' in rulesJson ? { rulesSeed: { content: rulesJson, file: 'test-rules.json' } } : {}),
+  });
   if (opts.worker !== false) await cg.startWorker();
   return cg;
 }
