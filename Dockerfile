@@ -5,10 +5,13 @@
 # ---- build: compile TypeScript to dist/ (dev dependencies stay in this stage)
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
+# The client package is an npm workspace: npm ci needs its package.json.
 COPY package.json package-lock.json ./
+COPY packages/client/package.json packages/client/tsconfig.json ./packages/client/
 # Install scripts stay off, as package.json's allowScripts says.
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/build.mjs ./scripts/
 COPY src ./src
 RUN npm run build
 
@@ -17,8 +20,11 @@ FROM node:20-bookworm-slim AS production
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY packages/client/package.json ./packages/client/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# node_modules/@callguard-dev/client links here (the server runs its own compiled copy in dist/).
+COPY --from=build /app/packages/client/dist ./packages/client/dist
 # The default rules file; mount your own over it (docker-compose.yml does).
 COPY rules.json ./
 # The files stay root-owned and read-only to the process: it needs no writes.

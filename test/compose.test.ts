@@ -93,7 +93,7 @@ describe('.env.example', () => {
   });
 
   it('says how to generate secrets, and is a valid configuration once they are generated', () => {
-    expect(readFileSync('.env.example', 'utf8')).toContain('npx callguard hash-secret --generate');
+    expect(readFileSync('.env.example', 'utf8')).toContain('npx --no-install callguard hash-secret --generate');
     const fresh = () => randomBytes(32).toString('base64url');
     const config = loadConfig({ ...env, CALLGUARD_SESSION_SECRET: fresh() });
     expect(config.queues).toEqual(['calls']);

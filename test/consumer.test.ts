@@ -1,12 +1,12 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
 import { ensureBuilt, npmEnv } from './support/build.js';
-import { REDIS_URL, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
+import { cleanup, REDIS_URL, startTestCallguard, stopTestCallguard, testConfig, waitFor } from './support/harness.js';
 
 const run = promisify(execFile);
 const SERVER_ONLY = [
@@ -40,7 +40,7 @@ export function recordCjs() {
   appendFileSync(process.env.CG_LOADED, Object.keys(createRequire(import.meta.url).cache).join('\\n') + '\\n');
 }`;
 const CLIENT = `
-import { reportError, closeReporter, createCallguardSink, createReporter, createGuardedWorker } from 'callguard';
+import { reportError, closeReporter, createCallguardSink, createReporter, createGuardedWorker } from '@callguard-dev/client';
 import { recordCjs } from './loaded-cjs.mjs';
 const sink = createCallguardSink();
 sink.write(JSON.stringify({ level: 50, msg: 'error when making call via twilio (503)' }) + '\\n');
@@ -52,55 +52,89 @@ console.log(JSON.stringify({ sink: sink.stats(), types: [createReporter, createG
 `;
 const SERVER = `
 import { recordCjs } from './loaded-cjs.mjs';
-const server = await import('callguard/server');
+const server = await import('@callguard-dev/server');
 recordCjs();
 console.log(JSON.stringify({ createCallguard: typeof server.createCallguard, startHttpServer: typeof server.startHttpServer, loadConfig: typeof server.loadConfig }));
 `;
 
 let dir: string;
-let project: string;
+let project: string; // the client's tarball only: an app that places calls
+let serverProject: string; // the server's tarball (and the client's, its dependency)
 let cg: Callguard | undefined;
+const tarballs: Record<'client' | 'server', string> = { client: '', server: '' };
+
+async function pack(cwd: string): Promise<{ filename: string; shipped: string[] }> {
+  // dist/ is fresh (ensureBuilt), so the publisher's prepare/prepack (a full rebuild) is skipped.
+  const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd, env: npmEnv() });
+  const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
+  return { filename: join(dir, filename), shipped: files.map((f) => f.path) };
+}
+
+async function install(into: string, specs: string[]): Promise<void> {
+  mkdirSync(into, { recursive: true });
+  writeFileSync(join(into, 'package.json'), JSON.stringify({ name: 'cg-consumer', private: true, type: 'module' }));
+  await run('npm', ['install', ...specs, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], {
+    cwd: into,
+    env: npmEnv(),
+    maxBuffer: 16 * 1024 * 1024,
+  });
+}
+
+/** Installed packages (every node_modules entry npm reports) and the bytes of node_modules. */
+async function footprint(into: string): Promise<{ packages: string[]; bytes: number }> {
+  const { stdout } = await run('npm', ['ls', '--all', '--parseable'], { cwd: into, env: npmEnv(), maxBuffer: 16 * 1024 * 1024 });
+  const packages = stdout
+    .split('\n')
+    .filter((l) => l.includes('/node_modules/'))
+    .map((l) => l.slice(l.lastIndexOf('/node_modules/') + '/node_modules/'.length));
+  const du = await run('du', ['-sb', join(into, 'node_modules')]);
+  return { packages, bytes: Number(du.stdout.split('\t')[0]) };
+}
 
 beforeAll(async () => {
   const build = await ensureBuilt();
   console.log(`build: ${build.rebuilt ? `rebuilt in ${build.ms} ms` : 'dist/ up to date'}`);
   dir = mkdtempSync(join(tmpdir(), 'cg-consumer-'));
   project = join(dir, 'app');
+  serverProject = join(dir, 'server-app');
   const started = performance.now();
-  // dist/ is fresh, so the publisher's prepare (a full rebuild) is skipped.
-  const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { env: npmEnv() });
-  const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
-  const shipped = files.map((f) => f.path);
-  console.log(
-    `packed ${filename}: ${shipped.length} files, e.g. ${['dist/client/index.js', 'dist/app/index.js', 'dist/cli/bin.js', 'dist/store/scripts/record-n.lua'].filter((f) => shipped.includes(f)).join(', ')}`,
-  );
-  expect(shipped.filter((f) => !/^(dist\/|rules\.json$|README\.md$|package\.json$)/.test(f))).toEqual([]);
-  await run('mkdir', ['-p', project]);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'cg-consumer', private: true, type: 'module' }));
-  await run(
-    'npm',
-    ['install', join(dir, filename), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'],
-    { cwd: project, env: npmEnv(), maxBuffer: 16 * 1024 * 1024 },
-  );
-  console.log(`npm pack + install into a temporary project: ${Math.round(performance.now() - started)} ms`);
-  writeFileSync(join(project, 'hooks.mjs'), HOOKS);
-  writeFileSync(join(project, 'register.mjs'), REGISTER);
-  writeFileSync(join(project, 'loaded-cjs.mjs'), LOADED_CJS);
-  writeFileSync(join(project, 'client.mjs'), CLIENT);
-  writeFileSync(join(project, 'server.mjs'), SERVER);
+  const client = await pack('packages/client');
+  const server = await pack('.');
+  tarballs.client = client.filename;
+  tarballs.server = server.filename;
+  console.log(`packed ${client.filename}: ${client.shipped.length} files; ${server.filename}: ${server.shipped.length} files`);
+  expect(client.shipped).toContain('dist/client/index.js');
+  expect(client.shipped).toContain('dist/store/scripts/guard-4.lua');
+  expect(client.shipped.filter((f) => !/^(dist\/(client|domain|jobs|store)\/|README\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
+  for (const f of ['dist/app/index.js', 'dist/cli/bin.js', 'dist/store/scripts/record-n.lua', 'LICENSE', 'CHANGELOG.md'])
+    expect(server.shipped).toContain(f);
+  expect(server.shipped.filter((f) => !/^(dist\/|rules\.json$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
+  await install(project, [client.filename]);
+  await install(serverProject, [client.filename, server.filename]);
+  console.log(`npm pack ×2 + two installs into temporary projects: ${Math.round(performance.now() - started)} ms`);
+  for (const [name, text] of Object.entries({
+    'hooks.mjs': HOOKS,
+    'register.mjs': REGISTER,
+    'loaded-cjs.mjs': LOADED_CJS,
+    'client.mjs': CLIENT,
+    'server.mjs': SERVER,
+  })) {
+    writeFileSync(join(project, name), text);
+    writeFileSync(join(serverProject, name), text);
+  }
   writeFileSync(join(project, 'rules.json'), JSON.stringify(RULES));
-}, 240_000);
+}, 300_000);
 
 afterAll(async () => {
   await stopTestCallguard(cg);
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-/** Plain node (no tsx, no TypeScript) in the temporary project, with only the variables given. */
-async function node(script: string, env: Record<string, string> = {}) {
-  const loaded = join(dir, `${script}.loaded`);
+/** Plain node (no tsx, no TypeScript) in a temporary project, with only the variables given. */
+async function node(script: string, env: Record<string, string> = {}, cwd = project) {
+  const loaded = join(dir, `${script}.${cwd === project ? 'client' : 'server'}.loaded`);
   const { stdout } = await run(process.execPath, ['--import', './register.mjs', script], {
-    cwd: project,
+    cwd,
     env: { PATH: process.env.PATH, CG_LOADED: loaded, ...env },
   });
   const modules = readFileSync(loaded, 'utf8').split('\n').filter(Boolean);
@@ -108,8 +142,23 @@ async function node(script: string, env: Record<string, string> = {}) {
   return { out: JSON.parse(stdout.trim().split('\n').at(-1)!), modules, packagesLoaded };
 }
 
-describe('the packed package in another project, from plain node', () => {
-  it("import 'callguard' with the host's LOG_LEVEL=DEBUG and PORT=http: reports are counted, no server package is loaded", async () => {
+describe('the client package from its tarball, in a fresh project', () => {
+  it('installs only what the client loads: bullmq, ioredis, zod and theirs, none of the server packages', async () => {
+    const { packages, bytes } = await footprint(project);
+    const server = await footprint(serverProject);
+    console.log(
+      `client tarball: ${packages.length} packages, ${(bytes / 1e6).toFixed(1)} MB in node_modules` +
+        ` (server tarball: ${server.packages.length} packages, ${(server.bytes / 1e6).toFixed(1)} MB; the single package before the split: 139 packages, 82 MB)`,
+    );
+    for (const dep of ['@callguard-dev/client', 'bullmq', 'ioredis', 'zod']) expect(packages).toContain(dep);
+    expect(packages.filter((p) => SERVER_ONLY.includes(p) || p === '@callguard-dev/server')).toEqual([]);
+    const pkg = JSON.parse(readFileSync(join(project, 'node_modules/@callguard-dev/client/package.json'), 'utf8'));
+    expect(Object.keys(pkg.dependencies).sort()).toEqual(['bullmq', 'ioredis', 'zod']);
+    expect(packages.length).toBeLessThan(server.packages.length / 3);
+    expect(bytes).toBeLessThan(server.bytes / 2);
+  });
+
+  it("import '@callguard-dev/client' with the host's LOG_LEVEL=DEBUG and PORT=http: reports are counted, no server package is loaded", async () => {
     cg = await startTestCallguard(RULES);
     const client = await node('client.mjs', {
       LOG_LEVEL: 'DEBUG',
@@ -127,7 +176,9 @@ describe('the packed package in another project, from plain node', () => {
     console.log(`callguard counted twilio=${counted} (1 matched log line + reportError('twilio', 2))`);
 
     // The recording really sees what was loaded: the client's own dependencies are in it, through both paths.
-    expect(client.modules.some((m) => m.startsWith('file://') && m.includes('/node_modules/callguard/dist/client/index.js'))).toBe(true);
+    expect(
+      client.modules.some((m) => m.startsWith('file://') && m.includes('/node_modules/@callguard-dev/client/dist/client/index.js')),
+    ).toBe(true);
     expect(client.packagesLoaded(['bullmq', 'ioredis', 'zod'])).toEqual(['bullmq', 'ioredis', 'zod']);
     expect(client.modules.some((m) => m.includes('/tsx/'))).toBe(false);
     console.log(
@@ -135,9 +186,12 @@ describe('the packed package in another project, from plain node', () => {
     );
     expect(client.packagesLoaded(SERVER_ONLY)).toEqual([]);
   });
+});
 
-  it("import 'callguard/server' gives createCallguard (and the same recording sees its server packages)", async () => {
-    const server = await node('server.mjs');
+describe('the server package from its tarball, in a fresh project', () => {
+  it("import '@callguard-dev/server' gives createCallguard, and its dependency '@callguard-dev/client' is installed with it", async () => {
+    const server = await node('server.mjs', {}, serverProject);
+    expect(existsSync(join(serverProject, 'node_modules/@callguard-dev/client/dist/client/index.js'))).toBe(true);
     console.log(
       `server: ${JSON.stringify(server.out)}; server-only packages loaded: ${server.packagesLoaded(SERVER_ONLY).length}/${SERVER_ONLY.length}`,
     );
@@ -150,14 +204,78 @@ describe('the packed package in another project, from plain node', () => {
     ]);
   });
 
-  it('the `callguard` bin runs compiled, without tsx', async () => {
-    expect(existsSync(join(project, 'node_modules/callguard/dist/client/index.d.ts'))).toBe(true);
-    expect(existsSync(join(project, 'node_modules/tsx'))).toBe(false);
-    const { stdout } = await run(join(project, 'node_modules/.bin/callguard'), ['check-rules', 'node_modules/callguard/rules.json'], {
-      cwd: project,
+  it('the `callguard` bin runs compiled, without tsx, with its exec bit (in the tarball and after `npm run build`)', async () => {
+    const installed = join(serverProject, 'node_modules/@callguard-dev/server');
+    expect(existsSync(join(installed, 'dist/app/index.d.ts'))).toBe(true);
+    expect(existsSync(join(serverProject, 'node_modules/tsx'))).toBe(false);
+    expect(statSync(join(installed, 'dist/cli/bin.js')).mode & 0o111).toBe(0o111);
+    expect(statSync('dist/cli/bin.js').mode & 0o111).toBe(0o111); // scripts/build.mjs sets it on every build
+    const { stdout } = await run(join(serverProject, 'node_modules/.bin/callguard'), ['check-rules', join(installed, 'rules.json')], {
+      cwd: serverProject,
       env: { PATH: process.env.PATH },
     });
-    console.log(`npx callguard check-rules: ${stdout.trim().split('\n')[0]}`);
+    console.log(`npm exec callguard check-rules: ${stdout.trim().split('\n')[0]}`);
     expect(stdout).toMatch(/twilio/);
+  });
+
+  it('`npm start` in the installed package serves /readyz and stops on SIGTERM with exit 0', async () => {
+    const config = testConfig();
+    const child = spawn('npm', ['start'], {
+      cwd: join(serverProject, 'node_modules/@callguard-dev/server'),
+      env: {
+        ...npmEnv(),
+        REDIS_URL,
+        CALLGUARD_PREFIX: config.prefix,
+        CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123456789abcdef',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const url = await waitFor(
+        () =>
+          out
+            .split('\n')
+            .filter((l) => l.startsWith('{'))
+            .map((l) => JSON.parse(l) as { msg: string; url?: string })
+            .find((r) => r.msg === 'callguard started')?.url,
+        { timeoutMs: 30_000 },
+      );
+      const ready = await waitFor(async () => ((await fetch(`${url}/readyz`)).status === 200 ? 200 : undefined), { timeoutMs: 20_000 });
+      console.log(`npm start from the installed server package: ${url}/readyz → ${ready}`);
+      expect(ready).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      await cleanup(config);
+    }
+  }, 60_000);
+});
+
+describe('npm publish --dry-run', () => {
+  it.each([
+    ['@callguard-dev/client', 'packages/client'],
+    ['@callguard-dev/server', '.'],
+  ])('%s: passes, public access, nothing to correct', async (name, cwd) => {
+    // --ignore-scripts: dist/ is fresh; the real publish builds first (prepare / prepack).
+    const { stdout, stderr } = await run('npm', ['publish', '--dry-run', '--ignore-scripts'], {
+      cwd,
+      env: npmEnv(),
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    expect(stdout).toContain(`+ ${name}@0.1.0`);
+    expect(stderr).toMatch(/with tag latest and public access \(dry-run\)/);
+    // The one warning left is that nobody is logged in, which a dry run does not need.
+    const warnings = stderr.split('\n').filter((l) => /warn/i.test(l) && !/requires you to be logged in/.test(l));
+    expect(warnings).toEqual([]);
+    const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8'));
+    expect(pkg).toMatchObject({ name, license: 'MIT', publishConfig: { access: 'public' } });
+    expect(pkg.private).toBeUndefined();
   });
 });

@@ -32,6 +32,22 @@ describe('Dockerfile', () => {
     expect(prod.filter((l) => /^COPY /.test(l)).join('\n')).not.toMatch(/COPY (src|\.) /);
   });
 
+  it("copies each npm workspace's package.json before `npm ci` in both stages, and what `npm run build` reads", () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { workspaces: string[]; scripts: { build: string } };
+    for (const stage of stages) {
+      const ci = stage.findIndex((l) => l.startsWith('RUN npm ci'));
+      const copied = stage
+        .slice(0, ci)
+        .filter((l) => l.startsWith('COPY '))
+        .join('\n');
+      for (const ws of pkg.workspaces) expect(copied).toContain(`${ws}/package.json`);
+    }
+    expect(pkg.scripts.build).toBe('node scripts/build.mjs');
+    const build = stages[0]!.join('\n');
+    for (const input of ['scripts/build.mjs', 'packages/client/tsconfig.json', 'tsconfig.build.json', 'COPY src '])
+      expect(build).toContain(input);
+  });
+
   it('runs as a non-root user, Node itself as PID 1, with a /readyz HEALTHCHECK that needs no curl', () => {
     const prod = stages.at(-1)!;
     const user = prod.filter((l) => l.startsWith('USER ')).at(-1);

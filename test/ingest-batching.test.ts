@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SnapshotCache } from '../src/app/snapshot-cache.js';
 import { CountBatcher } from '../src/jobs/count-batcher.js';
 import { postJson, startTestHttp, stopTestHttp, tokenOf } from './support/http.js';
@@ -74,6 +74,39 @@ describe('SnapshotCache (GET /health/service)', () => {
     expect((await cache.get()).value).toBe(1);
     cache.invalidate();
     expect((await cache.get()).value).toBe(2);
+  });
+
+  it('when the value is past its refresh age, then callers get it at once while one read runs behind, and never older than the max age', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(1_000_000);
+      const pending: Array<(v: number) => void> = [];
+      const cache = new SnapshotCache(() => new Promise<number>((resolve) => pending.push(resolve)), 250, 100);
+      const first = cache.get();
+      pending[0]!(1);
+      expect(await first).toEqual({ value: 1, ageMs: 0 });
+      vi.setSystemTime(1_000_150);
+      // Stale but within its bound: answered at once, stating its age, and one read starts.
+      expect(await cache.get()).toEqual({ value: 1, ageMs: 150 });
+      expect(await cache.get()).toEqual({ value: 1, ageMs: 150 });
+      expect(pending).toHaveLength(2);
+      pending[1]!(2);
+      await Promise.resolve();
+      vi.setSystemTime(1_000_160);
+      // The new value's age counts from when its read began.
+      expect(await cache.get()).toEqual({ value: 2, ageMs: 10 });
+      vi.setSystemTime(1_000_500);
+      // Past the max age: the caller waits for a fresh read.
+      let answered = false;
+      const late = cache.get().then((r) => ((answered = true), r));
+      await Promise.resolve();
+      expect(answered).toBe(false);
+      expect(pending).toHaveLength(3);
+      pending[2]!(3);
+      expect(await late).toEqual({ value: 3, ageMs: 0 });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('when a read fails, then it is not kept', async () => {

@@ -12,8 +12,10 @@ import { SnapshotCache } from './snapshot-cache.js';
 import { IdempotencyStore } from '../store/idempotency.js';
 import { CountBatcher } from '../jobs/count-batcher.js';
 
-// GET /health/service reads a dozen things; under load, requests within this long share one read.
-const STATUS_MAX_AGE_MS = 200;
+// GET /health/service reads a dozen things: requests share one read, never older than the max age;
+// past the refresh age the next request starts a read in the background instead of waiting for it.
+const STATUS_MAX_AGE_MS = 250;
+const STATUS_REFRESH_MS = 100;
 
 async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>> {
   const [holds, { now, counts }, clearSince, covered, eventCounts] = await Promise.all([
@@ -42,7 +44,7 @@ async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>>
 }
 
 function holdsPort(cg: Callguard): HoldsPort {
-  const snapshot = new SnapshotCache(() => readStatus(cg), STATUS_MAX_AGE_MS);
+  const snapshot = new SnapshotCache(() => readStatus(cg), STATUS_MAX_AGE_MS, STATUS_REFRESH_MS);
   // A hold change shows at once, not after the snapshot ages out.
   cg.emitter.on('changes', () => snapshot.invalidate(), 'status snapshot');
   return {

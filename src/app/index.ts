@@ -1,6 +1,6 @@
 /**
- * The package's 'callguard/server' entry: the service, for embedding it in a process of your own
- * (`npm start` is main.ts over the same parts). The library for apps that place calls is 'callguard'.
+ * The entry of the package @callguard-dev/server: the service, for embedding it in a process of your
+ * own (`npm start` is main.ts over the same parts). Apps that place calls use @callguard-dev/client.
  *   const config = loadConfig();
  *   const cg = await createCallguard(config, loadRulesFile(config.rulesPath, config.queues).rules);
  *   await cg.startWorker();

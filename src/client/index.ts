@@ -1,7 +1,7 @@
 /**
- * The library API for Node apps that place calls (the package's "." entry; the service itself is
- * 'callguard/server'):
- *   import { reportError, createCallguardSink, createGuardedWorker } from 'callguard';
+ * The library API for Node apps that place calls: the package @callguard-dev/client, built from
+ * this folder (packages/client; the service is @callguard-dev/server):
+ *   import { reportError, createCallguardSink, createGuardedWorker } from '@callguard-dev/client';
  * Loads no server package and reads only the variables in ./config.ts.
  */
 import { loadClientConfig } from './config.js';

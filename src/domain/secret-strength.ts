@@ -4,7 +4,7 @@ export const MIN_SECRET_LENGTH = 32;
 // .env.example ships `change-me-…` values; a copied example must not become a live credential.
 const PLACEHOLDER = /change-?me/i;
 
-export const GENERATE_HINT = 'generate one with: npx callguard hash-secret --generate (or openssl rand -hex 32)';
+export const GENERATE_HINT = 'generate one with: npx --no-install callguard hash-secret --generate (or openssl rand -hex 32)';
 
 /** Why a plain secret is too weak, or undefined when it is fine. The reason never contains the secret. */
 export function weakSecretReason(secret: string): string | undefined {

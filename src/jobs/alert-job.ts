@@ -6,8 +6,8 @@ import { signedFields, type JobPrincipal } from './job-signer.js';
  * Public contract of the `alert` job on the events queue: `{ alerts: AlertEvent[] }`, what
  * POST /health/alert enqueues after parsing a generic, Alertmanager or Grafana body. Other
  * BullMQ clients may add it directly (unsigned: it then acts as principal `bullmq`). POST
- * /health/alert adds `principal` and `signature` (see JobSigner). Documented in README.md; change
- * only with a version note. Intake checks every event against this schema before answering.
+ * /health/alert adds `principal` and `signature` (see JobSigner). Documented in docs/; a versioned
+ * contract (docs/contracts.md). Intake checks every event against this schema before answering.
  */
 export const alertEventSchema = z.object({
   source: z.enum(['generic', 'alertmanager', 'grafana']),

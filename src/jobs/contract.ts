@@ -4,7 +4,7 @@ import type { ProviderOutcomes } from '../domain/outcomes.js';
 
 /**
  * Public contract of the `events` queue (prefix CALLGUARD_PREFIX). Any BullMQ client — Node,
- * Python, Go — can add these jobs. Documented in README.md; change only with a version note.
+ * Python, Go — can add these jobs. Documented in docs/; a versioned contract (docs/contracts.md).
  */
 export const JOB = {
   errorReport: 'error-report',

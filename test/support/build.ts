@@ -4,8 +4,16 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const INPUTS = ['src', 'package.json', 'tsconfig.json', 'tsconfig.build.json'];
-// `npm run build` copies the Lua scripts last, so this directory's time is when a build finished.
+const INPUTS = [
+  'src',
+  'package.json',
+  'tsconfig.json',
+  'tsconfig.build.json',
+  'scripts/build.mjs',
+  'packages/client/package.json',
+  'packages/client/tsconfig.json',
+];
+// `npm run build` (scripts/build.mjs) builds the client package first and copies the server's Lua scripts last, so this directory's time is when a build finished.
 const LAST_OUTPUT = 'dist/store/scripts';
 
 function newest(path: string): number {

@@ -107,7 +107,8 @@ export const serviceStatusViewSchema = z
     auto_pause: z.enum(['on', 'shadow', 'off']),
     now: isoOrNull,
     snapshot_age_ms: z.number().int().meta({
-      description: 'how old this status is: requests close together share one read (at most 200 ms; a hold change refreshes it at once)',
+      description:
+        'how old this status is: requests close together share one read (at most 250 ms old, counted from when the read began; a hold change refreshes it at once)',
     }),
   })
   .meta({
