@@ -30,6 +30,7 @@ import { RedisHealth } from '../store/redis-health.js';
 import type { Rule } from '../domain/types.js';
 import type { Worker } from 'bullmq';
 import { JobSigner } from '../jobs/job-signer.js';
+import { JobReceipts } from '../store/job-receipts.js';
 import { ReplayGuard } from '../store/replay.js';
 
 export interface Callguard {
@@ -131,11 +132,19 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   emitter.on('state-lost', notifier.notifyStateLost, 'notifier');
   const signer = await JobSigner.create(redis, keys, config.sessionSecret);
   const replay = new ReplayGuard(redis, keys);
+  const receipts = new JobReceipts(redis, keys);
   const jobs = [
     errorReportJob(rules, counters, evaluator),
     evaluateJob(evaluator),
-    alertJob({ holds: control, rules, marks: new AlertMarks(redis, keys), audit: ledger, verifier: signer, logger }),
-    slackActionJob({ holds: control, messages: notifier, admins: config.slack.admins, verifier: signer }),
+    alertJob({ holds: control, rules, marks: new AlertMarks(redis, keys), receipts, audit: ledger, verifier: signer, logger }),
+    slackActionJob({
+      holds: control,
+      messages: notifier,
+      admins: config.slack.admins,
+      verifier: signer,
+      receipts,
+      now: () => ledger.now(),
+    }),
   ];
   let worker: Worker | undefined;
 

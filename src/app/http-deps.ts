@@ -1,9 +1,11 @@
 /** The HTTP layer's ports, built from the container: routers get these, never the Callguard. */
+import { randomUUID } from 'node:crypto';
 import { NotFoundError, RedisUnavailableError, ValidationError } from '../domain/errors.js';
 import { enqueueReport } from '../jobs/enqueue-report.js';
 import type { AlertJob } from '../jobs/alert-job.js';
 import { JOB } from '../jobs/contract.js';
 import { SLACK_ACTION_JOB, slackPrincipal } from '../jobs/slack-action.js';
+import { SIGNED_JOB_TTL_MS } from '../jobs/job-signer.js';
 import { redisLimitStore } from '../http/middleware/limit-store.js';
 import { readiness } from '../ops/readiness.js';
 import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
@@ -96,8 +98,10 @@ function ingestPort(cg: Callguard): IngestPort {
     reportCounts: (counts) => (cg.redisHealth.available() ? batcher.submit(counts) : Promise.reject(new RedisUnavailableError())),
     async enqueueAlert(events, by) {
       // Stamped with Redis' clock: instances with skewed clocks still order firing and resolved notices right.
-      const data: AlertJob = cg.signer.sign({ alerts: events, enqueued_at: await cg.ledger.now() }, by);
-      return (await cg.events.add(JOB.alert, data)).id ?? null;
+      const now = await cg.ledger.now();
+      const jobId = `alert-${randomUUID()}`;
+      const data: AlertJob = cg.signer.sign({ alerts: events, enqueued_at: now }, by, { jobId, expiresAt: now + SIGNED_JOB_TTL_MS });
+      return (await cg.events.add(JOB.alert, data, { jobId })).id ?? null;
     },
   };
 }
@@ -114,8 +118,11 @@ function slackPort(cg: Callguard): SlackPort {
     ...(cg.config.slack.signingSecret ? { signingSecret: cg.config.slack.signingSecret } : {}),
     admins: cg.config.slack.admins,
     replay: cg.replay,
-    async enqueueAction(action, jobId) {
-      await cg.events.add(SLACK_ACTION_JOB, cg.signer.sign(action, slackPrincipal(action.userId)), {
+    async enqueueAction(action, pressId) {
+      // Signed for its job id: without Slack's action timestamp, a fresh id.
+      const jobId = pressId ?? `slack-action-${randomUUID()}`;
+      const expiresAt = (await cg.ledger.now()) + SIGNED_JOB_TTL_MS;
+      await cg.events.add(SLACK_ACTION_JOB, cg.signer.sign(action, slackPrincipal(action.userId), { jobId, expiresAt }), {
         jobId,
         attempts: 3,
         backoff: { type: 'exponential', delay: 500 },
