@@ -8,7 +8,8 @@ import { SLACK_ACTION_JOB, slackPrincipal } from '../jobs/slack-action.js';
 import { SIGNED_JOB_TTL_MS } from '../jobs/job-signer.js';
 import { redisLimitStore } from '../http/middleware/limit-store.js';
 import { readiness } from '../ops/readiness.js';
-import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
+import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, RulesPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
+import { RulesStore } from '../store/rules-store.js';
 import type { Callguard } from './callguard.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import { IdempotencyStore } from '../store/idempotency.js';
@@ -35,7 +36,8 @@ async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>>
   );
   return {
     holds,
-    rules: cg.rules,
+    rules: [...cg.rules],
+    rulesVersion: cg.liveRules.version,
     counts,
     clearSince,
     queues: Object.fromEntries(queues),
@@ -49,6 +51,7 @@ function holdsPort(cg: Callguard): HoldsPort {
   const snapshot = new SnapshotCache(() => readStatus(cg), STATUS_MAX_AGE_MS, STATUS_REFRESH_MS);
   // A hold change shows at once, not after the snapshot ages out.
   cg.emitter.on('changes', () => snapshot.invalidate(), 'status snapshot');
+  cg.liveRules.onChange(() => snapshot.invalidate());
   return {
     async status(): Promise<StatusSnapshot> {
       const { value, ageMs } = await snapshot.get();
@@ -106,6 +109,37 @@ function ingestPort(cg: Callguard): IngestPort {
   };
 }
 
+function rulesPort(cg: Callguard): RulesPort {
+  const live = cg.liveRules;
+  const store = new RulesStore(cg.redis, cg.keys);
+  const active = async () => {
+    const v = await store.active();
+    if (!v) throw new NotFoundError('rules: the store holds no version');
+    return v;
+  };
+  return {
+    mode: live.mode,
+    active,
+    versions: () => store.versions(),
+    check(content) {
+      const { warnings, changes } = live.check(content);
+      return { warnings, changes, version: live.version };
+    },
+    publish: ({ content, expected, by }) => live.publish({ content, expected, by, source: 'api' }),
+    async rollback({ version, by }) {
+      const [target, current] = await Promise.all([store.version(version), active()]);
+      if (!target) throw new NotFoundError(`rules: version ${version} is not among the kept versions`);
+      return live.publish({
+        content: target.content,
+        expected: current.version,
+        by,
+        source: 'rollback',
+        reason: `rolled back to version ${version} by ${by}`,
+      });
+    },
+  };
+}
+
 function opsPort(cg: Callguard): OpsPort {
   return {
     readiness: () => readiness(cg),
@@ -149,6 +183,7 @@ export function httpDeps(cg: Callguard): HttpDeps {
     holds,
     ingest: ingestPort(cg),
     ops: opsPort(cg),
+    rules: rulesPort(cg),
     slack: slackPort(cg),
     board: { dispatch: [...cg.dispatch.values()], events: cg.events, notifications: cg.notifier.queue, holds },
     console: consoleReads(cg),

@@ -15,6 +15,8 @@ export const ERROR_KINDS = [
   'not_found',
   /** The input collides with work done or in progress. */
   'conflict',
+  /** The change was made against a version that is no longer current. */
+  'outdated',
   'too_large',
   'unsupported',
   /** Too many attempts from this caller; wait. */
@@ -96,5 +98,23 @@ export const ERRORS = errorClasses({
   TooManyRequestsError: ['too_many_requests', 'rate_limited', 'Too many requests; try again later'],
   ReplayedError: ['replayed', 'conflict', 'This signed request was already accepted'],
   IdempotencyConflictError: ['idempotency_key_in_use', 'conflict', 'A request with this Idempotency-Key is still in progress; retry later'],
+  // The change was made against a version that is no longer current (If-Match).
+  PreconditionFailedError: ['precondition_failed', 'outdated', 'The resource changed since it was read; nothing was changed'],
+  // Rules edits while the rules file is the source (CALLGUARD_RULES_SOURCE=file).
+  RulesSourceError: [
+    'rules_from_file',
+    'conflict',
+    'Rules come from the rules file (CALLGUARD_RULES_SOURCE=file): edit the file and restart, or set CALLGUARD_RULES_SOURCE=redis on every instance to edit rules through the API',
+  ],
 });
-export const { ValidationError, UnknownRuleError, NotFoundError, ConfigError, AuthError, ForbiddenError, RedisUnavailableError } = ERRORS;
+export const {
+  ValidationError,
+  UnknownRuleError,
+  NotFoundError,
+  ConfigError,
+  AuthError,
+  ForbiddenError,
+  RedisUnavailableError,
+  PreconditionFailedError,
+  RulesSourceError,
+} = ERRORS;

@@ -58,16 +58,17 @@ function mayRelease(hold: Pick<Hold, 'by'>, who: JobPrincipal): boolean {
  * sender's firing notices, which release only a hold that sender placed.
  */
 export function alertJob(deps: AlertJobDeps) {
-  const rulesByName = new Map(deps.rules.map((r) => [r.name, r]));
+  // `deps.rules` is the version in force (replaced in place by a newer one): looked up per alert.
+  const ruleNamed = (name: string) => deps.rules.find((r) => r.name === name);
   const log = deps.logger.child({ component: 'alert-handler' });
 
   const scopeOf = (event: AlertEvent): string[] | undefined => {
     if (event.queues?.length) return event.queues;
-    const rule = event.rule ? rulesByName.get(event.rule) : undefined;
+    const rule = event.rule ? ruleNamed(event.rule) : undefined;
     return rule && rule.queues !== 'all' ? rule.queues : undefined;
   };
 
-  const unknownRule = (event: AlertEvent) => event.rule !== undefined && !rulesByName.has(event.rule) && !event.queues?.length;
+  const unknownRule = (event: AlertEvent) => event.rule !== undefined && !ruleNamed(event.rule) && !event.queues?.length;
 
   const reasonOf = (event: AlertEvent): string => {
     const reason = event.reason === event.name ? event.name : `${event.name}: ${event.reason}`;

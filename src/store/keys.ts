@@ -99,6 +99,14 @@ export class Keys {
   get savedLimits(): string {
     return this.key('saved-limits');
   }
+  /** Hash: the active rules version: version, hash, doc (JSON of a RulesVersion). */
+  get rulesActive(): string {
+    return this.key('rules', 'active');
+  }
+  /** List: the last versions' documents (JSON), newest first, bounded. */
+  get rulesHistory(): string {
+    return this.key('rules', 'history');
+  }
   /** Stream: who/what/why/when of every transition. */
   get audit(): string {
     return this.key('audit');
