@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { loadConfig } from './config.js';
 import { isCallguardError } from '../domain/errors.js';
 import { createLogger, type Logger } from '../ops/logger.js';
@@ -11,7 +12,9 @@ export async function bootCallguard(opts: { warnRules?: boolean } = {}): Promise
   const logger = createLogger(config.logLevel);
   const { rules, warnings } = loadRulesFile(config.rulesPath, config.queues);
   if (opts.warnRules !== false) for (const w of warnings) logger.warn(w);
-  const cg = await createCallguard(config, rules, { logger });
+  // The file's own JSON (already validated above) is what a version carries.
+  const content: unknown = JSON.parse(readFileSync(config.rulesPath, 'utf8'));
+  const cg = await createCallguard(config, rules, { logger, rulesSeed: { content, file: config.rulesPath } });
   return { cg, logger };
 }
 
