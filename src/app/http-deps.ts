@@ -10,6 +10,8 @@ import { redisLimitStore } from '../http/middleware/limit-store.js';
 import { readiness } from '../ops/readiness.js';
 import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, RulesPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
 import { RulesStore } from '../store/rules-store.js';
+import { chooseCandidate } from '../store/guard.js';
+import { GuardVerdict } from '../store/scripts.js';
 import type { Callguard } from './callguard.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import { IdempotencyStore } from '../store/idempotency.js';
@@ -101,6 +103,19 @@ function ingestPort(cg: Callguard): IngestPort {
     rules: cg.rules,
     queues: cg.config.queues,
     reportCounts: (counts) => (cg.redisHealth.available() ? batcher.submit(counts) : Promise.reject(new RedisUnavailableError())),
+    async chooseProvider(queue, candidates) {
+      const a = await chooseCandidate(cg.redis, cg.keys, { queue, candidates, member: randomUUID() });
+      return {
+        ...(a.provider ? { provider: a.provider } : {}),
+        waitMs: a.waitMs,
+        held: a.held,
+        queueHeld: a.verdict === GuardVerdict.QueueHeld,
+      };
+    },
+    async reportOutcomes(outcomes) {
+      const jobId = `outcomes-${randomUUID()}`;
+      return (await cg.events.add(JOB.errorReport, { outcomes }, { jobId })).id ?? null;
+    },
     async enqueueAlert(events, by) {
       // Stamped with Redis' clock: instances with skewed clocks still order firing and resolved notices right.
       const now = await cg.ledger.now();

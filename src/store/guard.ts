@@ -1,11 +1,8 @@
-import { PROVIDER_NAME } from '../domain/rules.js';
+import { candidatesProblem } from '../domain/rules.js';
 import { providerTarget } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { guard, type GuardAnswer } from './scripts.js';
-
-/** The most candidate providers one job may list: the guard's step is bounded by it. */
-export const MAX_CANDIDATES = 8;
 
 export interface GuardRequest {
   queue: string;
@@ -17,15 +14,6 @@ export interface GuardRequest {
   jobId?: string;
   /** Note the candidates after the first as the first one's route (status and Slack show it). */
   register?: boolean;
-}
-
-/** Why a candidate list cannot be checked, or undefined when it can. */
-export function candidatesProblem(candidates: readonly string[]): string | undefined {
-  if (candidates.length > MAX_CANDIDATES) return `at most ${MAX_CANDIDATES} candidate providers per job, got ${candidates.length}`;
-  const bad = candidates.find((p) => typeof p !== 'string' || !PROVIDER_NAME.test(p));
-  if (bad !== undefined) return `provider name ${JSON.stringify(bad)} must match ${PROVIDER_NAME}`;
-  if (new Set(candidates).size !== candidates.length) return `candidate providers must be distinct: ${candidates.join(', ')}`;
-  return undefined;
 }
 
 /** One call: is the queue held, and which candidate runs (its slot taken), or why none does. */

@@ -1,6 +1,7 @@
 import { alertRoutes } from './alert.js';
 import { controlRoutes } from './control.js';
 import { opsRoutes } from './ops.js';
+import { providerRoutes } from './providers.js';
 import { reportRoutes } from './reports.js';
 import { rulesRoutes } from './rules-routes.js';
 import type { ApiRoute } from './route.js';
@@ -18,6 +19,7 @@ export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
     ...controlRoutes,
     ...alertRoutes,
     ...reportRoutes,
+    ...providerRoutes,
     ...rulesRoutes,
     ...opsRoutes({ metricsPublic: opts.metricsPublic === true }),
   ];
