@@ -35,6 +35,8 @@ import { ReplayGuard } from '../store/replay.js';
 import { LiveRules, type RulesSeed } from '../engine/live-rules.js';
 import { RulesStore } from '../store/rules-store.js';
 import { rulesToFile } from '../domain/rules-doc.js';
+import { SilenceStore } from '../store/silences.js';
+import { Silencer } from '../engine/silencer.js';
 
 export interface Callguard {
   config: Config;
@@ -52,6 +54,8 @@ export interface Callguard {
   emitter: EngineEmitter;
   evaluator: Evaluator;
   control: Control;
+  /** Silences: rules muted until a time (stored in Redis, audited, announced). */
+  silencer: Silencer;
   /** callguard's own queue: error reports, alerts, the evaluate scheduler. Never paused. */
   events: Queue;
   /** The user's dispatch queues, by name. */
@@ -118,6 +122,7 @@ export async function createCallguard(
   const emitter = new EngineEmitter(logger);
   const rulesVersion = () => liveRules.version;
   const transitions = new Transitions(ledger, enforcer, emitter, rulesVersion);
+  const silences = new SilenceStore(redis, keys);
   const evaluator = new Evaluator(
     rules,
     counters,
@@ -128,7 +133,9 @@ export async function createCallguard(
     config,
     new StateMarker(redis, keys),
     rulesVersion,
+    silences,
   );
+  const silencer = new Silencer(silences, emitter, () => evaluator.evaluate({ full: true }));
   const control = new Control(config.queues, ledger, counters, transitions);
   const events = new Queue(EVENTS_QUEUE, {
     connection: redis,
@@ -161,7 +168,7 @@ export async function createCallguard(
   emitter.on('changes', outbox.relay, 'outbox');
   // The safety net: whatever a crashed instance committed but never announced goes out on the next tick.
   emitter.on('evaluated', (_seconds, full) => (full ? outbox.relay() : undefined), 'outbox');
-  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs, liveRules });
+  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs, liveRules, silences });
   emitter.on('changes', metrics.onChanges, 'metrics');
   emitter.on('evaluated', metrics.onEvaluated, 'metrics');
   emitter.on(
@@ -171,6 +178,8 @@ export async function createCallguard(
   );
   emitter.on('state-lost', metrics.onStateLost, 'metrics');
   emitter.on('state-lost', notifier.notifyStateLost, 'notifier');
+  emitter.on('silences', notifier.notifySilences, 'notifier');
+  emitter.on('silences', (event, list, by) => logger.info({ by, silences: list.map((x) => x.id) }, event), 'log');
   const signer = await JobSigner.create(redis, keys, config.sessionSecret);
   const replay = new ReplayGuard(redis, keys);
   const receipts = new JobReceipts(redis, keys);
@@ -208,6 +217,7 @@ export async function createCallguard(
     emitter,
     evaluator,
     control,
+    silencer,
     events,
     dispatch,
     reporter,
