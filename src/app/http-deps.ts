@@ -24,6 +24,8 @@ import type { Callguard } from './callguard.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import { IdempotencyStore } from '../store/idempotency.js';
 import { CountBatcher } from '../jobs/count-batcher.js';
+import { AggregatorRegistry } from 'prom-client';
+import type { ThreadMetrics } from './health-thread-host.js';
 
 // GET /health/service reads a dozen things: requests share one read, never older than the max age;
 // past the refresh age the next request starts a read in the background instead of waiting for it.
@@ -178,10 +180,16 @@ function silencesPort(cg: Callguard): SilencesPort {
   };
 }
 
-function opsPort(cg: Callguard): OpsPort {
+function opsPort(cg: Callguard, moreMetrics?: () => Promise<ThreadMetrics>): OpsPort {
+  const { registry } = cg.metrics;
   return {
     readiness: () => readiness(cg),
-    metrics: async () => ({ contentType: cg.metrics.registry.contentType, text: await cg.metrics.registry.metrics() }),
+    async metrics() {
+      if (!moreMetrics) return { contentType: registry.contentType, text: await registry.metrics() };
+      // Counters of the health thread (npm start) add up with this thread's, as prom-client does for cluster workers.
+      const merged = AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), await moreMetrics()]);
+      return { contentType: registry.contentType, text: await merged.metrics() };
+    },
   };
 }
 
@@ -204,7 +212,7 @@ function slackPort(cg: Callguard): SlackPort {
 }
 
 /** What createApp / startHttpServer need, from one Callguard. */
-export function httpDeps(cg: Callguard): HttpDeps {
+export function httpDeps(cg: Callguard, opts: { moreMetrics?: () => Promise<ThreadMetrics> } = {}): HttpDeps {
   const { config } = cg;
   const holds = holdsPort(cg);
   return {
@@ -220,7 +228,7 @@ export function httpDeps(cg: Callguard): HttpDeps {
     redisHealth: cg.redisHealth,
     holds,
     ingest: ingestPort(cg),
-    ops: opsPort(cg),
+    ops: opsPort(cg, opts.moreMetrics),
     rules: rulesPort(cg),
     silences: silencesPort(cg),
     slack: slackPort(cg),
