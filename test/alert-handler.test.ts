@@ -6,6 +6,7 @@ import { dispatch, registry } from '../src/jobs/registry.js';
 import type { AlertEvent } from '../src/domain/alerts.js';
 import type { Callguard } from '../src/app/callguard.js';
 import { AlertMarks } from '../src/store/alert-marks.js';
+import { JobReceipts } from '../src/store/job-receipts.js';
 import type { JobPrincipal } from '../src/jobs/job-signer.js';
 import { startTestCallguard, stopTestCallguard } from './support/harness.js';
 
@@ -33,16 +34,21 @@ const asJob = (data: unknown, timestamp: number) => ({
 describe('alert job handler', () => {
   let cg: Callguard;
   let handle: (job: ReturnType<typeof asJob>) => Promise<unknown>;
-  const signed = (alerts: unknown[], timestamp: number, who: JobPrincipal = ALERTS) => asJob(cg.signer.sign({ alerts }, who), timestamp);
+  /** Signed as POST /health/alert signs: for its job id, enqueued `timestamp` ms after a Redis time a minute ago. */
+  const signed = (alerts: unknown[], timestamp: number, who: JobPrincipal = ALERTS) =>
+    asJob(cg.signer.sign({ alerts, enqueued_at: T0 + timestamp }, who, { jobId: `j${timestamp}`, expiresAt: T0 + 120_000 }), timestamp);
+  let T0: number;
 
   beforeEach(async () => {
     cg = await startTestCallguard(RULES, { CALLGUARD_QUEUES: 'calls,sms' }, { worker: false });
+    T0 = (await cg.ledger.now()) - 60_000;
     // Run through the registry, as the health worker does: validation, then the handler.
     const jobs = registry([
       alertJob({
         holds: cg.control,
         rules: cg.rules,
         marks: new AlertMarks(cg.redis, cg.keys, 3),
+        receipts: new JobReceipts(cg.redis, cg.keys),
         audit: cg.ledger,
         verifier: cg.signer,
         logger: cg.logger,
@@ -117,7 +123,10 @@ describe('alert job handler', () => {
   describe('principals (issue 10, items 6 and 7)', () => {
     it('when a job names a principal without a valid signature, then it is refused and nothing changes', async () => {
       const forged = { alerts: [event('resolved')], principal: { name: 'ops-admin', role: 'admin' } };
-      const tampered = { ...cg.signer.sign({ alerts: [event('firing')] }, ALERTS), principal: { name: 'ops-admin', role: 'admin' } };
+      const tampered = {
+        ...cg.signer.sign({ alerts: [event('firing')] }, ALERTS, { jobId: 'j1', expiresAt: Date.now() + 60_000 }),
+        principal: { name: 'ops-admin', role: 'admin' },
+      };
       for (const data of [forged, { ...forged, signature: 'a'.repeat(64) }, tampered]) {
         await expect(handle(asJob(data, 1))).rejects.toThrow(/forged principal/);
       }
@@ -159,9 +168,9 @@ describe('alert job handler', () => {
     expect(await cg.redis.keys(`${cg.config.prefix}:cg:alert-resolved:*`)).toEqual([]);
     // The newest marks are the ones kept: they are the ones a racing firing notice can still need.
     expect(await cg.redis.zrange(cg.keys.alertResolved, '0', '-1')).toEqual([
-      'alert:alertmanager:never-7',
-      'alert:alertmanager:never-8',
-      'alert:alertmanager:never-9',
+      '["alertmanager","alert:alertmanager:never-7"]',
+      '["alertmanager","alert:alertmanager:never-8"]',
+      '["alertmanager","alert:alertmanager:never-9"]',
     ]);
   });
 });

@@ -13,6 +13,8 @@ const alert = (status: 'firing' | 'resolved') => ({
   labels: {},
 });
 
+const who = { name: 'alertmanager', role: 'alerts' };
+
 describe('alert notices ordered by Redis time', () => {
   let cg: Callguard | undefined;
   afterEach(async () => {
@@ -28,9 +30,15 @@ describe('alert notices ordered by Redis time', () => {
       await done.waitUntilReady();
       const t0 = await cg.ledger.now();
       // Resolved was enqueued after firing by Redis' clock, but its instance's clock is behind and the firing one's ahead.
-      const resolved = await events.add('alert', { alerts: [alert('resolved')], enqueued_at: t0 + 10 }, { timestamp: t0 - 60_000 });
+      // Signed as POST /health/alert signs them: only a signed job's enqueue time is read (issue 19).
+      const add = (status: 'firing' | 'resolved', enqueuedAt: number, timestamp: number) => {
+        const jobId = `${status}-${enqueuedAt}`;
+        const data = cg!.signer.sign({ alerts: [alert(status)], enqueued_at: enqueuedAt }, who, { jobId, expiresAt: t0 + 60_000 });
+        return events.add('alert', data, { timestamp, jobId });
+      };
+      const resolved = await add('resolved', t0 + 10, t0 - 60_000);
       await resolved.waitUntilFinished(done, 10_000);
-      const firing = await events.add('alert', { alerts: [alert('firing')], enqueued_at: t0 }, { timestamp: t0 + 60_000 });
+      const firing = await add('firing', t0, t0 + 60_000);
       const outcome = (await firing.waitUntilFinished(done, 10_000)) as { outcomes: Array<{ result: string }> };
       expect(JSON.stringify(outcome)).toContain('added-then-released');
       expect(await cg.ledger.list()).toEqual([]);

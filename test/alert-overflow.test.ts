@@ -8,6 +8,7 @@ import { JOB } from '../src/jobs/contract.js';
 import type { JobPrincipal } from '../src/jobs/job-signer.js';
 import { dispatch, registry } from '../src/jobs/registry.js';
 import { AlertMarks } from '../src/store/alert-marks.js';
+import { JobReceipts } from '../src/store/job-receipts.js';
 import { startTestCallguard, stopTestCallguard } from './support/harness.js';
 
 const CAP = 200;
@@ -102,6 +103,7 @@ describe('alert holds beyond the cap', () => {
           holds: small.control,
           rules: small.rules,
           marks: new AlertMarks(small.redis, small.keys),
+          receipts: new JobReceipts(small.redis, small.keys),
           audit: small.ledger,
           verifier: small.signer,
           logger: small.logger,
@@ -120,7 +122,7 @@ describe('alert holds beyond the cap', () => {
         dispatch(jobs, {
           id: `j${timestamp}`,
           name: JOB.alert,
-          data: JSON.parse(JSON.stringify(small.signer.sign({ alerts }, who))),
+          data: JSON.parse(JSON.stringify(small.signer.sign({ alerts }, who, { jobId: `j${timestamp}`, expiresAt: Date.now() + 60_000 }))),
           timestamp,
         });
 

@@ -221,7 +221,10 @@ describe('the slack-action job', () => {
   it('re-checks the admin list, since any BullMQ client can add jobs to the events queue', async () => {
     const c = await start();
     const { hold } = await c.control.pause({ by: 'alice', reason: 'x' });
-    await c.events.add(SLACK_ACTION_JOB, c.signer.sign({ userId: STRANGER, holdId: hold.id }, slackPrincipal(STRANGER)));
+    const bind = { jobId: 'press-1', expiresAt: Date.now() + 60_000 };
+    await c.events.add(SLACK_ACTION_JOB, c.signer.sign({ userId: STRANGER, holdId: hold.id }, slackPrincipal(STRANGER), bind), {
+      jobId: bind.jobId,
+    });
     const [job] = await waitFor(async () => {
       const failed = (await c.events.getFailed()).filter((j) => j.name === SLACK_ACTION_JOB);
       return failed.length ? failed : undefined;
@@ -239,7 +242,10 @@ describe('the slack-action job', () => {
     ],
     [
       'signed for one user, naming another',
-      (c, holdId) => ({ ...c.signer.sign({ userId: STRANGER, holdId }, slackPrincipal(STRANGER)), userId: ADMIN }),
+      (c, holdId) => ({
+        ...c.signer.sign({ userId: STRANGER, holdId }, slackPrincipal(STRANGER), { jobId: 'press-1', expiresAt: Date.now() + 60_000 }),
+        userId: ADMIN,
+      }),
       /forged principal/,
     ],
     [
@@ -250,7 +256,7 @@ describe('the slack-action job', () => {
   ])('refuses a slack-action job %s (issue 10)', async (_what, data, reason) => {
     const c = await start();
     const { hold } = await c.control.pause({ by: 'alice', reason: 'x' });
-    await c.events.add(SLACK_ACTION_JOB, data(c, hold.id));
+    await c.events.add(SLACK_ACTION_JOB, data(c, hold.id), { jobId: 'press-1' });
     const [job] = await waitFor(async () => {
       const failed = (await c.events.getFailed()).filter((j) => j.name === SLACK_ACTION_JOB);
       return failed.length ? failed : undefined;

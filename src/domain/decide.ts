@@ -8,6 +8,8 @@ export interface Release {
   reason: string;
   /** Release only if this rule is still clear when the release lands (guards a racing trip). */
   ifClear?: string;
+  /** Release only if this principal placed the hold when the release lands (guards a racing notice from another sender). */
+  owner?: string;
 }
 
 export type AutoPause = 'on' | 'shadow' | 'off';

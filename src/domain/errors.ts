@@ -65,3 +65,20 @@ export class RedisUnavailableError extends CallguardError {
     super('redis_unavailable', 503, message, options);
   }
 }
+
+/** The change was made against a version that is no longer current (If-Match). */
+export class PreconditionFailedError extends CallguardError {
+  constructor(message = 'The resource changed since it was read; nothing was changed', options?: ErrorOptions) {
+    super('precondition_failed', 412, message, options);
+  }
+}
+
+/** Rules edits while the rules file is the source (CALLGUARD_RULES_SOURCE=file). */
+export class RulesSourceError extends CallguardError {
+  constructor(
+    message = 'Rules come from the rules file (CALLGUARD_RULES_SOURCE=file): edit the file and restart, or set CALLGUARD_RULES_SOURCE=redis on every instance to edit rules through the API',
+    options?: ErrorOptions,
+  ) {
+    super('rules_from_file', 409, message, options);
+  }
+}

@@ -77,22 +77,30 @@ export class Control {
 
   /**
    * Releases specific holds by id (Slack button, alert resolved). An id without a hold of its own
-   * may be an alert behind the overflow hold: the ledger takes it out of there.
+   * may be an alert behind the overflow hold: the ledger takes it out of there. With `owner`, each
+   * hold is released only if that principal placed it, checked in the same atomic step.
    */
-  async releaseIds(ids: string[], by: string, reason: string): Promise<{ released: Hold[]; changes: HoldChange[] }> {
+  async releaseIds(
+    ids: string[],
+    by: string,
+    reason: string,
+    opts: { owner?: string } = {},
+  ): Promise<{ released: Hold[]; changes: HoldChange[] }> {
     const holds = await this.ledger.list();
     return this.release(
       holds.filter((h) => ids.includes(h.id)),
       by,
       reason,
       ids,
+      opts.owner,
     );
   }
 
-  private async release(targets: Hold[], by: string, reason: string, ids = targets.map((h) => h.id)) {
+  private async release(targets: Hold[], by: string, reason: string, ids = targets.map((h) => h.id), owner?: string) {
     const rules = targets.flatMap((h) => (h.kind === 'rule' ? [h.rule] : []));
     await this.counters.reset(rules);
-    const changes = await this.transitions.apply({ release: ids.map((id) => ({ id, by, reason })), stopClear: rules });
+    const release = ids.map((id) => ({ id, by, reason, ...(owner !== undefined ? { owner } : {}) }));
+    const changes = await this.transitions.apply({ release, stopClear: rules });
     return { released: changes.map((c) => c.hold), changes };
   }
 

@@ -5,6 +5,7 @@ import { alertHoldId, type Hold } from '../domain/hold.js';
 import type { AlertEvent } from '../domain/alerts.js';
 import type { Rule } from '../domain/types.js';
 import type { AlertMarks } from '../store/alert-marks.js';
+import type { JobReceipts } from '../store/job-receipts.js';
 import { JOB } from './contract.js';
 import { alertJobSchema } from './alert-job.js';
 import type { JobPrincipal } from './job-signer.js';
@@ -15,7 +16,9 @@ export interface AlertJobDeps {
   holds: HoldsPort;
   rules: Rule[];
   marks: Pick<AlertMarks, 'markResolved' | 'resolvedSince'>;
-  /** Who holds what (to leave another source's hold alone), and the audit of refusals. */
+  /** Signed jobs already carried out: a copy re-added under the same id is refused. */
+  receipts: Pick<JobReceipts, 'handled' | 'record'>;
+  /** Who holds what (to leave another source's hold alone), the audit of refusals, and Redis' clock. */
   audit: AuditPort;
   verifier: JobVerifier;
   logger: Logger;
@@ -35,31 +38,37 @@ export interface AlertOutcome {
   error?: string;
 }
 
-/** Holds placed before holds named their principal read `alert:<source>`: any alerts principal may release those. */
-const legacyAuthor = (by: string) => by.startsWith('alert:');
-
+/**
+ * Only the principal that placed a hold, or an admin, may release it. Holds from before holds named
+ * their principal (`alert:<source>`) have no owner any principal can prove: only an admin releases those.
+ */
 function mayRelease(hold: Pick<Hold, 'by'>, who: JobPrincipal): boolean {
-  return who.role === 'admin' || hold.by === who.name || legacyAuthor(hold.by);
+  return who.role === 'admin' || hold.by === who.name;
 }
 
 /**
  * The `alert` job: a firing alert adds hold `alert:<source>:<id>` by the principal that sent it;
  * its resolved notice releases exactly that hold, when sent by the same principal or an admin.
  * Both are idempotent. Each alert stands alone: one that cannot be applied is logged and audited,
- * and the others still take effect. A job whose principal is not vouched for by its signature is
- * refused (logged and audited).
+ * and the others still take effect. A job whose principal is not vouched for by its signature
+ * (signed for another job id, expired, or already carried out) is refused (logged and audited).
+ *
+ * Ownership holds on every path: the release itself checks the owner atomically (two requests
+ * racing), a resolved notice refused for ownership leaves no mark, and a mark orders only its own
+ * sender's firing notices, which release only a hold that sender placed.
  */
 export function alertJob(deps: AlertJobDeps) {
-  const rulesByName = new Map(deps.rules.map((r) => [r.name, r]));
+  // `deps.rules` is the version in force (replaced in place by a newer one): looked up per alert.
+  const ruleNamed = (name: string) => deps.rules.find((r) => r.name === name);
   const log = deps.logger.child({ component: 'alert-handler' });
 
   const scopeOf = (event: AlertEvent): string[] | undefined => {
     if (event.queues?.length) return event.queues;
-    const rule = event.rule ? rulesByName.get(event.rule) : undefined;
+    const rule = event.rule ? ruleNamed(event.rule) : undefined;
     return rule && rule.queues !== 'all' ? rule.queues : undefined;
   };
 
-  const unknownRule = (event: AlertEvent) => event.rule !== undefined && !rulesByName.has(event.rule) && !event.queues?.length;
+  const unknownRule = (event: AlertEvent) => event.rule !== undefined && !ruleNamed(event.rule) && !event.queues?.length;
 
   const reasonOf = (event: AlertEvent): string => {
     const reason = event.reason === event.name ? event.name : `${event.name}: ${event.reason}`;
@@ -81,8 +90,7 @@ export function alertJob(deps: AlertJobDeps) {
     throw new UnrecoverableError(`alert job refused: ${reason}`);
   };
 
-  const resolve = async (enqueuedAt: number, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
-    await deps.marks.markResolved(hold, enqueuedAt);
+  const resolve = async (at: Clock, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
     // An alert beyond CALLGUARD_MAX_ALERT_HOLDS is held by the overflow hold; it still has an owner.
     const member = await deps.audit.overflowMember(hold);
     const existing = (await deps.audit.list()).find((h) => h.id === hold) ?? (member !== undefined ? { by: member } : undefined);
@@ -99,11 +107,14 @@ export function alertJob(deps: AlertJobDeps) {
       });
       return { hold, status: event.status, result: 'not-owner' };
     }
-    const { released } = await deps.holds.releaseIds([hold], who.name, `resolved: ${event.name}`);
+    await deps.marks.markResolved(hold, who.name, at.enqueuedAt, at.now);
+    // Checked again inside the release step: another principal's hold placed since stays.
+    const owner = who.role === 'admin' ? {} : { owner: who.name };
+    const { released } = await deps.holds.releaseIds([hold], who.name, `resolved: ${event.name}`, owner);
     return { hold, status: event.status, result: released.length ? 'released' : 'unchanged' };
   };
 
-  const fire = async (enqueuedAt: number, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
+  const fire = async (at: Clock, event: AlertEvent, hold: string, who: JobPrincipal): Promise<AlertOutcome> => {
     if (unknownRule(event))
       log.warn({ hold, rule: event.rule, by: who.name }, 'alert names an unknown callguard_rule; its hold pauses every queue');
     const changes = await deps.holds.addAlertHold({
@@ -115,11 +126,13 @@ export function alertJob(deps: AlertJobDeps) {
       alertName: event.name,
       source: event.source,
     });
-    // A resolved notice enqueued after this one may have run first. It marks the hold before
-    // releasing; re-reading the mark after adding closes the gap.
-    if (await deps.marks.resolvedSince(hold, enqueuedAt)) {
-      await deps.holds.releaseIds([hold], who.name, `resolved before this firing notice was handled: ${event.name}`);
-      return { hold, status: event.status, result: changes.length ? 'added-then-released' : 'released' };
+    // A resolved notice from the same sender enqueued after this one may have run first. It marks
+    // the hold before releasing; re-reading the mark after adding closes the gap. Only a hold this
+    // sender placed is released that way (checked atomically), even for an admin.
+    if (await deps.marks.resolvedSince(hold, who.name, at.enqueuedAt)) {
+      const reason = `resolved before this firing notice was handled: ${event.name}`;
+      const { released } = await deps.holds.releaseIds([hold], who.name, reason, { owner: who.name });
+      if (released.length) return { hold, status: event.status, result: changes.length ? 'added-then-released' : 'released' };
     }
     return { hold, status: event.status, result: changes.length ? 'added' : 'unchanged' };
   };
@@ -129,18 +142,21 @@ export function alertJob(deps: AlertJobDeps) {
     schema: alertJobSchema,
     // Invalid data never reaches the handler; it is refused the same visible way.
     refused: (reason, job) => refuse(job, `invalid data: ${reason}`),
-    async handler({ alerts, enqueued_at }, job) {
-      // Redis' clock when POST /health/alert stamped it; a job from another client falls back to its own clock.
-      const enqueuedAt = enqueued_at ?? job.timestamp;
+    async handler({ alerts, enqueued_at, expires_at }, job) {
+      const now = await deps.audit.now();
       // Checked over the data as stored: the parsed copy may differ in key order and defaults.
-      const verified = deps.verifier.verify(job.data);
+      const verified = deps.verifier.verify(job.data, job, now);
       if (!verified.ok) return refuse(job, `forged principal: ${verified.reason}`);
+      if (verified.principal && (await deps.receipts.handled(job.id!))) return refuse(job, `job ${job.id} was already carried out`);
       const who = verified.principal ?? BULLMQ_PRINCIPAL;
+      // Times come from Redis: a signed job carries the time POST /health/alert read from Redis' clock;
+      // anything else (unsigned, or no time) counts from now, never from a time its sender chose.
+      const at: Clock = { now, enqueuedAt: verified.principal && enqueued_at !== undefined ? Math.min(enqueued_at, now) : now };
       const outcomes: AlertOutcome[] = [];
       for (const event of alerts) {
         const hold = alertHoldId(event);
         try {
-          outcomes.push(await (event.status === 'resolved' ? resolve(enqueuedAt, event, hold, who) : fire(enqueuedAt, event, hold, who)));
+          outcomes.push(await (event.status === 'resolved' ? resolve(at, event, hold, who) : fire(at, event, hold, who)));
         } catch (err) {
           // Redis trouble: retry the job (every step is idempotent). A bad alert will not get better.
           if (!isCallguardError(err) || err.status >= 500) throw err;
@@ -157,7 +173,14 @@ export function alertJob(deps: AlertJobDeps) {
           outcomes.push({ hold, status: event.status, result: 'failed', error: err.message });
         }
       }
+      if (verified.principal && expires_at !== undefined) await deps.receipts.record(job.id!, expires_at);
       return { outcomes };
     },
   });
+}
+
+/** Redis' clock when the job ran, and when its notice was enqueued (never later than now). */
+interface Clock {
+  now: number;
+  enqueuedAt: number;
 }

@@ -22,12 +22,22 @@ export const alertEventSchema = z.object({
 
 export const alertJobSchema = z.object({
   alerts: z.array(alertEventSchema).min(1).max(MAX_ALERTS_PER_PAYLOAD),
-  /** When the notice was enqueued by Redis' clock (ms); orders a resolved notice against a firing one. Default: the job's timestamp. */
+  /**
+   * When the notice was enqueued by Redis' clock (ms); orders a resolved notice against a firing one.
+   * Read only from signed jobs; an unsigned job counts from when the worker runs it (Redis' clock).
+   */
   enqueued_at: z.number().int().positive().optional(),
   ...signedFields,
 });
 
-export type AlertJob = { alerts: AlertEvent[]; enqueued_at?: number; principal?: JobPrincipal; signature?: string };
+export type AlertJob = {
+  alerts: AlertEvent[];
+  enqueued_at?: number;
+  principal?: JobPrincipal;
+  job_id?: string;
+  expires_at?: number;
+  signature?: string;
+};
 
 // The hold id builder lives with the hold; re-exported for the HTTP intake that names it in its reply.
 export { alertHoldId } from '../domain/hold.js';

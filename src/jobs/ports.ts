@@ -22,7 +22,7 @@ export interface EvaluationPort {
 export type HoldsPort = Pick<Control, 'addAlertHold' | 'releaseIds'>;
 
 /** Reads who holds what (alerts behind the overflow hold included), and records refusals in the audit, for handlers that decide per principal. */
-export type AuditPort = Pick<HoldLedger, 'list' | 'appendAudit' | 'overflowMember'>;
+export type AuditPort = Pick<HoldLedger, 'list' | 'appendAudit' | 'overflowMember' | 'now'>;
 
 /** Checks that a job's principal is vouched for by its signature (see JobSigner). */
 export type JobVerifier = Pick<JobSigner, 'verify'>;

@@ -2,6 +2,7 @@
 import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { signedFields } from './job-signer.js';
+import type { JobReceipts } from '../store/job-receipts.js';
 import type { HoldsPort, JobVerifier } from './ports.js';
 import { defineJob } from './registry.js';
 
@@ -48,13 +49,16 @@ export function slackActionJob(deps: {
   messages: PressedPort;
   admins: string[];
   verifier: JobVerifier;
+  receipts: Pick<JobReceipts, 'handled' | 'record'>;
+  /** Redis' clock (ms). */
+  now: () => Promise<number>;
 }) {
   return defineJob({
     name: SLACK_ACTION_JOB,
     schema: slackActionSchema,
     async handler(action, job) {
       // Only the HTTP route, after checking Slack's signature, can vouch for who pressed.
-      const verified = deps.verifier.verify(job.data);
+      const verified = deps.verifier.verify(job.data, job, await deps.now());
       if (!verified.ok) throw new UnrecoverableError(`slack-action refused: forged principal: ${verified.reason}`);
       if (!verified.principal)
         throw new UnrecoverableError('slack-action refused: unsigned; only a verified Slack press may release a hold');
@@ -63,6 +67,7 @@ export function slackActionJob(deps: {
       // The HTTP route checked this too; the events queue is open to any BullMQ client, so check again.
       if (!deps.admins.includes(action.userId))
         throw new UnrecoverableError(`Slack user ${action.userId} is not in CALLGUARD_SLACK_ADMINS`);
+      if (await deps.receipts.handled(job.id!)) throw new UnrecoverableError(`slack-action refused: job ${job.id} was already carried out`);
       const { released } = await deps.holds.releaseIds([action.holdId], `slack:${action.userId}`, 'Resume calls pressed in Slack');
       if (action.message) {
         const { channel, ts, text, blocks } = action.message;
@@ -75,6 +80,7 @@ export function slackActionJob(deps: {
           original: { text, blocks },
         });
       }
+      if (action.expires_at !== undefined) await deps.receipts.record(job.id!, action.expires_at);
       return { released: released.map((h) => h.id) };
     },
   });

@@ -99,6 +99,14 @@ export class Keys {
   get savedLimits(): string {
     return this.key('saved-limits');
   }
+  /** Hash: the active rules version: version, hash, doc (JSON of a RulesVersion). */
+  get rulesActive(): string {
+    return this.key('rules', 'active');
+  }
+  /** List: the last versions' documents (JSON), newest first, bounded. */
+  get rulesHistory(): string {
+    return this.key('rules', 'history');
+  }
   /** Stream: who/what/why/when of every transition. */
   get audit(): string {
     return this.key('audit');
@@ -108,7 +116,7 @@ export class Keys {
     return this.key('sess') + ':';
   }
   /**
-   * Sorted set: alert hold id → ms its latest resolved notice was enqueued; orders it against a
+   * Sorted set: JSON [principal, alert hold id] → ms its latest resolved notice was enqueued; orders it against a
    * racing firing notice. One capped set instead of a key per notice, so a flood of resolved
    * notices for alerts that never fired cannot grow Redis without bound.
    */
@@ -122,6 +130,10 @@ export class Keys {
   /** String prefix of the express-rate-limit counters (rate-limit-redis appends the client key). */
   rateLimitPrefix(limiter: string): string {
     return this.key('rl', limiter) + ':';
+  }
+  /** String (until the job's expiry): a signed `alert` / `slack-action` job with this id was carried out. */
+  jobReceipt(jobId: string): string {
+    return this.key('job-done', jobId);
   }
   /** String: the random job-signing key, used only when CALLGUARD_SESSION_SECRET is unset. */
   get jobKey(): string {

@@ -162,6 +162,15 @@ export async function advanceCursor(redis: Client, keys: KeysOf<typeof ADVANCE_C
   return (await run(redis, ADVANCE_CURSOR, keys, [], [id])) === 1;
 }
 
+export const PUBLISH_RULES = load('cgPublishRules', 'publish-rules-3.lua', ['active', 'history', 'audit']);
+
+export type PublishRulesReply = [status: 'published', version: number, at: number] | [status: 'stale' | 'same', version: number];
+
+/** Publishes a rules version if the expected one is still active (see the script's header for argv). */
+export async function publishRules(redis: Client, keys: KeysOf<typeof PUBLISH_RULES>, argv: string[]): Promise<PublishRulesReply> {
+  return (await run(redis, PUBLISH_RULES, keys, [], argv)) as PublishRulesReply;
+}
+
 const SCRIPTS: Array<Script<readonly string[]>> = [
   RECORD,
   SUM_COUNTS,
@@ -170,6 +179,7 @@ const SCRIPTS: Array<Script<readonly string[]>> = [
   DROP_PARKED_TARGET,
   CANCEL_REPORT,
   ADVANCE_CURSOR,
+  PUBLISH_RULES,
 ];
 
 /** Defines every script on the connection (once); ioredis sends EVALSHA and falls back to EVAL after a script flush. */

@@ -56,6 +56,41 @@ export const holdViewSchema = z
   .meta({ id: 'Hold' });
 export type HoldView = z.infer<typeof holdViewSchema>;
 
+export const rulesChangeSchema = z
+  .object({
+    path: z.string().meta({ description: 'the changed value, e.g. twilio.threshold_count' }),
+    before: z.unknown().optional(),
+    after: z.unknown().optional(),
+  })
+  .meta({ id: 'RulesChange' });
+
+export const rulesVersionViewSchema = z
+  .object({
+    version: z.number().int(),
+    hash: z.string().meta({ description: 'sha256 of the content with keys sorted' }),
+    by: z.string().meta({ description: 'the principal, or "instance <host:pid:id>" for a booting instance' }),
+    source: z.enum(['file', 'api', 'rollback', 'seed']),
+    at: isoOrNull,
+  })
+  .meta({ id: 'RulesVersion' });
+
+export const activeRulesViewSchema = rulesVersionViewSchema
+  .extend({
+    content: z.record(z.string(), z.unknown()).meta({ description: 'the rules, exactly as a rules file holds them' }),
+    rules_source: z.enum(['file', 'redis']).meta({ description: 'CALLGUARD_RULES_SOURCE of the instance that answered' }),
+  })
+  .meta({ id: 'ActiveRules' });
+
+export const rulesDiffViewSchema = z
+  .object({
+    version: z.number().int().meta({ description: 'the active version the proposal was compared with' }),
+    changes: z.array(rulesChangeSchema),
+    warnings: z.array(z.string()).meta({ description: 'patterns broad enough to cause false pauses (as logged at start-up)' }),
+  })
+  .meta({ id: 'RulesDiff' });
+
+export const rulesVersionsViewSchema = z.object({ versions: z.array(rulesVersionViewSchema) });
+
 export const auditEntryViewSchema = z
   .object({
     id: z.string(),
@@ -68,6 +103,8 @@ export const auditEntryViewSchema = z
     resumed: z.array(z.string()),
     at: isoOrNull,
     detail: holdViewSchema.nullable(),
+    rules_version: z.number().int().optional().meta({ description: 'the rules version in force when the change was decided' }),
+    changes: z.array(rulesChangeSchema).optional().meta({ description: 'rules-published: what the new version changed' }),
   })
   .meta({ id: 'AuditEntry' });
 export type AuditEntryView = z.infer<typeof auditEntryViewSchema>;
@@ -104,9 +141,11 @@ export const serviceStatusViewSchema = z
     queues: z.record(z.string(), z.object({ paused: z.boolean(), held: z.boolean(), counts })),
     events_queue: z.object({ counts }),
     auto_pause: z.enum(['on', 'shadow', 'off']),
+    rules_version: z.number().int().meta({ description: 'the rules version this instance evaluates (GET /health/rules)' }),
     now: isoOrNull,
     snapshot_age_ms: z.number().int().meta({
-      description: 'how old this status is: requests close together share one read (at most 250 ms old, counted from when the read began; a hold change refreshes it at once)',
+      description:
+        'how old this status is: requests close together share one read (at most 250 ms old, counted from when the read began; a hold change refreshes it at once)',
     }),
   })
   .meta({
@@ -157,6 +196,16 @@ export const logsAcceptedViewSchema = z.object({
 export const livenessViewSchema = z.object({ status: z.literal('ok') });
 
 export const readinessViewSchema = (status: 'ready' | 'not ready') =>
-  z.object({ status: z.literal(status), checks: z.object({ redis: z.boolean(), evaluator: z.boolean() }) });
+  z.object({
+    status: z.literal(status),
+    checks: z.object({ redis: z.boolean(), evaluator: z.boolean() }),
+    rules: z
+      .object({ version: z.number().int(), source: z.enum(['file', 'redis']), file_differs: z.boolean() })
+      .optional()
+      .meta({
+        description:
+          "the rules version in force; file_differs: this instance's rules file is not the active version (it follows the active one)",
+      }),
+  });
 
 export const slackReplyViewSchema = z.object({ response_type: z.literal('ephemeral'), replace_original: z.boolean(), text: z.string() });

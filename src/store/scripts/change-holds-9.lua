@@ -26,14 +26,16 @@
 
   ARGV[1] JSON request:
     { queues: [configured dispatch queues], maxlen: n (audit stream MAXLEN ~), minuteMs: n,
-      add: [hold], release: [{ id, by, reason, ifClear? }],
+      add: [hold], release: [{ id, by, reason, ifClear?, owner? }],
       startClear: [rule], stopClear: [rule],
-      overflow: { hold, cap, maxMembers } }
+      overflow: { hold, cap, maxMembers }, rulesVersion?: n (the rules version that decided; audited) }
     Applied in this order:
     1. startClear: HSETNX rule -> now (a clock already running keeps its start).
     2. release: a release with ifClear = <rule> happens only while that rule still has a
        clear-since time, so a trip that raced the evaluator's decision (and stopped the clock)
-       keeps the hold. Releasing an alert behind the overflow hold removes it from there; the
+       keeps the hold. A release with owner = <principal> happens only while the hold (or the
+       alert's entry behind the overflow hold) was placed by that principal, so a hold another
+       principal placed in the meantime stays. Releasing an alert behind the overflow hold removes it from there; the
        last one out releases the overflow hold.
     3. add: an added hold whose id exists (or is behind the overflow hold) is left alone
        (idempotent). Releases run first, so one call can swap a hold's effect under the same id.
@@ -155,7 +157,7 @@ local function record(which, hold, by, reason)
   local id = redis.call('XADD', AUDIT, 'MAXLEN', '~', req.maxlen, '*',
     'event', event, 'hold', hold.id, 'kind', hold.kind, 'by', by, 'reason', reason,
     'paused', table.concat(paused, ','), 'resumed', table.concat(resumed, ','),
-    'at', string.format('%d', now), 'data', cjson.encode(hold))
+    'at', string.format('%d', now), 'data', cjson.encode(hold), 'rules', string.format('%d', req.rulesVersion or 0))
   table.insert(changes, { event = event, hold = hold, by = by, reason = reason, paused = paused, resumed = resumed, auditId = id })
 end
 
@@ -178,8 +180,16 @@ for _, rule in ipairs(req.startClear or {}) do
   redis.call('HSETNX', CLEAR, rule, string.format('%d', now))
 end
 
+local function ownedBy(id, owner)
+  local raw = redis.call('HGET', HOLDS, id)
+  if raw then return cjson.decode(raw).by == owner end
+  local member = overflow and redis.call('HGET', OVERFLOW, id)
+  if member then return member == owner end
+  return true
+end
+
 for _, rel in ipairs(req.release or {}) do
-  local blocked = rel.ifClear and redis.call('HEXISTS', CLEAR, rel.ifClear) == 0
+  local blocked = (rel.ifClear and redis.call('HEXISTS', CLEAR, rel.ifClear) == 0) or (rel.owner and not ownedBy(rel.id, rel.owner))
   if not blocked then
     release(rel.id, rel.by, rel.reason)
     if overflow and rel.id ~= '*' and redis.call('HDEL', OVERFLOW, rel.id) == 1 and redis.call('HLEN', OVERFLOW) == 0 then
