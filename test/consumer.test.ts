@@ -97,7 +97,7 @@ beforeAll(async () => {
   tarballs.server = server.filename;
   console.log(`packed ${client.filename}: ${client.shipped.length} files; ${server.filename}: ${server.shipped.length} files`);
   expect(client.shipped).toContain('dist/client/index.js');
-  expect(client.shipped).toContain('dist/store/scripts/guard-4.lua');
+  expect(client.shipped).toContain('dist/store/scripts/guard-n.lua');
   expect(client.shipped.filter((f) => !/^(dist\/(client|domain|jobs|store)\/|README\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
   for (const f of ['dist/app/index.js', 'dist/cli/bin.js', 'dist/store/scripts/record-n.lua', 'LICENSE', 'CHANGELOG.md'])
     expect(server.shipped).toContain(f);
