@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { isCallguardError, NotFoundError, RedisUnavailableError, type CallguardError } from '../../domain/errors.js';
 import type { Logger } from '../../ops/logger.js';
-import { isRedisUnavailable } from '../../store/redis.js';
+import { isRedisFailure } from '../../store/redis.js';
 
 /** Set on a response answered early (e.g. 503 while Redis hangs); the route's late outcome is dropped. */
 export const ANSWERED_EARLY = 'callguardAnsweredEarly';
@@ -36,7 +36,7 @@ export function notFound(): RequestHandler {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return res.locals[ANSWERED_EARLY] ? undefined : next(err);
-    if (isRedisUnavailable(err)) err = new RedisUnavailableError(undefined, { cause: err });
+    if (isRedisFailure(err)) err = new RedisUnavailableError(undefined, { cause: err });
     if (isCallguardError(err)) {
       if (err.status >= 500) logger.error({ err, code: err.code, path: req.path }, 'request failed');
       sendError(res, err);
