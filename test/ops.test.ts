@@ -112,13 +112,21 @@ describe('probes', () => {
     t = await startTestHttp(RULES, { REDIS_URL: `redis://127.0.0.1:${port}` });
     const ready = await request(`${t.url}/readyz`);
     expect(ready.status).toBe(200);
-    expect(ready.json).toEqual({ status: 'ready', checks: { redis: true, evaluator: true } });
+    expect(ready.json).toEqual({
+      status: 'ready',
+      checks: { redis: true, evaluator: true },
+      rules: { version: 1, source: 'file', file_differs: false },
+    });
 
     redis.kill('SIGKILL');
     await new Promise((r) => redis.once('exit', r));
     const down = await request(`${t.url}/readyz`);
     expect(down.status).toBe(503);
-    expect(down.json).toEqual({ status: 'not ready', checks: { redis: false, evaluator: false } });
+    expect(down.json).toEqual({
+      status: 'not ready',
+      checks: { redis: false, evaluator: false },
+      rules: { version: 1, source: 'file', file_differs: false },
+    });
     expect((await request(`${t.url}/healthz`)).status).toBe(200);
 
     redis = startRedis(port);

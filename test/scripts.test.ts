@@ -2,6 +2,7 @@ import { readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   ADVANCE_CURSOR,
+  PUBLISH_RULES,
   CANCEL_REPORT,
   CHANGE_HOLDS,
   DROP_PARKED_TARGET,
@@ -20,10 +21,10 @@ describe('Lua scripts by name', () => {
   });
 
   it('names every key of every script in src/store/scripts, as many as its file name says', () => {
-    const scripts = [RECORD, SUM_COUNTS, CHANGE_HOLDS, GUARD, DROP_PARKED_TARGET, CANCEL_REPORT, ADVANCE_CURSOR];
+    const scripts = [RECORD, SUM_COUNTS, CHANGE_HOLDS, GUARD, DROP_PARKED_TARGET, CANCEL_REPORT, ADVANCE_CURSOR, PUBLISH_RULES];
     const files = readdirSync(new URL('../src/store/scripts/', import.meta.url)).filter((f) => f.endsWith('.lua'));
     expect(scripts).toHaveLength(files.length);
     for (const s of scripts) if (s.numberOfKeys !== undefined) expect(s.keys).toHaveLength(s.numberOfKeys);
-    expect(scripts.filter((s) => s.numberOfKeys === undefined).map((s) => s.command)).toEqual(['cgRecord', 'cgSumCounts']);
+    expect(scripts.filter((s) => s.numberOfKeys === undefined).map((s) => s.command)).toEqual(['cgRecord', 'cgSumCounts', 'cgGuard']);
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { loadConfig } from './config.js';
 import { isCallguardError } from '../domain/errors.js';
 import { createLogger, type Logger } from '../ops/logger.js';
@@ -6,12 +7,14 @@ import { loadRulesFile } from '../domain/rules.js';
 import { createCallguard, type Callguard } from './callguard.js';
 
 /** Config, rules (with their lint warnings logged) and a connected Callguard. */
-export async function bootCallguard(): Promise<{ cg: Callguard; logger: Logger }> {
+export async function bootCallguard(opts: { warnRules?: boolean } = {}): Promise<{ cg: Callguard; logger: Logger }> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const { rules, warnings } = loadRulesFile(config.rulesPath, config.queues);
-  for (const w of warnings) logger.warn(w);
-  const cg = await createCallguard(config, rules, { logger });
+  if (opts.warnRules !== false) for (const w of warnings) logger.warn(w);
+  // The file's own JSON (already validated above) is what a version carries.
+  const content: unknown = JSON.parse(readFileSync(config.rulesPath, 'utf8'));
+  const cg = await createCallguard(config, rules, { logger, rulesSeed: { content, file: config.rulesPath } });
   return { cg, logger };
 }
 

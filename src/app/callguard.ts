@@ -28,14 +28,21 @@ import { assertReachable, connectRedis, type CallguardRedis } from '../store/red
 import { Reporter } from '../client/reporter.js';
 import { RedisHealth } from '../store/redis-health.js';
 import type { Rule } from '../domain/types.js';
+import { writeCapacities } from '../store/guard.js';
 import type { Worker } from 'bullmq';
 import { JobSigner } from '../jobs/job-signer.js';
 import { JobReceipts } from '../store/job-receipts.js';
 import { ReplayGuard } from '../store/replay.js';
+import { LiveRules, type RulesSeed } from '../engine/live-rules.js';
+import { RulesStore } from '../store/rules-store.js';
+import { rulesToFile } from '../domain/rules-doc.js';
 
 export interface Callguard {
   config: Config;
+  /** The active rules version's rules (one array, its contents replaced when another version becomes active). */
   rules: Rule[];
+  /** The shared, versioned rules: which version is in force, edits, rollbacks. */
+  liveRules: LiveRules;
   logger: Logger;
   redis: CallguardRedis;
   keys: Keys;
@@ -69,7 +76,16 @@ export interface Callguard {
 }
 
 /** Wires callguard's parts together; nothing runs until startWorker(). */
-export async function createCallguard(config: Config, rules: Rule[], opts: { logger?: Logger } = {}): Promise<Callguard> {
+/**
+ * `rules` are this instance's rules (its file's); `rulesSeed` is what the file holds, to publish
+ * as a version (default: `rules` written back in file form). The instance then runs whatever
+ * version is active in Redis (CALLGUARD_RULES_SOURCE decides whether its file becomes it).
+ */
+export async function createCallguard(
+  config: Config,
+  fileRules: Rule[],
+  opts: { logger?: Logger; rulesSeed?: RulesSeed } = {},
+): Promise<Callguard> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const redis = connectRedis(config);
   redis.on('error', () => undefined); // reported once by assertReachable, then by ioredis' reconnects
@@ -80,14 +96,47 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     throw err;
   }
   const keys = new Keys(config.prefix);
+  const liveRules = new LiveRules({
+    store: new RulesStore(redis, keys),
+    mode: config.rulesSource,
+    queues: config.queues,
+    seed: opts.rulesSeed ?? { content: rulesToFile(fileRules), file: config.rulesPath },
+    seedRules: fileRules,
+    logger,
+  });
+  try {
+    await liveRules.init();
+  } catch (err) {
+    redis.disconnect();
+    throw err;
+  }
+  const rules = liveRules.rules;
+  // The guards read capacities from Redis: written for the version in force, again when another becomes it.
+  await writeCapacities(redis, keys, liveRules.capacities);
+  liveRules.onChange(() => {
+    writeCapacities(redis, keys, liveRules.capacities).catch((err: unknown) =>
+      logger.error({ err }, 'could not write provider capacities'),
+    );
+  });
   const redisHealth = new RedisHealth(redis, keys.changedAt).start();
   const counters = new Counters(redis, keys, rules, config.minuteMs);
   const ledger = new HoldLedger(redis, keys, config.queues, config.maxAlertHolds, config.minuteMs);
   const dispatch = new Map(config.queues.map((q) => [q, new Queue(q, { connection: redis, prefix: config.queuePrefix })]));
   const enforcer = new Enforcer(dispatch, ledger, logger, config.minuteMs, new ParkedJobs(redis, keys));
   const emitter = new EngineEmitter(logger);
-  const transitions = new Transitions(ledger, enforcer, emitter);
-  const evaluator = new Evaluator(rules, counters, ledger, transitions, enforcer, emitter, config, new StateMarker(redis, keys));
+  const rulesVersion = () => liveRules.version;
+  const transitions = new Transitions(ledger, enforcer, emitter, rulesVersion);
+  const evaluator = new Evaluator(
+    rules,
+    counters,
+    ledger,
+    transitions,
+    enforcer,
+    emitter,
+    config,
+    new StateMarker(redis, keys),
+    rulesVersion,
+  );
   const control = new Control(config.queues, ledger, counters, transitions);
   const events = new Queue(EVENTS_QUEUE, {
     connection: redis,
@@ -120,7 +169,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
   emitter.on('changes', outbox.relay, 'outbox');
   // The safety net: whatever a crashed instance committed but never announced goes out on the next tick.
   emitter.on('evaluated', (_seconds, full) => (full ? outbox.relay() : undefined), 'outbox');
-  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs });
+  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs, liveRules });
   emitter.on('changes', metrics.onChanges, 'metrics');
   emitter.on('evaluated', metrics.onEvaluated, 'metrics');
   emitter.on(
@@ -147,10 +196,17 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     }),
   ];
   let worker: Worker | undefined;
+  // A new version is judged at once (a removed rule's hold released, a lowered threshold tripped), not at the next tick.
+  liveRules.onChange((v) => {
+    logger.info({ version: v.version, by: v.by, source: v.source }, `rules version ${v.version} is in force`);
+    if (worker) void evaluator.evaluate({ full: true }).catch((err) => logger.warn({ err }, 'could not evaluate the new rules version'));
+  });
+  liveRules.start();
 
   return {
     config,
     rules,
+    liveRules,
     logger,
     redis,
     keys,
@@ -199,6 +255,7 @@ export async function createCallguard(config: Config, rules: Rule[], opts: { log
     },
     async stop({ graceMs = 10_000 } = {}) {
       redisHealth.stop();
+      liveRules.stop();
       await reporter.close();
       if (worker) await closeWorker(worker, graceMs, logger);
       await notifier.close(graceMs);

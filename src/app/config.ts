@@ -15,6 +15,12 @@ const positiveNumber = z.coerce.number().positive();
 const schema = z.object({
   /** REDIS_URL, CALLGUARD_RULES, CALLGUARD_QUEUES, CALLGUARD_PREFIX, CALLGUARD_FLUSH_MS: what the client reads too. */
   ...clientEnvShape,
+  /**
+   * Where the active rules come from. file: the rules file; a booting instance whose file differs
+   * from the active version publishes it, and API edits are refused. redis: the versioned rules
+   * in Redis, edited through the API; the file only seeds an empty store.
+   */
+  CALLGUARD_RULES_SOURCE: z.enum(['file', 'redis']).default('file'),
   /** BullMQ prefix of the dispatch queues; on Redis Cluster it needs a hash tag, e.g. {bull}. */
   CALLGUARD_QUEUE_PREFIX: z.string().min(1).default('bull'),
   /** Length of one "minute" in seconds: buckets, windows, evaluator period, resume delay. */
@@ -84,6 +90,7 @@ export type Config = {
   /** Empty: a single Redis at redisUrl. */
   clusterNodes: HostPort[];
   rulesPath: string;
+  rulesSource: 'file' | 'redis';
   queues: string[];
   queuePrefix: string;
   prefix: string;
@@ -122,6 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redisUrl: e.REDIS_URL,
     clusterNodes: e.REDIS_CLUSTER_NODES,
     rulesPath: e.CALLGUARD_RULES,
+    rulesSource: e.CALLGUARD_RULES_SOURCE,
     queues: [...new Set(e.CALLGUARD_QUEUES)],
     queuePrefix: e.CALLGUARD_QUEUE_PREFIX,
     prefix: e.CALLGUARD_PREFIX,

@@ -8,11 +8,14 @@ import { SLACK_ACTION_JOB, slackPrincipal } from '../jobs/slack-action.js';
 import { SIGNED_JOB_TTL_MS } from '../jobs/job-signer.js';
 import { redisLimitStore } from '../http/middleware/limit-store.js';
 import { readiness } from '../ops/readiness.js';
-import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
+import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, RulesPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
+import { RulesStore } from '../store/rules-store.js';
 import type { Callguard } from './callguard.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import { IdempotencyStore } from '../store/idempotency.js';
 import { CountBatcher } from '../jobs/count-batcher.js';
+import { AggregatorRegistry } from 'prom-client';
+import type { ThreadMetrics } from './health-thread-host.js';
 
 // GET /health/service reads a dozen things: requests share one read, never older than the max age;
 // past the refresh age the next request starts a read in the background instead of waiting for it.
@@ -35,7 +38,8 @@ async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>>
   );
   return {
     holds,
-    rules: cg.rules,
+    rules: [...cg.rules],
+    rulesVersion: cg.liveRules.version,
     counts,
     clearSince,
     queues: Object.fromEntries(queues),
@@ -49,6 +53,7 @@ function holdsPort(cg: Callguard): HoldsPort {
   const snapshot = new SnapshotCache(() => readStatus(cg), STATUS_MAX_AGE_MS, STATUS_REFRESH_MS);
   // A hold change shows at once, not after the snapshot ages out.
   cg.emitter.on('changes', () => snapshot.invalidate(), 'status snapshot');
+  cg.liveRules.onChange(() => snapshot.invalidate());
   return {
     async status(): Promise<StatusSnapshot> {
       const { value, ageMs } = await snapshot.get();
@@ -106,10 +111,47 @@ function ingestPort(cg: Callguard): IngestPort {
   };
 }
 
-function opsPort(cg: Callguard): OpsPort {
+function rulesPort(cg: Callguard): RulesPort {
+  const live = cg.liveRules;
+  const store = new RulesStore(cg.redis, cg.keys);
+  const active = async () => {
+    const v = await store.active();
+    if (!v) throw new NotFoundError('rules: the store holds no version');
+    return v;
+  };
+  return {
+    mode: live.mode,
+    active,
+    versions: () => store.versions(),
+    check(content) {
+      const { warnings, changes } = live.check(content);
+      return { warnings, changes, version: live.version };
+    },
+    publish: ({ content, expected, by }) => live.publish({ content, expected, by, source: 'api' }),
+    async rollback({ version, by }) {
+      const [target, current] = await Promise.all([store.version(version), active()]);
+      if (!target) throw new NotFoundError(`rules: version ${version} is not among the kept versions`);
+      return live.publish({
+        content: target.content,
+        expected: current.version,
+        by,
+        source: 'rollback',
+        reason: `rolled back to version ${version} by ${by}`,
+      });
+    },
+  };
+}
+
+function opsPort(cg: Callguard, moreMetrics?: () => Promise<ThreadMetrics>): OpsPort {
+  const { registry } = cg.metrics;
   return {
     readiness: () => readiness(cg),
-    metrics: async () => ({ contentType: cg.metrics.registry.contentType, text: await cg.metrics.registry.metrics() }),
+    async metrics() {
+      if (!moreMetrics) return { contentType: registry.contentType, text: await registry.metrics() };
+      // Counters of the health thread (npm start) add up with this thread's, as prom-client does for cluster workers.
+      const merged = AggregatorRegistry.aggregate([await registry.getMetricsAsJSON(), await moreMetrics()]);
+      return { contentType: registry.contentType, text: await merged.metrics() };
+    },
   };
 }
 
@@ -132,7 +174,7 @@ function slackPort(cg: Callguard): SlackPort {
 }
 
 /** What createApp / startHttpServer need, from one Callguard. */
-export function httpDeps(cg: Callguard): HttpDeps {
+export function httpDeps(cg: Callguard, opts: { moreMetrics?: () => Promise<ThreadMetrics> } = {}): HttpDeps {
   const { config } = cg;
   const holds = holdsPort(cg);
   return {
@@ -148,7 +190,8 @@ export function httpDeps(cg: Callguard): HttpDeps {
     redisHealth: cg.redisHealth,
     holds,
     ingest: ingestPort(cg),
-    ops: opsPort(cg),
+    ops: opsPort(cg, opts.moreMetrics),
+    rules: rulesPort(cg),
     slack: slackPort(cg),
     board: { dispatch: [...cg.dispatch.values()], events: cg.events, notifications: cg.notifier.queue, holds },
     console: consoleReads(cg),

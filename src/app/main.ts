@@ -1,16 +1,25 @@
+#!/usr/bin/env node
+// `npm start` and the package's `callguard-server` command (package.json "bin").
 import { resolvePrincipals } from '../http/auth/principals.js';
 import { bootCallguard, exitOnStartupError, onShutdown } from './boot.js';
 import { loadConfig } from './config.js';
 import { startHttpServer } from '../http/server.js';
 import { httpDeps } from './http-deps.js';
+import { startHealthThread } from './health-thread-host.js';
 
-/** `npm start`: health worker, evaluator, notifier and the HTTP admin API + Bull Board in one process. */
+/**
+ * `npm start`: the HTTP admin API + Bull Board, and on a thread of its own the health worker,
+ * evaluator and notifier (src/app/health-thread.ts), in one process.
+ */
 async function main(): Promise<void> {
   // Bad CALLGUARD_USERS entries refuse start before anything connects.
   const { entries, generated } = resolvePrincipals(loadConfig().users);
   const { cg, logger } = await bootCallguard();
-  await cg.startWorker();
-  const http = await startHttpServer(httpDeps(cg), { principals: entries });
+  const health = await startHealthThread(logger).catch(async (err: unknown) => {
+    await cg.stop({ graceMs: 0 });
+    throw err;
+  });
+  const http = await startHttpServer(httpDeps(cg, { moreMetrics: () => health.metrics() }), { principals: entries });
   logger.info(
     {
       rules: cg.rules.map((r) => r.name),
@@ -34,6 +43,7 @@ async function main(): Promise<void> {
   onShutdown(logger, async () => {
     const graceMs = cg.config.shutdownGraceMs;
     await http.close(graceMs);
+    await health.stop();
     await cg.stop({ graceMs });
   });
 }

@@ -27,12 +27,16 @@ export class Evaluator {
     private readonly emitter: EngineEmitter,
     private readonly settings: EvaluatorSettings,
     private readonly marker?: StateMarker,
+    /** The version of `rules` (they change in place when another version becomes active). */
+    private readonly rulesVersion?: () => number,
   ) {}
 
   /** full: the scheduled tick (all rules, expiries, drift repair); otherwise a fast check of a few rules. */
   async evaluate(opts: { rules?: Rule[]; full: boolean }): Promise<{ decision: Decision; changes: HoldChange[] }> {
     const started = performance.now();
-    const rules = opts.rules ?? this.rules;
+    // Taken together before any await: a new version arriving meanwhile decides the next evaluation.
+    const rules = opts.rules ?? [...this.rules];
+    const rulesVersion = this.rulesVersion?.();
     const [{ now, counts }, holds, clearSince] = await Promise.all([
       this.counters.sums(rules),
       this.ledger.list(),
@@ -40,7 +44,7 @@ export class Evaluator {
     ]);
     if (opts.full) await this.checkState(now);
     const decision = decide({ rules, counts, holds, clearSince, now, full: opts.full, ...this.settings });
-    const changes = await this.transitions.apply(decision);
+    const changes = await this.transitions.apply(rulesVersion === undefined ? decision : { ...decision, rulesVersion });
     if (opts.full) await this.enforcer.reconcile();
     await this.emitter.emit('evaluated', (performance.now() - started) / 1000, opts.full);
     return { decision, changes };

@@ -11,11 +11,14 @@ export class Transitions {
     private readonly ledger: HoldLedger,
     private readonly enforcer: Enforcer,
     private readonly emitter: EngineEmitter,
+    /** The active rules version, named in each change's audit entry unless the request names its own. */
+    private readonly rulesVersion?: () => number,
   ) {}
 
   /** A large request commits in bounded steps; each step is enforced and published before the next. */
   async apply(req: HoldChangeRequest): Promise<HoldChange[]> {
-    const { changes } = await this.ledger.change(req, async (step) => {
+    const version = req.rulesVersion ?? this.rulesVersion?.();
+    const { changes } = await this.ledger.change(version === undefined ? req : { ...req, rulesVersion: version }, async (step) => {
       await this.enforcer.apply(step);
       if (step.length) await this.emitter.emit('changes', step);
     });

@@ -72,6 +72,7 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
     holds: deps.holds,
     ingest: deps.ingest,
     ops: deps.ops,
+    rules: deps.rules,
     replay: deps.replay,
     idempotency: deps.idempotency,
     logger: deps.logger,

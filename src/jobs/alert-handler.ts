@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
-import { isCallguardError } from '../domain/errors.js';
+import { isCallguardError, isServerFault } from '../domain/errors.js';
 import { alertHoldId, type Hold } from '../domain/hold.js';
 import type { AlertEvent } from '../domain/alerts.js';
 import type { Rule } from '../domain/types.js';
@@ -58,16 +58,17 @@ function mayRelease(hold: Pick<Hold, 'by'>, who: JobPrincipal): boolean {
  * sender's firing notices, which release only a hold that sender placed.
  */
 export function alertJob(deps: AlertJobDeps) {
-  const rulesByName = new Map(deps.rules.map((r) => [r.name, r]));
+  // `deps.rules` is the version in force (replaced in place by a newer one): looked up per alert.
+  const ruleNamed = (name: string) => deps.rules.find((r) => r.name === name);
   const log = deps.logger.child({ component: 'alert-handler' });
 
   const scopeOf = (event: AlertEvent): string[] | undefined => {
     if (event.queues?.length) return event.queues;
-    const rule = event.rule ? rulesByName.get(event.rule) : undefined;
+    const rule = event.rule ? ruleNamed(event.rule) : undefined;
     return rule && rule.queues !== 'all' ? rule.queues : undefined;
   };
 
-  const unknownRule = (event: AlertEvent) => event.rule !== undefined && !rulesByName.has(event.rule) && !event.queues?.length;
+  const unknownRule = (event: AlertEvent) => event.rule !== undefined && !ruleNamed(event.rule) && !event.queues?.length;
 
   const reasonOf = (event: AlertEvent): string => {
     const reason = event.reason === event.name ? event.name : `${event.name}: ${event.reason}`;
@@ -158,7 +159,7 @@ export function alertJob(deps: AlertJobDeps) {
           outcomes.push(await (event.status === 'resolved' ? resolve(at, event, hold, who) : fire(at, event, hold, who)));
         } catch (err) {
           // Redis trouble: retry the job (every step is idempotent). A bad alert will not get better.
-          if (!isCallguardError(err) || err.status >= 500) throw err;
+          if (!isCallguardError(err) || isServerFault(err)) throw err;
           log.error({ job: job.id, hold, err: err.message }, 'alert could not be applied');
           await deps.audit.appendAudit({
             event: 'alert-failed',

@@ -11,11 +11,12 @@ import type { Rule } from '../domain/types.js';
  * these counts tripped at once (fast trip).
  */
 export function errorReportJob(rules: Rule[], counting: CountingPort, evaluation: EvaluationPort) {
-  const byName = new Map(rules.map((r) => [r.name, r]));
   return defineJob({
     name: JOB.errorReport,
     schema: errorReportSchema,
     async handler(report, job) {
+      // Per job: `rules` is the version in force, which another version may replace.
+      const byName = new Map(rules.map((r) => [r.name, r]));
       const counts = reportCounts(report);
       const unknown = Object.keys(counts).filter((r) => !byName.has(r));
       if (unknown.length) throw new UnrecoverableError(`unknown rule: ${unknown.join(', ')}`);

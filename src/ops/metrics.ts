@@ -17,6 +17,8 @@ export interface MetricsDeps {
   events: Queue;
   /** Length of a callguard minute: windows are exported in real seconds. */
   minuteMs: number;
+  /** The rules version in force here and whether this instance's file differs from it. */
+  liveRules?: { readonly version: number; readonly fileDiffers: boolean };
 }
 
 // `satisfies Record<…>` makes the compiler fail when a kind is added and not listed here.
@@ -90,21 +92,45 @@ export class Metrics {
         }
       },
     });
-    const threshold = new Gauge({
+    // Read at scrape time: the rules are those of the version in force.
+    new Gauge({
       name: 'callguard_rule_threshold',
       help: 'Errors in the window at which each rule trips.',
       labelNames: ['rule'],
       registers,
+      collect() {
+        this.reset();
+        for (const r of deps.rules) if (r.thresholdCount !== undefined) this.set({ rule: r.name }, r.thresholdCount);
+      },
     });
-    const window = new Gauge({
+    new Gauge({
       name: 'callguard_rule_window_seconds',
       help: 'Window of each rule in seconds (window_minutes times CALLGUARD_MINUTE_SECONDS).',
       labelNames: ['rule'],
       registers,
+      collect() {
+        this.reset();
+        for (const r of deps.rules) this.set({ rule: r.name }, (r.windowMinutes * deps.minuteMs) / 1000);
+      },
     });
-    for (const r of deps.rules) {
-      if (r.thresholdCount !== undefined) threshold.set({ rule: r.name }, r.thresholdCount);
-      window.set({ rule: r.name }, (r.windowMinutes * deps.minuteMs) / 1000);
+    if (deps.liveRules) {
+      const live = deps.liveRules;
+      new Gauge({
+        name: 'callguard_rules_version',
+        help: 'The rules version this instance evaluates (the active version in Redis once it has picked it up).',
+        registers,
+        collect() {
+          this.set(live.version);
+        },
+      });
+      new Gauge({
+        name: 'callguard_rules_file_differs',
+        help: "1 when this instance's rules file is not the active version (CALLGUARD_RULES_SOURCE=file; it follows the active one).",
+        registers,
+        collect() {
+          this.set(live.fileDiffers ? 1 : 0);
+        },
+      });
     }
     new Gauge({
       name: 'callguard_holds',

@@ -5,6 +5,8 @@ import { withTimeout } from '../domain/timeout.js';
 export interface Readiness {
   ready: boolean;
   checks: { redis: boolean; evaluator: boolean };
+  /** The rules version in force here; file_differs: this instance's rules file is not it (it follows the active one). */
+  rules?: { version: number; source: 'file' | 'redis'; file_differs: boolean };
 }
 
 // A readiness probe must answer fast even while Redis hangs.
@@ -17,12 +19,16 @@ export interface ReadinessDeps {
   events: Pick<Queue, 'getJobScheduler'>;
   config: { minuteMs: number };
   ledger: { now(): Promise<number> };
+  liveRules?: { readonly version: number; readonly mode: 'file' | 'redis'; readonly fileDiffers: boolean };
 }
 
 export async function readiness(cg: ReadinessDeps): Promise<Readiness> {
   const redis = await within(cg.redis.ping().then((r) => r === 'PONG'));
   const evaluator = redis && (await within(schedulerOnTime(cg)));
-  return { ready: redis && evaluator, checks: { redis, evaluator } };
+  const live = cg.liveRules;
+  // A detail, not a check: an instance following a newer version than its file is working as designed.
+  const rules = live ? { rules: { version: live.version, source: live.mode, file_differs: live.fileDiffers } } : {};
+  return { ready: redis && evaluator, checks: { redis, evaluator }, ...rules };
 }
 
 async function schedulerOnTime(cg: Omit<ReadinessDeps, 'redis'>): Promise<boolean> {

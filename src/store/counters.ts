@@ -13,16 +13,17 @@ const COUNTED_IDS_TTL_MS = 60 * 60 * 1000;
 
 /** Per-rule minute buckets in Redis (errors, and call outcomes for rate rules), numbered by Redis' clock. */
 export class Counters {
-  private readonly keep: number;
-
   constructor(
     private readonly redis: CallguardRedis,
     private readonly keys: Keys,
+    /** The rules in force (their contents change when another rules version becomes active). */
     private readonly rules: Rule[],
     private readonly minuteMs: number,
-  ) {
-    // Buckets live one minute longer than the longest window, never a fixed number of seconds.
-    this.keep = longestWindow(rules) + 1;
+  ) {}
+
+  /** Buckets live one minute longer than the longest window, never a fixed number of seconds. */
+  private get keep(): number {
+    return longestWindow(this.rules) + 1;
   }
 
   /** Adds `count` errors to the rule's current bucket; returns its window sum and Redis' now. */

@@ -39,6 +39,8 @@ export interface AuditEntry {
   resumed: string[];
   at: number;
   data?: unknown;
+  /** The rules version in force when the change was decided (0: unknown). */
+  rules?: number;
 }
 
 /** One atomic step of change-holds-9.lua; see its header for the order the parts apply in. */
@@ -49,9 +51,11 @@ export interface HoldChangeRequest {
   startClear?: string[];
   /** Rules whose clear-since time is forgotten. */
   stopClear?: string[];
+  /** The rules version that decided this change (audited as `rules`). */
+  rulesVersion?: number;
 }
 
-const AUDIT_MAXLEN = 10_000;
+export const AUDIT_MAXLEN = 10_000;
 /** Holds added or released per script call: a resume-all of thousands of holds never blocks Redis for long. */
 export const HOLDS_PER_STEP = 100;
 /** Alerts tracked behind the overflow hold; beyond them it stays until a person releases it. */
@@ -83,7 +87,7 @@ export class HoldLedger {
     let now = 0;
     const changes: HoldChange[] = [];
     for (const step of stepsOf(req, HOLDS_PER_STEP)) {
-      const done = await this.step(step);
+      const done = await this.step(req.rulesVersion === undefined ? step : { ...step, rulesVersion: req.rulesVersion });
       now = done.now;
       changes.push(...done.changes);
       await onStep?.(done.changes);
@@ -246,6 +250,7 @@ function auditEntry([id, flat]: [string, string[]]): AuditEntry {
     resumed: f.resumed ? f.resumed.split(',') : [],
     at: Number(f.at),
     data: f.data ? JSON.parse(f.data) : undefined,
+    ...(f.rules ? { rules: Number(f.rules) } : {}),
   };
 }
 

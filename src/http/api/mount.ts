@@ -34,6 +34,7 @@ export function mountRoutes(routes: ApiRoute[], deps: RouteDeps, opts: { authent
         req,
         deps,
       });
+      if (reply.headers) res.set(reply.headers);
       if ('json' in reply) res.status(reply.status).json(reply.json);
       else res.status(reply.status).type(reply.media).send(reply.text);
     });

@@ -110,7 +110,7 @@ function operation(r: RouteContract | ApiRoute): RouteConfig {
     : {};
   return {
     method: r.method,
-    path: r.path,
+    path: r.path.replace(/:(\w+)/g, '{$1}'),
     operationId: r.operationId,
     tags: [r.tag],
     summary: r.summary,
@@ -119,6 +119,7 @@ function operation(r: RouteContract | ApiRoute): RouteConfig {
     ...(roles ? { 'x-callguard-roles': [...new Set([...roles, 'admin'])] } : {}),
     request: {
       ...(query ? { query } : {}),
+      ...(r.params ? { params: r.params } : {}),
       ...(body ? { body: { required: !body.optional, content: { 'application/json': { schema: body.schema }, ...media } } } : {}),
       ...(r.form ? { body: { required: true, content: { 'application/x-www-form-urlencoded': { schema: r.form } } } } : {}),
     },

@@ -40,8 +40,11 @@ export function opsRoutes(opts: { metricsPublic: boolean }) {
         503: { description: 'Not ready; checks says what failed.', schema: readinessViewSchema('not ready') },
       },
     }).handle(async ({ deps }) => {
-      const { ready, checks } = await deps.ops.readiness();
-      return ready ? { status: 200, json: { status: 'ready', checks } } : { status: 503, json: { status: 'not ready', checks } };
+      const { ready, checks, rules } = await deps.ops.readiness();
+      const detail = rules ? { rules } : {};
+      return ready
+        ? { status: 200, json: { status: 'ready', checks, ...detail } }
+        : { status: 503, json: { status: 'not ready', checks, ...detail } };
     }),
     route({
       method: 'get',

@@ -8,6 +8,7 @@ import type { RedisClient } from '../../store/redis.js';
 import type { AlertEvent } from '../../domain/alerts.js';
 import type { Hold, Rule } from '../../domain/types.js';
 import type { AuditEntry } from '../../store/holds.js';
+import type { RulesChange, RulesVersion } from '../../domain/rules-doc.js';
 import type { SlackAction } from '../../jobs/slack-action.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Readiness } from '../../ops/readiness.js';
@@ -22,6 +23,8 @@ export interface StatusSnapshot {
   queues: Record<string, { paused: boolean; held: boolean; counts: Record<string, number> }>;
   eventCounts: Record<string, number>;
   autoPause: 'on' | 'shadow' | 'off';
+  /** The rules version `rules` are. */
+  rulesVersion: number;
   /** Redis' clock, ms. */
   now: number;
   /** How long ago these were read (requests close together share one read). */
@@ -63,6 +66,22 @@ export interface ReplayPort {
   firstUse(kind: string, signature: string, ttlMs: number): Promise<boolean>;
   /** Undoes firstUse when the request it admitted could not be carried out, so the sender's retry is not refused. */
   forget(kind: string, signature: string): Promise<void>;
+}
+
+/** The shared, versioned rules (src/engine/live-rules.ts). */
+export interface RulesPort {
+  /** CALLGUARD_RULES_SOURCE: in file mode publish and rollback answer 409. */
+  mode: 'file' | 'redis';
+  /** The active version as stored now (not this instance's copy, which may be up to a poll behind). */
+  active(): Promise<RulesVersion>;
+  /** Newest first, bounded. */
+  versions(): Promise<RulesVersion[]>;
+  /** Validated as at start-up (ValidationError naming rule and field), diffed against the active version. */
+  check(content: unknown): { warnings: string[]; changes: RulesChange[]; version: number };
+  /** 412 (PreconditionFailedError) when `expected` is not the active version; nothing changes. */
+  publish(req: { content: unknown; expected: number; by: string }): Promise<RulesVersion>;
+  /** The content of a kept version, published as the next one. */
+  rollback(req: { version: number; by: string }): Promise<RulesVersion>;
 }
 
 export interface OpsPort {
@@ -140,6 +159,7 @@ export interface HttpDeps {
   holds: HoldsPort;
   ingest: IngestPort;
   ops: OpsPort;
+  rules: RulesPort;
   slack: SlackPort;
   board: BoardDeps;
   sessions: SessionDeps;

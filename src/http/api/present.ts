@@ -1,5 +1,6 @@
 /** Domain objects → API shapes: snake_case fields, ISO timestamps, no internal-only fields. */
 import type { AuditEntry } from '../../store/holds.js';
+import type { RulesChange, RulesVersion } from '../../domain/rules-doc.js';
 import { effectOf, ruleOf, type Hold } from '../../domain/hold.js';
 import type { AuditEntryView, HoldView } from './views.js';
 
@@ -46,5 +47,13 @@ export function auditEntryView(e: AuditEntry): AuditEntryView {
     resumed: e.resumed,
     at: iso(e.at),
     detail: isHold(e.data) ? holdView(e.data) : null,
+    ...(e.rules ? { rules_version: e.rules } : {}),
+    ...(e.event === 'rules-published' && Array.isArray((e.data as { changes?: unknown })?.changes)
+      ? { changes: (e.data as { changes: RulesChange[] }).changes }
+      : {}),
   };
+}
+
+export function rulesVersionView(v: RulesVersion) {
+  return { version: v.version, hash: v.hash, by: v.by, source: v.source, at: iso(v.at) };
 }

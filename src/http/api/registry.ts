@@ -2,6 +2,7 @@ import { alertRoutes } from './alert.js';
 import { controlRoutes } from './control.js';
 import { opsRoutes } from './ops.js';
 import { reportRoutes } from './reports.js';
+import { rulesRoutes } from './rules-routes.js';
 import type { ApiRoute } from './route.js';
 import { statusRoutes } from './status-route.js';
 
@@ -12,5 +13,12 @@ export interface RegistryOptions {
 
 /** Every route of the JSON API, declared once: mount.ts serves them, openapi.ts describes them. */
 export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
-  return [...statusRoutes, ...controlRoutes, ...alertRoutes, ...reportRoutes, ...opsRoutes({ metricsPublic: opts.metricsPublic === true })];
+  return [
+    ...statusRoutes,
+    ...controlRoutes,
+    ...alertRoutes,
+    ...reportRoutes,
+    ...rulesRoutes,
+    ...opsRoutes({ metricsPublic: opts.metricsPublic === true }),
+  ];
 }

@@ -9,7 +9,7 @@ import type { Principal, Role } from '../auth/principals.js';
 import type { BodyFormat } from '../middleware/body.js';
 import { validate } from '../middleware/validate.js';
 import type { Logger } from '../../ops/logger.js';
-import type { HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort } from './ports.js';
+import type { HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort, RulesPort } from './ports.js';
 
 /**
  * `roles`: a bearer token of one of these roles (admin always may). `webhook`: as `alerts`, or an
@@ -53,6 +53,7 @@ export interface RouteDeps {
   holds: HoldsPort;
   ingest: IngestPort;
   ops: OpsPort;
+  rules: RulesPort;
   /** Signed requests accepted once (webhook routes). */
   replay: ReplayPort;
   /** Answers remembered by Idempotency-Key (ingest routes). */
@@ -76,12 +77,12 @@ type SchemaOf<T> = T extends { schema: infer S extends z.ZodType } ? S : never;
 /** The handler's answer: one of the declared statuses, with the declared body. */
 export type Reply<R extends Record<number, ResponseSpec>> = {
   [S in keyof R & number]: SchemaOf<R[S]> extends never
-    ? { status: S; media: string; text: string }
-    : { status: S; json: z.output<SchemaOf<R[S]>> };
+    ? { status: S; media: string; text: string; headers?: Record<string, string> }
+    : { status: S; json: z.output<SchemaOf<R[S]>>; headers?: Record<string, string> };
 }[keyof R & number];
 
 export interface RouteContract<R extends Record<number, ResponseSpec> = Record<number, ResponseSpec>> {
-  method: 'get' | 'post';
+  method: 'get' | 'post' | 'put' | 'delete';
   path: string;
   operationId: string;
   tag: 'admin' | 'ingest' | 'slack' | 'ops' | 'board';
@@ -90,6 +91,8 @@ export interface RouteContract<R extends Record<number, ResponseSpec> = Record<n
   access: Access;
   /** Documented only; mount.ts reads bodies through `body`. */
   form?: z.ZodType;
+  /** Path parameters (`:name` in `path`), documented and validated. */
+  params?: z.ZodObject;
   /** Responses besides those the access and body imply (401/403/400/413/415). */
   responses: R;
   /** Shared error responses the route answers besides those implied. */

@@ -62,6 +62,7 @@ function statusWithoutAge(s: StatusSnapshot): Omit<ServiceStatusView, 'snapshot_
     queues: s.queues,
     events_queue: { counts: s.eventCounts },
     auto_pause: s.autoPause,
+    rules_version: s.rulesVersion,
     now: iso(s.now),
   };
 }

@@ -5,20 +5,21 @@
  */
 import { z } from 'zod';
 import { HOLD_CHANGE_EVENTS } from '../../store/holds.js';
+import { ERROR_CODES } from '../middleware/errors.js';
 
 const isoOrNull = z.iso.datetime().nullable();
 const counts = z.record(z.string(), z.number().int().min(0));
 
+/** The body of every error answer: server, CLI and OpenAPI read it from here. */
 export const errorViewSchema = z
   .strictObject({
-    error: z.strictObject({ code: z.string().meta({ examples: ['invalid_request'] }), message: z.string() }),
+    error: z.strictObject({
+      code: z.enum(ERROR_CODES as [string, ...string[]]).meta({ examples: ['invalid_request'] }),
+      message: z.string(),
+    }),
   })
-  .meta({
-    id: 'Error',
-    description:
-      'Every error of the JSON API. Codes: invalid_request, unknown_rule, malformed_body, unauthorized, forbidden, not_found, ' +
-      'payload_too_large, unsupported_media_type, request_aborted, bad_request, invalid_config, internal.',
-  });
+  .meta({ id: 'Error', description: 'Every error of the JSON API.' });
+export type ErrorView = z.infer<typeof errorViewSchema>;
 
 export const scopeViewSchema = z
   .union([z.literal('all'), z.array(z.string()).min(1)])
@@ -56,6 +57,41 @@ export const holdViewSchema = z
   .meta({ id: 'Hold' });
 export type HoldView = z.infer<typeof holdViewSchema>;
 
+export const rulesChangeSchema = z
+  .object({
+    path: z.string().meta({ description: 'the changed value, e.g. twilio.threshold_count' }),
+    before: z.unknown().optional(),
+    after: z.unknown().optional(),
+  })
+  .meta({ id: 'RulesChange' });
+
+export const rulesVersionViewSchema = z
+  .object({
+    version: z.number().int(),
+    hash: z.string().meta({ description: 'sha256 of the content with keys sorted' }),
+    by: z.string().meta({ description: 'the principal, or "instance <host:pid:id>" for a booting instance' }),
+    source: z.enum(['file', 'api', 'rollback', 'seed']),
+    at: isoOrNull,
+  })
+  .meta({ id: 'RulesVersion' });
+
+export const activeRulesViewSchema = rulesVersionViewSchema
+  .extend({
+    content: z.record(z.string(), z.unknown()).meta({ description: 'the rules, exactly as a rules file holds them' }),
+    rules_source: z.enum(['file', 'redis']).meta({ description: 'CALLGUARD_RULES_SOURCE of the instance that answered' }),
+  })
+  .meta({ id: 'ActiveRules' });
+
+export const rulesDiffViewSchema = z
+  .object({
+    version: z.number().int().meta({ description: 'the active version the proposal was compared with' }),
+    changes: z.array(rulesChangeSchema),
+    warnings: z.array(z.string()).meta({ description: 'patterns broad enough to cause false pauses (as logged at start-up)' }),
+  })
+  .meta({ id: 'RulesDiff' });
+
+export const rulesVersionsViewSchema = z.object({ versions: z.array(rulesVersionViewSchema) });
+
 export const auditEntryViewSchema = z
   .object({
     id: z.string(),
@@ -68,6 +104,8 @@ export const auditEntryViewSchema = z
     resumed: z.array(z.string()),
     at: isoOrNull,
     detail: holdViewSchema.nullable(),
+    rules_version: z.number().int().optional().meta({ description: 'the rules version in force when the change was decided' }),
+    changes: z.array(rulesChangeSchema).optional().meta({ description: 'rules-published: what the new version changed' }),
   })
   .meta({ id: 'AuditEntry' });
 export type AuditEntryView = z.infer<typeof auditEntryViewSchema>;
@@ -104,6 +142,7 @@ export const serviceStatusViewSchema = z
     queues: z.record(z.string(), z.object({ paused: z.boolean(), held: z.boolean(), counts })),
     events_queue: z.object({ counts }),
     auto_pause: z.enum(['on', 'shadow', 'off']),
+    rules_version: z.number().int().meta({ description: 'the rules version this instance evaluates (GET /health/rules)' }),
     now: isoOrNull,
     snapshot_age_ms: z.number().int().meta({
       description:
@@ -158,6 +197,16 @@ export const logsAcceptedViewSchema = z.object({
 export const livenessViewSchema = z.object({ status: z.literal('ok') });
 
 export const readinessViewSchema = (status: 'ready' | 'not ready') =>
-  z.object({ status: z.literal(status), checks: z.object({ redis: z.boolean(), evaluator: z.boolean() }) });
+  z.object({
+    status: z.literal(status),
+    checks: z.object({ redis: z.boolean(), evaluator: z.boolean() }),
+    rules: z
+      .object({ version: z.number().int(), source: z.enum(['file', 'redis']), file_differs: z.boolean() })
+      .optional()
+      .meta({
+        description:
+          "the rules version in force; file_differs: this instance's rules file is not the active version (it follows the active one)",
+      }),
+  });
 
 export const slackReplyViewSchema = z.object({ response_type: z.literal('ephemeral'), replace_original: z.boolean(), text: z.string() });

@@ -28,7 +28,7 @@
     { queues: [configured dispatch queues], maxlen: n (audit stream MAXLEN ~), minuteMs: n,
       add: [hold], release: [{ id, by, reason, ifClear?, owner? }],
       startClear: [rule], stopClear: [rule],
-      overflow: { hold, cap, maxMembers } }
+      overflow: { hold, cap, maxMembers }, rulesVersion?: n (the rules version that decided; audited) }
     Applied in this order:
     1. startClear: HSETNX rule -> now (a clock already running keeps its start).
     2. release: a release with ifClear = <rule> happens only while that rule still has a
@@ -157,7 +157,7 @@ local function record(which, hold, by, reason)
   local id = redis.call('XADD', AUDIT, 'MAXLEN', '~', req.maxlen, '*',
     'event', event, 'hold', hold.id, 'kind', hold.kind, 'by', by, 'reason', reason,
     'paused', table.concat(paused, ','), 'resumed', table.concat(resumed, ','),
-    'at', string.format('%d', now), 'data', cjson.encode(hold))
+    'at', string.format('%d', now), 'data', cjson.encode(hold), 'rules', string.format('%d', req.rulesVersion or 0))
   table.insert(changes, { event = event, hold = hold, by = by, reason = reason, paused = paused, resumed = resumed, auditId = id })
 end
 

@@ -1,0 +1,62 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { Queue } from 'bullmq';
+import { afterEach, describe, expect, it } from 'vitest';
+import { cleanup, testConfig, waitFor } from './support/harness.js';
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+const SECRET = '0123456789abcdef0123456789abcdef';
+
+describe('npm start: the health worker on its own thread', () => {
+  it('when a report over HTTP crosses a threshold, then the dispatch queue pauses and /metrics counts the thread’s work', async () => {
+    const config = testConfig();
+    const child = spawn('node_modules/.bin/tsx', ['src/app/main.ts'], {
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'info',
+        CALLGUARD_PREFIX: config.prefix,
+        CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
+        CALLGUARD_QUEUES: 'calls',
+        CALLGUARD_MINUTE_SECONDS: '60',
+        PORT: '0',
+        CALLGUARD_USERS: `ops:admin:${SECRET}`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const queue = new Queue('calls', { connection: { url: config.redisUrl }, prefix: config.queuePrefix });
+    try {
+      const line = await waitFor(() => out.split('\n').find((l) => l.includes('"msg":"callguard started"')), { timeoutMs: 30_000 });
+      const url = (JSON.parse(line) as { url: string }).url;
+      const auth = { authorization: `Bearer ${SECRET}` };
+      const posted = await fetch(`${url}/health/errors`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ rule: 'twilio', count: 12 }),
+      });
+      expect(posted.status).toBe(202);
+      await waitFor(() => queue.isPaused(), { what: 'calls paused by rule twilio' });
+      // Counted on the health thread, reported by the HTTP thread's /metrics.
+      const metrics = await waitFor(
+        async () => {
+          const text = await (await fetch(`${url}/metrics`, { headers: auth })).text();
+          return /^callguard_errors_total\{rule="twilio"\} 12$/m.test(text) && text;
+        },
+        { what: 'the thread’s count in /metrics' },
+      );
+      expect(metrics).toMatch(/^callguard_transitions_total\{[^}]*event="hold-added"[^}]*cause="rule"[^}]*\} 1$/m);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      await queue.close();
+      await cleanup(config);
+    }
+  }, 60_000);
+});
