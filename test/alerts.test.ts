@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isCallguardError, ValidationError } from '../src/domain/errors.js';
+import { isCallguardError, ValidationError, type CallguardError } from '../src/domain/errors.js';
+import { statusOf } from '../src/http/middleware/errors.js';
 import { MAX_ALERTS_PER_PAYLOAD, parseAlertPayload, type AlertEvent } from '../src/domain/alerts.js';
 
 type Alert = { labels: Record<string, unknown>; annotations: Record<string, unknown>; [key: string]: unknown };
@@ -242,10 +243,11 @@ describe('malformed payloads', () => {
     expect(err.message).toMatch(message);
   });
 
-  it('thrown errors carry the stable invalid_request code and 400 status', () => {
+  it('thrown errors carry the stable invalid_request code, kind invalid, answered with 400', () => {
     const err = errorOf({ status: 'nope' });
     expect(isCallguardError(err)).toBe(true);
-    expect(err).toMatchObject({ code: 'invalid_request', status: 400 });
+    expect(err).toMatchObject({ code: 'invalid_request', kind: 'invalid' });
+    expect(statusOf(err as CallguardError)).toBe(400);
   });
 });
 

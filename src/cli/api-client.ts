@@ -1,4 +1,5 @@
 /** The HTTP API as the CLI calls it: bearer token from the environment, JSON in and out, clear failures. */
+import { errorViewSchema } from '../http/api/views.js';
 import { CliError, EXIT, usage } from './exit.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
@@ -35,9 +36,11 @@ export class ApiClient {
     }
     const json = parseJson(text);
     if (!res.ok) {
-      const error = (json as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-      if (typeof error?.message === 'string')
-        throw new CliError(`${error.message} (HTTP ${res.status} ${String(error.code)})`, EXIT.failed);
+      const answer = errorViewSchema.safeParse(json);
+      if (answer.success) {
+        const { code, message } = answer.data.error;
+        throw new CliError(`${message} (HTTP ${res.status} ${code})`, EXIT.failed);
+      }
       throw new CliError(`HTTP ${res.status} ${res.statusText} from ${url.href}${text ? `: ${oneLine(text)}` : ''}`, EXIT.failed);
     }
     if (json === undefined)

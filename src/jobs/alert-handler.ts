@@ -1,6 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
-import { isCallguardError } from '../domain/errors.js';
+import { isCallguardError, isServerFault } from '../domain/errors.js';
 import { alertHoldId, type Hold } from '../domain/hold.js';
 import type { AlertEvent } from '../domain/alerts.js';
 import type { Rule } from '../domain/types.js';
@@ -159,7 +159,7 @@ export function alertJob(deps: AlertJobDeps) {
           outcomes.push(await (event.status === 'resolved' ? resolve(at, event, hold, who) : fire(at, event, hold, who)));
         } catch (err) {
           // Redis trouble: retry the job (every step is idempotent). A bad alert will not get better.
-          if (!isCallguardError(err) || err.status >= 500) throw err;
+          if (!isCallguardError(err) || isServerFault(err)) throw err;
           log.error({ job: job.id, hold, err: err.message }, 'alert could not be applied');
           await deps.audit.appendAudit({
             event: 'alert-failed',

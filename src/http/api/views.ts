@@ -5,20 +5,21 @@
  */
 import { z } from 'zod';
 import { HOLD_CHANGE_EVENTS } from '../../store/holds.js';
+import { ERROR_CODES } from '../middleware/errors.js';
 
 const isoOrNull = z.iso.datetime().nullable();
 const counts = z.record(z.string(), z.number().int().min(0));
 
+/** The body of every error answer: server, CLI and OpenAPI read it from here. */
 export const errorViewSchema = z
   .strictObject({
-    error: z.strictObject({ code: z.string().meta({ examples: ['invalid_request'] }), message: z.string() }),
+    error: z.strictObject({
+      code: z.enum(ERROR_CODES as [string, ...string[]]).meta({ examples: ['invalid_request'] }),
+      message: z.string(),
+    }),
   })
-  .meta({
-    id: 'Error',
-    description:
-      'Every error of the JSON API. Codes: invalid_request, unknown_rule, malformed_body, unauthorized, forbidden, not_found, ' +
-      'payload_too_large, unsupported_media_type, request_aborted, bad_request, invalid_config, internal.',
-  });
+  .meta({ id: 'Error', description: 'Every error of the JSON API.' });
+export type ErrorView = z.infer<typeof errorViewSchema>;
 
 export const scopeViewSchema = z
   .union([z.literal('all'), z.array(z.string()).min(1)])

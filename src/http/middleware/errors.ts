@@ -1,38 +1,44 @@
-/** HTTP-only failures; like the domain errors they carry a stable code and a status. */
-import { CallguardError } from '../../domain/errors.js';
+/** How errors answer over HTTP: the one table of statuses by kind, and every code an answer can carry. */
+import { ERRORS, type CallguardError, type ErrorKind } from '../../domain/errors.js';
 
-export class PayloadTooLargeError extends CallguardError {
-  constructor(message = 'The request body is larger than the limit', options?: ErrorOptions) {
-    super('payload_too_large', 413, message, options);
-  }
-}
+export const STATUS_OF_KIND: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  outdated: 412,
+  too_large: 413,
+  unsupported: 415,
+  rate_limited: 429,
+  misconfigured: 500,
+  internal: 500,
+  unavailable: 503,
+};
 
-export class UnsupportedMediaTypeError extends CallguardError {
-  constructor(message = 'The request body has an unsupported content type', options?: ErrorOptions) {
-    super('unsupported_media_type', 415, message, options);
-  }
-}
+export const statusOf = (err: Pick<CallguardError, 'kind'>): number => STATUS_OF_KIND[err.kind];
 
-export class MalformedBodyError extends CallguardError {
-  constructor(message = 'The request body is not valid JSON', options?: ErrorOptions) {
-    super('malformed_body', 400, message, options);
-  }
-}
+// Refused before they reach the domain; declared with the others in domain/errors.ts.
+export const {
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+  MalformedBodyError,
+  TooManyRequestsError,
+  ReplayedError,
+  IdempotencyConflictError,
+} = ERRORS;
 
-export class TooManyRequestsError extends CallguardError {
-  constructor(message = 'Too many requests; try again later', options?: ErrorOptions) {
-    super('too_many_requests', 429, message, options);
-  }
-}
+/** Express' own body-parser failures (http-errors `type`) by the code they answer with. */
+export const BODY_PARSER_CODES: Record<string, string> = {
+  'entity.too.large': 'payload_too_large',
+  'encoding.unsupported': 'unsupported_media_type',
+  'charset.unsupported': 'unsupported_media_type',
+  'entity.parse.failed': 'malformed_body',
+  'request.aborted': 'request_aborted',
+  'entity.verify.failed': 'malformed_body',
+};
 
-export class ReplayedError extends CallguardError {
-  constructor(message = 'This signed request was already accepted', options?: ErrorOptions) {
-    super('replayed', 409, message, options);
-  }
-}
-
-export class IdempotencyConflictError extends CallguardError {
-  constructor(message = 'A request with this Idempotency-Key is still in progress; retry later', options?: ErrorOptions) {
-    super('idempotency_key_in_use', 409, message, options);
-  }
-}
+/** Every code the HTTP API answers with: the error classes', the body parser's, and the two fallbacks. */
+export const ERROR_CODES: readonly string[] = [
+  ...new Set([...Object.values(ERRORS).map((e) => e.code), ...Object.values(BODY_PARSER_CODES), 'bad_request', 'internal']),
+];

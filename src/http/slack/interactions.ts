@@ -5,7 +5,8 @@
  */
 import express, { type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { AuthError, CallguardError, ConfigError, ValidationError } from '../../domain/errors.js';
+import { AuthError, ConfigError, ValidationError } from '../../domain/errors.js';
+import { sendError } from '../middleware/error-handler.js';
 import { formatIssues } from '../../domain/zod-issues.js';
 import { verifySlackSignature } from '../middleware/signature.js';
 import type { Logger } from '../../ops/logger.js';
@@ -110,8 +111,4 @@ function messageOf(p: Payload): Pick<SlackAction, 'message'> {
 /** A reply only the presser sees; the message in the channel stays as it was. */
 function ephemeral(res: Response, text: string): void {
   res.status(200).json({ response_type: 'ephemeral', replace_original: false, text });
-}
-
-function sendError(res: Response, err: CallguardError, status = err.status): void {
-  res.status(status).json({ error: { code: err.code, message: err.message } });
 }
