@@ -5,12 +5,13 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
 import { createGuardedWorker } from '../src/client/guarded-worker.js';
-import type { NewHold, RuleHold } from '../src/domain/hold.js';
+import { parseTarget, type NewHold, type RuleHold } from '../src/domain/hold.js';
 import { errorReportSchema } from '../src/jobs/contract.js';
 import { HoldLedger } from '../src/store/holds.js';
+import { chooseCandidate as guard, noteFailed } from '../src/store/guard.js';
+import { GuardVerdict } from '../src/store/scripts.js';
 import { ParkedJobs } from '../src/store/parked.js';
 import { withScripts, type CallguardRedis } from '../src/store/redis.js';
-import { argsOf, decodeGuard, GUARD, guard as runGuard, GuardVerdict, type GuardAnswer } from '../src/store/scripts.js';
 import { finished } from './support/fences.js';
 import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 
@@ -138,29 +139,29 @@ describe('hold-change script with providers', () => {
   });
 });
 
-describe('guard script (guard-4.lua)', () => {
-  const guard = (c: Callguard, queue: string, target: string, client: CallguardRedis = c.redis) =>
-    runGuard(client, guardKeys(c, target), { queue, target, member: randomUUID() });
-  const run = { verdict: GuardVerdict.Run, waitMs: 0 };
-  const queueHeld = { verdict: GuardVerdict.QueueHeld, waitMs: 0 };
-  const providerHeld = { verdict: GuardVerdict.ProviderHeld, waitMs: 0 };
+describe('guard script (guard-n.lua)', () => {
+  /** The guard for one job of `queue` whose candidate is the provider in `target` (none for ''). */
+  const check = async (c: Callguard, queue: string, target: string, client: CallguardRedis = c.redis) => {
+    const a = await guard(client, c.keys, { queue, candidates: target ? [parseTarget(target).provider!] : [], member: randomUUID() });
+    return a.verdict === GuardVerdict.NoRoom ? [a.verdict, a.waitMs, a.periodMs] : [a.verdict, 0];
+  };
 
-  it('answers run, queue held, provider held, no room (with the wait)', async () => {
+  it('answers 0 run, 1 queue held, 2 provider held, 3 no room (with the wait)', async () => {
     const c = await start();
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(run);
-    expect(await guard(c, 'calls', '')).toEqual(run);
+    expect(await check(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
+    expect(await check(c, 'calls', '')).toEqual([0, 0]);
 
     await c.ledger.change({ add: [manual('manual:p', ['calls'], ['twilio'])] });
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(providerHeld);
-    expect(await guard(c, 'calls', 'calls:plivo')).toEqual(run);
-    expect(await guard(c, 'sms', 'sms:twilio')).toEqual(run);
-    expect(await guard(c, 'calls', '')).toEqual(run);
+    expect(await check(c, 'calls', 'calls:twilio')).toEqual([2, 0]);
+    expect(await check(c, 'calls', 'calls:plivo')).toEqual([0, 0]);
+    expect(await check(c, 'sms', 'sms:twilio')).toEqual([0, 0]);
+    expect(await check(c, 'calls', '')).toEqual([0, 0]);
 
     await c.ledger.change({ add: [manual('manual:q', ['calls'])] });
     // The whole queue held comes first, whatever the provider.
-    expect(await guard(c, 'calls', 'calls:plivo')).toEqual(queueHeld);
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(queueHeld);
-    expect(await guard(c, 'calls', '')).toEqual(queueHeld);
+    expect(await check(c, 'calls', 'calls:plivo')).toEqual([1, 0]);
+    expect(await check(c, 'calls', 'calls:twilio')).toEqual([1, 0]);
+    expect(await check(c, 'calls', '')).toEqual([1, 0]);
     await c.ledger.change({
       release: [
         { id: 'manual:q', by: 'ops', reason: 'done' },
@@ -171,28 +172,28 @@ describe('guard script (guard-4.lua)', () => {
     const minuteMs = 60_000;
     await setLimits(c, new Map([['calls:twilio', 2]]), minuteMs);
     expect(await c.redis.hgetall(c.keys.providerLimits)).toEqual({ 'calls:twilio': `2/${minuteMs}` });
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(run);
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(run);
-    const { verdict, waitMs, minuteMs: limitMinuteMs } = await guard(c, 'calls', 'calls:twilio');
-    expect(verdict).toBe(GuardVerdict.NoRoom);
+    expect(await check(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
+    expect(await check(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
+    const [verdict, waitMs, limitMinuteMs] = await check(c, 'calls', 'calls:twilio');
+    expect(verdict).toBe(3);
     expect(limitMinuteMs).toBe(minuteMs);
     expect(waitMs).toBeGreaterThan(0);
     expect(waitMs).toBeLessThanOrEqual(minuteMs);
     // Another provider, and jobs without a provider, are not limited.
-    expect(await guard(c, 'calls', 'calls:plivo')).toEqual(run);
-    expect(await guard(c, 'calls', '')).toEqual(run);
+    expect(await check(c, 'calls', 'calls:plivo')).toEqual([0, 0]);
+    expect(await check(c, 'calls', '')).toEqual([0, 0]);
     // Replacing the limits drops the ones no longer given.
     await setLimits(c, new Map(), minuteMs);
-    expect(await guard(c, 'calls', 'calls:twilio')).toEqual(run);
+    expect(await check(c, 'calls', 'calls:twilio')).toEqual([0, 0]);
   });
 
   it('lets exactly N of many concurrent checks through in a minute', async () => {
     const c = await start();
     const clients = await connections(c, 4);
     await setLimits(c, new Map([['calls:twilio', 5]]), 60_000);
-    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => guard(c, 'calls', 'calls:twilio', clients[i % clients.length])));
-    expect(answers.filter((a) => a.verdict === GuardVerdict.Run)).toHaveLength(5);
-    expect(answers.filter((a) => a.verdict === GuardVerdict.NoRoom)).toHaveLength(55);
+    const answers = await Promise.all(Array.from({ length: 60 }, (_, i) => check(c, 'calls', 'calls:twilio', clients[i % clients.length])));
+    expect(answers.filter(([v]) => v === 0)).toHaveLength(5);
+    expect(answers.filter(([v]) => v === 3)).toHaveLength(55);
   });
 
   it('never lets more than N through in any sliding minute, and lets N through again as the minute slides', async () => {
@@ -211,10 +212,10 @@ describe('guard script (guard-4.lua)', () => {
       Array.from({ length: 8 }, async (_, i) => {
         const client = clients[i % clients.length]!;
         while (granted.length < wanted && Date.now() < deadline) {
-          const { verdict, waitMs, at } = await checkAndRead(c, client, target);
-          if (verdict === GuardVerdict.Run) granted.push(at!);
-          else expect(verdict).toBe(GuardVerdict.NoRoom);
-          await delay(verdict === GuardVerdict.NoRoom && i % 2 ? waitMs : 2);
+          const [verdict, waitMs, at] = await checkAndRead(c, client, target);
+          if (verdict === 0) granted.push(at!);
+          else expect(verdict).toBe(3);
+          await delay(verdict === 3 && i % 2 ? waitMs : 2);
         }
       }),
     );
@@ -225,33 +226,103 @@ describe('guard script (guard-4.lua)', () => {
   });
 });
 
-interface GuardPipeline {
-  zscore(key: string, member: string): GuardPipeline;
-  exec(): Promise<Array<[Error | null, unknown]>>;
-}
+describe('guard script with candidates', () => {
+  const choose = (c: Callguard, candidates: string[], extra: { jobId?: string; register?: boolean } = {}) =>
+    guard(c.redis, c.keys, { queue: 'calls', candidates, member: randomUUID(), ...extra });
 
-const guardKeys = (c: Callguard, target: string) => ({
-  covered: c.keys.covered,
-  coveredProviders: c.keys.coveredProviders,
-  providerLimits: c.keys.providerLimits,
-  rateLog: c.keys.rateLog(target),
+  it('picks the first candidate not held, counts the failover, and notes the route once asked', async () => {
+    const c = await start();
+    expect(await choose(c, ['twilio', 'plivo', 'exotel'], { register: true })).toMatchObject({ verdict: 0, provider: 'twilio', held: [] });
+    expect(await c.redis.hgetall(c.keys.failovers)).toEqual({ 'route|calls:twilio': 'plivo,exotel' });
+
+    await c.ledger.change({ add: [manual('manual:t', ['calls'], ['twilio'])] });
+    expect(await choose(c, ['twilio', 'plivo', 'exotel'])).toMatchObject({ verdict: 0, provider: 'plivo', held: ['twilio'] });
+    await c.ledger.change({ add: [manual('manual:p', ['calls'], ['plivo'])] });
+    expect(await choose(c, ['twilio', 'plivo', 'exotel'])).toMatchObject({ verdict: 0, provider: 'exotel', held: ['twilio', 'plivo'] });
+    // A held provider later in the list is not the failover's origin.
+    expect(await choose(c, ['exotel', 'plivo'])).toMatchObject({ verdict: 0, provider: 'exotel' });
+    expect(await c.redis.hgetall(c.keys.failovers)).toEqual({
+      'route|calls:twilio': 'plivo,exotel',
+      'calls|twilio|plivo': '1',
+      'calls|twilio|exotel': '1',
+      'held|calls:twilio': '2',
+    });
+
+    await c.ledger.change({ add: [manual('manual:e', ['calls'], ['exotel'])] });
+    expect(await choose(c, ['twilio', 'plivo', 'exotel'])).toMatchObject({ verdict: 2, held: ['twilio', 'plivo', 'exotel'] });
+    // Another queue's holds are not this queue's.
+    expect(await guard(c.redis, c.keys, { queue: 'sms', candidates: ['twilio'], member: randomUUID() })).toMatchObject({
+      verdict: 0,
+      provider: 'twilio',
+    });
+  });
+
+  it('spills to the next candidate when one is at its capacity (per second, across queues), and never takes a slot it does not use', async () => {
+    const c = await startTestCallguard(
+      { rules: RULES, providers: { plivo: { max_per_second: 2 } } },
+      { CALLGUARD_QUEUES: 'calls,sms' },
+      { worker: false },
+    );
+    cg = c;
+    expect(await c.redis.hgetall(c.keys.capacities)).toEqual({ plivo: '2/1000' });
+    expect(await choose(c, ['plivo', 'twilio'])).toMatchObject({ verdict: 0, provider: 'plivo' });
+    expect(await guard(c.redis, c.keys, { queue: 'sms', candidates: ['plivo'], member: randomUUID() })).toMatchObject({
+      provider: 'plivo',
+    });
+    expect(await choose(c, ['plivo', 'twilio'])).toMatchObject({ verdict: 0, provider: 'twilio', held: [] });
+    // Alone, a full candidate means waiting until the oldest call leaves the second.
+    const full = await choose(c, ['plivo']);
+    expect(full).toMatchObject({ verdict: 3, periodMs: 1000 });
+    expect(full.waitMs).toBeGreaterThan(0);
+    expect(full.waitMs).toBeLessThanOrEqual(1000);
+    // Held and full: parked under the held one, released by it.
+    await c.ledger.change({ add: [manual('manual:t', ['calls'], ['twilio'])] });
+    expect(await choose(c, ['twilio', 'plivo'])).toMatchObject({ verdict: 2, held: ['twilio'] });
+    expect(await c.redis.zcard(c.keys.capacityLog('plivo'))).toBe(2);
+    // A probe with room but a capacity without: the probe's slot is not taken either.
+    await setLimits(c, new Map([['calls:plivo', 5]]), 60_000);
+    expect(await choose(c, ['plivo'])).toMatchObject({ verdict: 3 });
+    expect(await c.redis.zcard(c.keys.rateLog('calls:plivo'))).toBe(0);
+  });
+
+  it('prefers candidates the job has not failed on, keeping their order', async () => {
+    const c = await start();
+    await noteFailed(c.redis, c.keys, 'calls', 'job-1', 'twilio');
+    expect(await choose(c, ['twilio', 'plivo', 'exotel'], { jobId: 'job-1' })).toMatchObject({ provider: 'plivo' });
+    await noteFailed(c.redis, c.keys, 'calls', 'job-1', 'plivo');
+    expect(await choose(c, ['twilio', 'plivo', 'exotel'], { jobId: 'job-1' })).toMatchObject({ provider: 'exotel' });
+    await noteFailed(c.redis, c.keys, 'calls', 'job-1', 'exotel');
+    // Failed on all: back to preference order.
+    expect(await choose(c, ['twilio', 'plivo', 'exotel'], { jobId: 'job-1' })).toMatchObject({ provider: 'twilio' });
+    // Another job is not affected.
+    expect(await choose(c, ['twilio', 'plivo'], { jobId: 'job-2' })).toMatchObject({ provider: 'twilio' });
+    expect(await c.redis.pttl(c.keys.tried('calls', 'job-1'))).toBeGreaterThan(0);
+  });
+
+  it('refuses more than 8 candidates, repeated ones and names that are not provider names, before calling Redis', async () => {
+    const c = await start();
+    const nine = Array.from({ length: 9 }, (_, i) => `p${i}`);
+    await expect(choose(c, nine)).rejects.toThrow('at most 8 candidate providers per job, got 9');
+    await expect(choose(c, ['twilio', 'twilio'])).rejects.toThrow('must be distinct');
+    await expect(choose(c, ['calls:twilio'])).rejects.toThrow('must match');
+    expect(await choose(c, nine.slice(0, 8))).toMatchObject({ provider: 'p0' });
+  });
 });
 
 /**
- * One guard check and, in the same pipeline, the time the log recorded for it if it ran: the
- * entry leaves the log only a minute after it went in, so the read right behind it finds it.
+ * One guard check and, right behind it on the same connection, the time the log recorded for it
+ * if it ran: the entry leaves the log only a minute after it went in, so the read finds it.
  */
-async function checkAndRead(c: Callguard, client: CallguardRedis, target: string): Promise<GuardAnswer & { at?: number }> {
+async function checkAndRead(c: Callguard, client: CallguardRedis, target: string): Promise<[number, number, number?]> {
   const member = randomUUID();
   const log = c.keys.rateLog(target);
-  const pipeline = client.pipeline() as unknown as Record<string, (...args: Array<string | number>) => GuardPipeline>;
-  const [[err, reply], [, score]] = (await pipeline[GUARD.command]!(...argsOf(GUARD, guardKeys(c, target), [], ['calls', target, member]))
-    .zscore(log, member)
-    .exec()) as [[Error | null, unknown], [null, string | null]];
-  if (err) throw err;
-  const answer = decodeGuard(reply);
-  if (answer.verdict === GuardVerdict.Run && score === null) throw new Error('a call let through is missing from the rate log');
-  return answer.verdict === GuardVerdict.Run ? { ...answer, at: Number(score) } : answer;
+  const [answer, score] = await Promise.all([
+    guard(client, c.keys, { queue: 'calls', candidates: [parseTarget(target).provider!], member }),
+    client.zscore(log, member),
+  ]);
+  const ran = answer.verdict === GuardVerdict.Run;
+  if (ran && score === null) throw new Error('a call let through is missing from the rate log');
+  return ran ? [0, 0, Number(score)] : [answer.verdict, answer.waitMs];
 }
 
 async function connections(c: Callguard, n: number): Promise<CallguardRedis[]> {
@@ -481,6 +552,76 @@ describe('a guarded worker under a provider hold', () => {
     // Well before parkMs (5 minutes): the job was not left delayed with nobody to promote it.
     await finished(queue, 'raced', 20_000);
     expect(runs).toEqual(['raced']);
+  });
+});
+
+describe('a guarded worker with candidate providers', () => {
+  it('runs each job on its first candidate not held (job.provider), parks jobs whose candidates are all held, and the release of any one brings them back', async () => {
+    const c = await start({ CALLGUARD_QUEUES: 'calls' }, true);
+    const runs: Array<[string, string | undefined]> = [];
+    const outcomes: string[] = [];
+    const worker = createGuardedWorker<{ n: number }>('calls', async (job) => void runs.push([job.id!, job.provider]), {
+      connection: { url: c.config.redisUrl, maxRetriesPerRequest: null },
+      prefix: c.config.queuePrefix,
+      callguardPrefix: c.config.prefix,
+      concurrency: 4,
+      providers: () => ['twilio', 'plivo'],
+      outcomes: { outcome: (provider) => void outcomes.push(provider) },
+      rules: c.rules,
+    });
+    closers.push(() => worker.close());
+    const queue = c.dispatch.get('calls')!;
+    const twilio = (await c.control.pause({ by: 'alice', providers: ['twilio'], queues: ['calls'] })).hold;
+    await queue.addBulk(Array.from({ length: 6 }, (_, i) => ({ name: 'call', data: { n: i }, opts: { jobId: `a-${i}` } })));
+    await waitFor(async () => (await queue.getCompletedCount()) === 6, { what: 'six jobs failed over to plivo' });
+    expect(runs.map(([, p]) => p)).toEqual(Array(6).fill('plivo'));
+    expect(outcomes).toEqual(Array(6).fill('plivo'));
+    expect(await c.redis.hget(c.keys.failovers, 'calls|twilio|plivo')).toBe('6');
+
+    const plivo = (await c.control.pause({ by: 'alice', providers: ['plivo'], queues: ['calls'] })).hold;
+    await queue.addBulk(Array.from({ length: 4 }, (_, i) => ({ name: 'call', data: { n: i }, opts: { jobId: `b-${i}` } })));
+    await waitFor(
+      async () => (await c.redis.zcard(c.keys.parked('calls:twilio'))) === 4 && (await c.redis.zcard(c.keys.parked('calls:plivo'))) === 4,
+      { what: 'four jobs parked under both candidates' },
+    );
+    expect(runs).toHaveLength(6);
+    // Plivo comes back first: the parked jobs run there, each once; twilio's release later finds nothing to run.
+    await c.control.releaseIds([plivo.id], 'alice', 'plivo is back');
+    await waitFor(async () => (await queue.getCompletedCount()) === 10, { what: 'the parked jobs run on plivo' });
+    await c.control.releaseIds([twilio.id], 'alice', 'twilio is back');
+    expect(runs.slice(6).map(([, p]) => p)).toEqual(Array(4).fill('plivo'));
+    expect(new Set(runs.map(([id]) => id)).size).toBe(10);
+    expect(await queue.getJobCounts('failed', 'delayed', 'waiting', 'active')).toEqual({ failed: 0, delayed: 0, waiting: 0, active: 0 });
+    await queue.add('call', { n: 99 }, { jobId: 'c-0' });
+    await waitFor(async () => (await queue.getCompletedCount()) === 11, { what: 'a new job on twilio again' });
+    expect(runs.at(-1)).toEqual(['c-0', 'twilio']);
+  });
+
+  it("retries a failed call on the job's other candidate", async () => {
+    const c = await start({ CALLGUARD_QUEUES: 'calls' }, true);
+    const calls: string[] = [];
+    const worker = createGuardedWorker(
+      'calls',
+      async (job) => {
+        calls.push(job.provider!);
+        if (job.provider === 'twilio') throw new Error('twilio answered 503');
+      },
+      {
+        connection: { url: c.config.redisUrl, maxRetriesPerRequest: null },
+        prefix: c.config.queuePrefix,
+        callguardPrefix: c.config.prefix,
+        providers: () => ['twilio', 'plivo'],
+        outcomes: { outcome: () => undefined },
+        rules: c.rules,
+      },
+    );
+    closers.push(() => worker.close());
+    const queue = c.dispatch.get('calls')!;
+    await queue.add('call', {}, { jobId: 'retry-1', attempts: 3 });
+    await finished(queue, 'retry-1');
+    expect(calls).toEqual(['twilio', 'plivo']);
+    // The note of the failed provider is dropped once the job succeeded.
+    expect(await c.redis.exists(c.keys.tried('calls', 'retry-1'))).toBe(0);
   });
 });
 

@@ -126,4 +126,45 @@ describe('rules file', () => {
     expect(warnings).toEqual([expect.stringContaining(`rules.json: rule "twilio": field log_patterns: "${pattern}"`)]);
     expect(warnings[0]).toContain(why);
   });
+
+  describe('second shape: rules and provider capacities', () => {
+    const twilio = { threshold_count: 10, window_minutes: 5, log_patterns: ['twilio api down'] };
+
+    it('reads {"rules": …, "providers": …} to the same rules as the flat shape, plus each provider’s calls per second', () => {
+      const flat = parseRules(JSON.stringify({ twilio }), 'r.json', QUEUES);
+      const shaped = parseRules(JSON.stringify({ rules: { twilio }, providers: { plivo: { max_per_second: 30 } } }), 'r.json', QUEUES);
+      expect(shaped.rules).toEqual(flat.rules);
+      expect(shaped.capacities).toEqual({ plivo: 30 });
+      expect(flat.capacities).toEqual({});
+    });
+
+    it('keeps a flat file whose rule is named "rules" a flat file', () => {
+      const { rules, capacities } = parseRules(JSON.stringify({ rules: twilio }), 'r.json', QUEUES);
+      expect(rules.map((r) => r.name)).toEqual(['rules']);
+      expect(capacities).toEqual({});
+    });
+
+    it.each([
+      { name: 'a capacity of 0', providers: { plivo: { max_per_second: 0 } }, message: 'r.json: field providers.plivo.max_per_second' },
+      { name: 'a fractional capacity', providers: { plivo: { max_per_second: 1.5 } }, message: 'providers.plivo.max_per_second' },
+      { name: 'a capacity above 1000', providers: { plivo: { max_per_second: 1001 } }, message: 'providers.plivo.max_per_second' },
+      {
+        name: 'an unknown provider field',
+        providers: { plivo: { max_per_second: 3, burst: 2 } },
+        message: 'providers.plivo.burst: unknown field',
+      },
+      { name: 'a provider name with a colon', providers: { 'calls:plivo': { max_per_second: 3 } }, message: 'providers.calls:plivo' },
+    ])('refuses $name, naming the field', ({ providers, message }) => {
+      expect(() => parseRules(JSON.stringify({ rules: { twilio }, providers }), 'r.json', QUEUES)).toThrow(message);
+    });
+
+    it('refuses rules that are not an object, and still names a bad rule inside', () => {
+      expect(() => parseRules(JSON.stringify({ rules: [], providers: {} }), 'r.json', QUEUES)).toThrow(
+        'r.json: field rules: expected an object',
+      );
+      expect(() =>
+        parseRules(JSON.stringify({ rules: { twilio: { ...twilio, threshold_count: 0 } }, providers: {} }), 'r.json', QUEUES),
+      ).toThrow('r.json: rule "twilio": field threshold_count');
+    });
+  });
 });

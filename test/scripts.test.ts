@@ -25,6 +25,6 @@ describe('Lua scripts by name', () => {
     const files = readdirSync(new URL('../src/store/scripts/', import.meta.url)).filter((f) => f.endsWith('.lua'));
     expect(scripts).toHaveLength(files.length);
     for (const s of scripts) if (s.numberOfKeys !== undefined) expect(s.keys).toHaveLength(s.numberOfKeys);
-    expect(scripts.filter((s) => s.numberOfKeys === undefined).map((s) => s.command)).toEqual(['cgRecord', 'cgSumCounts']);
+    expect(scripts.filter((s) => s.numberOfKeys === undefined).map((s) => s.command)).toEqual(['cgRecord', 'cgSumCounts', 'cgGuard']);
   });
 });

@@ -28,6 +28,7 @@ import { assertReachable, connectRedis, type CallguardRedis } from '../store/red
 import { Reporter } from '../client/reporter.js';
 import { RedisHealth } from '../store/redis-health.js';
 import type { Rule } from '../domain/types.js';
+import { writeCapacities } from '../store/guard.js';
 import type { Worker } from 'bullmq';
 import { JobSigner } from '../jobs/job-signer.js';
 import { JobReceipts } from '../store/job-receipts.js';
@@ -110,6 +111,13 @@ export async function createCallguard(
     throw err;
   }
   const rules = liveRules.rules;
+  // The guards read capacities from Redis: written for the version in force, again when another becomes it.
+  await writeCapacities(redis, keys, liveRules.capacities);
+  liveRules.onChange(() => {
+    writeCapacities(redis, keys, liveRules.capacities).catch((err: unknown) =>
+      logger.error({ err }, 'could not write provider capacities'),
+    );
+  });
   const redisHealth = new RedisHealth(redis, keys.changedAt).start();
   const counters = new Counters(redis, keys, rules, config.minuteMs);
   const ledger = new HoldLedger(redis, keys, config.queues, config.maxAlertHolds, config.minuteMs);

@@ -69,7 +69,7 @@ export const CLIENT_ENV = {
     parser: redisClusterNodes,
     default: '',
     unset: '*(empty)*',
-    doc: 'Redis Cluster seed nodes, `host:port` comma list; set, every connection is a cluster client ([Running on Redis Cluster](../README.md#running-on-redis-cluster))',
+    doc: 'Redis Cluster seed nodes, `host:port` comma list; set, every connection is a cluster client ([Running on Redis Cluster](deploy.md#running-on-redis-cluster))',
   }),
   CALLGUARD_RULES: envVar({ key: 'rulesPath', parser: z.string().min(1), default: './rules.json', doc: 'rules file' }),
   CALLGUARD_QUEUES: envVar({

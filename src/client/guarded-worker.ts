@@ -1,17 +1,30 @@
 import { randomUUID } from 'node:crypto';
-import { DelayedError, RateLimitError, WaitingChildrenError, Worker, type Job, type Processor, type WorkerOptions } from 'bullmq';
+import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { ConfigError } from '../domain/errors.js';
 import { providerTarget } from '../domain/hold.js';
 import { slowThresholds } from '../domain/outcomes.js';
 import { loadRulesFile } from '../domain/rules.js';
 import type { Rule } from '../domain/types.js';
 import { Keys } from '../store/keys.js';
+import { candidatesProblem, chooseCandidate, forgetFailed, noteFailed } from '../store/guard.js';
 import { ParkedJobs } from '../store/parked.js';
 import type { RedisClient } from '../store/redis.js';
-import { guard, GuardVerdict, type GuardAnswer } from '../store/scripts.js';
+import { GuardVerdict, type GuardAnswer } from '../store/scripts.js';
 import { loadClientConfig } from './config.js';
 import { sharedReporter } from './shared.js';
 import type { Reporter } from './reporter.js';
+
+/** A dispatch job as the guarded worker hands it to the processor: with the provider it was given. */
+export type GuardedJob<D = unknown, R = unknown> = Job<D, R> & {
+  /**
+   * The candidate the guard chose for this attempt (not held, room under its probe, throttle and
+   * capacity); the call's outcome is recorded against it. Undefined for a job without candidates.
+   */
+  readonly provider: string | undefined;
+};
+
+/** BullMQ's processor, given the guarded job. A plain `Processor<D, R>` fits too. */
+export type GuardedProcessor<D = unknown, R = unknown> = (job: GuardedJob<D, R>, token?: string, signal?: AbortSignal) => Promise<R>;
 
 export interface GuardOptions<D = unknown, R = unknown> {
   /** callguard's prefix (CALLGUARD_PREFIX), where the holds live. */
@@ -19,10 +32,17 @@ export interface GuardOptions<D = unknown, R = unknown> {
   /** How long a job put back waits before it is eligible again (it then waits while the queue is paused). */
   retryDelayMs?: number;
   /**
-   * The provider a job calls (twilio, plivo …). Given, the worker records each call's outcome
-   * for callguard's rate rules and holds back the jobs of providers that are held.
+   * The provider a job calls (twilio, plivo …): the same as `providers` returning one name.
    */
   provider?: (job: Job<D, R>) => string | undefined;
+  /**
+   * The providers a job may call, most preferred first (at most 8). Each attempt runs on the first
+   * one that is not held and has room (its probe, throttle and capacity), preferring those this
+   * job's calls have not failed on yet; the processor reads it as `job.provider`. With every one
+   * held or full the job is parked until any of them is released. Outcomes are recorded per
+   * provider for callguard's rate rules.
+   */
+  providers?: (job: Job<D, R>) => readonly string[];
   /** Where outcomes go; default: the process-wide reporter (REDIS_URL, CALLGUARD_PREFIX …). */
   outcomes?: Pick<Reporter, 'outcome'>;
   /** The rules, for the slow_call_ms thresholds to measure; default: the CALLGUARD_RULES file. */
@@ -38,80 +58,115 @@ const LOCK_LOST = /Missing (lock|key) for job/;
  * A BullMQ Worker for a dispatch queue that checks callguard's holds before each job.
  * - The queue is held: the job goes back (delayed, then waiting behind the pause) instead of
  *   being burned against a failing provider.
- * - The job's provider is held: the job is parked (delayed far ahead and noted in Redis) and the
- *   worker moves on to other providers' jobs; the release promotes the parked jobs, oldest first.
- * - The provider runs under a probe or throttle: the job runs only if the shared per-minute
- *   allowance has room, else it goes back until there is.
+ * - The job's candidates: the first that is not held and has room under its probe, throttle and
+ *   capacity (shared allowances on Redis' clock, across every worker) runs it — a failover when
+ *   it is not the first. All held (or the rest full): the job is parked (delayed far ahead and
+ *   noted in Redis under each held candidate) and the worker moves on; the release of any of them
+ *   promotes the parked jobs, oldest first. None held but all full: it goes back until one has room.
  * - The check itself fails (Redis away, failing over, loading): the job goes back too; without an
- *   answer the provider is not called, and the job is not failed for Redis' trouble.
- * With `provider`, each call the processor makes is recorded (a call, a failure when it throws,
- * slow when it took slow_call_ms or longer), coalesced in memory and flushed like error reports.
+ *   answer no provider is called, and the job is not failed for Redis' trouble.
+ * With candidates, each call the processor makes is recorded against the chosen provider (a call,
+ * a failure when it throws, slow when it took slow_call_ms or longer), coalesced in memory and
+ * flushed like error reports; a failed call makes the job's retries prefer its other candidates.
  *
  * For Redis Cluster pass a cluster connection, e.g. `connection: connectRedis(loadClientConfig())`,
  * and a queue prefix with a hash tag.
  */
 export function createGuardedWorker<D = unknown, R = unknown>(
   queueName: string,
-  processor: Processor<D, R>,
+  processor: GuardedProcessor<D, R>,
   options: WorkerOptions & GuardOptions<D, R>,
 ): Worker<D, R> {
-  const { callguardPrefix = '{callguard}', retryDelayMs = 1000, provider, outcomes, rules, parkMs = 300_000, ...workerOptions } = options;
+  const {
+    callguardPrefix = '{callguard}',
+    retryDelayMs = 1000,
+    provider,
+    providers,
+    outcomes,
+    rules,
+    parkMs = 300_000,
+    ...workerOptions
+  } = options;
+  if (provider && providers) throw new ConfigError('createGuardedWorker: give provider or providers, not both');
   const keys = new Keys(callguardPrefix);
-  const slowMs = provider ? slowThresholdsBy(rules ?? rulesFromEnv()) : () => [];
+  const candidatesOf = providers ?? (provider ? (job: Job<D, R>) => [provider(job)].filter((p): p is string => !!p) : () => []);
+  const slowMs = provider || providers ? slowThresholdsBy(rules ?? rulesFromEnv()) : () => [];
+  // Candidate lists whose route this process has noted already (status and Slack show where calls go).
+  const routes = new Set<string>();
 
-  const guarded: Processor<D, R> = async (job: Job<D, R>, token?: string) => {
-    const name = provider?.(job);
-    const target = name ? providerTarget(queueName, name) : '';
+  const guarded = async (job: Job<D, R>, token?: string, signal?: AbortSignal): Promise<R> => {
+    const candidates = [...candidatesOf(job)];
+    const problem = candidatesProblem(candidates);
+    if (problem) throw new UnrecoverableError(`callguard cannot guard job ${job.id}: ${problem}`);
+    const route = candidates.join(',');
     let answer: GuardAnswer;
     try {
-      answer = await guard(
-        await redis(),
-        {
-          covered: keys.covered,
-          coveredProviders: keys.coveredProviders,
-          providerLimits: keys.providerLimits,
-          rateLog: keys.rateLog(target),
-        },
-        { queue: queueName, target, member: `${job.id}:${randomUUID()}` },
-      );
+      const client = await redis();
+      answer = await chooseCandidate(client, keys, {
+        queue: queueName,
+        candidates,
+        member: `${job.id}:${randomUUID()}`,
+        jobId: job.id!,
+        register: candidates.length > 1 && !routes.has(route),
+      });
+      routes.add(route);
     } catch (err) {
       return putBack(job, token, retryDelayMs, `could not check callguard's holds: ${(err as Error).message}`);
     }
-    const { verdict, waitMs, minuteMs } = answer;
-    if (verdict === GuardVerdict.QueueHeld) return putBack(job, token, retryDelayMs, `held by callguard; ${queueName} is paused`);
-    if (verdict === GuardVerdict.ProviderHeld) return park(job, token, target);
-    // Spread the waiters over a minute after the next free slot: a backlog behind a limit of N per
-    // minute then costs each waiting job about one check a minute, not one per freed slot.
-    if (verdict === GuardVerdict.NoRoom) {
-      return putBack(job, token, waitMs + Math.random() * (minuteMs ?? waitMs), `${name} is rate-limited by callguard`);
+    if (answer.verdict === GuardVerdict.QueueHeld) return putBack(job, token, retryDelayMs, `held by callguard; ${queueName} is paused`);
+    if (answer.verdict === GuardVerdict.ProviderHeld) {
+      return park(
+        job,
+        token,
+        answer.held.map((p) => providerTarget(queueName, p)),
+      );
     }
-    if (verdict !== GuardVerdict.Run || !name) return processor(job, token);
-    return measured(job, token, name);
+    // Spread the waiters over the limit's period after the next free slot: a backlog behind a limit
+    // of N per minute then costs each waiting job about one check a minute, not one per freed slot.
+    if (answer.verdict === GuardVerdict.NoRoom) {
+      return putBack(job, token, answer.waitMs + Math.random() * answer.periodMs, `${route} rate-limited by callguard`);
+    }
+    const chosen = answer.provider;
+    const guardedJob = Object.assign(job, { provider: chosen }) as GuardedJob<D, R>;
+    if (!chosen) return processor(guardedJob, token, signal);
+    return measured(guardedJob, token, signal, chosen, candidates.length > 1);
   };
 
-  async function measured(job: Job<D, R>, token: string | undefined, name: string): Promise<R> {
+  async function measured(
+    job: GuardedJob<D, R>,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+    name: string,
+    failover: boolean,
+  ): Promise<R> {
     const started = performance.now();
     const record = (failed: boolean) => (outcomes ?? sharedReporter()).outcome(name, failed, performance.now() - started, slowMs(name));
     try {
-      const result = await processor(job, token);
+      const result = await processor(job, token, signal);
       record(false);
+      if (failover && job.attemptsMade > 0) await forgetFailed(await redis(), keys, queueName, job.id!).catch(() => undefined);
       return result;
     } catch (err) {
       // A processor that puts its own job back or waits for children made no failed call.
-      if (!(err instanceof DelayedError || err instanceof WaitingChildrenError || err instanceof RateLimitError)) record(true);
+      if (!(err instanceof DelayedError || err instanceof WaitingChildrenError || err instanceof RateLimitError)) {
+        record(true);
+        // Its retry prefers the other candidates; without the note it still runs, in plain preference order.
+        if (failover) await noteFailed(await redis(), keys, queueName, job.id!, name).catch(() => undefined);
+      }
       throw err;
     }
   }
 
   /**
-   * Parks a held provider's job: noted first, then moved to delayed, so a release landing in
-   * between still finds it; if the release already landed, the job promotes itself.
+   * Parks a job whose candidates are held: noted first under each held one, then moved to
+   * delayed, so a release landing in between still finds it; if a release already landed, the
+   * job promotes itself.
    */
-  async function park(job: Job<D, R>, token: string | undefined, target: string): Promise<never> {
+  async function park(job: Job<D, R>, token: string | undefined, targets: string[]): Promise<never> {
     const client = await redis();
     const parked = new ParkedJobs(client, keys);
     try {
-      await parked.park(target, job.id!, job.timestamp);
+      await parked.park(targets, job.id!, job.timestamp);
     } catch (err) {
       return putBack(job, token, retryDelayMs, `could not park the job: ${(err as Error).message}`);
     }
@@ -119,14 +174,15 @@ export function createGuardedWorker<D = unknown, R = unknown>(
     try {
       // Whether the queue is held does not matter: a promoted job waits behind the queue's pause,
       // while one left delayed is in no parked set (the release forgot it) and would wait out parkMs.
-      if ((await client.hexists(keys.coveredProviders, target)) === 0) {
+      const stillHeld = await client.hmget(keys.coveredProviders, ...targets);
+      if (stillHeld.some((n) => n === null)) {
         await job.promote().catch(() => undefined); // promoted by the release already
-        await parked.forget(target, [job.id!]);
+        await parked.forget(targets, [job.id!]);
       }
     } catch {
       // Redis away: the release, the reconciler or parkMs brings it back
     }
-    throw new DelayedError(`${target} is held by callguard; parked until released`);
+    throw new DelayedError(`${targets.join(', ')} held by callguard; parked until one is released`);
   }
 
   /** Moves the job to delayed and ends this attempt without failing it (see moveToDelayed). */

@@ -53,8 +53,21 @@ const RULE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 // Words that show up in almost every failure log line; alone they pause on unrelated errors.
 const GENERIC_WORDS = new Set(['error', 'errors', 'failed', 'failure', 'fail', 'exception', 'timeout', 'warning', 'warn', 'call', 'calls']);
 
+/** Calls per second a provider's account takes (its capacity), across every worker and instance. */
+export type Capacities = Record<string, number>;
+
+// A capacity's log holds one entry per call in the last second: the bound keeps the guard's step small.
+export const MAX_PER_SECOND = 1000;
+
+const providersSchema = z.record(
+  z.string().regex(PROVIDER_NAME, `must match ${PROVIDER_NAME}`),
+  z.object({ max_per_second: z.number().int().positive().max(MAX_PER_SECOND) }).strict(),
+);
+
 export interface LoadedRules {
   rules: Rule[];
+  /** From the file's `providers` (second shape); empty for the flat shape. */
+  capacities: Capacities;
   warnings: string[];
 }
 
@@ -76,12 +89,21 @@ export function parseRules(text: string, file: string, dispatchQueues: string[])
   } catch (err) {
     throw new ConfigError(`${file}: invalid JSON: ${describeJsonError(err as Error, text)}`);
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ConfigError(`${file}: expected an object of rules keyed by rule name`);
+  if (!isObject(json)) {
+    throw new ConfigError(`${file}: expected an object of rules keyed by rule name, or {"rules": {...}, "providers": {...}}`);
   }
   const problems: string[] = [];
   const rules: Rule[] = [];
-  for (const [name, raw] of Object.entries(json)) {
+  const capacities: Capacities = {};
+  let ruleEntries = json;
+  if (isSecondShape(json)) {
+    if (!isObject(json.rules)) problems.push(`${file}: field rules: expected an object of rules keyed by rule name`);
+    ruleEntries = isObject(json.rules) ? json.rules : {};
+    const parsed = providersSchema.safeParse(json.providers ?? {});
+    if (!parsed.success) for (const line of issueLines(parsed.error, { root: 'providers' })) problems.push(`${file}: field ${line}`);
+    else for (const [name, p] of Object.entries(parsed.data)) capacities[name] = p.max_per_second;
+  }
+  for (const [name, raw] of Object.entries(ruleEntries)) {
     if (!RULE_NAME.test(name)) {
       problems.push(`${file}: rule "${name}": name must match ${RULE_NAME}`);
       continue;
@@ -116,7 +138,22 @@ export function parseRules(text: string, file: string, dispatchQueues: string[])
     });
   }
   if (problems.length) throw new ConfigError(problems.join('\n'));
-  return { rules, warnings: lintRules(rules, file) };
+  return { rules, capacities, warnings: lintRules(rules, file) };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * `{"rules": {…}, "providers": {…}}` rather than rules keyed by name: only those two keys, and
+ * `rules` is not itself a rule (a flat file may name a rule "rules").
+ */
+function isSecondShape(json: Record<string, unknown>): boolean {
+  const keys = Object.keys(json);
+  if (!keys.length || !keys.every((k) => k === 'rules' || k === 'providers')) return false;
+  if ('providers' in json && !('window_minutes' in (isObject(json.providers) ? json.providers : {}))) return true;
+  return isObject(json.rules) && !('window_minutes' in json.rules);
 }
 
 /** Patterns broad enough to cause false pauses (the original's catch-all did). Warned, not refused. */

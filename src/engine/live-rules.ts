@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, isCallguardError, PreconditionFailedError, RulesSourceError, ValidationError } from '../domain/errors.js';
-import { parseRules } from '../domain/rules.js';
+import { parseRules, type Capacities } from '../domain/rules.js';
 import { contentHash, diffContent, type RulesChange, type RulesSource, type RulesVersion } from '../domain/rules-doc.js';
 import type { Rule } from '../domain/types.js';
 import type { Logger } from 'pino';
@@ -47,6 +47,8 @@ export interface CheckedProposal {
  */
 export class LiveRules {
   readonly rules: Rule[];
+  /** The active version's provider capacities (its `providers`), replaced like `rules`. */
+  readonly capacities: Capacities = {};
   readonly instance = `${hostname()}:${process.pid}:${randomBytes(2).toString('hex')}`;
   private active?: RulesVersion;
   private readonly seedHash: string;
@@ -176,8 +178,9 @@ export class LiveRules {
 
   private adopt(v: RulesVersion, first: boolean): void {
     let rules: Rule[];
+    let capacities: Capacities;
     try {
-      rules = parseRules(JSON.stringify(v.content), `rules version ${v.version}`, this.opts.queues).rules;
+      ({ rules, capacities } = parseRules(JSON.stringify(v.content), `rules version ${v.version}`, this.opts.queues));
     } catch (err) {
       // Another instance's version that this one cannot run (e.g. other CALLGUARD_QUEUES): keep the current rules.
       if (first) throw err;
@@ -185,6 +188,8 @@ export class LiveRules {
       return;
     }
     this.rules.splice(0, this.rules.length, ...rules);
+    for (const p of Object.keys(this.capacities)) delete this.capacities[p];
+    Object.assign(this.capacities, capacities);
     this.active = v;
     if (this.fileDiffers && !this.warnedDiffers) {
       this.warnedDiffers = true;

@@ -64,6 +64,26 @@ export class Keys {
   rateLog(target: string): string {
     return this.key('rate', target);
   }
+  /** Hash: provider → `<calls>/<ms>`, its capacity from the rules file's `providers` (written at start). */
+  get capacities(): string {
+    return this.key('capacities');
+  }
+  /** Sorted set: start times (ms, Redis clock) of a provider's calls in the last second, across every queue. */
+  capacityLog(provider: string): string {
+    return this.key('cap', provider);
+  }
+  /**
+   * Hash kept by the guard: `queue|from|to` → jobs that went to `to` instead of their first
+   * choice `from`; `held|queue:from` → of those, the ones while `from` was held (taken at its
+   * release); `route|queue:from` → the candidates after `from` a job listed (what its calls fall back to).
+   */
+  get failovers(): string {
+    return this.key('failovers');
+  }
+  /** Set (24 h): the providers a dispatch job's calls failed on; its retries prefer the others. */
+  tried(queue: string, jobId: string): string {
+    return this.key('tried', queue, jobId);
+  }
   /** Sorted set: job id → job timestamp of dispatch jobs parked while `queue:provider` is held. */
   parked(target: string): string {
     return this.key('parked', target);

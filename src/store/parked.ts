@@ -13,13 +13,23 @@ export class ParkedJobs {
     private readonly keys: Keys,
   ) {}
 
-  /** Notes the job before it is moved, so a release that lands in between still finds it. */
-  async park(target: string, jobId: string, jobTimestamp: number): Promise<void> {
-    await this.redis.multi().zadd(this.keys.parked(target), String(jobTimestamp), jobId).sadd(this.keys.parkedIndex, target).exec();
+  /**
+   * Notes the job before it is moved, so a release that lands in between still finds it; under
+   * each of its held candidates, so the release of any of them brings it back (the others' notes
+   * then promote a job that is no longer delayed, which does nothing).
+   */
+  async park(targets: string | string[], jobId: string, jobTimestamp: number): Promise<void> {
+    const multi = this.redis.multi();
+    for (const target of [targets].flat())
+      multi.zadd(this.keys.parked(target), String(jobTimestamp), jobId).sadd(this.keys.parkedIndex, target);
+    await multi.exec();
   }
 
-  async forget(target: string, jobIds: string[]): Promise<void> {
-    if (jobIds.length) await this.redis.zrem(this.keys.parked(target), ...jobIds);
+  async forget(targets: string | string[], jobIds: string[]): Promise<void> {
+    if (!jobIds.length) return;
+    const multi = this.redis.multi();
+    for (const target of [targets].flat()) multi.zrem(this.keys.parked(target), ...jobIds);
+    await multi.exec();
   }
 
   async count(target: string): Promise<number> {

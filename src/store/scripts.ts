@@ -108,37 +108,52 @@ export async function changeHolds(redis: Client, keys: KeysOf<typeof CHANGE_HOLD
   return (await run(redis, CHANGE_HOLDS, keys, [], [request])) as string;
 }
 
-export const GUARD = load('cgGuard', 'guard-4.lua', ['covered', 'coveredProviders', 'providerLimits', 'rateLog']);
+// guard-n.lua: KEYS[7…] are each candidate's rate log and capacity log, in the candidates' order.
+export const GUARD = load('cgGuard', 'guard-n.lua', ['covered', 'coveredProviders', 'providerLimits', 'capacities', 'failovers', 'tried']);
 
-/** What guard-4.lua answers for one dispatch job. */
+/** What guard-n.lua answers for one dispatch job. */
 export enum GuardVerdict {
   Run = 0,
   QueueHeld = 1,
+  /** No candidate can run and some are held: park until one of those is released. */
   ProviderHeld = 2,
-  /** The provider's limit has no room in the last minute yet. */
+  /** None held, each at its limit: ask again after `waitMs`. */
   NoRoom = 3,
 }
 
 export interface GuardAnswer {
   verdict: GuardVerdict;
-  /** With NoRoom: ms until the oldest call in the log leaves the minute. */
+  /** With Run: the provider to call (absent for a job without candidates). */
+  provider?: string;
+  /** With ProviderHeld: the candidates that are held (a release of any of them brings the job back). */
+  held: string[];
+  /** With NoRoom: ms until the soonest candidate has room. */
   waitMs: number;
-  /** With NoRoom: the minute the limit is counted in. */
-  minuteMs?: number;
+  /** With NoRoom: the period of that limit (a minute for a probe, a second for a capacity), to spread waiters over. */
+  periodMs: number;
 }
 
-export function decodeGuard(reply: unknown): GuardAnswer {
-  const [verdict, waitMs, minuteMs] = reply as [number, number, number?];
-  if (!(verdict in GuardVerdict)) throw new Error(`guard-4.lua answered an unknown verdict: ${String(verdict)}`);
-  return { verdict, waitMs, ...(minuteMs === undefined ? {} : { minuteMs }) };
+/** The reply, with candidate numbers and the held bits turned back into provider names. */
+export function decodeGuard(reply: unknown, candidates: readonly string[]): GuardAnswer {
+  const [verdict, waitMs, periodMs, chosen, heldBits] = reply as [number, number, number, number, number];
+  if (!(verdict in GuardVerdict)) throw new Error(`guard-n.lua answered an unknown verdict: ${String(verdict)}`);
+  return {
+    verdict,
+    ...(chosen > 0 ? { provider: candidates[chosen - 1]! } : {}),
+    held: candidates.filter((_, i) => Math.floor(heldBits / 2 ** i) % 2 === 1),
+    waitMs,
+    periodMs,
+  };
 }
 
 export async function guard(
   redis: Client,
   keys: KeysOf<typeof GUARD>,
-  argv: { queue: string; target: string; member: string },
+  candidateKeys: string[],
+  argv: { queue: string; member: string; register: boolean; candidates: readonly string[] },
 ): Promise<GuardAnswer> {
-  return decodeGuard(await run(redis, GUARD, keys, [], [argv.queue, argv.target, argv.member]));
+  const reply = await run(redis, GUARD, keys, candidateKeys, [argv.queue, argv.member, argv.register ? '1' : '0', ...argv.candidates]);
+  return decodeGuard(reply, argv.candidates);
 }
 
 export const DROP_PARKED_TARGET = load('cgDropParkedTarget', 'drop-parked-target-2.lua', ['parked', 'parkedIndex']);

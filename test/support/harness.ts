@@ -45,7 +45,11 @@ export async function startTestCallguard(
   opts: { worker?: boolean } = {},
 ): Promise<Callguard> {
   const config = testConfig(env);
-  const cg = await createCallguard(config, testRules(rulesJson, config.queues), { logger: createLogger('silent') });
+  const cg = await createCallguard(config, testRules(rulesJson, config.queues), {
+    logger: createLogger('silent'),
+    // A second-shape file's providers travel with the rules version: its JSON as given.
+    ...('providers' in rulesJson ? { rulesSeed: { content: rulesJson, file: 'test-rules.json' } } : {}),
+  });
   if (opts.worker !== false) await cg.startWorker();
   return cg;
 }
