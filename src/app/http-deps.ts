@@ -96,7 +96,7 @@ function consoleReads(cg: Callguard): ConsoleReads {
 
 function ingestPort(cg: Callguard): IngestPort {
   // Each batch is confirmed in time or cancelled, so a report answered 503 is never counted (enqueueReport).
-  const batcher = new CountBatcher((counts) => enqueueReport(cg, counts));
+  const batcher = new CountBatcher((counts, waitedMs) => enqueueReport(cg, counts, waitedMs));
   return {
     rules: cg.rules,
     queues: cg.config.queues,
