@@ -23,7 +23,7 @@ function buildServer() {
   rmSync(out, { recursive: true, force: true });
   tsc('tsconfig.build.json');
   cpSync(join(root, 'src/http/console/public'), join(out, 'http/console/public'), { recursive: true });
-  chmodSync(join(out, 'cli/bin.js'), 0o755);
+  for (const bin of ['cli/bin.js', 'app/main.js']) chmodSync(join(out, bin), 0o755);
   // Last: test/support/build.ts reads this directory's time as when a build finished.
   cpSync(join(root, 'src/store/scripts'), join(out, 'store/scripts'), { recursive: true });
 }

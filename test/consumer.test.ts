@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
-import { ensureBuilt, npmEnv } from './support/build.js';
+import { ensureBuilt, npmEnv, packPackage } from './support/build.js';
 import { cleanup, REDIS_URL, startTestCallguard, stopTestCallguard, testConfig, waitFor } from './support/harness.js';
 
 const run = promisify(execFile);
@@ -63,13 +63,6 @@ let serverProject: string; // the server's tarball (and the client's, its depend
 let cg: Callguard | undefined;
 const tarballs: Record<'client' | 'server', string> = { client: '', server: '' };
 
-async function pack(cwd: string): Promise<{ filename: string; shipped: string[] }> {
-  // dist/ is fresh (ensureBuilt), so the publisher's prepare/prepack (a full rebuild) is skipped.
-  const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd, env: npmEnv() });
-  const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
-  return { filename: join(dir, filename), shipped: files.map((f) => f.path) };
-}
-
 async function install(into: string, specs: string[]): Promise<void> {
   mkdirSync(into, { recursive: true });
   writeFileSync(join(into, 'package.json'), JSON.stringify({ name: 'cg-consumer', private: true, type: 'module' }));
@@ -98,8 +91,8 @@ beforeAll(async () => {
   project = join(dir, 'app');
   serverProject = join(dir, 'server-app');
   const started = performance.now();
-  const client = await pack('packages/client');
-  const server = await pack('.');
+  const client = await packPackage('packages/client', dir);
+  const server = await packPackage('.', dir);
   tarballs.client = client.filename;
   tarballs.server = server.filename;
   console.log(`packed ${client.filename}: ${client.shipped.length} files; ${server.filename}: ${server.shipped.length} files`);

@@ -1,3 +1,5 @@
+#!/usr/bin/env node
+// `npm start` and the package's `callguard-server` command (package.json "bin").
 import { resolvePrincipals } from '../http/auth/principals.js';
 import { bootCallguard, exitOnStartupError, onShutdown } from './boot.js';
 import { loadConfig } from './config.js';

@@ -47,3 +47,11 @@ export async function ensureBuilt(): Promise<{ rebuilt: boolean; ms: number }> {
 export function npmEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k)));
 }
+
+/** `npm pack` of one package (dist/ must be fresh: ensureBuilt), into `into`; the tarball's path and its files. */
+export async function packPackage(cwd: string, into: string): Promise<{ filename: string; shipped: string[] }> {
+  // The publisher's prepare/prepack (a full rebuild) is skipped: ensureBuilt just made dist/ fresh.
+  const packed = await run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', into], { cwd, env: npmEnv() });
+  const [{ filename, files }] = JSON.parse(packed.stdout) as [{ filename: string; files: { path: string }[] }];
+  return { filename: join(into, filename), shipped: files.map((f) => f.path) };
+}

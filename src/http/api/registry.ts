@@ -4,6 +4,7 @@ import { opsRoutes } from './ops.js';
 import { providerRoutes } from './providers.js';
 import { reportRoutes } from './reports.js';
 import { rulesRoutes } from './rules-routes.js';
+import { silenceRoutes } from './silence-routes.js';
 import type { ApiRoute } from './route.js';
 import { statusRoutes } from './status-route.js';
 
@@ -21,6 +22,7 @@ export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
     ...reportRoutes,
     ...providerRoutes,
     ...rulesRoutes,
+    ...silenceRoutes,
     ...opsRoutes({ metricsPublic: opts.metricsPublic === true }),
   ];
 }
