@@ -57,3 +57,37 @@ export async function writeCapacities(redis: RedisClient, keys: Keys, capacities
   if (Object.keys(fields).length) multi.hset(keys.capacities, fields);
   await multi.exec();
 }
+
+export interface FailoverCount {
+  queue: string;
+  from: string;
+  to: string;
+  jobs: number;
+}
+
+/** Jobs that ran on another candidate than their first choice, per queue and pair, since counting began. */
+export async function readFailovers(redis: RedisClient, keys: Keys): Promise<FailoverCount[]> {
+  const out: FailoverCount[] = [];
+  for (const [field, n] of Object.entries(await redis.hgetall(keys.failovers))) {
+    const [queue, from, to, extra] = field.split('|');
+    if (queue === 'held' || queue === 'route' || !from || !to || extra !== undefined) continue;
+    out.push({ queue: queue!, from, to, jobs: Number(n) });
+  }
+  return out;
+}
+
+/** The candidates jobs list after `queue:provider` (where its calls go while it is held), if any worker noted them. */
+export async function routeOf(redis: RedisClient, keys: Keys, target: string): Promise<string[]> {
+  const route = await redis.hget(keys.failovers, `route|${target}`);
+  return route ? route.split(',') : [];
+}
+
+/** Jobs failed over from `queue:provider` while it was held (the guard counts them only then). */
+export async function heldFailovers(redis: RedisClient, keys: Keys, target: string): Promise<number> {
+  return Number((await redis.hget(keys.failovers, `held|${target}`)) ?? 0);
+}
+
+/** Restarts that count when a new hold on the target begins. */
+export async function resetHeldFailovers(redis: RedisClient, keys: Keys, target: string): Promise<void> {
+  await redis.hdel(keys.failovers, `held|${target}`);
+}
