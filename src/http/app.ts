@@ -8,7 +8,7 @@ import { errorHandler, notFound } from './middleware/error-handler.js';
 import { BOARD_PATH, loginRoutes } from './board/login.js';
 import { createAuthenticator } from './auth/passport.js';
 import { bearer } from './middleware/require-role.js';
-import { limitedBearer } from './middleware/bearer-limit.js';
+import { limitedBearer, warnUntrustedForwarded } from './middleware/bearer-limit.js';
 import { mountRoutes } from './api/mount.js';
 import { openApiDocument } from './api/openapi.js';
 import type { HttpDeps } from './api/ports.js';
@@ -56,6 +56,7 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
       'CALLGUARD_TRUST_PROXY=true trusts every X-Forwarded-For hop: a client can pick its own address and step past the login and bearer limits. Name the proxy hops or addresses instead (e.g. 1, or 10.0.0.0/8)',
     );
   }
+  if (!settings.trustProxy) app.use(warnUntrustedForwarded(deps.logger));
   app.use(accessLog(deps.logger));
   // callguard often runs on an internal plain-HTTP port; upgrade-insecure-requests would break the board's assets there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
@@ -72,6 +73,7 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
     ingest: deps.ingest,
     ops: deps.ops,
     rules: deps.rules,
+    silences: deps.silences,
     replay: deps.replay,
     idempotency: deps.idempotency,
     logger: deps.logger,

@@ -6,6 +6,8 @@
  */
 interface Batch {
   counts: Map<string, number>;
+  /** When its first request joined (performance.now()). */
+  since: number;
   done: Promise<string | null>;
   start: () => void;
 }
@@ -16,7 +18,8 @@ export class CountBatcher {
   private lastStart = -Infinity;
 
   constructor(
-    private readonly send: (counts: Record<string, number>) => Promise<string | null>,
+    /** `waitedMs`: how long the batch's first request has waited already (behind the one in flight). */
+    private readonly send: (counts: Record<string, number>, waitedMs: number) => Promise<string | null>,
     /** Distinct rules per batch; past it, counts wait for the following batch. */
     private readonly maxRules = 1000,
     private readonly minIntervalMs = 10,
@@ -37,10 +40,11 @@ export class CountBatcher {
     const started = new Promise<void>((r) => (start = r));
     const batch: Batch = {
       counts: new Map<string, number>(),
+      since: performance.now(),
       start,
       done: started.then(() => {
         if (this.next === batch) this.next = undefined;
-        return this.send(Object.fromEntries(batch.counts));
+        return this.send(Object.fromEntries(batch.counts), performance.now() - batch.since);
       }),
     };
     this.next = batch;

@@ -19,9 +19,15 @@ const CANCEL_BUDGET_MS = 200;
 export async function enqueueReport(
   deps: { events: Queue; counters: Counters; redisHealth?: { available(): boolean } },
   counts: Record<string, number>,
+  /** How long the requests have waited already (a batch behind one in flight): it comes off the add's budget. */
+  waitedMs = 0,
 ): Promise<string> {
   // A batch that waited behind one Redis did not confirm is not sent into the same hang.
   if (deps.redisHealth && !deps.redisHealth.available()) throw new RedisUnavailableError();
+  // Its requests are answered within their own deadline: a batch that waited past the add's budget
+  // is not sent at all, so it can never land after they were answered 503.
+  const budget = ADD_BUDGET_MS - waitedMs;
+  if (budget <= 0) throw new RedisUnavailableError('Redis was too slow to take the report; it was not counted. Retry later.');
   const jobId = randomUUID();
   const add = deps.events.add(JOB.errorReport, { counts }, { jobId });
   const landed = await withTimeout(
@@ -29,7 +35,7 @@ export async function enqueueReport(
       () => true,
       () => false,
     ),
-    ADD_BUDGET_MS,
+    budget,
     () => false,
   );
   if (landed) return jobId;

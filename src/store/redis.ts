@@ -180,7 +180,15 @@ export async function deleteKeys(redis: RedisClient, pattern: string): Promise<n
 
 // Replies and client errors that mean "Redis cannot serve right now", not "the request was wrong".
 const UNAVAILABLE =
-  /^(CLUSTERDOWN|LOADING|READONLY|TRYAGAIN|MASTERDOWN|BUSY)\b|Connection is closed|enableOfflineQueue|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/;
+  /^(CLUSTERDOWN|LOADING|READONLY|TRYAGAIN|MASTERDOWN|BUSY|NOSCRIPT)\b|Connection is closed|enableOfflineQueue|Too many Cluster redirections|Failed to refresh slots cache|None of startup nodes is available/;
+
+/**
+ * True for any failure on Redis' side of a request (a reply error included: whatever Redis refused,
+ * the request could not be carried out, and a 500 would blame the client's input or our code).
+ */
+export function isRedisFailure(err: unknown): boolean {
+  return isRedisUnavailable(err) || (typeof err === 'object' && err !== null && (err as { name?: unknown }).name === 'ReplyError');
+}
 
 /** True for errors that a later retry against a healthy Redis would not get. */
 export function isRedisUnavailable(err: unknown): boolean {

@@ -54,14 +54,29 @@ async function once<R>(ctx: { req: Request; user?: { name: string }; deps: Route
   const seen = await ctx.deps.idempotency.begin(key);
   if (seen.state === 'done') return seen.reply as R;
   if (seen.state === 'pending') throw new IdempotencyConflictError();
+  let reply: R;
   try {
-    const reply = await run();
-    await ctx.deps.idempotency.finish(key, reply);
-    return reply;
+    reply = await run();
   } catch (err) {
     await ctx.deps.idempotency.abandon(key).catch(() => undefined);
     throw err;
   }
+  // The work is done (the job is in Redis): from here the key is never released, or a retry with
+  // it would count again. Storing the answer is retried a few times; until then a repeat is 409.
+  await remember(ctx.deps, key, reply);
+  return reply;
+}
+
+const REMEMBER_TRIES = 5;
+
+async function remember(deps: RouteDeps, key: string, reply: unknown, attempt = 1): Promise<void> {
+  await deps.idempotency.finish(key, reply).catch((err: unknown) => {
+    if (attempt >= REMEMBER_TRIES) {
+      deps.logger.error({ err }, 'could not store an Idempotency-Key answer; a repeat is answered 409 until the claim lapses');
+      return;
+    }
+    setTimeout(() => void remember(deps, key, reply, attempt + 1), 100 * 2 ** attempt).unref();
+  });
 }
 
 export const reportRoutes = [

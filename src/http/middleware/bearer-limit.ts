@@ -1,42 +1,30 @@
 import type { RequestHandler } from 'express';
 import { ipKeyGenerator, type Options, type Store } from 'express-rate-limit';
 import { AuthError } from '../../domain/errors.js';
+import type { Logger } from '../../ops/logger.js';
 import { TooManyRequestsError } from './errors.js';
 
 export const BEARER_WINDOW_MS = 15 * 60_000;
 
-// An address with no failure on record is taken as clean for this long without asking Redis again.
-const CLEAN_MS = 1000;
-const CLEAN_MAX = 10_000;
-
 /**
- * Bearer authentication behind a limit on failures per client address: only requests answered
- * 401 count, so a working client is never slowed, while guessing tokens stops after
- * 5 × CALLGUARD_LOGIN_ATTEMPTS failures in 15 minutes (429 with Retry-After), counted in the
- * shared store so every instance refuses the address, even with a valid token.
+ * Bearer authentication that counts failures per client address: past 5 × CALLGUARD_LOGIN_ATTEMPTS
+ * failures in 15 minutes, a failure is answered 429 with Retry-After instead of 401, counted in
+ * the shared store so every instance agrees.
  *
- * express-rate-limit counted every request and took the count back on success: two Redis calls on
- * every API request (the profile of POST /health/errors put them at ~15 % of its time). Here a
- * success costs one read, and none for an address with no failures on record in the last second.
- * That second is the price: an address limited through another instance may try one more token
- * here before this instance knows (its failure is counted, and then it knows).
+ * The credential is checked first, so a valid one is never refused because of someone else's
+ * failures (a noisy client behind the same proxy, a misconfigured scraper); that costs nothing on
+ * the success path (no Redis call). Requests without credentials count in a bucket of their own,
+ * so they never push a client that sends a token over the limit. Each failure is counted and
+ * judged by one atomic increment (the store's script), so a burst of parallel bad tokens gets
+ * exactly the limit's worth of 401s. Guessing is not what the limit stops — secrets are at least
+ * 32 characters — it stops a client hammering the API from being answered as if it could succeed.
  */
 export function limitedBearer(opts: { attempts: number; store: Store }, authenticate: RequestHandler): RequestHandler {
   const { store } = opts;
   const limit = opts.attempts * 5;
-  if (!store.get) throw new Error('bearer limit: the store must be able to read a count');
-  const ready = Promise.resolve(store.init?.({ windowMs: BEARER_WINDOW_MS } as Options));
-  const clean = new Map<string, number>();
-  // Requests from one address that arrive together share one read.
-  const reading = new Map<string, Promise<Awaited<ReturnType<NonNullable<Store['get']>>>>>();
-  const read = (key: string) => {
-    let r = reading.get(key);
-    if (!r) {
-      r = Promise.resolve(store.get!(key)).finally(() => reading.delete(key));
-      reading.set(key, r);
-    }
-    return r;
-  };
+  const ready = Promise.resolve().then(() => store.init?.({ windowMs: BEARER_WINDOW_MS } as Options));
+  // Handled: a failed init fails each counted request (503 through the error handler), not the process.
+  ready.catch(() => undefined);
 
   const refuse = (resetTime: Date | undefined, res: Parameters<RequestHandler>[1]) => {
     const seconds = resetTime ? Math.max(1, Math.ceil((resetTime.getTime() - Date.now()) / 1000)) : BEARER_WINDOW_MS / 1000;
@@ -46,23 +34,29 @@ export function limitedBearer(opts: { attempts: number; store: Store }, authenti
   };
 
   return (req, res, next) => {
-    const key = ipKeyGenerator(req.ip ?? '');
-    void (async () => {
-      await ready;
-      if ((clean.get(key) ?? 0) < Date.now()) {
-        const info = await read(key);
-        if (info && info.totalHits >= limit) return next(refuse(info.resetTime, res));
-        if (info && info.totalHits > 0) clean.delete(key);
-        else {
-          if (clean.size >= CLEAN_MAX) clean.clear();
-          clean.set(key, Date.now() + CLEAN_MS);
-        }
-      }
-      authenticate(req, res, (err?: unknown) => {
-        if (!(err instanceof AuthError)) return next(err);
-        clean.delete(key);
-        void Promise.resolve(store.increment(key)).then((info) => next(info.totalHits > limit ? refuse(info.resetTime, res) : err), next);
-      });
-    })().catch(next);
+    authenticate(req, res, (err?: unknown) => {
+      if (!(err instanceof AuthError)) return next(err);
+      const address = ipKeyGenerator(req.ip ?? '');
+      const key = req.get('authorization') === undefined ? `anonymous:${address}` : address;
+      ready.then(() => store.increment(key)).then((info) => next(info.totalHits > limit ? refuse(info.resetTime, res) : err), next);
+    });
+  };
+}
+
+/**
+ * Warns once when a request carries X-Forwarded-For while CALLGUARD_TRUST_PROXY is off: every
+ * client then shares the proxy's address, in the access log and in the failure counts.
+ */
+export function warnUntrustedForwarded(logger: Logger): RequestHandler {
+  let warned = false;
+  return (req, _res, next) => {
+    if (!warned && req.get('x-forwarded-for') !== undefined) {
+      warned = true;
+      logger.warn(
+        { remote: req.socket.remoteAddress },
+        'requests carry X-Forwarded-For but CALLGUARD_TRUST_PROXY is off: every client behind that proxy shares its address; name the proxy hops or addresses (e.g. 1, or 10.0.0.0/8)',
+      );
+    }
+    next();
   };
 }

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { isCallguardError, isServerFault, NotFoundError, RedisUnavailableError, type CallguardError } from '../../domain/errors.js';
 import type { Logger } from '../../ops/logger.js';
-import { isRedisUnavailable } from '../../store/redis.js';
+import { isRedisFailure } from '../../store/redis.js';
 import type { ErrorView } from '../api/views.js';
 import { BODY_PARSER_CODES, statusOf } from './errors.js';
 
@@ -31,7 +31,7 @@ export function notFound(): RequestHandler {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (err, req, res, next) => {
     if (res.headersSent) return res.locals[ANSWERED_EARLY] ? undefined : next(err);
-    if (isRedisUnavailable(err)) err = new RedisUnavailableError(undefined, { cause: err });
+    if (isRedisFailure(err)) err = new RedisUnavailableError(undefined, { cause: err });
     if (isCallguardError(err)) {
       if (isServerFault(err)) logger.error({ err, code: err.code, path: req.path }, 'request failed');
       sendError(res, err);
