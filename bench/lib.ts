@@ -31,7 +31,9 @@ export function benchPrefix(): { prefix: string; queuePrefix: string } {
 }
 
 export async function dropPrefixes(...prefixes: string[]): Promise<void> {
-  const redis = new Redis(REDIS_URL);
+  // A first argument that is a URL names the Redis (default REDIS_URL).
+  const url = prefixes[0]?.startsWith('redis://') ? prefixes.shift()! : REDIS_URL;
+  const redis = new Redis(url);
   try {
     for (const p of prefixes) await deleteKeys(redis, `${p}:*`);
   } finally {
@@ -83,6 +85,8 @@ export function line(r: BenchResult): string {
 export interface LoadResult {
   rps: number;
   p99: number;
+  /** Requests answered 2xx. */
+  ok: number;
   non2xx: number;
   errors: number;
 }
@@ -95,6 +99,8 @@ export function httpLoad(opts: {
   url: string;
   connections: number;
   seconds: number;
+  /** Send exactly this many requests instead (every one is answered before the load ends). */
+  amount?: number;
   method?: string;
   headers?: Record<string, string>;
   body?: string;
@@ -108,8 +114,7 @@ export function httpLoad(opts: {
     '-n',
     '-c',
     String(opts.connections),
-    '-d',
-    String(opts.seconds),
+    ...(opts.amount ? ['-a', String(opts.amount)] : ['-d', String(opts.seconds)]),
   ];
   if (opts.method) args.push('-m', opts.method);
   for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`);
@@ -122,12 +127,23 @@ export function httpLoad(opts: {
     child.once('error', reject);
     child.once('exit', () => {
       try {
-        const r = JSON.parse(out) as { requests: { average: number }; latency: { p99: number }; non2xx: number; errors: number };
-        resolve({ rps: r.requests.average, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors });
+        const r = JSON.parse(out) as {
+          requests: { average: number };
+          latency: { p99: number };
+          non2xx: number;
+          errors: number;
+          '2xx': number;
+        };
+        resolve({ rps: r.requests.average, p99: r.latency.p99, ok: r['2xx'], non2xx: r.non2xx, errors: r.errors });
       } catch {
-        resolve({ rps: NaN, p99: NaN, non2xx: 0, errors: 0 });
+        resolve({ rps: NaN, p99: NaN, ok: NaN, non2xx: 0, errors: 0 });
       }
     });
   });
   return { done, stop: () => child.kill('SIGINT') };
 }
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};

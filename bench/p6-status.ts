@@ -2,7 +2,7 @@
 import express from 'express';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { httpLoad, type BenchResult, type Size } from './lib.js';
+import { httpLoad, median, type BenchResult, type Size } from './lib.js';
 import { BENCH_ADMIN, startBenchCallguard } from './service.js';
 
 async function load(url: string, size: Size, headers: Record<string, string> = {}) {
@@ -52,7 +52,6 @@ export async function p6(size: Size): Promise<BenchResult[]> {
       sampling = false;
       await sampler;
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     const base = { rps: median(bases.map((r) => r.rps)), p99: median(bases.map((r) => r.p99)) };
     const ours = { rps: median(runs.map((r) => r.rps)), p99: median(runs.map((r) => r.p99)) };
     const ratios = runs.map((r, i) => r.rps / bases[i]!.rps);

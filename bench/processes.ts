@@ -86,10 +86,11 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 /** `npm start` (and `health` more `npm run start:health` processes) on the given rules. */
 export async function startServiceProcesses(
   rulesJson: Record<string, unknown>,
-  opts: { size: Size; health?: number; env?: Record<string, string> },
+  opts: { size: Size; health?: number; env?: Record<string, string>; prefixes?: { prefix: string; queuePrefix: string } },
 ): Promise<ServiceProcesses> {
   if (opts.size === 'full') ensureBuilt();
-  const { prefix, queuePrefix } = benchPrefix();
+  const { prefix, queuePrefix } = opts.prefixes ?? benchPrefix();
+  const redisUrl = opts.env?.REDIS_URL ?? REDIS_URL;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cgbench-'));
   const rulesPath = path.join(dir, 'rules.json');
   writeFileSync(rulesPath, JSON.stringify(rulesJson));
@@ -112,7 +113,7 @@ export async function startServiceProcesses(
   const stop = async () => {
     await Promise.all(children.map(stopProcess));
     rmSync(dir, { recursive: true, force: true });
-    await dropPrefixes(prefix, queuePrefix);
+    await dropPrefixes(redisUrl, prefix, queuePrefix);
   };
   try {
     children.push(await startProcess('main', opts.size, env));

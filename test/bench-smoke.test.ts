@@ -10,7 +10,28 @@ describe('npm run bench', () => {
     });
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    for (const id of ['REF', 'P1', 'P2', 'P2b', 'P3', 'P3s', 'P4', 'P5', 'P6', 'P7', 'P7l', 'P8', 'P9', 'P10', 'P10b']) {
+    for (const id of [
+      'REF',
+      'P1',
+      'P2',
+      'P2b',
+      'P3',
+      'P3s',
+      'P3s2',
+      'P3h',
+      'P4',
+      'P5',
+      'P6',
+      'P7',
+      'P7l',
+      'P8',
+      'P9',
+      'P10',
+      'P10b',
+      'P11',
+      'P13',
+      'P13r',
+    ]) {
       expect(stdout, `line for ${id}`).toMatch(new RegExp(`^${id}\\s+\\S`, 'm'));
     }
     expect(stdout).toMatch(/^bench \(smoke\) finished in \d+ s/m);

@@ -99,6 +99,6 @@ describe('.env.example', () => {
     expect(config.queues).toEqual(['calls']);
     expect(parsePrincipals(`ops:admin:${fresh()},grafana:alerts:${fresh()}`).map((p) => p.role)).toEqual(['admin', 'alerts']);
     expect(env.CALLGUARD_USERS).toMatch(/^ops:admin:[^,]+,grafana:alerts:[^,]+$/);
-    for (const name of Object.keys(env)) expect(readFileSync('README.md', 'utf8')).toContain(`\`${name}\``);
+    for (const name of Object.keys(env)) expect(readFileSync('docs/configuration.md', 'utf8')).toContain(`\`${name}\``);
   });
 });
