@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   ADVANCE_CURSOR,
   PUBLISH_RULES,
+  SILENCE,
   CANCEL_REPORT,
   CHANGE_HOLDS,
   DROP_PARKED_TARGET,
@@ -21,7 +22,7 @@ describe('Lua scripts by name', () => {
   });
 
   it('names every key of every script in src/store/scripts, as many as its file name says', () => {
-    const scripts = [RECORD, SUM_COUNTS, CHANGE_HOLDS, GUARD, DROP_PARKED_TARGET, CANCEL_REPORT, ADVANCE_CURSOR, PUBLISH_RULES];
+    const scripts = [RECORD, SUM_COUNTS, CHANGE_HOLDS, GUARD, DROP_PARKED_TARGET, CANCEL_REPORT, ADVANCE_CURSOR, PUBLISH_RULES, SILENCE];
     const files = readdirSync(new URL('../src/store/scripts/', import.meta.url)).filter((f) => f.endsWith('.lua'));
     expect(scripts).toHaveLength(files.length);
     for (const s of scripts) if (s.numberOfKeys !== undefined) expect(s.keys).toHaveLength(s.numberOfKeys);

@@ -36,6 +36,8 @@ import { ReplayGuard } from '../store/replay.js';
 import { LiveRules, type RulesSeed } from '../engine/live-rules.js';
 import { RulesStore } from '../store/rules-store.js';
 import { rulesToFile } from '../domain/rules-doc.js';
+import { SilenceStore } from '../store/silences.js';
+import { Silencer } from '../engine/silencer.js';
 
 export interface Callguard {
   config: Config;
@@ -53,6 +55,8 @@ export interface Callguard {
   emitter: EngineEmitter;
   evaluator: Evaluator;
   control: Control;
+  /** Silences: rules muted until a time (stored in Redis, audited, announced). */
+  silencer: Silencer;
   /** callguard's own queue: error reports, alerts, the evaluate scheduler. Never paused. */
   events: Queue;
   /** The user's dispatch queues, by name. */
@@ -126,6 +130,7 @@ export async function createCallguard(
   const emitter = new EngineEmitter(logger);
   const rulesVersion = () => liveRules.version;
   const transitions = new Transitions(ledger, enforcer, emitter, rulesVersion);
+  const silences = new SilenceStore(redis, keys);
   const evaluator = new Evaluator(
     rules,
     counters,
@@ -136,7 +141,9 @@ export async function createCallguard(
     config,
     new StateMarker(redis, keys),
     rulesVersion,
+    silences,
   );
+  const silencer = new Silencer(silences, emitter, () => evaluator.evaluate({ full: true }));
   const control = new Control(config.queues, ledger, counters, transitions);
   const events = new Queue(EVENTS_QUEUE, {
     connection: redis,
@@ -169,7 +176,7 @@ export async function createCallguard(
   emitter.on('changes', outbox.relay, 'outbox');
   // The safety net: whatever a crashed instance committed but never announced goes out on the next tick.
   emitter.on('evaluated', (_seconds, full) => (full ? outbox.relay() : undefined), 'outbox');
-  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs, liveRules });
+  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs, liveRules, silences });
   emitter.on('changes', metrics.onChanges, 'metrics');
   emitter.on('evaluated', metrics.onEvaluated, 'metrics');
   emitter.on(
@@ -179,6 +186,8 @@ export async function createCallguard(
   );
   emitter.on('state-lost', metrics.onStateLost, 'metrics');
   emitter.on('state-lost', notifier.notifyStateLost, 'notifier');
+  emitter.on('silences', notifier.notifySilences, 'notifier');
+  emitter.on('silences', (event, list, by) => logger.info({ by, silences: list.map((x) => x.id) }, event), 'log');
   const signer = await JobSigner.create(redis, keys, config.sessionSecret);
   const replay = new ReplayGuard(redis, keys);
   const receipts = new JobReceipts(redis, keys);
@@ -216,6 +225,7 @@ export async function createCallguard(
     emitter,
     evaluator,
     control,
+    silencer,
     events,
     dispatch,
     reporter,

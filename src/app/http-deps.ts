@@ -1,6 +1,6 @@
 /** The HTTP layer's ports, built from the container: routers get these, never the Callguard. */
 import { randomUUID } from 'node:crypto';
-import { NotFoundError, RedisUnavailableError, ValidationError } from '../domain/errors.js';
+import { NotFoundError, RedisUnavailableError, UnknownRuleError, ValidationError } from '../domain/errors.js';
 import { enqueueReport } from '../jobs/enqueue-report.js';
 import type { AlertJob } from '../jobs/alert-job.js';
 import { JOB } from '../jobs/contract.js';
@@ -8,7 +8,17 @@ import { SLACK_ACTION_JOB, slackPrincipal } from '../jobs/slack-action.js';
 import { SIGNED_JOB_TTL_MS } from '../jobs/job-signer.js';
 import { redisLimitStore } from '../http/middleware/limit-store.js';
 import { readiness } from '../ops/readiness.js';
-import type { ConsoleReads, HoldsPort, HttpDeps, IngestPort, OpsPort, RulesPort, SlackPort, StatusSnapshot } from '../http/api/ports.js';
+import type {
+  ConsoleReads,
+  HoldsPort,
+  HttpDeps,
+  IngestPort,
+  OpsPort,
+  RulesPort,
+  SilencesPort,
+  SlackPort,
+  StatusSnapshot,
+} from '../http/api/ports.js';
 import { RulesStore } from '../store/rules-store.js';
 import type { Callguard } from './callguard.js';
 import { SnapshotCache } from './snapshot-cache.js';
@@ -23,12 +33,13 @@ const STATUS_MAX_AGE_MS = 250;
 const STATUS_REFRESH_MS = 100;
 
 async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>> {
-  const [holds, { now, counts }, clearSince, covered, eventCounts] = await Promise.all([
+  const [holds, { now, counts }, clearSince, covered, eventCounts, silences] = await Promise.all([
     cg.ledger.list(),
     cg.counters.sums(),
     cg.ledger.clearSince(),
     cg.ledger.coveredQueues(),
     cg.events.getJobCounts(),
+    cg.silencer.list(),
   ]);
   const queues = await Promise.all(
     [...cg.dispatch].map(async ([name, q]) => {
@@ -40,6 +51,7 @@ async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>>
     holds,
     rules: [...cg.rules],
     rulesVersion: cg.liveRules.version,
+    silences,
     counts,
     clearSince,
     queues: Object.fromEntries(queues),
@@ -54,6 +66,7 @@ function holdsPort(cg: Callguard): HoldsPort {
   // A hold change shows at once, not after the snapshot ages out.
   cg.emitter.on('changes', () => snapshot.invalidate(), 'status snapshot');
   cg.liveRules.onChange(() => snapshot.invalidate());
+  cg.emitter.on('silences', () => snapshot.invalidate(), 'status snapshot');
   return {
     async status(): Promise<StatusSnapshot> {
       const { value, ageMs } = await snapshot.get();
@@ -142,6 +155,31 @@ function rulesPort(cg: Callguard): RulesPort {
   };
 }
 
+// A silence is for an incident, not a way to switch a rule off: that is a rules change.
+const MAX_SILENCE_MS = 30 * 24 * 3600 * 1000;
+
+function silencesPort(cg: Callguard): SilencesPort {
+  return {
+    list: () => cg.silencer.list(),
+    async add({ rules, providers, queues, until, reason, by }) {
+      const now = await cg.ledger.now();
+      if (until <= now) throw new ValidationError('body.until: must be in the future');
+      if (until - now > MAX_SILENCE_MS)
+        throw new ValidationError('body.until: at most 30 days ahead; to switch a rule off, change the rules');
+      const names = new Set(cg.rules.map((r) => r.name));
+      const unknown = rules.filter((r) => !names.has(r));
+      if (unknown.length)
+        throw new UnknownRuleError(`body.rules: unknown rule(s) ${unknown.join(', ')}; configured: ${[...names].join(', ')}`);
+      const badQueues = (queues ?? []).filter((q) => !cg.config.queues.includes(q));
+      if (badQueues.length)
+        throw new ValidationError(`body.queues: ${badQueues.join(', ')} not in CALLGUARD_QUEUES (${cg.config.queues.join(', ')})`);
+      const id = `silence-${randomUUID()}`;
+      return cg.silencer.add({ id, rules, ...(providers ? { providers } : {}), ...(queues ? { queues } : {}), until, reason, by });
+    },
+    end: (id, by) => cg.silencer.end(id, by),
+  };
+}
+
 function opsPort(cg: Callguard, moreMetrics?: () => Promise<ThreadMetrics>): OpsPort {
   const { registry } = cg.metrics;
   return {
@@ -192,6 +230,7 @@ export function httpDeps(cg: Callguard, opts: { moreMetrics?: () => Promise<Thre
     ingest: ingestPort(cg),
     ops: opsPort(cg, opts.moreMetrics),
     rules: rulesPort(cg),
+    silences: silencesPort(cg),
     slack: slackPort(cg),
     board: { dispatch: [...cg.dispatch.values()], events: cg.events, notifications: cg.notifier.queue, holds },
     console: consoleReads(cg),

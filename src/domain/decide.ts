@@ -1,6 +1,7 @@
 import { effectOf, ruleHoldId, type Hold, type NewHold, type RuleHold } from './hold.js';
 import { verdict, type Verdict } from './outcomes.js';
 import type { Rule } from './types.js';
+import { silenceOf, type Silence } from './silence.js';
 
 export interface Release {
   id: string;
@@ -25,6 +26,8 @@ export interface DecideInput {
   minuteMs: number;
   autoResumeMinutes: number;
   autoPause: AutoPause;
+  /** Silences in force: a silenced rule places no hold and its hold is released (counting goes on). */
+  silences?: readonly Silence[];
   /**
    * A full evaluation also expires manual holds past their `until` and drops holds of rules that
    * are no longer configured. The fast check after counting looks only at the rules it was given.
@@ -66,6 +69,16 @@ export function decide(input: DecideInput): Decision {
     const id = ruleHoldId(rule.name);
     const hold = held.get(id);
     const hadClear = clearSince[rule.name] !== undefined;
+    const silence = silenceOf(rule, input.silences ?? [], now);
+    if (silence) {
+      // When the silence ends, the clock starts afresh: a rule still over threshold trips at once.
+      if (hadClear) decision.stopClear.push(rule.name);
+      if (hold) {
+        const reason = `${rule.name} silenced by ${silence.by} until ${new Date(silence.until).toISOString()}: ${silence.reason}`;
+        decision.release.push({ id, by: silence.by, reason });
+      }
+      continue;
+    }
     const v = verdict(rule, counts, hold !== undefined && effectOf(hold) === 'probe');
 
     if (v.tripped) {

@@ -1,11 +1,12 @@
 import type { Counters } from '../store/counters.js';
-import { decide, type AutoPause, type Decision } from '../domain/decide.js';
+import { decide, SYSTEM_ACTOR, type AutoPause, type Decision } from '../domain/decide.js';
 import type { Enforcer } from './enforcer.js';
 import type { EngineEmitter } from './events.js';
 import type { Transitions } from './transitions.js';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { Rule } from '../domain/types.js';
 import type { StateMarker } from '../store/state-marker.js';
+import type { SilenceStore } from '../store/silences.js';
 
 export interface EvaluatorSettings {
   minuteMs: number;
@@ -29,6 +30,7 @@ export class Evaluator {
     private readonly marker?: StateMarker,
     /** The version of `rules` (they change in place when another version becomes active). */
     private readonly rulesVersion?: () => number,
+    private readonly silences?: Pick<SilenceStore, 'list' | 'expire'>,
   ) {}
 
   /** full: the scheduled tick (all rules, expiries, drift repair); otherwise a fast check of a few rules. */
@@ -37,13 +39,18 @@ export class Evaluator {
     // Taken together before any await: a new version arriving meanwhile decides the next evaluation.
     const rules = opts.rules ?? [...this.rules];
     const rulesVersion = this.rulesVersion?.();
-    const [{ now, counts }, holds, clearSince] = await Promise.all([
+    if (opts.full && this.silences) {
+      const { silences, now } = await this.silences.expire();
+      if (silences.length) await this.emitter.emit('silences', 'silence-ended', silences, SYSTEM_ACTOR, now);
+    }
+    const [{ now, counts }, holds, clearSince, silences] = await Promise.all([
       this.counters.sums(rules),
       this.ledger.list(),
       this.ledger.clearSince(),
+      this.silences?.list() ?? [],
     ]);
     if (opts.full) await this.checkState(now);
-    const decision = decide({ rules, counts, holds, clearSince, now, full: opts.full, ...this.settings });
+    const decision = decide({ rules, counts, holds, clearSince, now, full: opts.full, silences, ...this.settings });
     const changes = await this.transitions.apply(rulesVersion === undefined ? decision : { ...decision, rulesVersion });
     if (opts.full) await this.enforcer.reconcile();
     await this.emitter.emit('evaluated', (performance.now() - started) / 1000, opts.full);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { HoldChange } from '../store/holds.js';
+import type { Silence } from '../domain/silence.js';
 
 /** What the engine publishes, after the change is committed and enforced. */
 export interface EngineEvents {
@@ -9,6 +10,8 @@ export interface EngineEvents {
   evaluated: [seconds: number, full: boolean];
   /** This instance noticed that Redis lost callguard's state (audited as `state-lost` under auditId). */
   'state-lost': [auditId: string, at: number];
+  /** Silences this instance added or ended (an admin, or their time passing); audited in the same step. */
+  silences: [event: 'silence-added' | 'silence-ended', silences: Silence[], by: string, at: number];
 }
 
 export type Listener<A extends unknown[]> = (...args: A) => void | Promise<void>;

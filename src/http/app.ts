@@ -73,6 +73,7 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
     ingest: deps.ingest,
     ops: deps.ops,
     rules: deps.rules,
+    silences: deps.silences,
     replay: deps.replay,
     idempotency: deps.idempotency,
     logger: deps.logger,

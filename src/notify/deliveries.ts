@@ -6,6 +6,7 @@ import type { CallguardRedis } from '../store/redis.js';
 import { covers, isPausing, queuesOf, type Hold } from '../domain/hold.js';
 import {
   stateLostMessage,
+  silenceMessage,
   pausedMessage,
   pressedMessage,
   probePassedMessage,
@@ -23,6 +24,7 @@ export const NOTIFY_JOB = {
   stillPaused: 'still-paused',
   pressed: 'resume-pressed',
   stateLost: 'state-lost',
+  silence: 'silence',
 } as const;
 
 export interface ChangeJob {
@@ -93,6 +95,8 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
     },
 
     [NOTIFY_JOB.stateLost]: async (job) => d.sender.post(stateLostMessage({ at: (job.data as { at: number }).at })),
+
+    [NOTIFY_JOB.silence]: async (job) => d.sender.post(silenceMessage(job.data as Parameters<typeof silenceMessage>[0])),
 
     [NOTIFY_JOB.remind]: async (job) => {
       const periodMs = d.config.remindMinutes * d.config.minuteMs;

@@ -1,6 +1,7 @@
 /** Pure Slack messages (Block Kit plus the plain `text` fallback) for hold transitions. */
 import type { KnownBlock } from '@slack/web-api';
 import { queuesOf, type Hold } from '../domain/hold.js';
+import type { Silence } from '../domain/silence.js';
 import { actor, clip, code, describeHold, duration, queueList, resumePlan, text as mrkdwnText, time, type Flavour } from './format.js';
 
 const escapeControl = (s: string) => mrkdwnText(s, 'mrkdwn');
@@ -157,6 +158,33 @@ export function stateLostMessage(n: { at: number }): SlackMessage {
       { type: 'header', text: { type: 'plain_text', text: `:warning: ${title}`, emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: detail } },
       { type: 'context', elements: [{ type: 'mrkdwn', text: `${time(n.at, 'mrkdwn')} · callguard` }] },
+    ],
+  };
+}
+
+/** A silence placed or ended: which rules are muted (counting goes on, no hold), by whom, until when, why. */
+export function silenceMessage(n: { event: 'silence-added' | 'silence-ended'; silence: Silence; by: string; at: number }): SlackMessage {
+  const s = n.silence;
+  const what = [
+    ...s.rules.map((r) => `rule ${r}`),
+    ...(s.providers ?? []).map((p) => `provider ${p}`),
+    ...(s.queues ?? []).map((q) => `queue ${q}`),
+  ].join(', ');
+  const title = n.event === 'silence-added' ? `Silenced: ${what}` : `Silence ended: ${what}`;
+  const detail =
+    n.event === 'silence-added'
+      ? `Until ${time(s.until, 'mrkdwn')}. Errors are still counted; these rules place no hold meanwhile. Reason: ${clip(escapeControl(s.reason), 1500)}`
+      : `Rules still over threshold trip again at the next evaluation.`;
+  const plain =
+    n.event === 'silence-added'
+      ? `${title} until ${time(s.until, 'plain')} by ${actor(n.by, 'plain')}: ${s.reason}`
+      : `${title} (by ${actor(n.by, 'plain')}); rules still over threshold trip again.`;
+  return {
+    text: clip(plain, 3000),
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: clip(`:zzz: ${title}`, 150), emoji: true } },
+      { type: 'section', text: { type: 'mrkdwn', text: detail } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `${time(n.at, 'mrkdwn')} · ${actor(n.by, 'mrkdwn')}` }] },
     ],
   };
 }

@@ -1,3 +1,4 @@
+import type { Silence } from '../domain/silence.js';
 /** The notifications queue: hold changes in, Slack messages out, as retried BullMQ jobs. */
 import { closeWorker } from '../jobs/close-worker.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -74,6 +75,18 @@ export class Notifier {
   /** Announces lost state once: the job id is the audit entry's. */
   readonly notifyStateLost = async (auditId: string, at: number): Promise<void> => {
     await this.queue.add(NOTIFY_JOB.stateLost, { at }, { jobId: `state-lost-${safeId(auditId)}` });
+  };
+
+  /** One message per silence placed or ended. */
+  readonly notifySilences = async (
+    event: 'silence-added' | 'silence-ended',
+    silences: Silence[],
+    by: string,
+    at: number,
+  ): Promise<void> => {
+    for (const silence of silences) {
+      await this.queue.add(NOTIFY_JOB.silence, { event, silence, by, at }, { jobId: `${event}-${safeId(silence.id)}` });
+    }
   };
 
   /** Rewrites a message whose "Resume calls" was pressed; the first press per message wins. */

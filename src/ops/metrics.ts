@@ -6,6 +6,7 @@ import { readsOutcomes, verdict } from '../domain/outcomes.js';
 import { HOLD_CHANGE_EVENTS, type HoldChange, type HoldLedger } from '../store/holds.js';
 import type { HoldKind, Rule } from '../domain/types.js';
 import { JOB } from '../jobs/contract.js';
+import { silenceOf, type Silence } from '../domain/silence.js';
 import { SLACK_ACTION_JOB } from '../jobs/slack-action.js';
 
 export interface MetricsDeps {
@@ -19,6 +20,8 @@ export interface MetricsDeps {
   minuteMs: number;
   /** The rules version in force here and whether this instance's file differs from it. */
   liveRules?: { readonly version: number; readonly fileDiffers: boolean };
+  /** Silences in force (read at scrape time). */
+  silences?: { list(): Promise<Silence[]> };
 }
 
 // `satisfies Record<…>` makes the compiler fail when a kind is added and not listed here.
@@ -114,6 +117,23 @@ export class Metrics {
         for (const r of deps.rules) this.set({ rule: r.name }, (r.windowMinutes * deps.minuteMs) / 1000);
       },
     });
+    if (deps.silences) {
+      const store = deps.silences;
+      new Gauge({
+        name: 'callguard_rule_silenced',
+        help: 'Until when each silenced rule is silenced (Unix seconds, Redis clock); absent: not silenced.',
+        labelNames: ['rule'],
+        registers,
+        async collect() {
+          this.reset();
+          const [silences, now] = await Promise.all([store.list(), deps.ledger.now()]);
+          for (const r of deps.rules) {
+            const s = silenceOf(r, silences, now);
+            if (s) this.set({ rule: r.name }, s.until / 1000);
+          }
+        },
+      });
+    }
     if (deps.liveRules) {
       const live = deps.liveRules;
       new Gauge({

@@ -127,6 +127,10 @@ export class Keys {
   get rulesHistory(): string {
     return this.key('rules', 'history');
   }
+  /** Hash: silence id → Silence JSON (bounded: MAX_SILENCES). */
+  get silences(): string {
+    return this.key('silences');
+  }
   /** Stream: who/what/why/when of every transition. */
   get audit(): string {
     return this.key('audit');

@@ -186,6 +186,13 @@ export async function publishRules(redis: Client, keys: KeysOf<typeof PUBLISH_RU
   return (await run(redis, PUBLISH_RULES, keys, [], argv)) as PublishRulesReply;
 }
 
+export const SILENCE = load('cgSilence', 'silence-2.lua', ['silences', 'audit']);
+
+/** One silence operation (see the script's header); the reply is JSON. */
+export async function silence(redis: Client, keys: KeysOf<typeof SILENCE>, argv: Arg[]): Promise<string> {
+  return (await run(redis, SILENCE, keys, [], argv)) as string;
+}
+
 const SCRIPTS: Array<Script<readonly string[]>> = [
   RECORD,
   SUM_COUNTS,
@@ -195,6 +202,7 @@ const SCRIPTS: Array<Script<readonly string[]>> = [
   CANCEL_REPORT,
   ADVANCE_CURSOR,
   PUBLISH_RULES,
+  SILENCE,
 ];
 
 /** Defines every script on the connection (once); ioredis sends EVALSHA and falls back to EVAL after a script flush. */

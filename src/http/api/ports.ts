@@ -9,6 +9,7 @@ import type { AlertEvent } from '../../domain/alerts.js';
 import type { Hold, Rule } from '../../domain/types.js';
 import type { AuditEntry } from '../../store/holds.js';
 import type { RulesChange, RulesVersion } from '../../domain/rules-doc.js';
+import type { Silence } from '../../domain/silence.js';
 import type { SlackAction } from '../../jobs/slack-action.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Readiness } from '../../ops/readiness.js';
@@ -25,6 +26,8 @@ export interface StatusSnapshot {
   autoPause: 'on' | 'shadow' | 'off';
   /** The rules version `rules` are. */
   rulesVersion: number;
+  /** Stored silences (those whose until has passed end at the next evaluation). */
+  silences: Silence[];
   /** Redis' clock, ms. */
   now: number;
   /** How long ago these were read (requests close together share one read). */
@@ -82,6 +85,15 @@ export interface RulesPort {
   publish(req: { content: unknown; expected: number; by: string }): Promise<RulesVersion>;
   /** The content of a kept version, published as the next one. */
   rollback(req: { version: number; by: string }): Promise<RulesVersion>;
+}
+
+/** Silences: rules muted until a time (src/engine/silencer.ts). */
+export interface SilencesPort {
+  list(): Promise<Silence[]>;
+  /** Refuses (ValidationError) an until not in the future by Redis' clock, unknown rules or queues, or a full store. */
+  add(req: { rules: string[]; providers?: string[]; queues?: string[]; until: number; reason: string; by: string }): Promise<Silence>;
+  /** NotFoundError when it is not in force. */
+  end(id: string, by: string): Promise<Silence>;
 }
 
 export interface OpsPort {
@@ -160,6 +172,7 @@ export interface HttpDeps {
   ingest: IngestPort;
   ops: OpsPort;
   rules: RulesPort;
+  silences: SilencesPort;
   slack: SlackPort;
   board: BoardDeps;
   sessions: SessionDeps;

@@ -2,7 +2,8 @@
 import type { AuditEntry } from '../../store/holds.js';
 import type { RulesChange, RulesVersion } from '../../domain/rules-doc.js';
 import { effectOf, ruleOf, type Hold } from '../../domain/hold.js';
-import type { AuditEntryView, HoldView } from './views.js';
+import type { AuditEntryView, HoldView, SilenceView } from './views.js';
+import type { Silence } from '../../domain/silence.js';
 
 export const iso = (ms: number | undefined): string | null =>
   ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
@@ -56,4 +57,17 @@ export function auditEntryView(e: AuditEntry): AuditEntryView {
 
 export function rulesVersionView(v: RulesVersion) {
   return { version: v.version, hash: v.hash, by: v.by, source: v.source, at: iso(v.at) };
+}
+
+export function silenceView(s: Silence): SilenceView {
+  return {
+    id: s.id,
+    rules: s.rules,
+    ...(s.providers ? { providers: s.providers } : {}),
+    ...(s.queues ? { queues: s.queues } : {}),
+    until: iso(s.until),
+    reason: s.reason,
+    by: s.by,
+    since: iso(s.since),
+  };
 }

@@ -3,6 +3,7 @@ import { controlRoutes } from './control.js';
 import { opsRoutes } from './ops.js';
 import { reportRoutes } from './reports.js';
 import { rulesRoutes } from './rules-routes.js';
+import { silenceRoutes } from './silence-routes.js';
 import type { ApiRoute } from './route.js';
 import { statusRoutes } from './status-route.js';
 
@@ -19,6 +20,7 @@ export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
     ...alertRoutes,
     ...reportRoutes,
     ...rulesRoutes,
+    ...silenceRoutes,
     ...opsRoutes({ metricsPublic: opts.metricsPublic === true }),
   ];
 }

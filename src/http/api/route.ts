@@ -9,7 +9,7 @@ import type { Principal, Role } from '../auth/principals.js';
 import type { BodyFormat } from '../middleware/body.js';
 import { validate } from '../middleware/validate.js';
 import type { Logger } from '../../ops/logger.js';
-import type { HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort, RulesPort } from './ports.js';
+import type { HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort, RulesPort, SilencesPort } from './ports.js';
 
 /**
  * `roles`: a bearer token of one of these roles (admin always may). `webhook`: as `alerts`, or an
@@ -54,6 +54,7 @@ export interface RouteDeps {
   ingest: IngestPort;
   ops: OpsPort;
   rules: RulesPort;
+  silences: SilencesPort;
   /** Signed requests accepted once (webhook routes). */
   replay: ReplayPort;
   /** Answers remembered by Idempotency-Key (ingest routes). */

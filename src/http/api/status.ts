@@ -1,7 +1,7 @@
 import { isPausing, ruleOf } from '../../domain/hold.js';
 import { readsOutcomes, verdict } from '../../domain/outcomes.js';
 import type { StatusSnapshot } from './ports.js';
-import { holdView, iso } from './present.js';
+import { holdView, iso, silenceView } from './present.js';
 import type { ServiceStatusView } from './views.js';
 
 /**
@@ -62,6 +62,7 @@ function statusWithoutAge(s: StatusSnapshot): Omit<ServiceStatusView, 'snapshot_
     queues: s.queues,
     events_queue: { counts: s.eventCounts },
     auto_pause: s.autoPause,
+    silences: s.silences.filter((x) => x.until > s.now).map(silenceView),
     rules_version: s.rulesVersion,
     now: iso(s.now),
   };

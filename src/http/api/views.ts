@@ -57,6 +57,22 @@ export const holdViewSchema = z
   .meta({ id: 'Hold' });
 export type HoldView = z.infer<typeof holdViewSchema>;
 
+export const silenceViewSchema = z
+  .object({
+    id: z.string(),
+    rules: z.array(z.string()),
+    providers: z.array(z.string()).optional(),
+    queues: z.array(z.string()).optional(),
+    until: isoOrNull,
+    reason: z.string(),
+    by: z.string(),
+    since: isoOrNull,
+  })
+  .meta({ id: 'Silence' });
+export type SilenceView = z.infer<typeof silenceViewSchema>;
+
+export const silencesViewSchema = z.object({ silences: z.array(silenceViewSchema) });
+
 export const rulesChangeSchema = z
   .object({
     path: z.string().meta({ description: 'the changed value, e.g. twilio.threshold_count' }),
@@ -142,6 +158,7 @@ export const serviceStatusViewSchema = z
     queues: z.record(z.string(), z.object({ paused: z.boolean(), held: z.boolean(), counts })),
     events_queue: z.object({ counts }),
     auto_pause: z.enum(['on', 'shadow', 'off']),
+    silences: z.array(silenceViewSchema).meta({ description: 'silences in force: their rules place no hold (counting goes on)' }),
     rules_version: z.number().int().meta({ description: 'the rules version this instance evaluates (GET /health/rules)' }),
     now: isoOrNull,
     snapshot_age_ms: z.number().int().meta({
