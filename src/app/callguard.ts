@@ -199,7 +199,7 @@ export async function createCallguard(
   const replay = new ReplayGuard(redis, keys);
   const receipts = new JobReceipts(redis, keys);
   const jobs = [
-    errorReportJob(rules, counters, evaluator),
+    errorReportJob(rules, counters, evaluator, metrics.onReportDropped),
     evaluateJob(evaluator),
     alertJob({ holds: control, rules, marks: new AlertMarks(redis, keys), receipts, audit: ledger, verifier: signer, logger }),
     slackActionJob({
