@@ -38,6 +38,8 @@ import { RulesStore } from '../store/rules-store.js';
 import { rulesToFile } from '../domain/rules-doc.js';
 import { SilenceStore } from '../store/silences.js';
 import { Silencer } from '../engine/silencer.js';
+import { History } from '../store/history.js';
+import { countersOf } from '../domain/outcomes.js';
 
 export interface Callguard {
   config: Config;
@@ -57,6 +59,8 @@ export interface Callguard {
   control: Control;
   /** Silences: rules muted until a time (stored in Redis, audited, announced). */
   silencer: Silencer;
+  /** The last 24 h of per-minute counts, for dry-run replays. */
+  history: History;
   /** callguard's own queue: error reports, alerts, the evaluate scheduler. Never paused. */
   events: Queue;
   /** The user's dispatch queues, by name. */
@@ -144,6 +148,9 @@ export async function createCallguard(
     silences,
   );
   const silencer = new Silencer(silences, emitter, () => evaluator.evaluate({ full: true }));
+  const history = new History(redis, keys, config.minuteMs);
+  // Each tick copies the finished minutes into the 24 h history (idempotent: any instance, any number of times).
+  emitter.on('evaluated', (_s, full) => (full ? history.record(countersOf(rules).map((c) => c.name)) : undefined), 'history');
   const control = new Control(config.queues, ledger, counters, transitions);
   const events = new Queue(EVENTS_QUEUE, {
     connection: redis,
@@ -226,6 +233,7 @@ export async function createCallguard(
     evaluator,
     control,
     silencer,
+    history,
     events,
     dispatch,
     reporter,
