@@ -86,30 +86,69 @@ export interface Verdict {
  */
 export function verdict(rule: Rule, counts: Record<string, number>, probing = false): Verdict {
   const count = counts[rule.name] ?? 0;
-  const calls = counts[outcomeCounter(rule.name, 'calls')] ?? 0;
-  const failures = counts[outcomeCounter(rule.name, 'failures')] ?? 0;
-  const slow = counts[outcomeCounter(rule.name, 'slow')] ?? 0;
+  // Only rate rules have outcome counts (countersOf reads them for no other rule).
+  const [callsKey, failuresKey, slowKey] = readsOutcomes(rule) ? partKeys(rule) : NO_PARTS;
+  const calls = (callsKey && counts[callsKey]) || 0;
+  const failures = (failuresKey && counts[failuresKey]) || 0;
+  const slow = (slowKey && counts[slowKey]) || 0;
   const minCalls = Math.min(rule.minCalls ?? Infinity, probing && rule.probe ? rule.probe.maxPerMinute : Infinity);
+  const errorsTrip = rule.thresholdCount !== undefined && count >= rule.thresholdCount;
+  const rated = calls > 0 && calls >= minCalls;
+  const failuresTrip = rated && rule.failureRate !== undefined && failures / calls >= rule.failureRate;
+  const slowTrip = rated && rule.slowCallRate !== undefined && slow / calls >= rule.slowCallRate;
+  const why = { errorsTrip, failuresTrip, slowTrip };
+  return {
+    tripped: errorsTrip || failuresTrip || slowTrip,
+    // Written only when read: most rules of a tick are neither tripped nor reported (bench P5).
+    get summary() {
+      return summaryOf(rule, this, why);
+    },
+    count,
+    calls,
+    failures,
+    slow,
+  };
+}
+
+const NO_PARTS = ['', '', ''] as const;
+
+// The outcome counters' names, made once per rule: a tick at 10,000 rules asks for them 10,000 times (bench P5).
+const partKeyCache = new WeakMap<Rule, { name: string; keys: [string, string, string] }>();
+function partKeys(rule: Rule): readonly [string, string, string] {
+  let cached = partKeyCache.get(rule);
+  // Rules change in place when another version becomes active: a renamed rule gets its own names.
+  if (cached?.name !== rule.name) {
+    const keys: [string, string, string] = [
+      outcomeCounter(rule.name, 'calls'),
+      outcomeCounter(rule.name, 'failures'),
+      outcomeCounter(rule.name, 'slow'),
+    ];
+    partKeyCache.set(rule, (cached = { name: rule.name, keys }));
+  }
+  return cached.keys;
+}
+
+function summaryOf(
+  rule: Rule,
+  v: Omit<Verdict, 'summary' | 'tripped'>,
+  why: { errorsTrip: boolean; failuresTrip: boolean; slowTrip: boolean },
+): string {
+  const { count, calls, failures, slow } = v;
   const window = `in ${rule.windowMinutes} min`;
   const pct = (n: number) => `${Math.round((n / calls) * 100)} %`;
   // 0.29 * 100 is 28.999999999999996 in floating point; a tenth of a percent is as fine as rates go.
   const threshold = (rate: number) => `threshold ${Math.round(rate * 1000) / 10} %`;
   const reasons: string[] = [];
-  if (rule.thresholdCount !== undefined && count >= rule.thresholdCount)
-    reasons.push(`${count} errors ${window} (threshold ${rule.thresholdCount})`);
-  if (calls > 0 && calls >= minCalls) {
-    if (rule.failureRate !== undefined && failures / calls >= rule.failureRate) {
-      reasons.push(`${failures} of ${calls} calls failed ${window} (${pct(failures)}, ${threshold(rule.failureRate)})`);
-    }
-    if (rule.slowCallRate !== undefined && slow / calls >= rule.slowCallRate) {
-      reasons.push(`${slow} of ${calls} calls slower than ${rule.slowCallMs} ms ${window} (${pct(slow)}, ${threshold(rule.slowCallRate)})`);
-    }
+  if (why.errorsTrip) reasons.push(`${count} errors ${window} (threshold ${rule.thresholdCount})`);
+  if (why.failuresTrip) reasons.push(`${failures} of ${calls} calls failed ${window} (${pct(failures)}, ${threshold(rule.failureRate!)})`);
+  if (why.slowTrip) {
+    reasons.push(`${slow} of ${calls} calls slower than ${rule.slowCallMs} ms ${window} (${pct(slow)}, ${threshold(rule.slowCallRate!)})`);
   }
-  const summary = reasons.length
-    ? reasons.join('; ')
-    : [
-        ...(rule.thresholdCount !== undefined ? [`${count}/${rule.thresholdCount} errors`] : []),
-        ...(readsOutcomes(rule) ? [`${failures} failed and ${slow} slow of ${calls} calls`] : []),
-      ].join(', ') + ` ${window}`;
-  return { tripped: reasons.length > 0, summary, count, calls, failures, slow };
+  if (reasons.length) return reasons.join('; ');
+  return (
+    [
+      ...(rule.thresholdCount !== undefined ? [`${count}/${rule.thresholdCount} errors`] : []),
+      ...(readsOutcomes(rule) ? [`${failures} failed and ${slow} slow of ${calls} calls`] : []),
+    ].join(', ') + ` ${window}`
+  );
 }
