@@ -11,9 +11,11 @@ afterEach(() => {
 const SECRET = '0123456789abcdef0123456789abcdef';
 
 describe('npm start: the health worker on its own thread', () => {
+  // Node itself with tsx's loader, not the tsx wrapper: on a loaded machine the wrapper SIGKILLs a
+  // child that is slow to confirm it handles SIGTERM, and exits 143 (not callguard's exit code).
   it('when a report over HTTP crosses a threshold, then the dispatch queue pauses and /metrics counts the thread’s work', async () => {
     const config = testConfig();
-    const child = spawn('node_modules/.bin/tsx', ['src/app/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/main.ts'], {
       env: {
         ...process.env,
         LOG_LEVEL: 'info',

@@ -81,8 +81,8 @@ describe('GET /metrics under promtool', () => {
     expect(value('callguard_evaluator_duration_seconds_count', { kind: 'full' })).toBeGreaterThanOrEqual(1);
   });
 
-  it('the README lists every callguard metric a scrape has, and no other', () => {
-    const readme = readFileSync('README.md', 'utf8');
+  it('docs/metrics.md lists every callguard metric a scrape has, and no other', () => {
+    const readme = readFileSync('docs/metrics.md', 'utf8');
     const listed = new Set([...readme.matchAll(/^\| `(callguard_[a-z_]+)` \|/gm)].map((m) => m[1]!));
     expect([...listed].sort()).toEqual([...families.keys()].filter((n) => n.startsWith('callguard_')).sort());
   });
