@@ -28,9 +28,10 @@ import traceback
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
 __all__ = ["CallguardClient", "CallguardHandler", "configure", "default_client", "loguru_sink", "report_error"]
 
@@ -57,6 +58,13 @@ class _Batch:
     next_try: float = 0.0
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Refuses every redirect: the request fails with the 3xx instead of taking the token elsewhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+        return None
+
+
 class CallguardClient:
     """Batches log records and error counts to one callguard server from a daemon thread."""
 
@@ -71,6 +79,7 @@ class CallguardClient:
         retry_for: float = 60.0,
         max_backoff: float = 5.0,
         exit_timeout: float = 2.0,
+        rules: Optional[Iterable[str]] = None,
     ) -> None:
         url = url if url is not None else os.environ.get("CALLGUARD_URL", "")
         if not url.startswith(("http://", "https://")):
@@ -85,11 +94,16 @@ class CallguardClient:
         self._max_backoff = max_backoff
         self._exit_timeout = exit_timeout
         self._max_buffer = max_buffer
-        self._opener = urllib.request.build_opener()
+        # Never follows a redirect: it would carry the bearer token to whatever host the reply names.
+        self._opener = urllib.request.build_opener(_NoRedirect())
+        # Rule names, when the app gives them (or the server told us): counts for others are dropped on their own.
+        self._rules = frozenset(rules) if rules is not None else None
+        self._warned: set = set()
+        self._unreachable_warned = False
         self._stats: Dict[str, int] = dict.fromkeys(
             [
                 "records_queued", "records_sent", "errors_queued", "errors_sent",
-                "dropped_overflow", "dropped_invalid", "dropped_rejected", "dropped_expired", "dropped_closed",
+                "dropped_overflow", "dropped_invalid", "dropped_unknown", "dropped_rejected", "dropped_expired", "dropped_closed",
                 "retries", "internal_errors", "server_records", "server_matched", "server_dropped",
             ],
             0,
@@ -121,8 +135,14 @@ class CallguardClient:
         """Counts ``count`` errors for ``rule`` (a rule name from the server's rules.json)."""
         try:
             valid = isinstance(rule, str) and 0 < len(rule) <= MAX_RULE_LENGTH
-            if not valid or isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 self._bump("dropped_invalid")
+                return
+            if not valid:
+                self._drop_name(rule, count, "dropped_invalid", "not a rule name (1 to 64 characters)")
+                return
+            if self._rules is not None and rule not in self._rules:
+                self._drop_name(rule, count, "dropped_unknown", "no rule of that name")
                 return
             with self._lock:
                 if self._closed:
@@ -157,12 +177,16 @@ class CallguardClient:
     def flush(self, timeout: float = 5.0) -> bool:
         """Waits until everything buffered was sent (or dropped); False when ``timeout`` passed first."""
         deadline = time.monotonic() + timeout
+        nudged = False
         while time.monotonic() < deadline:
             with self._lock:
                 if not (self._buffer or self._counts or self._busy or self._pending or self._carry):
                     return True
-                if self._pending is not None:
-                    self._pending.next_try = 0.0  # the caller is waiting: retry now, not after back-off
+                if self._pending is not None and not nudged:
+                    # The caller is waiting: retry once now. After that the back-off holds, so a dead
+                    # server costs a few attempts per flush, not one every 10 ms.
+                    self._pending.next_try = 0.0
+                    nudged = True
             self._wake.set()
             time.sleep(0.01)
         return False
@@ -189,6 +213,17 @@ class CallguardClient:
             out["buffered"] = len(self._buffer)
         out["last_error"] = self.last_error
         return out
+
+    def _drop_name(self, rule: Any, count: int, stat: str, why: str) -> None:
+        """Drops the counts of one name that is no rule, on its own; warns once per name."""
+        name = str(rule)[:80]
+        with self._lock:
+            self._stats[stat] += count
+            first = name not in self._warned and len(self._warned) < 1000
+            if first:
+                self._warned.add(name)
+        if first:
+            warnings.warn(f"callguard: dropped error counts for {name!r}: {why}", RuntimeWarning, stacklevel=3)
 
     def _enqueue(self, item: _Item) -> None:
         with self._lock:
@@ -251,6 +286,11 @@ class CallguardClient:
             else:
                 timeout = self._timeout
             outcome, retry_after = self._post(batch, timeout)
+            if outcome == "retry" and not self._unreachable_warned:
+                self._unreachable_warned = True
+                warnings.warn(f"callguard: cannot reach the server ({self.last_error}); counts are kept and retried", RuntimeWarning, stacklevel=2)
+            elif outcome != "retry":
+                self._unreachable_warned = False
             if outcome == "retry":
                 self._bump("retries")
                 if final:
@@ -262,7 +302,29 @@ class CallguardClient:
                 backoff = min(self._max_backoff, self._interval * 2 ** batch.attempts) * random.uniform(0.5, 1.0)
                 batch.next_try = time.monotonic() + max(backoff, min(retry_after or 0.0, self._retry_for))
                 return
+            if outcome == "unknown_rule":
+                known = self._without_unknown(batch)
+                if known is not None:
+                    self._pending = known
+                    continue
             self._finish(batch, f"{batch.kind}_sent" if outcome == "sent" else "dropped_rejected")
+
+    def _without_unknown(self, batch: _Batch) -> Optional[_Batch]:
+        """After a 400 unknown_rule: drops the unknown names on their own; the rest as a new batch."""
+        try:
+            reports = json.loads(batch.body)
+            known = self._rules or frozenset()
+            keep = [r for r in reports if r["rule"] in known]
+            for r in reports:
+                if r["rule"] not in known:
+                    self._drop_name(r["rule"], int(r["count"]), "dropped_unknown", "no rule of that name on the server")
+        except Exception:
+            return None
+        with self._lock:
+            self._pending = None
+        if not keep:
+            return None
+        return _Batch("errors", json.dumps(keep).encode(), sum(int(r["count"]) for r in keep))
 
     def _finish(self, batch: _Batch, outcome: str) -> None:
         with self._lock:
@@ -333,10 +395,24 @@ class CallguardClient:
             retry_after = _seconds(err.headers.get("Retry-After") if err.headers else None)
             if err.code in (408, 425, 429) or err.code >= 500:
                 return "retry", retry_after
+            if err.code == 400 and batch.kind == "errors" and self._learn_rules(detail):
+                return "unknown_rule", None
             return "rejected", None
         except Exception as err:  # refused, reset, timed out, DNS: the server is away, try again
             self.last_error = f"{path}: {err!r}"
             return "retry", None
+
+    def _learn_rules(self, detail: str) -> bool:
+        """Reads the configured rule names from a 400 unknown_rule reply; True when it was one."""
+        try:
+            error = json.loads(detail)["error"]
+            if error.get("code") != "unknown_rule" or "configured:" not in error.get("message", ""):
+                return False
+            names = error["message"].rsplit("configured:", 1)[1]
+            self._rules = frozenset(n.strip() for n in names.split(",") if n.strip())
+            return True
+        except Exception:
+            return False
 
     def _note_reply(self, batch: _Batch, body: bytes) -> None:
         if batch.kind != "records":

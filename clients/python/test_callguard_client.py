@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import unittest
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional
 
@@ -270,6 +271,17 @@ class ClientTest(unittest.TestCase):
         self.assertEqual((stats["errors_sent"], stats["dropped_expired"]), (0, 0))
         self.assertIn("Connection refused", stats["last_error"] or "")
 
+    def test_flush_against_a_dead_server_backs_off_instead_of_retrying_every_few_ms(self) -> None:
+        client = self.client(url=f"http://127.0.0.1:{closed_port()}")  # default interval and back-off
+        client.report_error("twilio")
+        started = time.monotonic()
+        self.assertFalse(client.flush(1.5))
+        self.assertGreaterEqual(time.monotonic() - started, 1.5)
+        # One send, one retry for the flush, then back-off (0.25 s doubling): a handful, not hundreds.
+        retries = client.stats()["retries"]
+        self.assertGreaterEqual(retries, 2)
+        self.assertLessEqual(retries, 6)
+
     def test_a_batch_still_failing_after_retry_for_is_dropped_and_counted(self) -> None:
         client = self.client(url=f"http://127.0.0.1:{closed_port()}", interval=0.01, max_backoff=0.02, retry_for=0.2)
         client.report_error("twilio", 4)
@@ -351,6 +363,107 @@ class ExitTest(unittest.TestCase):
         print(f"\n  exit with a hung server: flush {flush_seconds:.2f} s, process {elapsed:.2f} s", file=sys.stderr)
         self.assertLess(flush_seconds, 1.0 + 0.5 + 0.5)  # exit_timeout, the join's margin, scheduling
         self.assertEqual(len(fake.requests), 1)  # one attempt, cut short; nothing waits on a retry
+
+
+class ScriptedServer:
+    """Answers each POST with the next (status, headers, body) of `replies`, then 202; records the requests."""
+
+    def __init__(self, replies: List[Any]) -> None:
+        self.requests: List[Request] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                server.requests.append(Request(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                status, headers, reply = replies.pop(0) if replies else (202, {}, {"job_id": "j", "counts": {}})
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class NamesAndRedirectsTest(unittest.TestCase):
+    """Issue 19: unknown rule names are dropped on their own; the token never follows a redirect."""
+
+    def client(self, url: str, **options: Any) -> CallguardClient:
+        client = CallguardClient(url, token="secret-token", **options)
+        self.addCleanup(client.close, 0)
+        return client
+
+    def server(self, replies: List[Any]) -> ScriptedServer:
+        server = ScriptedServer(replies)
+        self.addCleanup(server.close)
+        return server
+
+    def test_with_its_rules_a_count_for_another_name_is_dropped_alone_and_warned_once(self) -> None:
+        server = self.server([])
+        client = self.client(server.url, rules=["twilio"])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            client.report_error("twilio", 5)
+            client.report_error("no-such-rule", 1)
+            client.report_error("no-such-rule", 1)
+            client.report_error("x" * 100, 1)
+            self.assertTrue(client.flush(DEADLINE))
+        self.assertEqual([json.loads(r.body) for r in server.requests], [[{"rule": "twilio", "count": 5}]])
+        stats = client.stats()
+        self.assertEqual((stats["errors_sent"], stats["dropped_unknown"], stats["dropped_invalid"]), (5, 2, 1))
+        messages = [str(w.message) for w in caught]
+        self.assertEqual(len([m for m in messages if "no-such-rule" in m]), 1)
+        self.assertEqual(len([m for m in messages if "xxxx" in m]), 1)
+
+    def test_without_rules_an_unknown_rule_reply_drops_that_name_and_sends_the_rest(self) -> None:
+        unknown = {"error": {"code": "unknown_rule", "message": "unknown rule(s): no-such-rule; configured: twilio, telnyx"}}
+        server = self.server([(400, {}, unknown)])
+        client = self.client(server.url)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            client.report_error("twilio", 5)
+            client.report_error("no-such-rule", 1)
+            self.assertTrue(client.flush(DEADLINE))
+        bodies = [json.loads(r.body) for r in server.requests]
+        self.assertEqual(bodies[-1], [{"rule": "twilio", "count": 5}])
+        self.assertEqual(len(bodies), 2)
+        self.assertNotEqual(server.requests[0].headers["idempotency-key"], server.requests[1].headers["idempotency-key"])
+        stats = client.stats()
+        self.assertEqual((stats["errors_sent"], stats["dropped_unknown"], stats["dropped_rejected"]), (5, 1, 0))
+        self.assertEqual(len([w for w in caught if "no-such-rule" in str(w.message)]), 1)
+
+    def test_a_redirect_is_not_followed_so_the_token_never_reaches_its_target(self) -> None:
+        target = self.server([])
+        server = self.server([(307, {"Location": target.url + "/health/errors"}, {})])
+        client = self.client(server.url)
+        client.report_error("twilio", 1)
+        self.assertTrue(client.flush(DEADLINE))
+        self.assertEqual(len(server.requests), 1)
+        self.assertEqual(target.requests, [])
+        self.assertIn("307", client.last_error or "")
+        self.assertEqual(client.stats()["dropped_rejected"], 1)
+
+    def test_a_server_it_cannot_reach_is_warned_about_once(self) -> None:
+        client = self.client(f"http://127.0.0.1:{closed_port()}", interval=0.01, max_backoff=0.02)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            client.report_error("twilio", 1)
+            wait_until(lambda: client.stats()["retries"] >= 3)
+        self.assertEqual(len([w for w in caught if "cannot reach" in str(w.message)]), 1)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import { errorReportJob, evaluateJob } from '../jobs/error-report.js';
 import { HoldLedger } from '../store/holds.js';
 import { AlertMarks } from '../store/alert-marks.js';
 import { alertJob } from '../jobs/alert-handler.js';
-import { JOB } from '../jobs/contract.js';
+import { EVENTS_KEEP_COMPLETED, JOB } from '../jobs/contract.js';
 import { EVENTS_QUEUE, Keys } from '../store/keys.js';
 import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/logger.js';
@@ -38,6 +38,8 @@ import { RulesStore } from '../store/rules-store.js';
 import { rulesToFile } from '../domain/rules-doc.js';
 import { SilenceStore } from '../store/silences.js';
 import { Silencer } from '../engine/silencer.js';
+import { History } from '../store/history.js';
+import { countersOf } from '../domain/outcomes.js';
 
 export interface Callguard {
   config: Config;
@@ -57,6 +59,8 @@ export interface Callguard {
   control: Control;
   /** Silences: rules muted until a time (stored in Redis, audited, announced). */
   silencer: Silencer;
+  /** The last 24 h of per-minute counts, for dry-run replays. */
+  history: History;
   /** callguard's own queue: error reports, alerts, the evaluate scheduler. Never paused. */
   events: Queue;
   /** The user's dispatch queues, by name. */
@@ -144,11 +148,14 @@ export async function createCallguard(
     silences,
   );
   const silencer = new Silencer(silences, emitter, () => evaluator.evaluate({ full: true }));
+  const history = new History(redis, keys, config.minuteMs);
+  // Each tick copies the finished minutes into the 24 h history (idempotent: any instance, any number of times).
+  emitter.on('evaluated', (_s, full) => (full ? history.record(countersOf(rules).map((c) => c.name)) : undefined), 'history');
   const control = new Control(config.queues, ledger, counters, transitions);
   const events = new Queue(EVENTS_QUEUE, {
     connection: redis,
     prefix: config.prefix,
-    defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000 },
+    defaultJobOptions: { removeOnComplete: EVENTS_KEEP_COMPLETED, removeOnFail: 5000 },
   });
   // Without a listener BullMQ prints every reconnect failure; one line per interval is enough.
   const onQueueError = throttledErrorLog(logger, 'Redis connection problem', { level: 'warn' });
@@ -192,7 +199,7 @@ export async function createCallguard(
   const replay = new ReplayGuard(redis, keys);
   const receipts = new JobReceipts(redis, keys);
   const jobs = [
-    errorReportJob(rules, counters, evaluator),
+    errorReportJob(rules, counters, evaluator, metrics.onReportDropped),
     evaluateJob(evaluator),
     alertJob({ holds: control, rules, marks: new AlertMarks(redis, keys), receipts, audit: ledger, verifier: signer, logger }),
     slackActionJob({
@@ -226,6 +233,7 @@ export async function createCallguard(
     evaluator,
     control,
     silencer,
+    history,
     events,
     dispatch,
     reporter,
@@ -245,9 +253,7 @@ export async function createCallguard(
           { every: config.minuteMs },
           {
             name: JOB.evaluate,
-            // Completed jobs are trimmed queue-wide by the finishing job's own setting: as many as the
-            // other events jobs keep, or every tick would cut report and alert results short.
-            opts: { removeOnComplete: 1000, removeOnFail: 100 },
+            opts: { removeOnComplete: EVENTS_KEEP_COMPLETED, removeOnFail: 100 },
           },
         );
       await schedule();

@@ -20,6 +20,7 @@ import type {
   StatusSnapshot,
 } from '../http/api/ports.js';
 import { RulesStore } from '../store/rules-store.js';
+import { dryRun } from '../engine/dry-run.js';
 import type { Callguard } from './callguard.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import { IdempotencyStore } from '../store/idempotency.js';
@@ -141,6 +142,19 @@ function rulesPort(cg: Callguard): RulesPort {
       return { warnings, changes, version: live.version };
     },
     publish: ({ content, expected, by }) => live.publish({ content, expected, by, source: 'api' }),
+    dryRun: (content) =>
+      dryRun(
+        {
+          history: cg.history,
+          ledger: cg.ledger,
+          silences: cg.silencer,
+          minuteMs: cg.config.minuteMs,
+          autoResumeMinutes: cg.config.autoResumeMinutes,
+          autoPause: cg.config.autoPause,
+        },
+        live.check(content).rules,
+        [...cg.rules],
+      ),
     async rollback({ version, by }) {
       const [target, current] = await Promise.all([store.version(version), active()]);
       if (!target) throw new NotFoundError(`rules: version ${version} is not among the kept versions`);

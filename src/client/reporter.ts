@@ -4,7 +4,7 @@ import { withTimeout } from '../domain/timeout.js';
 import type { ErrorSink } from '../domain/types.js';
 import type { ProviderOutcomes } from '../domain/outcomes.js';
 import { PROVIDER_NAME } from '../domain/rules.js';
-import { JOB } from '../jobs/contract.js';
+import { EVENTS_KEEP_COMPLETED, JOB, ruleName } from '../jobs/contract.js';
 
 export interface ReporterOptions {
   /** How long counts are coalesced before one job is added. */
@@ -16,6 +16,14 @@ export interface ReporterOptions {
   /** A send that has not reached Redis by then is retried later (with the same job id). */
   flushTimeoutMs?: number;
   onError?: (err: unknown) => void;
+  /**
+   * The rule names callguard knows (e.g. from the rules file), when the app has them: a count for
+   * any other name is dropped on its own (counted in `stats.dropped`, warned once per name) instead
+   * of travelling to the worker. Names that cannot be rule names are dropped the same way anyway.
+   */
+  rules?: readonly string[];
+  /** Told once per dropped name, and once per outage when Redis cannot be reached. Default: console.warn. */
+  warn?: (message: string) => void;
 }
 
 export interface ReporterStats {
@@ -62,6 +70,9 @@ export class Reporter implements ErrorSink {
   private readonly maxUnsent: number;
   private readonly timeoutMs: number;
   private readonly stat = { reported: 0, calls: 0, flushes: 0, dropped: 0, failedFlushes: 0 };
+  private readonly known: ReadonlySet<string> | undefined;
+  private readonly warned = new Set<string>();
+  private unreachableWarned = false;
 
   constructor(
     private readonly queue: Queue,
@@ -71,6 +82,24 @@ export class Reporter implements ErrorSink {
     this.maxRules = options.maxRules ?? 1000;
     this.maxUnsent = options.maxUnsent ?? 1000;
     this.timeoutMs = options.flushTimeoutMs ?? 5000;
+    this.known = options.rules ? new Set(options.rules) : undefined;
+  }
+
+  private warn(message: string): void {
+    try {
+      (this.options.warn ?? ((m: string) => console.warn(m)))(message);
+    } catch {
+      // never let a reporting failure reach the caller
+    }
+  }
+
+  /** Drops a count for a name that is no rule, on its own; the first time per name, says so. */
+  private dropName(rule: string, count: number, why: string): void {
+    this.stat.dropped += count;
+    const name = rule.slice(0, 80);
+    if (this.warned.has(name) || this.warned.size >= 1000) return;
+    this.warned.add(name);
+    this.warn(`callguard reporter: dropped counts for ${JSON.stringify(name)}: ${why}`);
   }
 
   get stats(): ReporterStats {
@@ -82,6 +111,8 @@ export class Reporter implements ErrorSink {
       this.stat.dropped += 1;
       return;
     }
+    if (!ruleName.safeParse(rule).success) return this.dropName(rule, count, 'not a rule name (1 to 64 characters)');
+    if (this.known && !this.known.has(rule)) return this.dropName(rule, count, 'no rule of that name');
     if (!this.pending.has(rule) && this.pending.size >= this.maxRules) {
       this.stat.dropped += count;
       return;
@@ -180,6 +211,7 @@ export class Reporter implements ErrorSink {
   }
 
   private landed(batch: Batch): void {
+    this.unreachableWarned = false;
     const i = this.unsent.indexOf(batch);
     if (i >= 0) this.unsent.splice(i, 1);
     if (batch.givenUp) {
@@ -197,7 +229,7 @@ export class Reporter implements ErrorSink {
           ...(Object.keys(batch.counts).length ? { counts: batch.counts } : {}),
           ...(Object.keys(batch.outcomes).length ? { outcomes: batch.outcomes } : {}),
         },
-        { jobId: batch.id, removeOnComplete: 1000, removeOnFail: 5000 },
+        { jobId: batch.id, removeOnComplete: EVENTS_KEEP_COMPLETED, removeOnFail: 5000 },
       );
       // A send that outlives its timeout may still land; then it is no longer unsent (nor dropped).
       add.then(
@@ -209,6 +241,12 @@ export class Reporter implements ErrorSink {
       });
     } catch (err) {
       this.stat.failedFlushes += 1;
+      if (!this.unreachableWarned) {
+        this.unreachableWarned = true;
+        this.warn(
+          `callguard reporter: cannot reach Redis (${err instanceof Error ? err.message : String(err)}); counts are kept and resent`,
+        );
+      }
       try {
         this.options.onError?.(err);
       } catch {

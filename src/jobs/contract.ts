@@ -12,7 +12,13 @@ export const JOB = {
   evaluate: 'evaluate',
 } as const;
 
-const ruleName = z.string().min(1).max(64);
+/**
+ * Completed events jobs kept (queue-wide: BullMQ trims by the finishing job's own setting, so every
+ * job on the queue says the same or each would cut the others' results short).
+ */
+export const EVENTS_KEEP_COMPLETED = 1000;
+
+export const ruleName = z.string().min(1).max(64);
 const count = z.number().int().positive().max(1_000_000);
 
 const tally = z.number().int().min(0).max(1_000_000);
@@ -38,8 +44,9 @@ export const errorReportSchema = z.union([
   z.object({ rule: ruleName, count: count.default(1) }).strict(),
   z
     .object({
+      // Any key: a name that is not a rule's is left out on its own by the job (counted as dropped), never the whole batch.
       counts: z
-        .record(ruleName, count)
+        .record(z.string(), count)
         .refine((c) => Object.keys(c).length > 0, 'counts is empty')
         .optional(),
       outcomes: z

@@ -47,6 +47,7 @@ export class Metrics {
   private readonly errors: Counter<'rule'>;
   private readonly notificationFailures: Counter<'final'>;
   private readonly stateLost: Counter;
+  private readonly reportDrops: Counter<'reason'>;
 
   constructor(deps: MetricsDeps) {
     const registers = [this.registry];
@@ -255,6 +256,12 @@ export class Metrics {
       registers,
     });
     for (const final of ['true', 'false']) this.notificationFailures.inc({ final }, 0);
+    this.reportDrops = new Counter({
+      name: 'callguard_report_counts_dropped_total',
+      help: 'Error counts left out of error-report jobs (the rest of each batch was counted), by reason: unknown_rule, invalid_rule.',
+      labelNames: ['reason'],
+      registers,
+    });
     this.stateLost = new Counter({
       name: 'callguard_state_lost_total',
       help: "Times this instance found callguard's Redis state gone (holds or schedule lost, e.g. a Redis restart without persistence).",
@@ -268,6 +275,11 @@ export class Metrics {
 
   readonly onEvaluated = (seconds: number, full: boolean): void => {
     this.evaluations.observe({ kind: full ? 'full' : 'fast' }, seconds);
+  };
+
+  /** For the error-report job: counts it left out, by why (unknown_rule, invalid_rule); the rest of the batch counted. */
+  readonly onReportDropped = (reason: string, count: number): void => {
+    this.reportDrops.inc({ reason }, count);
   };
 
   /** For the detector of lost Redis state. */

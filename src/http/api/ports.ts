@@ -10,6 +10,7 @@ import type { Hold, Rule } from '../../domain/types.js';
 import type { AuditEntry } from '../../store/holds.js';
 import type { RulesChange, RulesVersion } from '../../domain/rules-doc.js';
 import type { Silence } from '../../domain/silence.js';
+import type { DryRunResult } from '../../engine/dry-run.js';
 import type { SlackAction } from '../../jobs/slack-action.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Readiness } from '../../ops/readiness.js';
@@ -85,6 +86,8 @@ export interface RulesPort {
   publish(req: { content: unknown; expected: number; by: string }): Promise<RulesVersion>;
   /** The content of a kept version, published as the next one. */
   rollback(req: { version: number; by: string }): Promise<RulesVersion>;
+  /** What the proposal would do now and over the kept 24 h (validated as check()). Changes nothing. */
+  dryRun(content: unknown): Promise<DryRunResult>;
 }
 
 /** Silences: rules muted until a time (src/engine/silencer.ts). */
