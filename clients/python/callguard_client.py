@@ -177,12 +177,16 @@ class CallguardClient:
     def flush(self, timeout: float = 5.0) -> bool:
         """Waits until everything buffered was sent (or dropped); False when ``timeout`` passed first."""
         deadline = time.monotonic() + timeout
+        nudged = False
         while time.monotonic() < deadline:
             with self._lock:
                 if not (self._buffer or self._counts or self._busy or self._pending or self._carry):
                     return True
-                if self._pending is not None:
-                    self._pending.next_try = 0.0  # the caller is waiting: retry now, not after back-off
+                if self._pending is not None and not nudged:
+                    # The caller is waiting: retry once now. After that the back-off holds, so a dead
+                    # server costs a few attempts per flush, not one every 10 ms.
+                    self._pending.next_try = 0.0
+                    nudged = True
             self._wake.set()
             time.sleep(0.01)
         return False

@@ -17,7 +17,7 @@ import { errorReportJob, evaluateJob } from '../jobs/error-report.js';
 import { HoldLedger } from '../store/holds.js';
 import { AlertMarks } from '../store/alert-marks.js';
 import { alertJob } from '../jobs/alert-handler.js';
-import { JOB } from '../jobs/contract.js';
+import { EVENTS_KEEP_COMPLETED, JOB } from '../jobs/contract.js';
 import { EVENTS_QUEUE, Keys } from '../store/keys.js';
 import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/logger.js';
@@ -155,7 +155,7 @@ export async function createCallguard(
   const events = new Queue(EVENTS_QUEUE, {
     connection: redis,
     prefix: config.prefix,
-    defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000 },
+    defaultJobOptions: { removeOnComplete: EVENTS_KEEP_COMPLETED, removeOnFail: 5000 },
   });
   // Without a listener BullMQ prints every reconnect failure; one line per interval is enough.
   const onQueueError = throttledErrorLog(logger, 'Redis connection problem', { level: 'warn' });
@@ -253,9 +253,7 @@ export async function createCallguard(
           { every: config.minuteMs },
           {
             name: JOB.evaluate,
-            // Completed jobs are trimmed queue-wide by the finishing job's own setting: as many as the
-            // other events jobs keep, or every tick would cut report and alert results short.
-            opts: { removeOnComplete: 1000, removeOnFail: 100 },
+            opts: { removeOnComplete: EVENTS_KEEP_COMPLETED, removeOnFail: 100 },
           },
         );
       await schedule();

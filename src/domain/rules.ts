@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { issueLines } from './zod-issues.js';
@@ -69,17 +68,6 @@ export interface LoadedRules {
   /** From the file's `providers` (second shape); empty for the flat shape. */
   capacities: Capacities;
   warnings: string[];
-}
-
-/** Reads and validates a rules file; every problem names the file, the rule and the field. */
-export function loadRulesFile(path: string, dispatchQueues: string[]): LoadedRules {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${path}: cannot read rules file (${(err as Error).message})`);
-  }
-  return parseRules(text, path, dispatchQueues);
 }
 
 export function parseRules(text: string, file: string, dispatchQueues: string[]): LoadedRules {

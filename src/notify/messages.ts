@@ -8,6 +8,10 @@ const escapeControl = (s: string) => mrkdwnText(s, 'mrkdwn');
 
 export const RESUME_ACTION_ID = 'callguard_resume';
 
+/** Slack's limits: characters of a text field (section text, message fallback) and blocks per message. */
+export const SLACK_TEXT_MAX = 3000;
+export const SLACK_BLOCKS_MAX = 50;
+
 export interface SlackMessage {
   text: string;
   blocks: KnownBlock[];
@@ -180,7 +184,7 @@ export function silenceMessage(n: { event: 'silence-added' | 'silence-ended'; si
       ? `${title} until ${time(s.until, 'plain')} by ${actor(n.by, 'plain')}: ${s.reason}`
       : `${title} (by ${actor(n.by, 'plain')}); rules still over threshold trip again.`;
   return {
-    text: clip(plain, 3000),
+    text: clip(plain, SLACK_TEXT_MAX),
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: clip(`:zzz: ${title}`, 150), emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: detail } },
@@ -189,13 +193,13 @@ export function silenceMessage(n: { event: 'silence-added' | 'silence-ended'; si
   };
 }
 
-/** The original message after someone pressed "Resume calls": the button goes, the outcome is added. */
 /** A message as Slack echoes it back with a button press: the blocks we posted. */
 export interface EchoedMessage {
   text: string;
   blocks: Array<{ type: string }>;
 }
 
+/** The original message after someone pressed "Resume calls": the button goes, the outcome is added. */
 export function pressedMessage(original: EchoedMessage, p: { userId: string; at: number; released: boolean }): SlackMessage {
   const who = `<@${p.userId}>`;
   const outcome = p.released
@@ -203,10 +207,10 @@ export function pressedMessage(original: EchoedMessage, p: { userId: string; at:
     : `:information_source: ${who} pressed Resume at ${time(p.at, 'mrkdwn')}; the hold had already been released`;
   const plain = p.released ? `resumed by Slack user ${p.userId}` : `the hold had already been released`;
   return {
-    text: clip(`${original.text} — ${plain}`, 3000),
+    text: clip(`${original.text} — ${plain}`, SLACK_TEXT_MAX),
     blocks: [
       // Slack echoes back the blocks we posted, so they are Block Kit already.
-      ...(original.blocks.filter((b) => b.type !== 'actions').slice(0, 48) as KnownBlock[]),
+      ...(original.blocks.filter((b) => b.type !== 'actions').slice(0, SLACK_BLOCKS_MAX - 2) as KnownBlock[]),
       { type: 'section', text: { type: 'mrkdwn', text: outcome } },
     ],
   };
@@ -237,8 +241,11 @@ function build(header: string, title: string, fields: Fields, hold: Hold, button
     },
   ];
   if (button) blocks.push(resumeButton(hold));
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: clip(`hold ${code(hold.id, 'mrkdwn')} · callguard`, 3000) }] });
-  return { text: clip(text, 3000), blocks };
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: clip(`hold ${code(hold.id, 'mrkdwn')} · callguard`, SLACK_TEXT_MAX) }],
+  });
+  return { text: clip(text, SLACK_TEXT_MAX), blocks };
 }
 
 function others(label: string, holds: Hold[], f: Flavour): Array<readonly [string, string]> {

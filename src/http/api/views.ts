@@ -204,7 +204,8 @@ export const serviceStatusViewSchema = z
   })
   .meta({
     id: 'ServiceStatus',
-    description: 'The first five fields keep the original system’s meaning, taken from the oldest hold that pauses.',
+    description:
+      'The first five fields describe one pause (whether, why, by whom, since when, which rule), taken from the oldest hold that pauses; holds lists every cause.',
   });
 export type ServiceStatusView = z.infer<typeof serviceStatusViewSchema>;
 
