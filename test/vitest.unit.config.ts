@@ -14,6 +14,7 @@ export const UNIT_TESTS = [
   'test/decide.test.ts',
   'test/engine-events.test.ts',
   'test/errors.test.ts',
+  'test/limits.test.ts',
   'test/hold.test.ts',
   'test/log-record.test.ts',
   'test/log-sink.test.ts',

@@ -28,7 +28,7 @@ import { assertReachable, connectRedis, type CallguardRedis } from '../store/red
 import { Reporter } from '../client/reporter.js';
 import { RedisHealth } from '../store/redis-health.js';
 import type { Rule } from '../domain/types.js';
-import { writeCapacities } from '../store/guard.js';
+import { readFailovers, writeCapacities } from '../store/guard.js';
 import type { Worker } from 'bullmq';
 import { JobSigner } from '../jobs/job-signer.js';
 import { JobReceipts } from '../store/job-receipts.js';
@@ -183,7 +183,17 @@ export async function createCallguard(
   emitter.on('changes', outbox.relay, 'outbox');
   // The safety net: whatever a crashed instance committed but never announced goes out on the next tick.
   emitter.on('evaluated', (_seconds, full) => (full ? outbox.relay() : undefined), 'outbox');
-  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs, liveRules, silences });
+  const metrics = new Metrics({
+    rules,
+    counters,
+    ledger,
+    dispatch,
+    events,
+    minuteMs: config.minuteMs,
+    liveRules,
+    silences,
+    failovers: () => readFailovers(redis, keys),
+  });
   emitter.on('changes', metrics.onChanges, 'metrics');
   emitter.on('evaluated', metrics.onEvaluated, 'metrics');
   emitter.on(

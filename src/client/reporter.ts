@@ -4,7 +4,7 @@ import { withTimeout } from '../domain/timeout.js';
 import type { ErrorSink } from '../domain/types.js';
 import type { ProviderOutcomes } from '../domain/outcomes.js';
 import { PROVIDER_NAME } from '../domain/rules.js';
-import { EVENTS_KEEP_COMPLETED, JOB, ruleName } from '../jobs/contract.js';
+import { EVENTS_KEEP_COMPLETED, JOB, MAX_COUNT as MAX_JOB_COUNT, ruleName } from '../jobs/contract.js';
 
 export interface ReporterOptions {
   /** How long counts are coalesced before one job is added. */
@@ -48,9 +48,6 @@ interface Batch {
   /** Counted as dropped at close; a late landing takes that back. */
   givenUp?: boolean;
 }
-
-// The largest count per rule one error-report job may carry (src/jobs/contract.ts).
-const MAX_JOB_COUNT = 1_000_000;
 
 const total = (b: Pick<Batch, 'counts' | 'outcomes'>) =>
   Object.values(b.counts).reduce((a, n) => a + n, 0) + Object.values(b.outcomes).reduce((a, o) => a + o.calls, 0);

@@ -8,6 +8,18 @@ export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fat
 
 /** Provider names travel in job data, hold ids and `queue:provider` targets: no ':' or spaces. */
 export const PROVIDER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** The most candidate providers one job may list: the guard's step is bounded by it. */
+export const MAX_CANDIDATES = 8;
+
+/** Why a candidate list cannot be checked, or undefined when it can. */
+export function candidatesProblem(candidates: readonly string[]): string | undefined {
+  if (candidates.length > MAX_CANDIDATES) return `at most ${MAX_CANDIDATES} candidate providers per job, got ${candidates.length}`;
+  const bad = candidates.find((p) => typeof p !== 'string' || !PROVIDER_NAME.test(p));
+  if (bad !== undefined) return `provider name ${JSON.stringify(bad)} must match ${PROVIDER_NAME}`;
+  if (new Set(candidates).size !== candidates.length) return `candidate providers must be distinct: ${candidates.join(', ')}`;
+  return undefined;
+}
+
 const rate = z.number().gt(0, 'must be above 0').lte(1, 'must be at most 1 (a fraction: 0.5 is 50 %)');
 const perMinute = z.number().int().positive();
 

@@ -19,9 +19,12 @@ export const JOB = {
 export const EVENTS_KEEP_COMPLETED = 1000;
 
 export const ruleName = z.string().min(1).max(64);
-const count = z.number().int().positive().max(1_000_000);
+/** The largest count per rule one report (an error-report job, a POST) may carry; clients/python has a copy. */
+export const MAX_COUNT = 1_000_000;
 
-const tally = z.number().int().min(0).max(1_000_000);
+const count = z.number().int().positive().max(MAX_COUNT);
+
+const tally = z.number().int().min(0).max(MAX_COUNT);
 
 /** One provider's calls since the last flush of a guarded worker; `slow` maps slow_call_ms → calls at least that slow. */
 const providerOutcomes = z

@@ -31,6 +31,8 @@ export interface PausedNotice {
   waiting: Record<string, number>;
   /** Other holds covering any queue of this one. */
   otherHolds: Hold[];
+  /** Per held provider, the providers its jobs list next (where its calls go meanwhile), when workers noted them. */
+  failover?: Record<string, string[]>;
 }
 
 export interface ResumedNotice {
@@ -44,6 +46,8 @@ export interface ResumedNotice {
   stillHeld: Hold[];
   /** When the queues come back rate-limited first (half-open resume), the probe hold. */
   probe?: Hold;
+  /** Jobs of the held providers that ran on another candidate while they were held. */
+  failedOver?: number;
 }
 
 export interface StillPausedNotice {
@@ -62,6 +66,13 @@ function providerFields(hold: Hold, f: Flavour): Array<readonly [string, string]
   return [['Providers', `${hold.providers.map((p) => code(p, f)).join(', ')} only; other providers’ calls keep running`]];
 }
 
+/** "twilio held: its calls go to plivo", for the held providers whose jobs list other candidates. */
+function goingTo(failover: Record<string, string[]> | undefined): string | undefined {
+  const parts = Object.entries(failover ?? {}).filter(([, to]) => to.length);
+  if (!parts.length) return undefined;
+  return parts.map(([from, to]) => `${from} held: its calls go to ${to.join(' or ')}`).join('; ');
+}
+
 export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage {
   const queues = queuesOf(n.hold.scope, s.queues);
   const rate = n.hold.kind === 'rule' && n.hold.effect === 'throttle' ? n.hold.maxPerMinute : undefined;
@@ -69,7 +80,7 @@ export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage
     rate !== undefined
       ? `${whose(n.hold)} throttled to ${rate} per minute`
       : n.paused.length
-        ? `${whose(n.hold)} ${n.hold.providers?.length ? 'held' : 'paused'}`
+        ? (goingTo(n.failover) ?? `${whose(n.hold)} ${n.hold.providers?.length ? 'held' : 'paused'}`)
         : 'New hold on calls that were already paused';
   const fields = (f: Flavour) =>
     [
@@ -101,6 +112,7 @@ export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessa
       ['Resumed by', `${actor(n.by, f)}: ${clip(n.reason, 300)}`],
       ['Queues', n.resumed.length ? queueList(n.resumed, {}, f) : queueList(queues, {}, f)],
       ...(n.resumed.length && n.probe ? [['Probe', probeText(n.probe, f)] as const] : []),
+      ...(n.failedOver ? [['Failed over', `${n.failedOver} calls went to other providers while held`] as const] : []),
       ...others('Still held by', n.stillHeld, f),
     ] as const;
   return build(`:arrow_forward: ${title}`, title, fields, n.hold, false);

@@ -2,6 +2,7 @@
  * What the HTTP layer may ask of callguard: small ports, built by the composition root
  * (src/app/http-deps.ts). Routers never see Redis, keys, raw queues or the ledger's clock.
  */
+import type { ProviderOutcomes } from '../../domain/outcomes.js';
 import type { Queue } from 'bullmq';
 import type { Store } from 'express-rate-limit';
 import type { RedisClient } from '../../store/redis.js';
@@ -54,12 +55,24 @@ export interface HoldsPort {
 }
 
 /** Counts and alerts from other systems, each batch one job on the events queue. */
+/** One call's provider: the first candidate not held and with room, or none (then how long to wait). */
+export interface ProviderChoice {
+  provider?: string;
+  waitMs: number;
+  held: string[];
+  queueHeld: boolean;
+}
+
 export interface IngestPort {
   rules: readonly Rule[];
   /** The configured dispatch queues. */
   queues: readonly string[];
   /** Enqueues the counts (none: nothing enqueued); the job id, or null. */
   reportCounts(counts: Record<string, number>): Promise<string | null>;
+  /** The guard's choice among candidate providers for one call (its slot taken). */
+  chooseProvider(queue: string, candidates: string[]): Promise<ProviderChoice>;
+  /** Enqueues call outcomes per provider as one error-report job; its id. */
+  reportOutcomes(outcomes: Record<string, ProviderOutcomes>): Promise<string | null>;
   /** Signed with the principal that sent them: the worker refuses a job whose principal was forged. */
   enqueueAlert(events: AlertEvent[], by: { name: string; role: string }): Promise<string | null>;
 }

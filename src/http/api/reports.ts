@@ -7,12 +7,12 @@ import { readLogRecord } from '../../domain/log-record.js';
 import { PhraseMatcher } from '../../domain/matcher.js';
 import type { Rule } from '../../domain/types.js';
 import { IdempotencyConflictError } from '../middleware/errors.js';
+import { MAX_COUNT } from '../../jobs/contract.js';
 import { validate } from '../middleware/validate.js';
 import { route, type RouteDeps } from './route.js';
 import { errorsBody, logsQuery } from './schemas.js';
 import { errorsAcceptedViewSchema, errorViewSchema, logsAcceptedViewSchema } from './views.js';
 
-const MAX_COUNT = 1_000_000;
 const ACCEPTED = 'Accepted: one job on the events queue.';
 /** How many drop reasons a reply lists; the count covers them all. */
 const DROPS_LISTED = 10;

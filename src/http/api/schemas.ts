@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { LEVEL_SCALES } from '../../domain/log-record.js';
 import { PROVIDER_NAME } from '../../domain/rules.js';
+import { MAX_COUNT } from '../../jobs/contract.js';
 
 const queueList = z
   .array(z.string().min(1).max(200))
@@ -43,7 +44,7 @@ export const resumeBody = z
 
 const errorReport = z.strictObject({
   rule: z.string().min(1).max(64),
-  count: z.number().int().positive().max(1_000_000).default(1),
+  count: z.number().int().positive().max(MAX_COUNT).default(1),
 });
 
 export const errorsBody = z.union([errorReport, z.array(errorReport).min(1).max(1000)]).meta({ id: 'ErrorReports' });
