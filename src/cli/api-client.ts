@@ -11,7 +11,7 @@ export class ApiClient {
     private readonly token: string | undefined,
   ) {}
 
-  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async call<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
     if (!this.token) throw usage('CALLGUARD_TOKEN is not set: export the secret of a callguard principal (it is never taken as a flag)');
     const url = new URL(path, this.base);
     let res: Response;
@@ -22,9 +22,10 @@ export class ApiClient {
         headers: {
           authorization: `Bearer ${this.token}`,
           accept: 'application/json',
-          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+          ...(method === 'POST' || method === 'PUT' ? { 'content-type': 'application/json' } : {}),
+          ...headers,
         },
-        ...(method === 'POST' ? { body: JSON.stringify(body ?? {}) } : {}),
+        ...(method === 'POST' || method === 'PUT' ? { body: JSON.stringify(body ?? {}) } : {}),
         // A redirect would be answered by something other than the API; never resend the token to it.
         redirect: 'manual',
         signal: AbortSignal.timeout(TIMEOUT_MS),

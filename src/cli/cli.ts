@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { hashSecret } from '../http/auth/principals.js';
 import { isCallguardError } from '../domain/errors.js';
-import type { AuditView, PauseView, ResumeView, ServiceStatusView } from '../http/api/views.js';
+import type { AuditView, PauseView, ResumeView, ServiceStatusView, SilenceView } from '../http/api/views.js';
+import type { ActiveRulesView, RulesDiffView, RulesDryRunView, RulesVersionView } from '../http/api/views.js';
 import { ApiClient, baseUrl, DEFAULT_URL } from './api-client.js';
 import { CliError, EXIT, type CliIo } from './exit.js';
-import { formatAudit, formatPause, formatResume, formatStatus } from './format.js';
+import { formatAudit, formatDryRun, formatPause, formatResume, formatRulesDiff, formatStatus } from './format.js';
 import { checkRules, readSecret } from './offline.js';
 import { parseLimit, parseUntil, queuesOption, providersOption, splitList } from './options.js';
 
@@ -118,6 +119,97 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
       const { api, json } = client(cmd);
       const res = await api.call<AuditView>('GET', `health/audit?limit=${opts.limit}`);
       print(json, res, () => formatAudit(res.entries));
+    });
+
+  const rules = program.command('rules').description('the shared rules: read, compare, dry-run, apply, roll back (/health/rules)');
+  const readProposal = (file: string): unknown => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new CliError(`${file}: ${(err as Error).message}`, EXIT.failed);
+    }
+  };
+  rules
+    .command('get')
+    .description('the active version; the rules alone are printed as a rules file (GET /health/rules)')
+    .action(async (_opts, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const v = await api.call<ActiveRulesView>('GET', 'health/rules');
+      if (!json) io.err(`version ${v.version} (${v.source}, by ${v.by}, at ${v.at})\n`);
+      print(json, v, () => `${JSON.stringify(v.content, null, 2)}\n`);
+    });
+  rules
+    .command('diff')
+    .description('validate a rules file and list what it changes against the active version (POST /health/rules/diff)')
+    .argument('<file>', 'proposed rules file')
+    .action(async (file: string, _opts, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const res = await api.call<RulesDiffView>('POST', 'health/rules/diff', readProposal(file));
+      print(json, res, () => formatRulesDiff(res));
+    });
+  rules
+    .command('dry-run')
+    .description('what a rules file would do now and over the last 24 hours (POST /health/rules/dry-run)')
+    .argument('<file>', 'proposed rules file')
+    .action(async (file: string, _opts, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const res = await api.call<RulesDryRunView>('POST', 'health/rules/dry-run', readProposal(file));
+      print(json, res, () => formatDryRun(res));
+    });
+  rules
+    .command('apply')
+    .description('publish a rules file as the next version (PUT /health/rules; CALLGUARD_RULES_SOURCE=redis)')
+    .argument('<file>', 'rules file')
+    .option('--if-match <version>', 'the version the change was made against (default: the active one, read first)')
+    .action(async (file: string, opts: { ifMatch?: string }, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const content = readProposal(file);
+      const expected = opts.ifMatch ?? String((await api.call<ActiveRulesView>('GET', 'health/rules')).version);
+      const v = await api.call<ActiveRulesView>('PUT', 'health/rules', content, { 'if-match': `"${expected}"` });
+      print(json, v, () => `version ${v.version} is active (was ${expected})\n`);
+    });
+  rules
+    .command('rollback')
+    .description('make a kept version’s rules active again, as a new version (POST /health/rules/rollback)')
+    .argument('<version>', 'the version to go back to', (value: string) => parseLimit(value))
+    .action(async (version: number, _opts, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const v = await api.call<RulesVersionView>('POST', 'health/rules/rollback', { version });
+      print(json, v, () => `version ${v.version} is active (the rules of version ${version})\n`);
+    });
+
+  program
+    .command('silence')
+    .description('silence rules: counting goes on, no hold is placed, a hold they have is released (POST /health/silences)')
+    .argument('<rules...>', 'rule names')
+    .addOption(
+      new Option('--for <duration>', 'how long: a duration such as 30m, 2h, 1h30m, or an ISO end time')
+        .argParser((value: string) => parseUntil(value))
+        .makeOptionMandatory(),
+    )
+    .requiredOption('--reason <text>', 'why, shown in the status, the audit and Slack')
+    .action(async (names: string[], opts: { for: string; reason: string }, cmd: Command) => {
+      const { api, json } = client(cmd);
+      const s = await api.call<SilenceView>('POST', 'health/silences', { rules: names, until: opts.for, reason: opts.reason });
+      print(json, s, () => `${s.id}: ${s.rules.join(', ')} silenced until ${s.until}\n`);
+    });
+  program
+    .command('silences')
+    .description('the silences in force (GET /health/silences); --end ID ends one early (DELETE)')
+    .option('--end <id>', 'end this silence now')
+    .action(async (opts: { end?: string }, cmd: Command) => {
+      const { api, json } = client(cmd);
+      if (opts.end) {
+        const s = await api.call<SilenceView>('DELETE', `health/silences/${encodeURIComponent(opts.end)}`);
+        print(json, s, () => `${s.id} ended\n`);
+        return;
+      }
+      const res = await api.call<{ silences: SilenceView[] }>('GET', 'health/silences');
+      print(json, res, () =>
+        res.silences.length
+          ? res.silences.map((s) => `${s.id}  ${s.rules.join(',')}  until ${s.until}  by ${s.by}: ${s.reason}\n`).join('')
+          : 'no silences\n',
+      );
     });
 
   program

@@ -1,5 +1,5 @@
 /** The API's answers as text for a terminal; --json prints them as they came. */
-import type { AuditEntryView, PauseView, ResumeView, ServiceStatusView } from '../http/api/views.js';
+import type { AuditEntryView, PauseView, ResumeView, RulesDiffView, RulesDryRunView, ServiceStatusView } from '../http/api/views.js';
 
 /** The job counts an operator acts on; --json has them all. */
 const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -91,4 +91,31 @@ export function formatAudit(entries: AuditEntryView[]): string {
     ]),
     '',
   );
+}
+
+export function formatRulesDiff(d: RulesDiffView): string {
+  const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
+  const lines = d.changes.map((c) => `  ${c.path}: ${show(c.before)} -> ${show(c.after)}`);
+  return (
+    [
+      `against version ${d.version}: ${d.changes.length ? `${d.changes.length} change(s)` : 'no changes'}`,
+      ...lines,
+      ...d.warnings.map((w) => `warning: ${w}`),
+    ].join('\n') + '\n'
+  );
+}
+
+export function formatDryRun(d: RulesDryRunView): string {
+  const list = (xs: string[]) => (xs.length ? xs.join(', ') : 'none');
+  const events = (xs: Array<{ event: string; at: string | null }>) =>
+    xs.length ? xs.map((e) => `${e.event} ${e.at}`).join('; ') : 'nothing';
+  const lines = [
+    `now: would trip ${list(d.now.tripped)}; place ${list(d.now.place)}; release ${list(d.now.release)}`,
+    `replay ${d.replay.from} .. ${d.replay.to}:`,
+  ];
+  for (const [name, r] of Object.entries(d.replay.rules)) {
+    if (!r.replayable) lines.push(`  ${name}: not replayable (${r.reason ?? ''}); actually: ${events(r.actual)}`);
+    else lines.push(`  ${name}: proposed: ${events(r.proposed)}`, `  ${' '.repeat(name.length)}  actually: ${events(r.actual)}`);
+  }
+  return lines.join('\n') + '\n';
 }

@@ -137,6 +137,11 @@ export const dryRunViewSchema = z
   })
   .meta({ id: 'RulesDryRun' });
 
+export type RulesVersionView = z.infer<typeof rulesVersionViewSchema>;
+export type ActiveRulesView = z.infer<typeof activeRulesViewSchema>;
+export type RulesDiffView = z.infer<typeof rulesDiffViewSchema>;
+export type RulesDryRunView = z.infer<typeof dryRunViewSchema>;
+
 export const rulesVersionsViewSchema = z.object({ versions: z.array(rulesVersionViewSchema) });
 
 export const auditEntryViewSchema = z
