@@ -10,7 +10,7 @@ import { isCallguardError } from '../domain/errors.js';
 import type { AuditView, PauseView, ResumeView, ServiceStatusView } from '../http/api/views.js';
 import { ApiClient, baseUrl, DEFAULT_URL } from './api-client.js';
 import { CliError, EXIT, type CliIo } from './exit.js';
-import { formatAudit, formatPause, formatResume, formatStatus } from './format.js';
+import { formatAudit, formatPause, formatResume, formatStatus, safeForTerminal } from './format.js';
 import { checkRules, readSecret } from './offline.js';
 import { parseLimit, parseUntil, queuesOption, providersOption, splitList } from './options.js';
 
@@ -31,10 +31,11 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     // Commander has already printed its message (or the help).
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.usage;
     if (err instanceof CliError) {
-      if (err.message) io.err(`callguard: ${err.message}\n`);
+      // Server answers quote what was sent: shown, never interpreted by the terminal.
+      if (err.message) io.err(`callguard: ${safeForTerminal(err.message)}\n`);
       return err.exitCode;
     }
-    io.err(`callguard: ${isCallguardError(err) ? err.message : ((err as Error)?.stack ?? String(err))}\n`);
+    io.err(`callguard: ${isCallguardError(err) ? safeForTerminal(err.message) : ((err as Error)?.stack ?? String(err))}\n`);
     return EXIT.failed;
   }
 }
@@ -64,7 +65,13 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
     const g = cmd.optsWithGlobals<Globals>();
     return { api: new ApiClient(baseUrl(g.url), env.CALLGUARD_TOKEN), json: g.json === true };
   };
-  const print = (json: boolean, data: unknown, text: () => string) => io.out(json ? `${JSON.stringify(data, null, 2)}\n` : text());
+  // JSON escapes C0 controls itself; C1 controls and bidi overrides become \u escapes too (still the same JSON).
+  const print = (json: boolean, data: unknown, text: () => string) =>
+    io.out(
+      json
+        ? `${JSON.stringify(data, null, 2).replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`
+        : text(),
+    );
 
   program
     .command('status')

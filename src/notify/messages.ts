@@ -94,7 +94,7 @@ export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessa
       ['Was held by', describeHold(n.hold, f)],
       ...providerFields(n.hold, f),
       ['Paused for', `${duration(n.at - n.hold.since)} (since ${time(n.hold.since, f)})`],
-      ['Resumed by', `${actor(n.by, f)}: ${clip(n.reason, 300)}`],
+      ['Resumed by', `${actor(n.by, f)}: ${mrkdwnText(clip(n.reason, 300), f)}`],
       ['Queues', n.resumed.length ? queueList(n.resumed, {}, f) : queueList(queues, {}, f)],
       ...(n.resumed.length && n.probe ? [['Probe', probeText(n.probe, f)] as const] : []),
       ...others('Still held by', n.stillHeld, f),
@@ -180,7 +180,8 @@ export function silenceMessage(n: { event: 'silence-added' | 'silence-ended'; si
       ? `${title} until ${time(s.until, 'plain')} by ${actor(n.by, 'plain')}: ${s.reason}`
       : `${title} (by ${actor(n.by, 'plain')}); rules still over threshold trip again.`;
   return {
-    text: clip(plain, 3000),
+    // Slack parses the fallback text too: a reason or rule name must not become <!channel> or a link.
+    text: clip(escapeControl(plain), 3000),
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: clip(`:zzz: ${title}`, 150), emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: detail } },
