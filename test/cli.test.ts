@@ -142,6 +142,8 @@ describe('callguard CLI against a running callguard', () => {
     const shown = await cli(['status'], as('viewer'));
     expect(shown.stdout).toMatch(/^\s+calls\s+running\s/m);
     expect(shown.stdout).toContain('calls (providers twilio only)');
+    // Not PAUSED: no queue is paused, only twilio's jobs are held.
+    expect(shown.stdout.split('\n')[0]).toMatch(/^callguard \S+ {2}provider held \(twilio; queues running\) {2}auto-pause on/);
   });
 
   it('when --until is an ISO time with an offset, then the hold lifts at that instant', async () => {

@@ -137,6 +137,7 @@ describe('snippets', () => {
       });
     console.log(`${snippets.length} TypeScript snippets type-checked (${[...new Set(snippets.map((s) => s.file))].join(', ')})`);
     expect(problems).toEqual([]);
+    // One program over the packages' whole source: seconds alone, a minute on a loaded machine.
   }, 180_000);
 
   it('every rules snippet (JSON with rules) passes `callguard check-rules` without errors', async () => {

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createCallguardSink, createReporter } from '../src/client/index.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { closeReporter, createCallguardSink, createReporter, reportError, reporterStats } from '../src/client/index.js';
 import { createLogger } from '../src/ops/logger.js';
 import type { Callguard } from '../src/app/callguard.js';
 import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
@@ -62,5 +62,48 @@ describe('library API against a running callguard', () => {
     await reporter.close();
     expect(reporter.stats).toMatchObject({ reported: 5, dropped: 6, unsent: 0 });
     expect(reporter.stats.failedFlushes).toBeGreaterThan(0);
+  });
+
+  it('a wrong REDIS_URL is said once on stderr (with its port), however many flushes fail, and again at close for what was lost', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const reporter = createReporter({
+        redisUrl: 'redis://127.0.0.1:1',
+        prefix: '{cgtest-unreachable}',
+        flushMs: 10,
+        flushTimeoutMs: 300,
+      });
+      reporter.report('twilio', 2);
+      // Many reconnect attempts and failed flushes: the event that fences "said once" is the count of failures.
+      await waitFor(() => reporter.stats.failedFlushes >= 5, { timeoutMs: 15_000 });
+      const said = warn.mock.calls.map((c) => String(c[0]));
+      expect(said).toHaveLength(1);
+      expect(said[0]).toMatch(/^callguard client: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/? \(connection refused\)/);
+      await reporter.close();
+      expect(warn.mock.calls.map((c) => String(c[0])).at(-1)).toMatch(/closed with 2 count\(s\) not delivered/);
+      expect(warn).toHaveBeenCalledTimes(2);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it("reporterStats() gives the shared reporter's counters (reportError's), zeros before first use", async () => {
+    cg = await startTestCallguard(RULES);
+    await closeReporter();
+    expect(reporterStats()).toEqual({ reported: 0, calls: 0, flushes: 0, dropped: 0, failedFlushes: 0, unsent: 0 });
+    const before = { CALLGUARD_PREFIX: process.env.CALLGUARD_PREFIX, REDIS_URL: process.env.REDIS_URL };
+    process.env.CALLGUARD_PREFIX = cg.config.prefix;
+    process.env.REDIS_URL = cg.config.redisUrl;
+    try {
+      reportError('twilio', 2);
+      expect(reporterStats().reported).toBe(2);
+      await waitFor(() => reporterStats().flushes >= 1 && reporterStats().unsent === 0, { timeoutMs: 10_000 });
+      await waitFor(async () => ((await cg!.counters.sums()).counts.twilio === 2 ? true : undefined));
+    } finally {
+      await closeReporter();
+      for (const [k, v] of Object.entries(before))
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+    }
   });
 });

@@ -68,5 +68,7 @@ describe('npm start refuses bad input with one clear line', () => {
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain('Redis is not reachable at redis://127.0.0.1:1');
     expect(stderr).toContain('redis-server');
+    // The hint names the port REDIS_URL gave, not Redis' default.
+    expect(stderr).toContain('redis-server --daemonize yes --port 1,');
   });
 });

@@ -31,9 +31,21 @@ function table(rows: string[][], indent = '  '): string {
   return rows.map((row) => `${indent}${row.map((cell, i) => cell.padEnd(widths[i]!)).join('  ')}`.trimEnd() + '\n').join('');
 }
 
+/** PAUSED only when a dispatch queue is paused; a hold over some providers' jobs leaves the queues running. */
+function headline(s: ServiceStatusView): string {
+  if (Object.values(s.queues).some((q) => q.paused || q.held)) return 'PAUSED';
+  const held = [...new Set(s.holds.filter((h) => h.providers && h.effect === 'pause').flatMap((h) => h.providers!))];
+  if (held.length) return `provider held (${held.join(', ')}; queues running)`;
+  return s.is_paused ? 'PAUSED' : 'running';
+}
+
+/** A rule trips when its count reaches the threshold: reaching it is not being over it. */
+const thresholdNote = (count: number, threshold: number) =>
+  count > threshold ? ' (over threshold)' : count === threshold ? ' (threshold reached)' : '';
+
 export function formatStatus(status: ServiceStatusView, base: URL): string {
   const s = safeForTerminal(status);
-  let out = `callguard ${base.href}  ${s.is_paused ? 'PAUSED' : 'running'}  auto-pause ${s.auto_pause}  at ${s.now ?? '?'}\n\nqueues\n`;
+  let out = `callguard ${base.href}  ${headline(s)}  auto-pause ${s.auto_pause}  at ${s.now ?? '?'}\n\nqueues\n`;
   out += table(
     Object.entries(s.queues).map(([name, q]) => [
       name,
@@ -60,7 +72,7 @@ export function formatStatus(status: ServiceStatusView, base: URL): string {
     rules.map(([name, r]) => [
       name,
       [
-        ...(r.threshold !== null ? [`${r.error_count}/${r.threshold}${r.error_count >= r.threshold ? ' (over threshold)' : ''}`] : []),
+        ...(r.threshold !== null ? [`${r.error_count}/${r.threshold}${thresholdNote(r.error_count, r.threshold)}`] : []),
         ...(r.calls !== undefined
           ? [`${r.failed_calls} failed, ${r.slow_calls} slow of ${r.calls} calls (${r.providers?.join(', ')})`]
           : []),

@@ -12,7 +12,7 @@ import { loadRulesFile } from '../domain/rules.js';
 import type { Rule } from '../domain/types.js';
 
 export { createGuardedWorker, type GuardOptions, type GuardedJob, type GuardedProcessor } from './guarded-worker.js';
-export { createReporter, reportError, closeReporter, type ReporterConnection } from './shared.js';
+export { createReporter, reportError, closeReporter, reporterStats, type ReporterConnection } from './shared.js';
 export { Reporter, type ReporterOptions, type ReporterStats } from './reporter.js';
 export { createLogSink, matchRecord, type LogSink } from './log-sink.js';
 export { JOB, errorReportSchema, type ErrorReport } from '../jobs/contract.js';

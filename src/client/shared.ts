@@ -2,9 +2,9 @@
 import { Queue } from 'bullmq';
 import { loadClientConfig } from './config.js';
 import { EVENTS_QUEUE } from '../store/keys.js';
-import { Reporter, type ReporterOptions } from './reporter.js';
+import { Reporter, type ReporterOptions, type ReporterStats } from './reporter.js';
 import { withTimeout } from '../domain/timeout.js';
-import { connectRedis, type HostPort } from '../store/redis.js';
+import { connectRedis, describeConnectError, redactUrl, type HostPort } from '../store/redis.js';
 
 export interface ReporterConnection extends ReporterOptions {
   /** Default: REDIS_URL or redis://127.0.0.1:6379. */
@@ -13,6 +13,8 @@ export interface ReporterConnection extends ReporterOptions {
   clusterNodes?: HostPort[];
   /** Default: CALLGUARD_PREFIX or {callguard}. */
   prefix?: string;
+  /** No warning on stderr when Redis cannot be reached or counts are lost at close (the stats still say). */
+  quiet?: boolean;
 }
 
 /** A reporter with its own connection to callguard's events queue. */
@@ -32,7 +34,19 @@ export function createReporter(opts: ReporterConnection = {}): Reporter & { clos
     maxRetriesPerRequest: 1,
     retryStrategy: (times: number) => Math.min(100 * times, 1000),
   });
-  connection.on('error', () => undefined);
+  // A wrong REDIS_URL or a Redis that is away is said once per outage on stderr, not per retry:
+  // the reporter keeps the counts and resends them, so the app carries on either way.
+  const where = env.clusterNodes.length
+    ? `REDIS_CLUSTER_NODES=${env.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`
+    : redactUrl(env.redisUrl);
+  let warned = false;
+  connection.on('error', (err: Error) => {
+    if (warned || opts.quiet) return;
+    warned = true;
+    const why = describeConnectError(err) ?? err.message;
+    console.warn(`callguard client: cannot reach Redis at ${where} (${why}); counts are kept and resent when it answers`);
+  });
+  connection.on('ready', () => (warned = false));
   const queue = new Queue(EVENTS_QUEUE, { connection, prefix: env.prefix });
   // A reporting path must never crash the app; failures are counted by the reporter.
   queue.on('error', () => undefined);
@@ -42,6 +56,9 @@ export function createReporter(opts: ReporterConnection = {}): Reporter & { clos
     async close(timeoutMs?: number) {
       const started = Date.now();
       await close(timeoutMs);
+      const lost = reporter.stats.dropped;
+      if (lost > 0 && !opts.quiet)
+        console.warn(`callguard client: closed with ${lost} count(s) not delivered to Redis at ${where} (reporter.stats.dropped)`);
       // A frozen Redis must not hold the app's shutdown: close politely while there is time, then cut.
       const left = Math.max(0, (timeoutMs ?? opts.flushTimeoutMs ?? 5000) - (Date.now() - started));
       await withTimeout(queue.close(), left, () => undefined);
@@ -65,6 +82,11 @@ export function reportError(rule: string, count = 1): void {
   } catch {
     // e.g. an invalid REDIS_URL: reporting must not break the caller
   }
+}
+
+/** The process-wide reporter's counters (reported, flushes, failedFlushes, unsent, dropped…); all 0 before its first use. */
+export function reporterStats(): ReporterStats {
+  return shared?.stats ?? { reported: 0, calls: 0, flushes: 0, dropped: 0, failedFlushes: 0, unsent: 0 };
 }
 
 /** Flushes and closes the shared reporter (call on shutdown). */

@@ -114,11 +114,20 @@ export async function assertReachable(redis: RedisClient, target: RedisTarget | 
       `Redis is not reachable at ${where} (${how}). ` +
         (t.clusterNodes.length
           ? 'Check REDIS_CLUSTER_NODES.'
-          : `Start one with: redis-server --daemonize yes --port 6379, or set REDIS_URL.`),
+          : `Start one with: redis-server --daemonize yes --port ${urlPort(t.redisUrl)}, or set REDIS_URL.`),
       how,
     );
   } finally {
     redis.off('error', onError);
+  }
+}
+
+/** The port a redis:// URL names (6379 when it names none): the one a local redis-server should listen on. */
+function urlPort(url: string): string {
+  try {
+    return new URL(url).port || '6379';
+  } catch {
+    return '6379';
   }
 }
 

@@ -1,4 +1,5 @@
 import { effectOf } from '../../domain/hold.js';
+import { afterClear, releaseAfterRecovery } from '../../domain/release-plan.js';
 import type { Hold } from '../../domain/types.js';
 import { esc, scopeText, time } from './html.js';
 import type { RuleRow } from './snapshot.js';
@@ -8,9 +9,12 @@ function release(h: Hold, rules: RuleRow[], autoResumeMinutes: number): string {
   if (h.kind === 'manual') return h.until !== undefined ? `at ${time(h.until)}` : 'when someone resumes it';
   if (h.kind === 'alert') return 'when the alert resolves';
   if (effectOf(h) === 'probe') return `probe ends ${time(h.until)}`;
-  const state = rules.find((r) => r.rule.name === h.rule)?.state;
-  if (state?.state === 'clearing') return `about ${time(state.resumeAt)} (clear for ${state.minutes} of ${state.of} min)`;
-  return `after ${autoResumeMinutes} min below threshold`;
+  const row = rules.find((r) => r.rule.name === h.rule);
+  const state = row?.state;
+  if (state?.state === 'clearing')
+    return `about ${time(state.resumeAt)} (clear for ${state.minutes} of ${state.of} min)${afterClear(row?.rule)}`;
+  if (!row) return `after ${autoResumeMinutes} min below threshold`;
+  return releaseAfterRecovery(row.rule, autoResumeMinutes);
 }
 
 /** Every hold, with a Resume button per hold for admins. */
