@@ -54,7 +54,7 @@ function everyMessage(s: string): SlackMessage[] {
     probePassedMessage({ hold, at: T0 + 1000 }, settings),
     silenceMessage({
       event: 'silence-added',
-      silence: { id: 's', rules: [s], until: T0 + 1000, reason: s, by: s, since: T0 } as never,
+      silence: { id: 's', rules: [s], until: T0 + 1000, reason: s, by: s, since: T0 },
       by: s,
       at: T0,
     }),
@@ -115,6 +115,7 @@ describe('the CLI’s output', () => {
       ] as never),
     ].join('');
     // Only the formatter's own newlines remain.
+    // eslint-disable-next-line no-control-regex
     expect(out.replace(/\n/g, '')).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
     expect(out).toContain('\\x1b[2Kfake line');
     expect(out).toContain('\\u202eevil');
