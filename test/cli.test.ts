@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hashSecret } from '../src/http/auth/principals.js';
 import { isCallguardError } from '../src/domain/errors.js';
-import { loadRulesFile } from '../src/domain/rules.js';
+import { loadRulesFile } from '../src/store/rules-file.js';
 import { ensureBuilt } from './support/build.js';
 import { postJson, request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
 

@@ -49,6 +49,13 @@ describe('decide: tripping', () => {
     expect(d.add.map((h) => h.id)).toEqual(trips ? ['rule:twilio'] : []);
   });
 
+  it('a count rule with providers holds only those providers: its hold names them, so no queue is paused (issue 24)', () => {
+    const countOnTwilio: Rule = { ...twilio, providers: ['twilio'] };
+    const d = decide(input({ rules: [countOnTwilio], counts: { twilio: 10 } }));
+    expect(d.add).toHaveLength(1);
+    expect(d.add[0]).toMatchObject({ id: 'rule:twilio', providers: ['twilio'], count: 10, threshold: 10 });
+  });
+
   it('a tripping rule hold carries scope, count and threshold for the audit and Slack', () => {
     const d = decide(input({ rules: [exotel], counts: { exotel: 4 } }));
     expect(d.add[0]).toMatchObject({

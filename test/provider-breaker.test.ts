@@ -3,56 +3,11 @@
  * providers, four guarded workers in two processes, a simulated provider API that fails (or
  * slows) every twilio call. Real callguard, real BullMQ, real child processes.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
 import { REDIS_URL, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
-
-type Mode = 'ok' | 'fail' | 'slow';
-interface Call {
-  provider: string;
-  job: string;
-  worker: string;
-  start: number;
-  ok: boolean;
-}
-
-/** The providers' API: records every call; a provider's mode says whether it answers, fails or dawdles. */
-class ProviderApi {
-  readonly calls: Call[] = [];
-  readonly mode: Record<string, Mode> = { twilio: 'ok', plivo: 'ok' };
-  private server?: Server;
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const q = new URL(req.url!, 'http://x').searchParams;
-      const provider = q.get('provider')!;
-      const mode = this.mode[provider] ?? 'ok';
-      const call: Call = { provider, job: q.get('job')!, worker: q.get('pid')!, start: Date.now(), ok: mode !== 'fail' };
-      this.calls.push(call);
-      const answer = () => res.writeHead(mode === 'fail' ? 503 : 200).end();
-      if (mode === 'slow') setTimeout(answer, 350);
-      else answer();
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    const { port } = this.server.address() as { port: number };
-    this.url = `http://127.0.0.1:${port}`;
-  }
-
-  of(provider: string, after = 0): Call[] {
-    return this.calls.filter((c) => c.provider === provider && c.start > after);
-  }
-
-  async stop(): Promise<void> {
-    await new Promise((r) => this.server?.close(r));
-  }
-}
+import { ProviderApi, ProviderWorkers, type Mode } from './support/provider-api.js';
 
 const WORKERS_PER_PROCESS = 2;
 const CONCURRENCY = 2;
@@ -62,26 +17,15 @@ const SLOTS = 2 * WORKERS_PER_PROCESS * CONCURRENCY;
 describe('one breaker shared by every worker, per provider', () => {
   let cg: Callguard | undefined;
   let api: ProviderApi | undefined;
-  let dir: string | undefined;
-  const children: ChildProcess[] = [];
+  const workers = new ProviderWorkers();
   const closers: Array<() => Promise<unknown>> = [];
 
   afterEach(async () => {
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
-    await Promise.all(
-      children.splice(0).map(
-        (c) =>
-          new Promise<void>((r) => {
-            if (c.exitCode !== null) return r();
-            c.once('exit', () => r());
-            c.kill('SIGTERM');
-          }),
-      ),
-    );
+    await workers.stop();
     await stopTestCallguard(cg);
     await api?.stop();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    cg = api = dir = undefined;
+    cg = api = undefined;
   });
 
   async function setup(twilioRule: Record<string, unknown>) {
@@ -92,30 +36,7 @@ describe('one breaker shared by every worker, per provider', () => {
     cg = await startTestCallguard(rules, { CALLGUARD_QUEUES: 'calls', CALLGUARD_AUTO_RESUME_MINUTES: '2' });
     api = new ProviderApi();
     await api.start();
-    dir = mkdtempSync(join(tmpdir(), 'cg-breaker-'));
-    writeFileSync(join(dir, 'rules.json'), JSON.stringify(rules));
-    for (let i = 0; i < 2; i++) {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/provider-worker.ts'], {
-        env: {
-          ...process.env,
-          REDIS_URL,
-          CALLGUARD_PREFIX: cg.config.prefix,
-          CALLGUARD_RULES: join(dir, 'rules.json'),
-          CALLGUARD_QUEUES: 'calls',
-          CALLGUARD_FLUSH_MS: '50',
-          QUEUE_PREFIX: cg.config.queuePrefix,
-          PROVIDER_URL: api.url,
-          WORKERS: String(WORKERS_PER_PROCESS),
-          CONCURRENCY: String(CONCURRENCY),
-        },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      children.push(child);
-      await new Promise<void>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
-        child.once('exit', (code) => reject(new Error(`worker process exited (${code}) before it was ready`)));
-      });
-    }
+    await workers.start(cg, api, rules, { processes: 2, workers: WORKERS_PER_PROCESS, concurrency: CONCURRENCY });
     const queue = new Queue('calls', { connection: { url: REDIS_URL }, prefix: cg.config.queuePrefix });
     const events = new QueueEvents('calls', { connection: { url: REDIS_URL }, prefix: cg.config.queuePrefix });
     await events.waitUntilReady();

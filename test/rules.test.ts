@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadRulesFile, parseRules } from '../src/domain/rules.js';
+import { parseRules } from '../src/domain/rules.js';
+import { loadRulesFile } from '../src/store/rules-file.js';
 
 const QUEUES = ['calls', 'sms'];
 const ORIGINAL = `{

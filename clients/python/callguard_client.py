@@ -13,10 +13,19 @@ for at most ``exit_timeout`` seconds.
     logging.getLogger().addHandler(client.handler(logging.WARNING))
     loguru.logger.add(client.loguru_sink, serialize=True, level="WARNING")
     client.report_error("twilio")
+
+Failover (one breaker shared with the guarded Node workers): ``choose`` asks callguard which of
+the candidates to call now (one request, one Redis step); ``record`` batches the call's outcome
+like the counts, to ``POST /providers/outcomes``.
+
+    provider, wait = client.choose("calls", ["twilio", "plivo"])
+    if provider is None: retry_in(wait)             # every candidate held or full
+    else: client.record(provider, ok, duration_ms)
 """
 from __future__ import annotations
 
 import atexit
+import http.client
 import json
 import logging
 import os
@@ -26,14 +35,15 @@ import threading
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import warnings
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, List, NamedTuple, Optional, Tuple, Union
 
-__all__ = ["CallguardClient", "CallguardHandler", "configure", "default_client", "loguru_sink", "report_error"]
+__all__ = ["CallguardClient", "CallguardHandler", "Choice", "configure", "default_client", "loguru_sink", "report_error"]
 
 MAX_TEXT = 8192  # characters kept of a message or an exception; phrases are short
 MAX_LINE = 32 * 1024  # a record longer than this after clipping is dropped
@@ -43,13 +53,24 @@ MAX_RULES_PER_BATCH = 500  # 500 reports with 64-character names stay under the 
 MAX_RULE_LENGTH = 64
 MAX_COUNT = 1_000_000  # per rule per batch, the server's limit
 
+MAX_CALLS_PER_BATCH = 1000  # outcomes per POST /providers/outcomes, the server's limit
+CHOOSE_UNAVAILABLE_WAIT = 1.0  # seconds to wait when callguard could not answer (no provider is called)
+
+
+class Choice(NamedTuple):
+    """What ``choose`` answers: the provider to call now, or None and how many seconds to wait."""
+
+    provider: Optional[str]
+    wait: float
+
+
 # A buffered record: a compact dict built on the app's thread, or a serialized line parsed later.
 _Item = Union[Dict[str, Any], str]
 
 
 @dataclass
 class _Batch:
-    kind: str  # "records" (log records to /health/logs) or "errors" (counts to /health/errors)
+    kind: str  # "records" (/health/logs), "errors" (counts, /health/errors) or "calls" (outcomes, /providers/outcomes)
     body: bytes
     size: int  # log records, or the sum of the error counts
     key: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -105,6 +126,7 @@ class CallguardClient:
                 "records_queued", "records_sent", "errors_queued", "errors_sent",
                 "dropped_overflow", "dropped_invalid", "dropped_unknown", "dropped_rejected", "dropped_expired", "dropped_closed",
                 "retries", "internal_errors", "server_records", "server_matched", "server_dropped",
+                "calls_queued", "calls_sent",
             ],
             0,
         )
@@ -119,6 +141,8 @@ class CallguardClient:
         self._lock = threading.Lock()
         self._buffer: Deque[_Item] = deque()
         self._counts: Dict[str, int] = {}
+        self._calls: List[Dict[str, Any]] = []
+        self._local = threading.local()  # each thread's keep-alive connection for choose()
         self._pending: Optional[_Batch] = None
         self._carry: Optional[str] = None
         self._busy = False  # the sender holds records it took from the buffer
@@ -158,6 +182,76 @@ class CallguardClient:
         except Exception:
             self._bump("internal_errors")
 
+    def record(self, provider: str, ok: bool, duration_ms: float) -> None:
+        """Records one call's outcome for the rate rules (batched, never blocks or raises)."""
+        try:
+            if not isinstance(provider, str) or not 0 < len(provider) <= MAX_RULE_LENGTH or not isinstance(ok, bool):
+                self._bump("dropped_invalid")
+                return
+            call = {"provider": provider, "ok": ok, "duration_ms": max(0.0, float(duration_ms))}
+            with self._lock:
+                if self._closed:
+                    self._stats["dropped_closed"] += 1
+                    return
+                if len(self._calls) >= self._max_buffer:
+                    self._stats["dropped_overflow"] += 1
+                    return
+                self._calls.append(call)
+                self._stats["calls_queued"] += 1
+        except Exception:
+            self._bump("internal_errors")
+
+    def choose(self, queue: str, providers: List[str], timeout: Optional[float] = None) -> Choice:
+        """The provider to call now among ``providers`` (most preferred first), or None and a wait.
+
+        Callguard picks the first candidate not held with room under its probe, throttle and
+        capacity, in the same Redis step as the guarded Node workers, and takes its slot: call it.
+        None: the queue or every candidate is held, or each is full; ask again after ``wait``
+        seconds. When callguard cannot answer, no provider is chosen (``last_error`` says why).
+        A request callguard refuses (unknown queue, bad names) raises ValueError.
+        """
+        body = json.dumps({"queue": queue, "providers": list(providers)})
+        headers = {"Content-Type": "application/json", "User-Agent": "callguard-client-python/1"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        for attempt in (1, 2):  # a kept-alive connection the server closed meanwhile: once more on a new one
+            conn = self._connection(timeout)
+            try:
+                conn.request("POST", self._path + "/providers/choose", body=body, headers=headers)
+                response = conn.getresponse()
+                text = response.read()
+            except Exception as err:
+                conn.close()
+                self._local.conn = None
+                if attempt == 1:
+                    continue
+                self.last_error = f"/providers/choose: {err!r}"
+                return Choice(None, CHOOSE_UNAVAILABLE_WAIT)
+            if response.status == 200:
+                reply = json.loads(text)
+                if reply.get("provider"):
+                    return Choice(reply["provider"], 0.0)
+                wait_ms = int(reply.get("wait_ms", 0))  # 0 while held: ask again in a while
+                return Choice(None, wait_ms / 1000.0 if wait_ms > 0 else CHOOSE_UNAVAILABLE_WAIT)
+            self.last_error = f"/providers/choose: HTTP {response.status} {text.decode(errors='replace')[:300]}"
+            if response.status in (400, 401, 403, 404, 413, 415, 422):
+                raise ValueError(self.last_error)
+            return Choice(None, _seconds(response.getheader("Retry-After")) or CHOOSE_UNAVAILABLE_WAIT)
+        return Choice(None, CHOOSE_UNAVAILABLE_WAIT)
+
+    def _connection(self, timeout: Optional[float]) -> http.client.HTTPConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            parsed = urllib.parse.urlsplit(self.url)
+            cls = http.client.HTTPSConnection if parsed.scheme == "https" else http.client.HTTPConnection
+            conn = cls(parsed.hostname or "localhost", parsed.port, timeout=timeout or self._timeout)
+            self._local.conn = conn
+        return conn
+
+    @property
+    def _path(self) -> str:
+        return urllib.parse.urlsplit(self.url).path
+
     def handler(self, level: int = logging.NOTSET) -> "CallguardHandler":
         """A ``logging.Handler`` shipping to this client."""
         return CallguardHandler(self, level)
@@ -177,12 +271,16 @@ class CallguardClient:
     def flush(self, timeout: float = 5.0) -> bool:
         """Waits until everything buffered was sent (or dropped); False when ``timeout`` passed first."""
         deadline = time.monotonic() + timeout
+        nudged = False
         while time.monotonic() < deadline:
             with self._lock:
-                if not (self._buffer or self._counts or self._busy or self._pending or self._carry):
+                if not (self._buffer or self._counts or self._calls or self._busy or self._pending or self._carry):
                     return True
-                if self._pending is not None:
-                    self._pending.next_try = 0.0  # the caller is waiting: retry now, not after back-off
+                if self._pending is not None and not nudged:
+                    # The caller is waiting: retry once now. After that the back-off holds, so a dead
+                    # server costs a few attempts per flush, not one every 10 ms.
+                    self._pending.next_try = 0.0
+                    nudged = True
             self._wake.set()
             time.sleep(0.01)
         return False
@@ -336,6 +434,10 @@ class CallguardClient:
         if reports:
             body = json.dumps([{"rule": rule, "count": count} for rule, count in reports]).encode()
             return _Batch("errors", body, sum(count for _, count in reports))
+        with self._lock:
+            calls, self._calls = self._calls[:MAX_CALLS_PER_BATCH], self._calls[MAX_CALLS_PER_BATCH:]
+        if calls:
+            return _Batch("calls", json.dumps({"calls": calls}).encode(), len(calls))
         lines: List[str] = []
         size = 0
         if self._carry is not None:
@@ -372,7 +474,11 @@ class CallguardClient:
         return line
 
     def _post(self, batch: _Batch, timeout: float) -> Tuple[str, Optional[float]]:
-        path, content_type = ("/health/logs", "application/x-ndjson") if batch.kind == "records" else ("/health/errors", "application/json")
+        path, content_type = {
+            "records": ("/health/logs", "application/x-ndjson"),
+            "errors": ("/health/errors", "application/json"),
+            "calls": ("/providers/outcomes", "application/json"),
+        }[batch.kind]
         headers = {
             "Content-Type": content_type,
             "Idempotency-Key": batch.key,
@@ -424,10 +530,11 @@ class CallguardClient:
 
     def _expire_rest(self) -> None:
         with self._lock:
-            left = len(self._buffer) + (1 if self._carry is not None else 0) + sum(self._counts.values())
+            left = len(self._buffer) + (1 if self._carry is not None else 0) + sum(self._counts.values()) + len(self._calls)
             self._stats["dropped_expired"] += left + (self._pending.size if self._pending is not None else 0)
             self._buffer.clear()
             self._counts.clear()
+            self._calls.clear()
             self._pending = None
             self._carry = None
 

@@ -271,6 +271,17 @@ class ClientTest(unittest.TestCase):
         self.assertEqual((stats["errors_sent"], stats["dropped_expired"]), (0, 0))
         self.assertIn("Connection refused", stats["last_error"] or "")
 
+    def test_flush_against_a_dead_server_backs_off_instead_of_retrying_every_few_ms(self) -> None:
+        client = self.client(url=f"http://127.0.0.1:{closed_port()}")  # default interval and back-off
+        client.report_error("twilio")
+        started = time.monotonic()
+        self.assertFalse(client.flush(1.5))
+        self.assertGreaterEqual(time.monotonic() - started, 1.5)
+        # One send, one retry for the flush, then back-off (0.25 s doubling): a handful, not hundreds.
+        retries = client.stats()["retries"]
+        self.assertGreaterEqual(retries, 2)
+        self.assertLessEqual(retries, 6)
+
     def test_a_batch_still_failing_after_retry_for_is_dropped_and_counted(self) -> None:
         client = self.client(url=f"http://127.0.0.1:{closed_port()}", interval=0.01, max_backoff=0.02, retry_for=0.2)
         client.report_error("twilio", 4)

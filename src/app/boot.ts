@@ -3,7 +3,7 @@ import { loadConfig } from './config.js';
 import { isCallguardError } from '../domain/errors.js';
 import { createLogger, type Logger } from '../ops/logger.js';
 import { RedisUnreachableError } from '../store/redis.js';
-import { loadRulesFile } from '../domain/rules.js';
+import { loadRulesFile } from '../store/rules-file.js';
 import { createCallguard, type Callguard } from './callguard.js';
 
 /** Config, rules (with their lint warnings logged) and a connected Callguard. */

@@ -17,7 +17,7 @@ import { errorReportJob, evaluateJob } from '../jobs/error-report.js';
 import { HoldLedger } from '../store/holds.js';
 import { AlertMarks } from '../store/alert-marks.js';
 import { alertJob } from '../jobs/alert-handler.js';
-import { JOB } from '../jobs/contract.js';
+import { EVENTS_KEEP_COMPLETED, JOB } from '../jobs/contract.js';
 import { EVENTS_QUEUE, Keys } from '../store/keys.js';
 import { Metrics } from '../ops/metrics.js';
 import { createLogger, type Logger } from '../ops/logger.js';
@@ -28,7 +28,7 @@ import { assertReachable, connectRedis, type CallguardRedis } from '../store/red
 import { Reporter } from '../client/reporter.js';
 import { RedisHealth } from '../store/redis-health.js';
 import type { Rule } from '../domain/types.js';
-import { writeCapacities } from '../store/guard.js';
+import { readFailovers, writeCapacities } from '../store/guard.js';
 import type { Worker } from 'bullmq';
 import { JobSigner } from '../jobs/job-signer.js';
 import { JobReceipts } from '../store/job-receipts.js';
@@ -38,6 +38,8 @@ import { RulesStore } from '../store/rules-store.js';
 import { rulesToFile } from '../domain/rules-doc.js';
 import { SilenceStore } from '../store/silences.js';
 import { Silencer } from '../engine/silencer.js';
+import { History } from '../store/history.js';
+import { countersOf } from '../domain/outcomes.js';
 
 export interface Callguard {
   config: Config;
@@ -57,6 +59,8 @@ export interface Callguard {
   control: Control;
   /** Silences: rules muted until a time (stored in Redis, audited, announced). */
   silencer: Silencer;
+  /** The last 24 h of per-minute counts, for dry-run replays. */
+  history: History;
   /** callguard's own queue: error reports, alerts, the evaluate scheduler. Never paused. */
   events: Queue;
   /** The user's dispatch queues, by name. */
@@ -144,11 +148,14 @@ export async function createCallguard(
     silences,
   );
   const silencer = new Silencer(silences, emitter, () => evaluator.evaluate({ full: true }));
+  const history = new History(redis, keys, config.minuteMs);
+  // Each tick copies the finished minutes into the 24 h history (idempotent: any instance, any number of times).
+  emitter.on('evaluated', (_s, full) => (full ? history.record(countersOf(rules).map((c) => c.name)) : undefined), 'history');
   const control = new Control(config.queues, ledger, counters, transitions);
   const events = new Queue(EVENTS_QUEUE, {
     connection: redis,
     prefix: config.prefix,
-    defaultJobOptions: { removeOnComplete: 1000, removeOnFail: 5000 },
+    defaultJobOptions: { removeOnComplete: EVENTS_KEEP_COMPLETED, removeOnFail: 5000 },
   });
   // Without a listener BullMQ prints every reconnect failure; one line per interval is enough.
   const onQueueError = throttledErrorLog(logger, 'Redis connection problem', { level: 'warn' });
@@ -176,7 +183,17 @@ export async function createCallguard(
   emitter.on('changes', outbox.relay, 'outbox');
   // The safety net: whatever a crashed instance committed but never announced goes out on the next tick.
   emitter.on('evaluated', (_seconds, full) => (full ? outbox.relay() : undefined), 'outbox');
-  const metrics = new Metrics({ rules, counters, ledger, dispatch, events, minuteMs: config.minuteMs, liveRules, silences });
+  const metrics = new Metrics({
+    rules,
+    counters,
+    ledger,
+    dispatch,
+    events,
+    minuteMs: config.minuteMs,
+    liveRules,
+    silences,
+    failovers: () => readFailovers(redis, keys),
+  });
   emitter.on('changes', metrics.onChanges, 'metrics');
   emitter.on('evaluated', metrics.onEvaluated, 'metrics');
   emitter.on(
@@ -226,6 +243,7 @@ export async function createCallguard(
     evaluator,
     control,
     silencer,
+    history,
     events,
     dispatch,
     reporter,
@@ -245,9 +263,7 @@ export async function createCallguard(
           { every: config.minuteMs },
           {
             name: JOB.evaluate,
-            // Completed jobs are trimmed queue-wide by the finishing job's own setting: as many as the
-            // other events jobs keep, or every tick would cut report and alert results short.
-            opts: { removeOnComplete: 1000, removeOnFail: 100 },
+            opts: { removeOnComplete: EVENTS_KEEP_COMPLETED, removeOnFail: 100 },
           },
         );
       await schedule();

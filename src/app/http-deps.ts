@@ -20,6 +20,9 @@ import type {
   StatusSnapshot,
 } from '../http/api/ports.js';
 import { RulesStore } from '../store/rules-store.js';
+import { chooseCandidate } from '../store/guard.js';
+import { GuardVerdict } from '../store/scripts.js';
+import { dryRun } from '../engine/dry-run.js';
 import type { Callguard } from './callguard.js';
 import { SnapshotCache } from './snapshot-cache.js';
 import { IdempotencyStore } from '../store/idempotency.js';
@@ -114,6 +117,19 @@ function ingestPort(cg: Callguard): IngestPort {
     rules: cg.rules,
     queues: cg.config.queues,
     reportCounts: (counts) => (cg.redisHealth.available() ? batcher.submit(counts) : Promise.reject(new RedisUnavailableError())),
+    async chooseProvider(queue, candidates) {
+      const a = await chooseCandidate(cg.redis, cg.keys, { queue, candidates, member: randomUUID() });
+      return {
+        ...(a.provider ? { provider: a.provider } : {}),
+        waitMs: a.waitMs,
+        held: a.held,
+        queueHeld: a.verdict === GuardVerdict.QueueHeld,
+      };
+    },
+    async reportOutcomes(outcomes) {
+      const jobId = `outcomes-${randomUUID()}`;
+      return (await cg.events.add(JOB.errorReport, { outcomes }, { jobId })).id ?? null;
+    },
     async enqueueAlert(events, by) {
       // Stamped with Redis' clock: instances with skewed clocks still order firing and resolved notices right.
       const now = await cg.ledger.now();
@@ -141,6 +157,19 @@ function rulesPort(cg: Callguard): RulesPort {
       return { warnings, changes, version: live.version };
     },
     publish: ({ content, expected, by }) => live.publish({ content, expected, by, source: 'api' }),
+    dryRun: (content) =>
+      dryRun(
+        {
+          history: cg.history,
+          ledger: cg.ledger,
+          silences: cg.silencer,
+          minuteMs: cg.config.minuteMs,
+          autoResumeMinutes: cg.config.autoResumeMinutes,
+          autoPause: cg.config.autoPause,
+        },
+        live.check(content).rules,
+        [...cg.rules],
+      ),
     async rollback({ version, by }) {
       const [target, current] = await Promise.all([store.version(version), active()]);
       if (!target) throw new NotFoundError(`rules: version ${version} is not among the kept versions`);

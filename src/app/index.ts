@@ -14,6 +14,7 @@ export { httpDeps } from './http-deps.js';
 export { createApp, type AppOptions, type CallguardApp } from '../http/app.js';
 export { resolvePrincipals, parsePrincipals, hashSecret, type PrincipalEntry, type Role } from '../http/auth/principals.js';
 export { createLogger, type Logger } from '../ops/logger.js';
-export { loadRulesFile, parseRules, lintRules, type LoadedRules } from '../domain/rules.js';
+export { parseRules, lintRules, type LoadedRules } from '../domain/rules.js';
+export { loadRulesFile } from '../store/rules-file.js';
 export { isCallguardError, CallguardError, ConfigError } from '../domain/errors.js';
 export type { Hold, HoldKind, HoldEffect, Rule, Scope } from '../domain/types.js';

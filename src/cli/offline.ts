@@ -1,7 +1,7 @@
 /** The commands that need no running callguard: check-rules and hash-secret's secret input. */
 import { MIN_SECRET_LENGTH } from '../http/auth/principals.js';
 import { isCallguardError } from '../domain/errors.js';
-import { loadRulesFile } from '../domain/rules.js';
+import { loadRulesFile } from '../store/rules-file.js';
 import { CliError, EXIT, usage, type CliIo } from './exit.js';
 
 export function checkRules(file: string, queues: string[], json: boolean, io: CliIo): void {

@@ -3,10 +3,11 @@ import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError,
 import { ConfigError } from '../domain/errors.js';
 import { providerTarget } from '../domain/hold.js';
 import { slowThresholds } from '../domain/outcomes.js';
-import { loadRulesFile } from '../domain/rules.js';
+import { candidatesProblem } from '../domain/rules.js';
+import { loadRulesFile } from '../store/rules-file.js';
 import type { Rule } from '../domain/types.js';
 import { Keys } from '../store/keys.js';
-import { candidatesProblem, chooseCandidate, forgetFailed, noteFailed } from '../store/guard.js';
+import { chooseCandidate, forgetFailed, noteFailed } from '../store/guard.js';
 import { ParkedJobs } from '../store/parked.js';
 import type { RedisClient } from '../store/redis.js';
 import { GuardVerdict, type GuardAnswer } from '../store/scripts.js';

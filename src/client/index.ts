@@ -8,7 +8,7 @@ import { loadClientConfig } from './config.js';
 import { createLogSink, type LogSink, type LogSinkOptions } from './log-sink.js';
 import type { Reporter } from './reporter.js';
 import { reportError } from './shared.js';
-import { loadRulesFile } from '../domain/rules.js';
+import { loadRulesFile } from '../store/rules-file.js';
 import type { Rule } from '../domain/types.js';
 
 export { createGuardedWorker, type GuardOptions, type GuardedJob, type GuardedProcessor } from './guarded-worker.js';
@@ -18,7 +18,8 @@ export { createLogSink, matchRecord, type LogSink } from './log-sink.js';
 export { JOB, errorReportSchema, type ErrorReport } from '../jobs/contract.js';
 export { loadClientConfig, type ClientConfig } from './config.js';
 export { connectRedis, type HostPort, type RedisTarget } from '../store/redis.js';
-export { loadRulesFile, parseRules } from '../domain/rules.js';
+export { parseRules } from '../domain/rules.js';
+export { loadRulesFile } from '../store/rules-file.js';
 export type { Hold, Rule, Scope } from '../domain/types.js';
 
 /**

@@ -4,7 +4,7 @@ import { withTimeout } from '../domain/timeout.js';
 import type { ErrorSink } from '../domain/types.js';
 import type { ProviderOutcomes } from '../domain/outcomes.js';
 import { PROVIDER_NAME } from '../domain/rules.js';
-import { JOB, ruleName } from '../jobs/contract.js';
+import { EVENTS_KEEP_COMPLETED, JOB, ruleName } from '../jobs/contract.js';
 
 export interface ReporterOptions {
   /** How long counts are coalesced before one job is added. */
@@ -229,7 +229,7 @@ export class Reporter implements ErrorSink {
           ...(Object.keys(batch.counts).length ? { counts: batch.counts } : {}),
           ...(Object.keys(batch.outcomes).length ? { outcomes: batch.outcomes } : {}),
         },
-        { jobId: batch.id, removeOnComplete: 1000, removeOnFail: 5000 },
+        { jobId: batch.id, removeOnComplete: EVENTS_KEEP_COMPLETED, removeOnFail: 5000 },
       );
       // A send that outlives its timeout may still land; then it is no longer unsent (nor dropped).
       add.then(

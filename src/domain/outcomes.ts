@@ -39,7 +39,7 @@ export function countersOf(rules: Rule[]): Counted[] {
 }
 
 /** The slow_call_ms thresholds a worker must measure for a provider (sorted, distinct). */
-export function slowThresholds(rules: Rule[], provider: string): number[] {
+export function slowThresholds(rules: readonly Rule[], provider: string): number[] {
   const ms = rules.flatMap((r) => (r.slowCallMs !== undefined && r.providers?.includes(provider) ? [r.slowCallMs] : []));
   return [...new Set(ms)].sort((a, b) => a - b);
 }

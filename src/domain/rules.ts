@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { issueLines } from './zod-issues.js';
@@ -9,6 +8,18 @@ export const LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fat
 
 /** Provider names travel in job data, hold ids and `queue:provider` targets: no ':' or spaces. */
 export const PROVIDER_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+/** The most candidate providers one job may list: the guard's step is bounded by it. */
+export const MAX_CANDIDATES = 8;
+
+/** Why a candidate list cannot be checked, or undefined when it can. */
+export function candidatesProblem(candidates: readonly string[]): string | undefined {
+  if (candidates.length > MAX_CANDIDATES) return `at most ${MAX_CANDIDATES} candidate providers per job, got ${candidates.length}`;
+  const bad = candidates.find((p) => typeof p !== 'string' || !PROVIDER_NAME.test(p));
+  if (bad !== undefined) return `provider name ${JSON.stringify(bad)} must match ${PROVIDER_NAME}`;
+  if (new Set(candidates).size !== candidates.length) return `candidate providers must be distinct: ${candidates.join(', ')}`;
+  return undefined;
+}
+
 const rate = z.number().gt(0, 'must be above 0').lte(1, 'must be at most 1 (a fraction: 0.5 is 50 %)');
 const perMinute = z.number().int().positive();
 
@@ -69,17 +80,6 @@ export interface LoadedRules {
   /** From the file's `providers` (second shape); empty for the flat shape. */
   capacities: Capacities;
   warnings: string[];
-}
-
-/** Reads and validates a rules file; every problem names the file, the rule and the field. */
-export function loadRulesFile(path: string, dispatchQueues: string[]): LoadedRules {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`${path}: cannot read rules file (${(err as Error).message})`);
-  }
-  return parseRules(text, path, dispatchQueues);
 }
 
 export function parseRules(text: string, file: string, dispatchQueues: string[]): LoadedRules {

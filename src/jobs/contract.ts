@@ -12,6 +12,12 @@ export const JOB = {
   evaluate: 'evaluate',
 } as const;
 
+/**
+ * Completed events jobs kept (queue-wide: BullMQ trims by the finishing job's own setting, so every
+ * job on the queue says the same or each would cut the others' results short).
+ */
+export const EVENTS_KEEP_COMPLETED = 1000;
+
 export const ruleName = z.string().min(1).max(64);
 const count = z.number().int().positive().max(1_000_000);
 

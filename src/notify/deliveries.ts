@@ -3,7 +3,8 @@ import type { Job, Queue } from 'bullmq';
 import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { Keys } from '../store/keys.js';
 import type { CallguardRedis } from '../store/redis.js';
-import { covers, isPausing, queuesOf, type Hold } from '../domain/hold.js';
+import { covers, isPausing, parseTarget, queuesOf, type Hold } from '../domain/hold.js';
+import { heldFailovers, resetHeldFailovers, routeOf } from '../store/guard.js';
 import {
   stateLostMessage,
   silenceMessage,
@@ -66,6 +67,22 @@ export interface DeliveryDeps {
   queue: Queue;
 }
 
+/**
+ * Where the newly held providers' calls go (the routes guards noted), and the count of jobs failed
+ * over from them restarted: the release message then counts this hold's failovers only.
+ */
+async function failoverRoutes(d: DeliveryDeps, paused: string[]): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const target of paused) {
+    const { provider } = parseTarget(target);
+    if (!provider) continue;
+    await resetHeldFailovers(d.redis, d.keys, target);
+    const to = await routeOf(d.redis, d.keys, target);
+    if (to.length) out[provider] = [...new Set([...(out[provider] ?? []), ...to])];
+  }
+  return out;
+}
+
 /** BullMQ job ids may not contain ':', which hold ids and scheduler job ids do. */
 export const safeId = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
 
@@ -86,11 +103,16 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
       }
       if (change.event === 'hold-added' || change.event === 'throttle-started') {
         const waiting = await waitingCounts(d.dispatch, queues);
-        return d.sender.post(pausedMessage({ hold: change.hold, paused: change.paused, waiting, otherHolds: others }, settings));
+        const failover = await failoverRoutes(d, change.paused);
+        return d.sender.post(pausedMessage({ hold: change.hold, paused: change.paused, waiting, otherHolds: others, failover }, settings));
       }
       const entry = { by: change.by, reason: change.reason, at: auditTime(change.auditId) };
+      const failedOver = (await Promise.all(change.resumed.map((t) => heldFailovers(d.redis, d.keys, t)))).reduce((a, b) => a + b, 0);
       return d.sender.post(
-        resumedMessage({ hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others, ...(probe ? { probe } : {}) }, settings),
+        resumedMessage(
+          { hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others, ...(probe ? { probe } : {}), failedOver },
+          settings,
+        ),
       );
     },
 

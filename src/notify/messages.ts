@@ -8,6 +8,10 @@ const escapeControl = (s: string) => mrkdwnText(s, 'mrkdwn');
 
 export const RESUME_ACTION_ID = 'callguard_resume';
 
+/** Slack's limits: characters of a text field (section text, message fallback) and blocks per message. */
+export const SLACK_TEXT_MAX = 3000;
+export const SLACK_BLOCKS_MAX = 50;
+
 export interface SlackMessage {
   text: string;
   blocks: KnownBlock[];
@@ -27,6 +31,8 @@ export interface PausedNotice {
   waiting: Record<string, number>;
   /** Other holds covering any queue of this one. */
   otherHolds: Hold[];
+  /** Per held provider, the providers its jobs list next (where its calls go meanwhile), when workers noted them. */
+  failover?: Record<string, string[]>;
 }
 
 export interface ResumedNotice {
@@ -40,6 +46,8 @@ export interface ResumedNotice {
   stillHeld: Hold[];
   /** When the queues come back rate-limited first (half-open resume), the probe hold. */
   probe?: Hold;
+  /** Jobs of the held providers that ran on another candidate while they were held. */
+  failedOver?: number;
 }
 
 export interface StillPausedNotice {
@@ -58,6 +66,13 @@ function providerFields(hold: Hold, f: Flavour): Array<readonly [string, string]
   return [['Providers', `${hold.providers.map((p) => code(p, f)).join(', ')} only; other providers’ calls keep running`]];
 }
 
+/** "twilio held: its calls go to plivo", for the held providers whose jobs list other candidates. */
+function goingTo(failover: Record<string, string[]> | undefined): string | undefined {
+  const parts = Object.entries(failover ?? {}).filter(([, to]) => to.length);
+  if (!parts.length) return undefined;
+  return parts.map(([from, to]) => `${from} held: its calls go to ${to.join(' or ')}`).join('; ');
+}
+
 export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage {
   const queues = queuesOf(n.hold.scope, s.queues);
   const rate = n.hold.kind === 'rule' && n.hold.effect === 'throttle' ? n.hold.maxPerMinute : undefined;
@@ -65,7 +80,7 @@ export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage
     rate !== undefined
       ? `${whose(n.hold)} throttled to ${rate} per minute`
       : n.paused.length
-        ? `${whose(n.hold)} ${n.hold.providers?.length ? 'held' : 'paused'}`
+        ? (goingTo(n.failover) ?? `${whose(n.hold)} ${n.hold.providers?.length ? 'held' : 'paused'}`)
         : 'New hold on calls that were already paused';
   const fields = (f: Flavour) =>
     [
@@ -97,6 +112,7 @@ export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessa
       ['Resumed by', `${actor(n.by, f)}: ${mrkdwnText(clip(n.reason, 300), f)}`],
       ['Queues', n.resumed.length ? queueList(n.resumed, {}, f) : queueList(queues, {}, f)],
       ...(n.resumed.length && n.probe ? [['Probe', probeText(n.probe, f)] as const] : []),
+      ...(n.failedOver ? [['Failed over', `${n.failedOver} calls went to other providers while held`] as const] : []),
       ...others('Still held by', n.stillHeld, f),
     ] as const;
   return build(`:arrow_forward: ${title}`, title, fields, n.hold, false);
@@ -181,7 +197,7 @@ export function silenceMessage(n: { event: 'silence-added' | 'silence-ended'; si
       : `${title} (by ${actor(n.by, 'plain')}); rules still over threshold trip again.`;
   return {
     // Slack parses the fallback text too: a reason or rule name must not become <!channel> or a link.
-    text: clip(escapeControl(plain), 3000),
+    text: clip(escapeControl(plain), SLACK_TEXT_MAX),
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: clip(`:zzz: ${title}`, 150), emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: detail } },
@@ -190,13 +206,13 @@ export function silenceMessage(n: { event: 'silence-added' | 'silence-ended'; si
   };
 }
 
-/** The original message after someone pressed "Resume calls": the button goes, the outcome is added. */
 /** A message as Slack echoes it back with a button press: the blocks we posted. */
 export interface EchoedMessage {
   text: string;
   blocks: Array<{ type: string }>;
 }
 
+/** The original message after someone pressed "Resume calls": the button goes, the outcome is added. */
 export function pressedMessage(original: EchoedMessage, p: { userId: string; at: number; released: boolean }): SlackMessage {
   const who = `<@${p.userId}>`;
   const outcome = p.released
@@ -204,10 +220,10 @@ export function pressedMessage(original: EchoedMessage, p: { userId: string; at:
     : `:information_source: ${who} pressed Resume at ${time(p.at, 'mrkdwn')}; the hold had already been released`;
   const plain = p.released ? `resumed by Slack user ${p.userId}` : `the hold had already been released`;
   return {
-    text: clip(`${original.text} — ${plain}`, 3000),
+    text: clip(`${original.text} — ${plain}`, SLACK_TEXT_MAX),
     blocks: [
       // Slack echoes back the blocks we posted, so they are Block Kit already.
-      ...(original.blocks.filter((b) => b.type !== 'actions').slice(0, 48) as KnownBlock[]),
+      ...(original.blocks.filter((b) => b.type !== 'actions').slice(0, SLACK_BLOCKS_MAX - 2) as KnownBlock[]),
       { type: 'section', text: { type: 'mrkdwn', text: outcome } },
     ],
   };
@@ -238,8 +254,11 @@ function build(header: string, title: string, fields: Fields, hold: Hold, button
     },
   ];
   if (button) blocks.push(resumeButton(hold));
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: clip(`hold ${code(hold.id, 'mrkdwn')} · callguard`, 3000) }] });
-  return { text: clip(text, 3000), blocks };
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: clip(`hold ${code(hold.id, 'mrkdwn')} · callguard`, SLACK_TEXT_MAX) }],
+  });
+  return { text: clip(text, SLACK_TEXT_MAX), blocks };
 }
 
 function others(label: string, holds: Hold[], f: Flavour): Array<readonly [string, string]> {

@@ -5,7 +5,7 @@ export type { Logger };
 
 /**
  * callguard's own logger. Every record carries `callguard: true` so the log sink never counts
- * callguard's own warnings (a finding of the original system's review); setting `base` drops
+ * callguard's own warnings (they would count toward a rule and feed on themselves); setting `base` drops
  * pino's default pid and hostname, so both are restated. Errors go under `err`, where pino's
  * serializer keeps their type and stack.
  */

@@ -20,6 +20,8 @@ export interface MetricsDeps {
   minuteMs: number;
   /** The rules version in force here and whether this instance's file differs from it. */
   liveRules?: { readonly version: number; readonly fileDiffers: boolean };
+  /** Jobs failed over, counted by the guards in Redis (read at scrape time). */
+  failovers?: () => Promise<Array<{ queue: string; from: string; to: string; jobs: number }>>;
   /** Silences in force (read at scrape time). */
   silences?: { list(): Promise<Silence[]> };
 }
@@ -96,6 +98,20 @@ export class Metrics {
         }
       },
     });
+    if (deps.failovers) {
+      const read = deps.failovers;
+      // Counted by every guard in Redis: the same figure on every instance (take max, not sum).
+      new Counter({
+        name: 'callguard_jobs_failed_over_total',
+        help: 'Jobs a guard ran on another candidate than their first choice `from` (held, full, or failed on before), across every worker.',
+        labelNames: ['queue', 'from', 'to'],
+        registers,
+        async collect() {
+          this.reset();
+          for (const f of await read()) this.inc({ queue: f.queue, from: f.from, to: f.to }, f.jobs);
+        },
+      });
+    }
     // Read at scrape time: the rules are those of the version in force.
     new Gauge({
       name: 'callguard_rule_threshold',

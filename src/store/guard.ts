@@ -1,11 +1,8 @@
-import { PROVIDER_NAME } from '../domain/rules.js';
+import { candidatesProblem } from '../domain/rules.js';
 import { providerTarget } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { guard, type GuardAnswer } from './scripts.js';
-
-/** The most candidate providers one job may list: the guard's step is bounded by it. */
-export const MAX_CANDIDATES = 8;
 
 export interface GuardRequest {
   queue: string;
@@ -17,15 +14,6 @@ export interface GuardRequest {
   jobId?: string;
   /** Note the candidates after the first as the first one's route (status and Slack show it). */
   register?: boolean;
-}
-
-/** Why a candidate list cannot be checked, or undefined when it can. */
-export function candidatesProblem(candidates: readonly string[]): string | undefined {
-  if (candidates.length > MAX_CANDIDATES) return `at most ${MAX_CANDIDATES} candidate providers per job, got ${candidates.length}`;
-  const bad = candidates.find((p) => typeof p !== 'string' || !PROVIDER_NAME.test(p));
-  if (bad !== undefined) return `provider name ${JSON.stringify(bad)} must match ${PROVIDER_NAME}`;
-  if (new Set(candidates).size !== candidates.length) return `candidate providers must be distinct: ${candidates.join(', ')}`;
-  return undefined;
 }
 
 /** One call: is the queue held, and which candidate runs (its slot taken), or why none does. */
@@ -68,4 +56,38 @@ export async function writeCapacities(redis: RedisClient, keys: Keys, capacities
   for (const [p, n] of Object.entries(capacities)) fields[p] = `${n}/1000`;
   if (Object.keys(fields).length) multi.hset(keys.capacities, fields);
   await multi.exec();
+}
+
+export interface FailoverCount {
+  queue: string;
+  from: string;
+  to: string;
+  jobs: number;
+}
+
+/** Jobs that ran on another candidate than their first choice, per queue and pair, since counting began. */
+export async function readFailovers(redis: RedisClient, keys: Keys): Promise<FailoverCount[]> {
+  const out: FailoverCount[] = [];
+  for (const [field, n] of Object.entries(await redis.hgetall(keys.failovers))) {
+    const [queue, from, to, extra] = field.split('|');
+    if (queue === 'held' || queue === 'route' || !from || !to || extra !== undefined) continue;
+    out.push({ queue: queue!, from, to, jobs: Number(n) });
+  }
+  return out;
+}
+
+/** The candidates jobs list after `queue:provider` (where its calls go while it is held), if any worker noted them. */
+export async function routeOf(redis: RedisClient, keys: Keys, target: string): Promise<string[]> {
+  const route = await redis.hget(keys.failovers, `route|${target}`);
+  return route ? route.split(',') : [];
+}
+
+/** Jobs failed over from `queue:provider` while it was held (the guard counts them only then). */
+export async function heldFailovers(redis: RedisClient, keys: Keys, target: string): Promise<number> {
+  return Number((await redis.hget(keys.failovers, `held|${target}`)) ?? 0);
+}
+
+/** Restarts that count when a new hold on the target begins. */
+export async function resetHeldFailovers(redis: RedisClient, keys: Keys, target: string): Promise<void> {
+  await redis.hdel(keys.failovers, `held|${target}`);
 }

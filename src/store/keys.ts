@@ -131,6 +131,10 @@ export class Keys {
   get silences(): string {
     return this.key('silences');
   }
+  /** String: a ring of (minute, count) u32 pairs, the last 24 h of one counter (see history.ts). */
+  history(counter: string): string {
+    return this.key('history', counter);
+  }
   /** Stream: who/what/why/when of every transition. */
   get audit(): string {
     return this.key('audit');

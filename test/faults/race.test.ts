@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCallguard, type Callguard } from '../../src/app/callguard.js';
 import { loadConfig } from '../../src/app/config.js';
-import { loadRulesFile } from '../../src/domain/rules.js';
+import { loadRulesFile } from '../../src/store/rules-file.js';
 import { createLogger } from '../../src/ops/logger.js';
 import { ensureBuilt } from '../support/build.js';
 import { waitFor } from '../support/harness.js';

@@ -2,6 +2,7 @@
  * What the HTTP layer may ask of callguard: small ports, built by the composition root
  * (src/app/http-deps.ts). Routers never see Redis, keys, raw queues or the ledger's clock.
  */
+import type { ProviderOutcomes } from '../../domain/outcomes.js';
 import type { Queue } from 'bullmq';
 import type { Store } from 'express-rate-limit';
 import type { RedisClient } from '../../store/redis.js';
@@ -10,6 +11,7 @@ import type { Hold, Rule } from '../../domain/types.js';
 import type { AuditEntry } from '../../store/holds.js';
 import type { RulesChange, RulesVersion } from '../../domain/rules-doc.js';
 import type { Silence } from '../../domain/silence.js';
+import type { DryRunResult } from '../../engine/dry-run.js';
 import type { SlackAction } from '../../jobs/slack-action.js';
 import type { Logger } from '../../ops/logger.js';
 import type { Readiness } from '../../ops/readiness.js';
@@ -53,12 +55,24 @@ export interface HoldsPort {
 }
 
 /** Counts and alerts from other systems, each batch one job on the events queue. */
+/** One call's provider: the first candidate not held and with room, or none (then how long to wait). */
+export interface ProviderChoice {
+  provider?: string;
+  waitMs: number;
+  held: string[];
+  queueHeld: boolean;
+}
+
 export interface IngestPort {
   rules: readonly Rule[];
   /** The configured dispatch queues. */
   queues: readonly string[];
   /** Enqueues the counts (none: nothing enqueued); the job id, or null. */
   reportCounts(counts: Record<string, number>): Promise<string | null>;
+  /** The guard's choice among candidate providers for one call (its slot taken). */
+  chooseProvider(queue: string, candidates: string[]): Promise<ProviderChoice>;
+  /** Enqueues call outcomes per provider as one error-report job; its id. */
+  reportOutcomes(outcomes: Record<string, ProviderOutcomes>): Promise<string | null>;
   /** Signed with the principal that sent them: the worker refuses a job whose principal was forged. */
   enqueueAlert(events: AlertEvent[], by: { name: string; role: string }): Promise<string | null>;
 }
@@ -85,6 +99,8 @@ export interface RulesPort {
   publish(req: { content: unknown; expected: number; by: string }): Promise<RulesVersion>;
   /** The content of a kept version, published as the next one. */
   rollback(req: { version: number; by: string }): Promise<RulesVersion>;
+  /** What the proposal would do now and over the kept 24 h (validated as check()). Changes nothing. */
+  dryRun(content: unknown): Promise<DryRunResult>;
 }
 
 /** Silences: rules muted until a time (src/engine/silencer.ts). */

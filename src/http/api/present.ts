@@ -4,6 +4,8 @@ import type { RulesChange, RulesVersion } from '../../domain/rules-doc.js';
 import { effectOf, ruleOf, type Hold } from '../../domain/hold.js';
 import type { AuditEntryView, HoldView, SilenceView } from './views.js';
 import type { Silence } from '../../domain/silence.js';
+import type { DryRunResult } from '../../engine/dry-run.js';
+import type { ReplayEvent } from '../../domain/replay.js';
 
 export const iso = (ms: number | undefined): string | null =>
   ms === undefined || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
@@ -69,5 +71,24 @@ export function silenceView(s: Silence): SilenceView {
     reason: s.reason,
     by: s.by,
     since: iso(s.since),
+  };
+}
+
+export function dryRunView(d: DryRunResult) {
+  const at = (minute: number) => iso(minute * d.replay.minuteMs);
+  const events = (list: ReplayEvent[]) => list.map((e) => ({ event: e.event, effect: e.effect, at: at(e.minute), reason: e.reason }));
+  return {
+    now: d.now,
+    replay: {
+      from: at(d.replay.from),
+      to: at(d.replay.to),
+      minute_ms: d.replay.minuteMs,
+      rules: Object.fromEntries(
+        Object.entries(d.replay.rules).map(([name, r]) => [
+          name,
+          { replayable: r.replayable, ...(r.reason ? { reason: r.reason } : {}), proposed: events(r.proposed), actual: events(r.actual) },
+        ]),
+      ),
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { alertRoutes } from './alert.js';
 import { controlRoutes } from './control.js';
 import { opsRoutes } from './ops.js';
+import { providerRoutes } from './providers.js';
 import { reportRoutes } from './reports.js';
 import { rulesRoutes } from './rules-routes.js';
 import { silenceRoutes } from './silence-routes.js';
@@ -19,6 +20,7 @@ export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
     ...controlRoutes,
     ...alertRoutes,
     ...reportRoutes,
+    ...providerRoutes,
     ...rulesRoutes,
     ...silenceRoutes,
     ...opsRoutes({ metricsPublic: opts.metricsPublic === true }),

@@ -1,9 +1,16 @@
 import { z } from 'zod';
 import { RulesSourceError, ValidationError } from '../../domain/errors.js';
 import type { RulesVersion } from '../../domain/rules-doc.js';
-import { rulesVersionView } from './present.js';
+import { dryRunView, rulesVersionView } from './present.js';
 import { route, zodBody } from './route.js';
-import { activeRulesViewSchema, errorViewSchema, rulesDiffViewSchema, rulesVersionViewSchema, rulesVersionsViewSchema } from './views.js';
+import {
+  activeRulesViewSchema,
+  dryRunViewSchema,
+  errorViewSchema,
+  rulesDiffViewSchema,
+  rulesVersionViewSchema,
+  rulesVersionsViewSchema,
+} from './views.js';
 
 /** A proposal: exactly what a rules file holds; validated as at start-up, not by this schema. */
 const rulesContent = z
@@ -78,6 +85,21 @@ export const rulesRoutes = [
     body: zodBody(rulesContent),
     responses: { 200: { description: 'What the proposal would change.', schema: rulesDiffViewSchema } },
   }).handle(async ({ deps, body }) => ({ status: 200, json: deps.rules.check(body) })),
+  route({
+    method: 'post',
+    path: '/health/rules/dry-run',
+    operationId: 'dryRunRules',
+    tag: 'admin',
+    summary: 'What a proposal would do now, and over the last 24 hours',
+    description:
+      'Changes nothing. Validated as at start-up (400 naming rule and field). `now`: the rules that would trip and the ' +
+      'holds that would be placed or released at once. `replay`: per rule, when it would have tripped and resumed over ' +
+      'the kept per-minute counts, beside what the active rules did. A rule whose log_patterns changed cannot be ' +
+      'replayed (the lines are not kept) and says so.',
+    access: { roles: ['viewer'] },
+    body: zodBody(rulesContent),
+    responses: { 200: { description: 'The dry run.', schema: dryRunViewSchema } },
+  }).handle(async ({ deps, body }) => ({ status: 200, json: dryRunView(await deps.rules.dryRun(body)) })),
   route({
     method: 'get',
     path: '/health/rules/versions',

@@ -5,8 +5,9 @@ import { holdView, iso, silenceView } from './present.js';
 import type { ServiceStatusView } from './views.js';
 
 /**
- * GET /health/service. The first five fields keep the original system's meaning (one pause, its
- * reason, who, when, which rule), taken from the oldest pausing hold; the rest show every cause.
+ * GET /health/service. The first five fields answer as if there were one pause (is it
+ * paused, why, by whom, since when, which rule), from the oldest pausing hold, for readers that
+ * know only one cause; the rest show every cause.
  */
 export function serviceStatus(s: StatusSnapshot): ServiceStatusView {
   return { ...statusWithoutAge(s), snapshot_age_ms: Math.round(s.ageMs) };

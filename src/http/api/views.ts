@@ -106,6 +106,37 @@ export const rulesDiffViewSchema = z
   })
   .meta({ id: 'RulesDiff' });
 
+const replayEventSchema = z.object({
+  event: z.enum(['placed', 'released']),
+  effect: z.enum(['pause', 'shadow', 'probe', 'throttle']),
+  at: isoOrNull.meta({ description: 'the start of the minute it happened in' }),
+  reason: z.string(),
+});
+
+export const dryRunViewSchema = z
+  .object({
+    now: z.object({
+      tripped: z.array(z.string()).meta({ description: 'rules that would be tripped now' }),
+      place: z.array(z.string()).meta({ description: 'holds that would be placed now' }),
+      release: z.array(z.string()).meta({ description: 'holds that would be released now' }),
+    }),
+    replay: z.object({
+      from: isoOrNull,
+      to: isoOrNull,
+      minute_ms: z.number().int(),
+      rules: z.record(
+        z.string(),
+        z.object({
+          replayable: z.boolean(),
+          reason: z.string().optional(),
+          proposed: z.array(replayEventSchema).meta({ description: 'what the proposed rule would have done' }),
+          actual: z.array(replayEventSchema).meta({ description: 'what the rules in force did (from the audit)' }),
+        }),
+      ),
+    }),
+  })
+  .meta({ id: 'RulesDryRun' });
+
 export const rulesVersionsViewSchema = z.object({ versions: z.array(rulesVersionViewSchema) });
 
 export const auditEntryViewSchema = z
@@ -168,7 +199,8 @@ export const serviceStatusViewSchema = z
   })
   .meta({
     id: 'ServiceStatus',
-    description: 'The first five fields keep the original system’s meaning, taken from the oldest hold that pauses.',
+    description:
+      'The first five fields describe one pause (whether, why, by whom, since when, which rule), taken from the oldest hold that pauses; holds lists every cause.',
   });
 export type ServiceStatusView = z.infer<typeof serviceStatusViewSchema>;
 

@@ -11,7 +11,7 @@ import { formatIssues } from '../../domain/zod-issues.js';
 import { verifySlackSignature } from '../middleware/signature.js';
 import type { Logger } from '../../ops/logger.js';
 import type { SlackPort } from '../api/ports.js';
-import { RESUME_ACTION_ID } from '../../notify/messages.js';
+import { RESUME_ACTION_ID, SLACK_BLOCKS_MAX } from '../../notify/messages.js';
 import { safeId } from '../../notify/deliveries.js';
 import { slackUserId, type SlackAction } from '../../jobs/slack-action.js';
 import { ReplayedError } from '../middleware/errors.js';
@@ -105,7 +105,7 @@ function messageOf(p: Payload): Pick<SlackAction, 'message'> {
   const channel = p.container?.channel_id ?? p.channel?.id;
   const ts = p.message?.ts ?? p.container?.message_ts;
   if (!channel || !ts || !p.message) return {};
-  return { message: { channel, ts, text: p.message.text, blocks: p.message.blocks.slice(0, 50) } };
+  return { message: { channel, ts, text: p.message.text, blocks: p.message.blocks.slice(0, SLACK_BLOCKS_MAX) } };
 }
 
 /** A reply only the presser sees; the message in the channel stays as it was. */

@@ -1,0 +1,83 @@
+import type { Keys } from './keys.js';
+import type { CallguardRedis } from './redis.js';
+
+/** Minutes of per-minute counts kept for dry-run replays: 24 hours. */
+export const HISTORY_MINUTES = 1440;
+/** Finished minutes copied on each tick: a missed tick or two loses nothing. */
+const COPY_MINUTES = 3;
+const SLOT_BYTES = 8;
+
+/**
+ * Per-counter per-minute counts for the last 24 h, kept beside the short-lived window buckets:
+ * one fixed-size string per counter (a rule's errors, or one of its outcome parts), a ring of
+ * HISTORY_MINUTES slots of two u32 (minute number, count), written with BITFIELD. 11.5 kB per
+ * counter whatever the traffic, so memory is bounded by the number of rules, never by load.
+ * Each tick copies the last finished minutes from the counts hashes; writing the same minute
+ * twice (two instances, a re-run) sets the same value, so copies never double.
+ */
+export class History {
+  constructor(
+    private readonly redis: CallguardRedis,
+    private readonly keys: Keys,
+    private readonly minuteMs: number,
+  ) {}
+
+  /** Copies the last finished minutes of these counters from their buckets (one pipeline). */
+  async record(counters: string[]): Promise<void> {
+    if (!counters.length) return;
+    const current = Math.floor((await this.now()) / this.minuteMs);
+    const minutes = Array.from({ length: COPY_MINUTES }, (_, i) => current - 1 - i);
+    const read = this.redis.pipeline();
+    for (const c of counters) read.hmget(this.keys.counts(c), ...minutes.map(String));
+    const replies = (await read.exec()) ?? [];
+    const write = this.redis.pipeline();
+    counters.forEach((c, i) => {
+      const values = (replies[i]?.[1] as Array<string | null> | undefined) ?? [];
+      const args: Array<string | number> = [];
+      minutes.forEach((m, j) => {
+        // A minute without a bucket had no counts, or its bucket is pruned already (copied before): left alone.
+        if (values[j] === null || values[j] === undefined) return;
+        const slot = m % HISTORY_MINUTES;
+        args.push('SET', 'u32', `#${slot * 2}`, m >>> 0, 'SET', 'u32', `#${slot * 2 + 1}`, Number(values[j]));
+      });
+      if (!args.length) return;
+      const key = this.keys.history(c);
+      write.call('BITFIELD', key, ...args);
+      write.pexpire(key, (HISTORY_MINUTES + COPY_MINUTES) * this.minuteMs);
+    });
+    await write.exec();
+  }
+
+  /**
+   * Per-minute counts of each counter from `from` to `to` (minute numbers, inclusive), oldest
+   * first; minutes not kept read as 0. The current minute comes from the live buckets.
+   */
+  async read(counters: string[], from: number, to: number): Promise<Record<string, number[]>> {
+    // The newest minutes may not be copied yet: their live buckets win while they exist.
+    const recent = Array.from({ length: COPY_MINUTES + 1 }, (_, i) => to - i);
+    const pipe = this.redis.pipeline();
+    for (const c of counters) pipe.getBuffer(this.keys.history(c));
+    for (const c of counters) pipe.hmget(this.keys.counts(c), ...recent.map(String));
+    const replies = (await pipe.exec()) ?? [];
+    const out: Record<string, number[]> = {};
+    counters.forEach((c, i) => {
+      const ring = (replies[i]?.[1] as Buffer | null) ?? Buffer.alloc(0);
+      const live = (replies[counters.length + i]?.[1] as Array<string | null> | undefined) ?? [];
+      out[c] = Array.from({ length: to - from + 1 }, (_, k) => {
+        const m = from + k;
+        const fresh = to - m <= COPY_MINUTES ? live[to - m] : null;
+        if (fresh !== null && fresh !== undefined) return Number(fresh);
+        const at = (m % HISTORY_MINUTES) * SLOT_BYTES;
+        if (at + SLOT_BYTES > ring.length || ring.readUInt32BE(at) !== m >>> 0) return 0;
+        return ring.readUInt32BE(at + 4);
+      });
+    });
+    return out;
+  }
+
+  /** Redis' clock, ms. */
+  async now(): Promise<number> {
+    const [s, us] = await this.redis.time();
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  }
+}

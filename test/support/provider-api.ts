@@ -1,0 +1,117 @@
+/**
+ * The simulated providers' API and the dispatch processes that call it, for the shared-breaker
+ * and failover tests: real child processes running guarded workers (test/fixtures/provider-worker.ts).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Callguard } from '../../src/app/callguard.js';
+import { REDIS_URL } from './harness.js';
+
+export type Mode = 'ok' | 'fail' | 'slow';
+export interface Call {
+  provider: string;
+  job: string;
+  worker: string;
+  start: number;
+  ok: boolean;
+}
+
+/** The providers' API: records every call; a provider's mode says whether it answers, fails or dawdles. */
+export class ProviderApi {
+  readonly calls: Call[] = [];
+  readonly mode: Record<string, Mode> = { twilio: 'ok', plivo: 'ok' };
+  private server?: Server;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      const q = new URL(req.url!, 'http://x').searchParams;
+      const provider = q.get('provider')!;
+      const mode = this.mode[provider] ?? 'ok';
+      const call: Call = { provider, job: q.get('job')!, worker: q.get('pid')!, start: Date.now(), ok: mode !== 'fail' };
+      this.calls.push(call);
+      const answer = () => res.writeHead(mode === 'fail' ? 503 : 200).end();
+      if (mode === 'slow') setTimeout(answer, 350);
+      else answer();
+    });
+    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
+    const { port } = this.server.address() as { port: number };
+    this.url = `http://127.0.0.1:${port}`;
+  }
+
+  of(provider: string, after = 0): Call[] {
+    return this.calls.filter((c) => c.provider === provider && c.start > after);
+  }
+
+  async stop(): Promise<void> {
+    await new Promise((r) => this.server?.close(r));
+  }
+}
+
+/** Dispatch processes of guarded workers on queue `calls`; stop() ends them and removes their rules file. */
+export class ProviderWorkers {
+  private readonly children: ChildProcess[] = [];
+  private dir?: string;
+
+  /** Starts `processes` processes of `workers` guarded workers each, resolving once each says ready. */
+  async start(
+    cg: Callguard,
+    api: ProviderApi,
+    rules: Record<string, unknown>,
+    opts: { processes: number; workers: number; concurrency: number; env?: Record<string, string> },
+  ): Promise<void> {
+    this.dir = mkdtempSync(join(tmpdir(), 'cg-breaker-'));
+    writeFileSync(join(this.dir, 'rules.json'), JSON.stringify(rules));
+    for (let i = 0; i < opts.processes; i++) {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/provider-worker.ts'], {
+        env: {
+          ...process.env,
+          REDIS_URL: cg.config.redisUrl || REDIS_URL,
+          CALLGUARD_PREFIX: cg.config.prefix,
+          CALLGUARD_RULES: join(this.dir, 'rules.json'),
+          CALLGUARD_QUEUES: 'calls',
+          CALLGUARD_FLUSH_MS: '50',
+          QUEUE_PREFIX: cg.config.queuePrefix,
+          PROVIDER_URL: api.url,
+          WORKERS: String(opts.workers),
+          CONCURRENCY: String(opts.concurrency),
+          ...opts.env,
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      this.children.push(child);
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+        child.once('exit', (code) => reject(new Error(`worker process exited (${code}) before it was ready`)));
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.children.splice(0).map(
+        (c) =>
+          new Promise<void>((r) => {
+            if (c.exitCode !== null) return r();
+            c.once('exit', () => r());
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+  }
+}
+
+/**
+ * The shortest time any `max + 1` of these calls took from first to last: at least the period
+ * means no window of that period held more than `max` (a sliding window over the call times).
+ */
+export function shortestSpan(times: number[], max: number): number {
+  const sorted = [...times].sort((a, b) => a - b);
+  const spans = sorted.slice(max).map((t, i) => t - sorted[i]!);
+  return spans.length ? Math.min(...spans) : Infinity;
+}
