@@ -11,7 +11,7 @@ import type { AuditView, PauseView, ResumeView, ServiceStatusView, SilenceView }
 import type { ActiveRulesView, RulesDiffView, RulesDryRunView, RulesVersionView } from '../http/api/views.js';
 import { ApiClient, baseUrl, DEFAULT_URL } from './api-client.js';
 import { CliError, EXIT, type CliIo } from './exit.js';
-import { formatAudit, formatDryRun, formatPause, formatResume, formatRulesDiff, formatStatus } from './format.js';
+import { formatAudit, formatDryRun, formatPause, formatResume, formatRulesDiff, formatStatus, safeForTerminal } from './format.js';
 import { checkRules, readSecret } from './offline.js';
 import { parseLimit, parseUntil, queuesOption, providersOption, splitList } from './options.js';
 
@@ -32,10 +32,11 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     // Commander has already printed its message (or the help).
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT.usage;
     if (err instanceof CliError) {
-      if (err.message) io.err(`callguard: ${err.message}\n`);
+      // Server answers quote what was sent: shown, never interpreted by the terminal.
+      if (err.message) io.err(`callguard: ${safeForTerminal(err.message)}\n`);
       return err.exitCode;
     }
-    io.err(`callguard: ${isCallguardError(err) ? err.message : ((err as Error)?.stack ?? String(err))}\n`);
+    io.err(`callguard: ${isCallguardError(err) ? safeForTerminal(err.message) : ((err as Error)?.stack ?? String(err))}\n`);
     return EXIT.failed;
   }
 }
@@ -65,7 +66,7 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
     const g = cmd.optsWithGlobals<Globals>();
     return { api: new ApiClient(baseUrl(g.url), env.CALLGUARD_TOKEN), json: g.json === true };
   };
-  const print = (json: boolean, data: unknown, text: () => string) => io.out(json ? `${JSON.stringify(data, null, 2)}\n` : text());
+  const print = (json: boolean, data: unknown, text: () => string) => io.out(json ? jsonForTerminal(data) : text());
 
   program
     .command('status')
@@ -135,8 +136,8 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
     .action(async (_opts, cmd: Command) => {
       const { api, json } = client(cmd);
       const v = await api.call<ActiveRulesView>('GET', 'health/rules');
-      if (!json) io.err(`version ${v.version} (${v.source}, by ${v.by}, at ${v.at})\n`);
-      print(json, v, () => `${JSON.stringify(v.content, null, 2)}\n`);
+      if (!json) io.err(safeForTerminal(`version ${v.version} (${v.source}, by ${v.by}, at ${v.at})`) + '\n');
+      print(json, v, () => jsonForTerminal(v.content));
     });
   rules
     .command('diff')
@@ -191,7 +192,7 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
     .action(async (names: string[], opts: { for: string; reason: string }, cmd: Command) => {
       const { api, json } = client(cmd);
       const s = await api.call<SilenceView>('POST', 'health/silences', { rules: names, until: opts.for, reason: opts.reason });
-      print(json, s, () => `${s.id}: ${s.rules.join(', ')} silenced until ${s.until}\n`);
+      print(json, s, () => safeForTerminal(`${s.id}: ${s.rules.join(', ')} silenced until ${s.until}`) + '\n');
     });
   program
     .command('silences')
@@ -201,13 +202,15 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
       const { api, json } = client(cmd);
       if (opts.end) {
         const s = await api.call<SilenceView>('DELETE', `health/silences/${encodeURIComponent(opts.end)}`);
-        print(json, s, () => `${s.id} ended\n`);
+        print(json, s, () => safeForTerminal(`${s.id} ended`) + '\n');
         return;
       }
       const res = await api.call<{ silences: SilenceView[] }>('GET', 'health/silences');
       print(json, res, () =>
         res.silences.length
-          ? res.silences.map((s) => `${s.id}  ${s.rules.join(',')}  until ${s.until}  by ${s.by}: ${s.reason}\n`).join('')
+          ? res.silences
+              .map((s) => safeForTerminal(`${s.id}  ${s.rules.join(',')}  until ${s.until}  by ${s.by}: ${s.reason}`) + '\n')
+              .join('')
           : 'no silences\n',
       );
     });
@@ -252,4 +255,9 @@ function packageVersion(): string {
   } catch {
     return 'unknown';
   }
+}
+
+/** JSON escapes C0 controls itself; C1 controls and bidi overrides become \u escapes too (still the same JSON). */
+function jsonForTerminal(data: unknown): string {
+  return `${JSON.stringify(data, null, 2).replace(/[\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
 }

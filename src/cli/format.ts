@@ -1,6 +1,25 @@
 /** The API's answers as text for a terminal; --json prints them as they came. */
 import type { AuditEntryView, PauseView, ResumeView, RulesDiffView, RulesDryRunView, ServiceStatusView } from '../http/api/views.js';
 
+// C0 and C1 control characters (escape sequences, carriage returns, newlines), DEL, and the Unicode
+// bidirectional overrides: text from outside (an alert's name, a reason) must not move the cursor,
+// recolour the terminal or fake a line of output.
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/** Every string of an API answer with its control characters shown as escapes (`\x1b`), never sent to the terminal. */
+export function safeForTerminal<T>(value: T): T {
+  if (typeof value === 'string')
+    return value.replace(CONTROL, (c) => {
+      const code = c.charCodeAt(0);
+      return code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`;
+    }) as T;
+  if (Array.isArray(value)) return value.map(safeForTerminal) as T;
+  if (value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [safeForTerminal(k), safeForTerminal(v)])) as T;
+  return value;
+}
+
 /** The job counts an operator acts on; --json has them all. */
 const JOB_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
 
@@ -24,7 +43,8 @@ function headline(s: ServiceStatusView): string {
 const thresholdNote = (count: number, threshold: number) =>
   count > threshold ? ' (over threshold)' : count === threshold ? ' (threshold reached)' : '';
 
-export function formatStatus(s: ServiceStatusView, base: URL): string {
+export function formatStatus(status: ServiceStatusView, base: URL): string {
+  const s = safeForTerminal(status);
   let out = `callguard ${base.href}  ${headline(s)}  auto-pause ${s.auto_pause}  at ${s.now ?? '?'}\n\nqueues\n`;
   out += table(
     Object.entries(s.queues).map(([name, q]) => [
@@ -64,20 +84,23 @@ export function formatStatus(s: ServiceStatusView, base: URL): string {
   return out;
 }
 
-export function formatPause(r: PauseView): string {
+export function formatPause(view: PauseView): string {
+  const r = safeForTerminal(view);
   const until = r.hold.until ? ` until ${r.hold.until}` : ' until resumed';
   const now = r.newly_paused.length ? `paused now: ${r.newly_paused.join(', ')}` : 'no queue changed (already paused)';
   const only = r.hold.providers ? ` (providers ${r.hold.providers.join(', ')} only)` : '';
   return `hold ${r.hold.id} added by ${r.paused_by} over ${scopeText(r.hold.scope)}${only}${until}\n${now}\n`;
 }
 
-export function formatResume(r: ResumeView): string {
+export function formatResume(view: ResumeView): string {
+  const r = safeForTerminal(view);
   if (!r.released.length) return 'nothing to release: no hold covers those queues\n';
   const now = r.newly_resumed.length ? `resumed now: ${r.newly_resumed.join(', ')}` : 'no queue resumed (other holds still cover them)';
   return `released by ${r.resumed_by}: ${r.released.map((h) => h.id).join(', ')}\n${now}\n`;
 }
 
-export function formatAudit(entries: AuditEntryView[]): string {
+export function formatAudit(audit: AuditEntryView[]): string {
+  const entries = safeForTerminal(audit);
   if (!entries.length) return 'no audit entries\n';
   return table(
     entries.map((e) => [
@@ -93,7 +116,8 @@ export function formatAudit(entries: AuditEntryView[]): string {
   );
 }
 
-export function formatRulesDiff(d: RulesDiffView): string {
+export function formatRulesDiff(diff: RulesDiffView): string {
+  const d = safeForTerminal(diff);
   const show = (v: unknown) => (v === undefined ? '(none)' : JSON.stringify(v));
   const lines = d.changes.map((c) => `  ${c.path}: ${show(c.before)} -> ${show(c.after)}`);
   return (
@@ -105,7 +129,8 @@ export function formatRulesDiff(d: RulesDiffView): string {
   );
 }
 
-export function formatDryRun(d: RulesDryRunView): string {
+export function formatDryRun(dryRun: RulesDryRunView): string {
+  const d = safeForTerminal(dryRun);
   const list = (xs: string[]) => (xs.length ? xs.join(', ') : 'none');
   const events = (xs: Array<{ event: string; at: string | null }>) =>
     xs.length ? xs.map((e) => `${e.event} ${e.at}`).join('; ') : 'nothing';

@@ -109,7 +109,7 @@ export function resumedMessage(n: ResumedNotice, s: MessageSettings): SlackMessa
       ['Was held by', describeHold(n.hold, f)],
       ...providerFields(n.hold, f),
       ['Paused for', `${duration(n.at - n.hold.since)} (since ${time(n.hold.since, f)})`],
-      ['Resumed by', `${actor(n.by, f)}: ${clip(n.reason, 300)}`],
+      ['Resumed by', `${actor(n.by, f)}: ${mrkdwnText(clip(n.reason, 300), f)}`],
       ['Queues', n.resumed.length ? queueList(n.resumed, {}, f) : queueList(queues, {}, f)],
       ...(n.resumed.length && n.probe ? [['Probe', probeText(n.probe, f)] as const] : []),
       ...(n.failedOver ? [['Failed over', `${n.failedOver} calls went to other providers while held`] as const] : []),
@@ -196,7 +196,8 @@ export function silenceMessage(n: { event: 'silence-added' | 'silence-ended'; si
       ? `${title} until ${time(s.until, 'plain')} by ${actor(n.by, 'plain')}: ${s.reason}`
       : `${title} (by ${actor(n.by, 'plain')}); rules still over threshold trip again.`;
   return {
-    text: clip(plain, SLACK_TEXT_MAX),
+    // Slack parses the fallback text too: a reason or rule name must not become <!channel> or a link.
+    text: clip(escapeControl(plain), SLACK_TEXT_MAX),
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: clip(`:zzz: ${title}`, 150), emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: detail } },
