@@ -6,6 +6,7 @@ import {
   SILENCE,
   CANCEL_REPORT,
   CHANGE_HOLDS,
+  CLAIM_IDEMPOTENCY,
   DROP_PARKED_TARGET,
   GUARD,
   keyCountOf,
@@ -22,7 +23,18 @@ describe('Lua scripts by name', () => {
   });
 
   it('names every key of every script in src/store/scripts, as many as its file name says', () => {
-    const scripts = [RECORD, SUM_COUNTS, CHANGE_HOLDS, GUARD, DROP_PARKED_TARGET, CANCEL_REPORT, ADVANCE_CURSOR, PUBLISH_RULES, SILENCE];
+    const scripts = [
+      RECORD,
+      SUM_COUNTS,
+      CHANGE_HOLDS,
+      GUARD,
+      DROP_PARKED_TARGET,
+      CANCEL_REPORT,
+      ADVANCE_CURSOR,
+      PUBLISH_RULES,
+      SILENCE,
+      CLAIM_IDEMPOTENCY,
+    ];
     const files = readdirSync(new URL('../src/store/scripts/', import.meta.url)).filter((f) => f.endsWith('.lua'));
     expect(scripts).toHaveLength(files.length);
     for (const s of scripts) if (s.numberOfKeys !== undefined) expect(s.keys).toHaveLength(s.numberOfKeys);

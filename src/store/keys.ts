@@ -37,9 +37,13 @@ export class Keys {
   driftClaim(queue: string): string {
     return this.key('drift-claim', queue);
   }
-  /** String (24 h): the answer given to one Idempotency-Key (sha256 of principal, route and key); '' while in progress. */
+  /** String (1 h): the answer given to one Idempotency-Key (sha256 of principal, route and key); '' while in progress. */
   idempotency(hash: string): string {
     return this.key('idem', hash);
+  }
+  /** Hash: one principal's Idempotency-Keys claimed per sixth of their lifetime (its quota). */
+  idempotencyQuota(principal: string): string {
+    return this.key('idem-quota', principal);
   }
   /** Hash: hold id → Hold JSON. */
   get holds(): string {

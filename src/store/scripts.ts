@@ -193,6 +193,25 @@ export async function silence(redis: Client, keys: KeysOf<typeof SILENCE>, argv:
   return (await run(redis, SILENCE, keys, [], argv)) as string;
 }
 
+// claim-idempotency-2.lua: an Idempotency-Key claimed within its principal's quota of live keys.
+export const CLAIM_IDEMPOTENCY = load('cgClaimIdempotency', 'claim-idempotency-2.lua', ['answer', 'quota']);
+
+export type Claim = { state: 'new' } | { state: 'pending' } | { state: 'full' } | { state: 'done'; reply: unknown };
+
+/** Claims the key unless it is answered, in progress, or its principal's quota of live keys is full. */
+export async function claimIdempotency(
+  redis: Client,
+  keys: KeysOf<typeof CLAIM_IDEMPOTENCY>,
+  argv: { pendingMs: number; cap: number; bucketMs: number },
+): Promise<Claim> {
+  const [code, answer] = (await run(redis, CLAIM_IDEMPOTENCY, keys, [], [argv.pendingMs, argv.cap, argv.bucketMs])) as [number, string?];
+  if (code === 1) return { state: 'new' };
+  if (code === 2) return { state: 'done', reply: JSON.parse(answer!) as unknown };
+  if (code === 3) return { state: 'pending' };
+  if (code === 4) return { state: 'full' };
+  throw new Error(`claim-idempotency-2.lua: unknown reply ${code}`);
+}
+
 const SCRIPTS: Array<Script<readonly string[]>> = [
   RECORD,
   SUM_COUNTS,
@@ -203,6 +222,7 @@ const SCRIPTS: Array<Script<readonly string[]>> = [
   ADVANCE_CURSOR,
   PUBLISH_RULES,
   SILENCE,
+  CLAIM_IDEMPOTENCY,
 ];
 
 /** Defines every script on the connection (once); ioredis sends EVALSHA and falls back to EVAL after a script flush. */

@@ -163,7 +163,11 @@ export interface ConsoleReads {
 
 /** Answers remembered by Idempotency-Key (see src/store/idempotency.ts). */
 export interface IdempotencyPort {
-  begin(key: string): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'done'; reply: unknown }>;
+  /** `full`: the principal already holds its quota of live keys (nothing was stored). */
+  begin(
+    key: string,
+    principal: string,
+  ): Promise<{ state: 'new' } | { state: 'pending' } | { state: 'full' } | { state: 'done'; reply: unknown }>;
   finish(key: string, reply: unknown): Promise<void>;
   abandon(key: string): Promise<void>;
 }

@@ -6,7 +6,8 @@ import { UnknownRuleError, ValidationError } from '../../domain/errors.js';
 import { readLogRecord } from '../../domain/log-record.js';
 import { PhraseMatcher } from '../../domain/matcher.js';
 import type { Rule } from '../../domain/types.js';
-import { IdempotencyConflictError } from '../middleware/errors.js';
+import { IdempotencyConflictError, TooManyRequestsError } from '../middleware/errors.js';
+import { IDEMPOTENCY_KEYS_PER_PRINCIPAL } from '../../store/idempotency.js';
 import { MAX_COUNT } from '../../jobs/contract.js';
 import { validate } from '../middleware/validate.js';
 import { route, type RouteDeps } from './route.js';
@@ -38,10 +39,14 @@ function logRecords(body: unknown, req: Request): object[] {
 
 /** POST /health/errors and /health/logs (alerts, admin): counts become one `error-report` job. */
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+const quotaFull = {
+  description: `too_many_requests: the principal holds ${IDEMPOTENCY_KEYS_PER_PRINCIPAL} Idempotency-Keys of the last hour already; nothing was counted.`,
+  schema: errorViewSchema,
+};
 const inUse = { description: 'idempotency_key_in_use: a request with this Idempotency-Key is still in progress.', schema: errorViewSchema };
 
 /**
- * With an Idempotency-Key header, a repeat within 24 h (same principal, route and key) is answered
+ * With an Idempotency-Key header, a repeat within 1 h (same principal, route and key) is answered
  * as the first was and counted once; a failed request leaves the key free for the retry.
  */
 async function once<R>(ctx: { req: Request; user?: { name: string }; deps: RouteDeps }, run: () => Promise<R>): Promise<R> {
@@ -51,9 +56,14 @@ async function once<R>(ctx: { req: Request; user?: { name: string }; deps: Route
   const key = createHash('sha256')
     .update(`${ctx.user?.name ?? ''}\n${ctx.req.path}\n${header}`)
     .digest('hex');
-  const seen = await ctx.deps.idempotency.begin(key);
+  const seen = await ctx.deps.idempotency.begin(key, ctx.user?.name ?? '');
   if (seen.state === 'done') return seen.reply as R;
   if (seen.state === 'pending') throw new IdempotencyConflictError();
+  if (seen.state === 'full') {
+    throw new TooManyRequestsError(
+      `Idempotency-Key: this principal already holds ${IDEMPOTENCY_KEYS_PER_PRINCIPAL} keys of the last hour; retry later, or reuse a key only for a retry of the same batch`,
+    );
+  }
   let reply: R;
   try {
     reply = await run();
@@ -88,7 +98,7 @@ export const reportRoutes = [
     summary: 'Count errors against rules',
     access: { roles: ['alerts'] },
     body: { accept: ['json'], schema: errorsBody, parse: (body) => validate(errorsBody, body) },
-    responses: { 202: { description: ACCEPTED, schema: errorsAcceptedViewSchema }, 409: inUse },
+    responses: { 202: { description: ACCEPTED, schema: errorsAcceptedViewSchema }, 409: inUse, 429: quotaFull },
   }).handle((ctx) =>
     once(ctx, async () => {
       const { deps, body } = ctx;
@@ -119,7 +129,7 @@ export const reportRoutes = [
       media: { 'application/x-ndjson': 'One JSON object per line.', 'application/jsonl': 'One JSON object per line.' },
       parse: logRecords,
     },
-    responses: { 202: { description: ACCEPTED, schema: logsAcceptedViewSchema }, 409: inUse },
+    responses: { 202: { description: ACCEPTED, schema: logsAcceptedViewSchema }, 409: inUse, 429: quotaFull },
   }).handle((ctx) =>
     once(ctx, async () => {
       const { deps, body: records, query } = ctx;
