@@ -79,8 +79,8 @@ export interface IngestPort {
 
 /** Signed requests (webhooks, Slack) accepted once: each signature is remembered while it could be replayed. */
 export interface ReplayPort {
-  /** True the first time a signature is seen within `ttlMs`; false for a repeat. */
-  firstUse(kind: string, signature: string, ttlMs: number): Promise<boolean>;
+  /** True the first time a signature is seen; false for a repeat (remembered until `validUntil` on Redis' clock, else `untimedMs`). */
+  firstUse(kind: string, signature: string, validUntil: number | undefined, untimedMs: number): Promise<boolean>;
   /** Undoes firstUse when the request it admitted could not be carried out, so the sender's retry is not refused. */
   forget(kind: string, signature: string): Promise<void>;
 }

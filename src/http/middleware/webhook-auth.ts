@@ -57,8 +57,7 @@ export function webhookAuth(authenticate: RequestHandler, secret: string | undef
       if (!result.ok) return next(new AuthError(`webhook signature rejected: ${result.reason}`));
       const kind = ours !== undefined ? 'callguard' : 'grafana';
       // Untimed signatures never leave a window; they are remembered for one window, which refuses quick replays only.
-      const ttl = (result.validUntil ?? Date.now() + REPLAY_WINDOW_MS) - Date.now();
-      if (!(await opts.replay.firstUse(kind, result.signature, ttl))) {
+      if (!(await opts.replay.firstUse(kind, result.signature, result.validUntil, REPLAY_WINDOW_MS))) {
         return next(new ReplayedError('this signed request was already accepted; sign each request anew'));
       }
       req.signed = { kind, signature: result.signature };

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { AuthError, ConfigError, ValidationError } from '../../domain/errors.js';
 import { sendError } from '../middleware/error-handler.js';
 import { formatIssues } from '../../domain/zod-issues.js';
-import { verifySlackSignature } from '../middleware/signature.js';
+import { REPLAY_WINDOW_MS, verifySlackSignature } from '../middleware/signature.js';
 import type { Logger } from '../../ops/logger.js';
 import type { SlackPort } from '../api/ports.js';
 import { RESUME_ACTION_ID, SLACK_BLOCKS_MAX } from '../../notify/messages.js';
@@ -55,7 +55,7 @@ export function createSlackInteractionsRouter(slack: SlackPort, logger: Logger, 
       return sendError(res, new AuthError(`invalid Slack signature: ${verified.reason}`));
     }
     // A captured press replayed inside the 5-minute window would release the hold again.
-    if (!(await slack.replay.firstUse('slack', verified.signature, verified.validUntil! - Date.now()))) {
+    if (!(await slack.replay.firstUse('slack', verified.signature, verified.validUntil, REPLAY_WINDOW_MS))) {
       log.warn({ ip: req.ip }, 'refused a replayed Slack interaction');
       return sendError(res, new ReplayedError('this Slack request was already accepted'));
     }
