@@ -24,6 +24,11 @@ export interface ReporterOptions {
   rules?: readonly string[];
   /** Told once per dropped name, and once per outage when Redis cannot be reached. Default: console.warn. */
   warn?: (message: string) => void;
+  /**
+   * Told once per outage that a flush could not reach Redis, in place of `warn` (createReporter
+   * names the URL and the connection's own reason there, and says it once for both).
+   */
+  onUnreachable?: (err: unknown) => void;
 }
 
 export interface ReporterStats {
@@ -240,9 +245,11 @@ export class Reporter implements ErrorSink {
       this.stat.failedFlushes += 1;
       if (!this.unreachableWarned) {
         this.unreachableWarned = true;
-        this.warn(
-          `callguard reporter: cannot reach Redis (${err instanceof Error ? err.message : String(err)}); counts are kept and resent`,
-        );
+        if (this.options.onUnreachable) this.options.onUnreachable(err);
+        else
+          this.warn(
+            `callguard reporter: cannot reach Redis (${err instanceof Error ? err.message : String(err)}); counts are kept and resent`,
+          );
       }
       try {
         this.options.onError?.(err);

@@ -40,17 +40,22 @@ export function createReporter(opts: ReporterConnection = {}): Reporter & { clos
     ? `REDIS_CLUSTER_NODES=${env.clusterNodes.map((n) => `${n.host}:${n.port}`).join(',')}`
     : redactUrl(env.redisUrl);
   let warned = false;
-  connection.on('error', (err: Error) => {
+  const say = (why: string) => {
     if (warned || opts.quiet) return;
     warned = true;
-    const why = describeConnectError(err) ?? err.message;
     console.warn(`callguard client: cannot reach Redis at ${where} (${why}); counts are kept and resent when it answers`);
-  });
+  };
+  connection.on('error', (err: Error) => say(describeConnectError(err) ?? err.message));
   connection.on('ready', () => (warned = false));
+  // A failed flush while the connection is down is the connection's error, said above with its
+  // reason; one while it is up (a frozen Redis) is said here. Either way once per outage.
+  const onUnreachable = (err: unknown) => {
+    if (connection.status === 'ready') say(err instanceof Error ? err.message : String(err));
+  };
   const queue = new Queue(EVENTS_QUEUE, { connection, prefix: env.prefix });
   // A reporting path must never crash the app; failures are counted by the reporter.
   queue.on('error', () => undefined);
-  const reporter = new Reporter(queue, { flushMs: opts.flushMs ?? env.flushMs, ...opts });
+  const reporter = new Reporter(queue, { flushMs: opts.flushMs ?? env.flushMs, onUnreachable, ...opts });
   const close = reporter.close.bind(reporter);
   return Object.assign(reporter, {
     async close(timeoutMs?: number) {
