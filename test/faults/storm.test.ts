@@ -42,7 +42,8 @@ describe('fault: Redis frozen (SIGSTOP) for 20 s during an error storm', () => {
       // The same app idle, alongside: how much the machine alone (2 loaded cores) stalls an event loop.
       const control = LoggingApp.start(env, { perTick: 0, durationMs: FREEZE_MS + 6000 });
       await Promise.all([app.warmedUp, control.warmedUp]);
-      await new Promise((r) => setTimeout(r, 1000));
+      // Freeze mid-storm: once counts flow end to end (reported, enqueued, counted in Redis).
+      await waitFor(async () => (await o.stored(RULE)) > 0, { timeoutMs: 30_000 });
       redis.freeze();
       await new Promise((r) => setTimeout(r, FREEZE_MS));
       redis.thaw();
