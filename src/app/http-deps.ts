@@ -137,6 +137,7 @@ function rulesPort(cg: Callguard): RulesPort {
   };
   return {
     mode: live.mode,
+    reportedProviders: () => cg.counters.reportedProviders(),
     active,
     versions: () => store.versions(),
     check(content) {

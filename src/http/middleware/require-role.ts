@@ -1,5 +1,5 @@
 import type { Request, RequestHandler } from 'express';
-import type { Role } from '../auth/principals.js';
+import { allows, type Role } from '../../domain/roles.js';
 import { AuthError, ForbiddenError, ValidationError } from '../../domain/errors.js';
 import type { Authenticator } from '../auth/passport.js';
 import type { PrincipalDirectory } from '../auth/principals.js';
@@ -47,7 +47,7 @@ export function requireRole(...roles: Role[]): RequestHandler {
   return (req, _res, next) => {
     const user = req.user;
     if (!user) return next(new AuthError());
-    if (user.role !== 'admin' && !roles.includes(user.role)) {
+    if (!allows(roles, user.role)) {
       return next(new ForbiddenError(`role ${user.role} may not ${req.method} ${req.baseUrl}${req.path}`));
     }
     next();
