@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ensureBuilt, npmEnv } from './support/build.js';
 import { cleanup, testConfig, waitFor } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 const started: number[] = [];
 afterEach(() => {
@@ -80,7 +81,7 @@ describe('SIGTERM to the process a supervisor started reaches callguard', () => 
         expect(record('stopping')?.pid).toBe(up.pid);
         expect(tree.filter(alive)).toEqual([]);
         if (up.url) await expect(fetch(`${up.url}/healthz`)).rejects.toThrow();
-        console.log(
+        figure(
           `${command}: SIGTERM to npm (pid ${child.pid}) → callguard (node pid ${up.pid}) logged "stopping" → exit 0 in ${ms} ms; processes left of [${tree.join(', ')}]: none`,
         );
       } finally {

@@ -15,6 +15,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import { connectRedis, type CallguardRedis } from '../../src/store/redis.js';
 import { waitFor } from '../support/harness.js';
 import { PrivateCluster } from '../support/redis-cluster.js';
+import { figure } from '../support/figures.js';
 
 const RULE = 'twilio_failing';
 const MAX_PER_MINUTE = 3;
@@ -219,7 +220,7 @@ describe('Redis Cluster: provider holds, parking and the probe', () => {
     expect(await cg.redis.zcard(cg.keys.parked('calls:twilio'))).toBe(0);
 
     const afterRelease = api.of('twilio', released.at);
-    console.log(
+    figure(
       `[cluster providers] ${JSON.stringify({
         jobs: fed.length,
         tripAfterTwilioCalls: tripCalls,
