@@ -8,6 +8,7 @@ import {
   probePassedMessage,
   resumedMessage,
   silenceMessage,
+  rulesPublishedMessage,
   stillPausedMessage,
   wouldPauseMessage,
   type SlackMessage,
@@ -58,6 +59,7 @@ function everyMessage(s: string): SlackMessage[] {
       by: s,
       at: T0,
     }),
+    rulesPublishedMessage({ version: 2, by: s, source: 'api', reason: s, changes: [{ path: `${s}.threshold_count`, before: s, after: 3 }], at: T0 }),
   ]);
 }
 

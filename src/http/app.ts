@@ -80,14 +80,10 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
     document: () => document,
   };
   const webhook = { secret: settings.webhookSecret, replay: deps.replay, grafanaUntimed: settings.grafanaUntimedSignatures };
-  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, webhook }));
+  const session = [sessions(deps.sessions), auth.session()];
+  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, session, webhook }));
 
-  app.use(
-    '/admin',
-    sessions(deps.sessions),
-    auth.session(),
-    loginRoutes(auth, { attempts: settings.loginAttempts, store: (limiter) => deps.limitStore(limiter) }),
-  );
+  app.use('/admin', ...session, loginRoutes(auth, { attempts: settings.loginAttempts, store: (limiter) => deps.limitStore(limiter) }));
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(deps.board));
   app.use('/admin', consoleRoutes(deps.console, deps.holds));
 

@@ -1,3 +1,4 @@
+import { consoleRulesRoutes } from '../console/rules-api.js';
 import { alertRoutes } from './alert.js';
 import { controlRoutes } from './control.js';
 import { opsRoutes } from './ops.js';
@@ -24,5 +25,6 @@ export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
     ...rulesRoutes,
     ...silenceRoutes,
     ...opsRoutes({ metricsPublic: opts.metricsPublic === true }),
+    ...consoleRulesRoutes,
   ];
 }

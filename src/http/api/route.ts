@@ -12,11 +12,13 @@ import type { Logger } from '../../ops/logger.js';
 import type { HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort, RulesPort, SilencesPort } from './ports.js';
 
 /**
- * `roles`: a bearer token of one of these roles (admin always may). `webhook`: as `alerts`, or an
- * HMAC signature of the body. `public`: anyone. `slack` and `session` are for the routes mounted
- * outside the registry (Slack's signature, the Bull Board's session cookie).
+ * `roles`: a bearer token of one of these roles (admin always may). `session`: the browser session
+ * of one of these roles, and writes only from this site (same-origin check); `signIn`: where a
+ * browser with no session is sent, instead of 401. `webhook`: as `alerts`, or an HMAC signature of
+ * the body. `public`: anyone. `slack` and `'session'` are for the routes mounted outside the
+ * registry (Slack's signature, the Bull Board's sign-in and sign-out forms).
  */
-export type Access = { roles: Role[] } | 'webhook' | 'public' | 'slack' | 'session';
+export type Access = { roles: Role[] } | { session: Role[]; signIn?: string } | 'webhook' | 'public' | 'slack' | 'session';
 
 /** The shared error responses in the document's components. */
 export type SharedResponse = 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'PayloadTooLarge' | 'UnsupportedMediaType' | 'TooManyRequests';
@@ -86,7 +88,7 @@ export interface RouteContract<R extends Record<number, ResponseSpec> = Record<n
   method: 'get' | 'post' | 'put' | 'delete';
   path: string;
   operationId: string;
-  tag: 'admin' | 'ingest' | 'slack' | 'ops' | 'board';
+  tag: 'admin' | 'ingest' | 'slack' | 'ops' | 'board' | 'console';
   summary: string;
   description?: string;
   access: Access;
