@@ -59,7 +59,14 @@ function everyMessage(s: string): SlackMessage[] {
       by: s,
       at: T0,
     }),
-    rulesPublishedMessage({ version: 2, by: s, source: 'api', reason: s, changes: [{ path: `${s}.threshold_count`, before: s, after: 3 }], at: T0 }),
+    rulesPublishedMessage({
+      version: 2,
+      by: s,
+      source: 'api',
+      reason: s,
+      changes: [{ path: `${s}.threshold_count`, before: s, after: 3 }],
+      at: T0,
+    }),
   ]);
 }
 

@@ -81,13 +81,17 @@ describe('one shared rules version (issue 22)', () => {
       changes: [{ path: 'twilio.threshold_count', before: 100, after: 3 }],
     });
     // Version 1, the seed, is audited too: its diff adds every rule.
-    expect(audit.find((e: { event: string; rules_version?: number }) => e.event === 'rules-published' && e.rules_version === 1)).toMatchObject({
+    expect(
+      audit.find((e: { event: string; rules_version?: number }) => e.event === 'rules-published' && e.rules_version === 1),
+    ).toMatchObject({
       by: expect.stringMatching(/^instance /),
       changes: expect.arrayContaining([{ path: 'twilio', after: RULES.twilio }]),
     });
     // Announced once, by A (the instance that published), naming who, the version and the change.
     const jobs = async (cg: Callguard) =>
-      (await cg.notifier.queue.getJobs(['waiting', 'active', 'completed', 'delayed', 'failed'])).filter((j) => j.name === 'rules-published');
+      (await cg.notifier.queue.getJobs(['waiting', 'active', 'completed', 'delayed', 'failed'])).filter(
+        (j) => j.name === 'rules-published',
+      );
     const v2 = await waitFor(async () => (await jobs(a.cg)).filter((j) => j.data.version === 2).length && jobs(a.cg), {
       what: 'the rules announcement enqueued',
     }).then((all) => all.filter((j) => j.data.version === 2));

@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, isCallguardError, PreconditionFailedError, RulesSourceError, ValidationError } from '../domain/errors.js';
 import { parseRules, type Capacities } from '../domain/rules.js';
-import { contentHash, diffContent, type PublishedRules, type RulesChange, type RulesSource, type RulesVersion } from '../domain/rules-doc.js';
+import {
+  contentHash,
+  diffContent,
+  type PublishedRules,
+  type RulesChange,
+  type RulesSource,
+  type RulesVersion,
+} from '../domain/rules-doc.js';
 import type { Rule } from '../domain/types.js';
 import type { Logger } from 'pino';
 import type { RulesStore } from '../store/rules-store.js';

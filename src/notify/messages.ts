@@ -232,7 +232,10 @@ export function rulesPublishedMessage(n: PublishedRules): SlackMessage {
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: clip(`:scroll: ${title}`, 150), emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: clip(escapeControl(from), SLACK_TEXT_MAX) } },
-      { type: 'section', text: { type: 'mrkdwn', text: `\`\`\`${clip(escapeControl(summary).replace(/`/g, "'"), SLACK_TEXT_MAX - 6)}\`\`\`` } },
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: `\`\`\`${clip(escapeControl(summary).replace(/`/g, "'"), SLACK_TEXT_MAX - 6)}\`\`\`` },
+      },
       { type: 'context', elements: [{ type: 'mrkdwn', text: `${time(n.at, 'mrkdwn')} · ${actor(n.by, 'mrkdwn')}` }] },
     ],
   };
