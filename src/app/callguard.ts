@@ -176,7 +176,7 @@ export async function createCallguard(
     },
     'log',
   );
-  const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger });
+  const notifier = new Notifier({ config, redis, keys, ledger, dispatch, logger, rules });
   notifier.queue.on('error', onQueueError);
   const outbox = new Outbox(ledger, new OutboxCursor(redis, keys), notifier.notifyChanges, logger);
   await outbox.init();

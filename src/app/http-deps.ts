@@ -150,6 +150,7 @@ function rulesPort(cg: Callguard): RulesPort {
   };
   return {
     mode: live.mode,
+    reportedProviders: () => cg.counters.reportedProviders(),
     active,
     versions: () => store.versions(),
     check(content) {

@@ -17,7 +17,6 @@ import { sameOrigin } from './middleware/same-origin.js';
 import { redisAvailable } from './middleware/redis-available.js';
 import { accessLog } from './middleware/access-log.js';
 import { sessions } from './board/session.js';
-import { consoleRoutes } from './console/routes.js';
 
 export interface AppOptions {
   /**
@@ -76,6 +75,7 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
     silences: deps.silences,
     replay: deps.replay,
     idempotency: deps.idempotency,
+    console: deps.console,
     logger: deps.logger,
     document: () => document,
   };
@@ -85,7 +85,6 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
 
   app.use('/admin', ...session, loginRoutes(auth, { attempts: settings.loginAttempts, store: (limiter) => deps.limitStore(limiter) }));
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(deps.board));
-  app.use('/admin', consoleRoutes(deps.console, deps.holds));
 
   app.use(notFound());
   app.use(errorHandler(deps.logger));

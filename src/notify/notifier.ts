@@ -1,5 +1,6 @@
 import type { PublishedRules } from '../domain/rules-doc.js';
 import type { Silence } from '../domain/silence.js';
+import type { Rule } from '../domain/types.js';
 /** The notifications queue: hold changes in, Slack messages out, as retried BullMQ jobs. */
 import { closeWorker } from '../jobs/close-worker.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -21,6 +22,8 @@ export interface NotifierDeps {
   logger: Logger;
   /** Defaults to Slack with SLACK_BOT_TOKEN, else the log. */
   sender?: Sender;
+  /** The rules in force (a live array), for how a rule hold will be lifted. */
+  rules?: readonly Rule[];
 }
 
 export const NOTIFY_ATTEMPTS = 8;

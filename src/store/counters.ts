@@ -11,6 +11,11 @@ const SUM_CHUNK = 200;
 // A report id is remembered this long: far beyond a stalled job's re-run or a reporter's resend.
 const COUNTED_IDS_TTL_MS = 60 * 60 * 1000;
 
+/** At most this many reported provider names are kept (names come from outside). */
+export const MAX_REPORTED_PROVIDERS = 1000;
+// Each process notes a provider again after this long, so a lost set fills up again.
+const RENOTE_MS = 10 * 60 * 1000;
+
 /** Per-rule minute buckets in Redis (errors, and call outcomes for rate rules), numbered by Redis' clock. */
 export class Counters {
   constructor(
@@ -20,6 +25,9 @@ export class Counters {
     private readonly rules: Rule[],
     private readonly minuteMs: number,
   ) {}
+
+  /** Provider → when this process last wrote it to the reported set (its own clock: only paces writes). */
+  private readonly noted = new Map<string, number>();
 
   /** Buckets live one minute longer than the longest window, never a fixed number of seconds. */
   private get keep(): number {
@@ -49,6 +57,27 @@ export class Counters {
         rules: entries.map(([r, n]) => [r.name, n, r.windowMinutes]),
       },
     );
+  }
+
+  /**
+   * Remembers that workers report outcomes for these providers: one SADD per provider per process
+   * every ten minutes, not one per report. Bounded: past MAX_REPORTED_PROVIDERS names, new ones
+   * are not kept.
+   */
+  async noteProviders(providers: string[]): Promise<void> {
+    const now = Date.now();
+    const fresh = providers.filter((p) => !(now - (this.noted.get(p) ?? -Infinity) < RENOTE_MS));
+    if (!fresh.length) return;
+    const known = await this.redis.smismember(this.keys.reportedProviders, ...fresh);
+    const added = fresh.filter((_, i) => !known[i]);
+    if (added.length && (await this.redis.scard(this.keys.reportedProviders)) + added.length > MAX_REPORTED_PROVIDERS) return;
+    if (added.length) await this.redis.sadd(this.keys.reportedProviders, ...added);
+    if (this.noted.size < MAX_REPORTED_PROVIDERS) for (const p of fresh) this.noted.set(p, now);
+  }
+
+  /** The providers workers have reported outcomes for, sorted. */
+  async reportedProviders(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.reportedProviders)).sort();
   }
 
   /**

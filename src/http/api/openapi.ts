@@ -5,8 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { admitted } from '../../domain/roles.js';
 import { BODY_LIMIT_BYTES } from '../middleware/body.js';
-import { consolePaths } from '../console/openapi-paths.js';
 import { documentedElsewhere } from './elsewhere.js';
 import { apiRoutes, type RegistryOptions } from './registry.js';
 import type { Access, ApiRoute, ResponseSpec, RouteContract, SharedResponse } from './route.js';
@@ -111,7 +111,7 @@ function operation(r: RouteContract | ApiRoute): RouteConfig {
     ...(r.shared ?? []),
   ];
   // Documented for bearer routes only: a client with a token can act on them.
-  const roles = typeof access === 'object' && 'roles' in access ? access.roles : access === 'webhook' ? ['alerts'] : undefined;
+  const roles = typeof access === 'object' && 'roles' in access ? access.roles : access === 'webhook' ? (['alerts'] as const) : undefined;
   const query = 'query' in r ? r.query : undefined;
   const media = body?.media
     ? Object.fromEntries(
@@ -126,7 +126,7 @@ function operation(r: RouteContract | ApiRoute): RouteConfig {
     summary: r.summary,
     ...(r.description ? { description: r.description } : {}),
     security: typeof access !== 'object' ? SECURITY[access] : session ? sessionSecurity(session) : [{ bearerAuth: [] }],
-    ...(roles ? { 'x-callguard-roles': [...new Set([...roles, 'admin'])] } : {}),
+    ...(roles ? { 'x-callguard-roles': admitted(roles) } : {}),
     request: {
       ...(query ? { query } : {}),
       ...(r.params ? { params: r.params } : {}),
@@ -176,8 +176,6 @@ export function openApiDocument(opts: RegistryOptions = {}): Record<string, unkn
     ],
     security: [{ bearerAuth: [] }],
   });
-  // The console's session routes are declared beside the console, already in OpenAPI form.
-  Object.assign((doc.paths ??= {}) as Record<string, unknown>, consolePaths());
   // Served as JSON: drop what JSON cannot carry (undefined members).
   return JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
 }

@@ -1,4 +1,5 @@
 import { consoleRulesRoutes } from '../console/rules-api.js';
+import { consoleRoutes } from '../console/routes.js';
 import { alertRoutes } from './alert.js';
 import { controlRoutes } from './control.js';
 import { opsRoutes } from './ops.js';
@@ -14,7 +15,7 @@ export interface RegistryOptions {
   metricsPublic?: boolean;
 }
 
-/** Every route of the JSON API, declared once: mount.ts serves them, openapi.ts describes them. */
+/** Every route of the JSON API and the console, declared once: mount.ts serves them, openapi.ts describes them. */
 export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
   return [
     ...statusRoutes,
@@ -25,6 +26,7 @@ export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
     ...rulesRoutes,
     ...silenceRoutes,
     ...opsRoutes({ metricsPublic: opts.metricsPublic === true }),
+    ...consoleRoutes,
     ...consoleRulesRoutes,
   ];
 }

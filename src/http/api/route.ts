@@ -9,7 +9,7 @@ import type { Principal, Role } from '../auth/principals.js';
 import type { BodyFormat } from '../middleware/body.js';
 import { validate } from '../middleware/validate.js';
 import type { Logger } from '../../ops/logger.js';
-import type { HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort, RulesPort, SilencesPort } from './ports.js';
+import type { ConsoleReads, HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort, RulesPort, SilencesPort } from './ports.js';
 
 /**
  * `roles`: a bearer token of one of these roles (admin always may). `session`: the browser session
@@ -61,6 +61,8 @@ export interface RouteDeps {
   replay: ReplayPort;
   /** Answers remembered by Idempotency-Key (ingest routes). */
   idempotency: IdempotencyPort;
+  /** What the operator console draws. */
+  console: ConsoleReads;
   logger: Logger;
   document(): unknown;
 }
@@ -80,7 +82,7 @@ type SchemaOf<T> = T extends { schema: infer S extends z.ZodType } ? S : never;
 /** The handler's answer: one of the declared statuses, with the declared body. */
 export type Reply<R extends Record<number, ResponseSpec>> = {
   [S in keyof R & number]: SchemaOf<R[S]> extends never
-    ? { status: S; media: string; text: string; headers?: Record<string, string> }
+    ? { status: S; media: string; text: string | Buffer; headers?: Record<string, string> }
     : { status: S; json: z.output<SchemaOf<R[S]>>; headers?: Record<string, string> };
 }[keyof R & number];
 

@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { Role } from '../auth/principals.js';
+import { allows, type Role } from '../../domain/roles.js';
 import { AuthError, ForbiddenError, ValidationError } from '../../domain/errors.js';
 import type { Authenticator } from '../auth/passport.js';
 
@@ -27,7 +27,7 @@ export function requireRole(...roles: Role[]): RequestHandler {
   return (req, _res, next) => {
     const user = req.user;
     if (!user) return next(new AuthError());
-    if (user.role !== 'admin' && !roles.includes(user.role)) {
+    if (!allows(roles, user.role)) {
       return next(new ForbiddenError(`role ${user.role} may not ${req.method} ${req.baseUrl}${req.path}`));
     }
     next();
