@@ -45,7 +45,7 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
   const { entries, generated } = opts.principals ? { entries: opts.principals, generated: undefined } : resolvePrincipals(settings.users);
   const principals = new PrincipalDirectory(entries);
   const auth = createAuthenticator(principals);
-  const authenticate = limitedBearer({ attempts: settings.loginAttempts, store: deps.limitStore('bearer') }, bearer(auth));
+  const authenticate = limitedBearer({ attempts: settings.loginAttempts, store: deps.limitStore('bearer') }, bearer(auth, principals));
 
   const app = express();
   app.disable('x-powered-by');

@@ -1,12 +1,24 @@
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
-import { cancelReport, record, sumCounts } from './scripts.js';
+import { cancelReport, record, sumCounts, sumCountsCall, type SumCountsCall } from './scripts.js';
 import { longestWindow } from '../domain/rules.js';
-import { countersOf, OUTCOME_PARTS, outcomeCounter, type Counted } from '../domain/outcomes.js';
+import { countersOf, OUTCOME_PARTS, outcomeCounter, readsOutcomes, type Counted } from '../domain/outcomes.js';
 import type { Rule } from '../domain/types.js';
 
-// Rules per sum script call: a few µs of Redis time each, so a call stays far below a millisecond.
-const SUM_CHUNK = 200;
+// Counters per sum script call: about a µs of Redis time each, so a call stays near a millisecond.
+const SUM_CHUNK = 500;
+// Reads of at least this many rules keep their calls for the next read (see chunksOf).
+const KEEP_FROM = 100;
+
+interface SumChunk {
+  names: string[];
+  call: SumCountsCall;
+}
+
+/** What of a rule its counters depend on: its name, its window, whether it reads outcomes. */
+function shapeOf(rule: Rule): string {
+  return `${rule.windowMinutes}${readsOutcomes(rule) ? '+' : '-'}${rule.name}`;
+}
 
 // A report id is remembered this long: far beyond a stalled job's re-run or a reporter's resend.
 const COUNTED_IDS_TTL_MS = 60 * 60 * 1000;
@@ -94,27 +106,41 @@ export class Counters {
    * serves) for its whole run.
    */
   async sums(rules: Rule[] = this.rules): Promise<{ now: number; counts: Record<string, number> }> {
-    const counted = countersOf(rules);
-    const chunks: Counted[][] = [];
-    for (let i = 0; i < counted.length; i += SUM_CHUNK) chunks.push(counted.slice(i, i + SUM_CHUNK));
-    if (!chunks.length) chunks.push([]);
-    const replies = await Promise.all(
-      chunks.map((chunk) =>
-        sumCounts(
-          this.redis,
-          { windowSums: this.keys.windowSums },
-          chunk.map((r) => this.keys.counts(r.name)),
-          { minuteMs: this.minuteMs, rules: chunk.map((r) => [r.name, r.windowMinutes]) },
-        ),
-      ),
-    );
+    const chunks = this.chunksOf(rules);
+    const replies = await Promise.all(chunks.map((chunk) => sumCounts(this.redis, chunk.call)));
     const counts: Record<string, number> = {};
     let now = Infinity;
     replies.forEach(({ now: chunkNow, sums }, c) => {
       now = Math.min(now, chunkNow);
-      chunks[c]!.forEach((r, i) => (counts[r.name] = sums[i] ?? 0));
+      chunks[c]!.names.forEach((name, i) => (counts[name] = sums[i] ?? 0));
     });
     return { now, counts };
+  }
+
+  /** The last large read's chunks, for as long as its rules are the same (they change in place). */
+  private kept: { rules: Rule[]; shapes: string[]; chunks: SumChunk[] } | undefined;
+
+  private chunksOf(rules: Rule[]): SumChunk[] {
+    const kept = this.kept;
+    if (kept && kept.rules.length === rules.length && rules.every((r, i) => r === kept.rules[i] && shapeOf(r) === kept.shapes[i])) {
+      return kept.chunks;
+    }
+    const counted = countersOf(rules);
+    const chunks: SumChunk[] = [];
+    for (let i = 0; i < counted.length || !chunks.length; i += SUM_CHUNK) {
+      const chunk = counted.slice(i, i + SUM_CHUNK);
+      chunks.push({
+        names: chunk.map((r) => r.name),
+        call: sumCountsCall(
+          { windowSums: this.keys.windowSums },
+          chunk.map((r) => this.keys.counts(r.name)),
+          { minuteMs: this.minuteMs, countsPrefix: this.keys.counts(''), windows: chunk.map((r) => r.windowMinutes) },
+        ),
+      });
+    }
+    // A few rules' calls cost little to make; keeping them would only push out the full tick's.
+    if (rules.length >= KEEP_FROM) this.kept = { rules: [...rules], shapes: rules.map(shapeOf), chunks };
+    return chunks;
   }
 
   /**
