@@ -20,7 +20,7 @@ import type {
   StatusSnapshot,
 } from '../http/api/ports.js';
 import { RulesStore } from '../store/rules-store.js';
-import { chooseCandidate } from '../store/guard.js';
+import { chooseCandidate, heldRoutes } from '../store/guard.js';
 import { GuardVerdict } from '../store/scripts.js';
 import { dryRun } from '../engine/dry-run.js';
 import type { Callguard } from './callguard.js';
@@ -36,13 +36,14 @@ const STATUS_MAX_AGE_MS = 250;
 const STATUS_REFRESH_MS = 100;
 
 async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>> {
-  const [holds, { now, counts }, clearSince, covered, eventCounts, silences] = await Promise.all([
+  const [holds, { now, counts }, clearSince, covered, eventCounts, silences, failover] = await Promise.all([
     cg.ledger.list(),
     cg.counters.sums(),
     cg.ledger.clearSince(),
     cg.ledger.coveredQueues(),
     cg.events.getJobCounts(),
     cg.silencer.list(),
+    heldRoutes(cg.redis, cg.keys),
   ]);
   const queues = await Promise.all(
     [...cg.dispatch].map(async ([name, q]) => {
@@ -55,6 +56,7 @@ async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>>
     rules: [...cg.rules],
     rulesVersion: cg.liveRules.version,
     silences,
+    failover,
     counts,
     clearSince,
     queues: Object.fromEntries(queues),
@@ -107,6 +109,7 @@ function consoleReads(cg: Callguard): ConsoleReads {
     clearSince: () => cg.ledger.clearSince(),
     audit: (limit) => cg.ledger.audit(limit),
     paused: () => Promise.all([...cg.dispatch.values()].map((q) => q.isPaused())),
+    failover: () => heldRoutes(cg.redis, cg.keys),
   };
 }
 

@@ -91,7 +91,7 @@ export async function sumCounts(
   return { now: now!, sums };
 }
 
-export const CHANGE_HOLDS = load('cgChangeHolds', 'change-holds-9.lua', [
+export const CHANGE_HOLDS = load('cgChangeHolds', 'change-holds-10.lua', [
   'holds',
   'covered',
   'audit',
@@ -101,6 +101,7 @@ export const CHANGE_HOLDS = load('cgChangeHolds', 'change-holds-9.lua', [
   'alertOverflow',
   'coveredProviders',
   'providerLimits',
+  'failovers',
 ]);
 
 /** Applies one JSON hold-change request; the reply is JSON too (the ledger decodes it). */
