@@ -1,9 +1,13 @@
-/** P6: GET /health/service under 50 connections vs a bare Express route serving the same JSON, alternating, medians. */
+/**
+ * P6: GET /health/service under 50 connections vs a bare Express route serving the same JSON,
+ * alternating, medians; callguard as users run it (`npm start` in its own process, whose health
+ * thread makes the snapshot's Redis reads).
+ */
 import express from 'express';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { httpLoad, median, type BenchResult, type Size } from './lib.js';
-import { BENCH_ADMIN, startBenchCallguard } from './service.js';
+import { startServiceProcesses } from './processes.js';
 
 async function load(url: string, size: Size, headers: Record<string, string> = {}) {
   const r = await httpLoad({ url, connections: size === 'full' ? 50 : 5, seconds: size === 'full' ? 5 : 1, headers }).done;
@@ -18,13 +22,20 @@ export async function p6(size: Size): Promise<BenchResult[]> {
       { threshold_count: 1000, window_minutes: 5, log_patterns: [`provider ${i} call failed`] },
     ]),
   );
-  const svc = await startBenchCallguard(json, {}, { worker: false });
+  const svc = await startServiceProcesses(json, { size });
   const bare = express();
   let server: ReturnType<typeof createServer> | undefined;
   try {
-    for (let i = 0; i < 10; i++) await svc.cg.control.pause({ by: 'bench', reason: `maintenance window ${i}` });
-    const http = await svc.http();
-    const auth = { authorization: `Bearer ${BENCH_ADMIN.secret}` };
+    const http = { url: svc.url };
+    const auth = svc.auth;
+    for (let i = 0; i < 10; i++) {
+      const r = await fetch(`${http.url}/health/pause`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ reason: `maintenance window ${i}` }),
+      });
+      if (!r.ok) throw new Error(`bench: POST /health/pause answered ${r.status}`);
+    }
     const body = await (await fetch(`${http.url}/health/service`, { headers: auth })).text();
     bare.get('/status', (_req, res) => void res.type('application/json').send(body));
     server = createServer(bare);

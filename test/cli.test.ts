@@ -10,6 +10,7 @@ import { hashSecret } from '../src/http/auth/principals.js';
 import { isCallguardError } from '../src/domain/errors.js';
 import { loadRulesFile } from '../src/store/rules-file.js';
 import { ensureBuilt } from './support/build.js';
+import { waitFor } from './support/harness.js';
 import { postJson, request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
 
 // The compiled bin the package ships (twice as quick to start as the sources through tsx).
@@ -240,6 +241,64 @@ describe('callguard CLI against a running callguard', () => {
     expect(run.code).toBe(2);
     expect(run.stderr).not.toBe('');
     expect((await status(t)).holds).toEqual([]);
+  });
+});
+
+describe('callguard check-rules against a running callguard', () => {
+  let t: TestHttp;
+  let dir: string;
+  // A rate rule that reads a provider nobody reports (a typo), and a capacity for one that reports.
+  const MISSPELT = {
+    rules: { twilio_rate: { window_minutes: 5, failure_rate: 0.5, providers: ['twillio'] } },
+    providers: { plivo: { max_per_second: 30 } },
+  };
+
+  beforeAll(async () => {
+    t = await startTestHttp({ ...RULES, twilio_rate: { window_minutes: 5, failure_rate: 0.5, providers: ['twilio', 'exotel'] } });
+    dir = mkdtempSync(join(tmpdir(), 'callguard-cli-'));
+    const calls = ['twilio', 'plivo'].map((provider) => ({ provider, ok: true, duration_ms: 100 }));
+    expect((await postJson(`${t.url}/providers/outcomes`, { calls }, { token: tokenOf('alerts') })).status).toBe(202);
+    await waitFor(async () => (await request(`${t.url}/health/providers`, { token: tokenOf('viewer') })).json.reported.length === 2, {
+      what: 'twilio and plivo reported',
+    });
+  });
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await stopTestHttp(t);
+  });
+
+  it('when providers have reported calls, then GET /health/providers lists them and the rules’ providers nobody reported', async () => {
+    const reply = await request(`${t.url}/health/providers`, { token: tokenOf('viewer') });
+    expect(reply.json).toEqual({ reported: ['plivo', 'twilio'], unreported: ['exotel'] });
+    expect((await request(`${t.url}/health/providers`, { token: tokenOf('alerts') })).status).toBe(403);
+  });
+
+  it('when the file names a provider nobody reported, then check-rules warns about it (exit 0), not about the reported ones', async () => {
+    const path = join(dir, 'misspelt.json');
+    writeFileSync(path, JSON.stringify(MISSPELT));
+    const run = await cli(['check-rules', path], { url: t.url, token: tokenOf('viewer') });
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe(
+      `warning: ${path}: rule "twilio_rate": provider "twillio" has reported no calls to this callguard (reported: plivo, twilio); it counts nothing unless a worker calls it by this name\n`,
+    );
+    expect(run.stdout).toContain('1 rule(s) OK (twilio_rate) for queues calls, 1 warning(s)');
+
+    const offline = await cli(['check-rules', path, '--offline'], { url: t.url, token: tokenOf('viewer') });
+    expect([offline.code, offline.stderr]).toEqual([0, '']);
+    const noToken = await cli(['check-rules', path], { url: t.url });
+    expect([noToken.code, noToken.stderr]).toEqual([0, '']);
+  });
+
+  it('when the service cannot be asked, then the file is still checked and the warning says providers were not', async () => {
+    const path = join(dir, 'misspelt.json');
+    writeFileSync(path, JSON.stringify(MISSPELT));
+    const run = await cli(['check-rules', path, '--json'], { url: `http://127.0.0.1:${await closedPort()}`, token: tokenOf('viewer') });
+    expect(run.code).toBe(0);
+    const out = JSON.parse(run.stdout);
+    expect(out).toMatchObject({ ok: true, rules: ['twilio_rate'] });
+    expect(out.warnings).toEqual([
+      expect.stringMatching(/^providers not checked against the running callguard: cannot connect to callguard at/),
+    ]);
   });
 });
 

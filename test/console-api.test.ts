@@ -67,6 +67,20 @@ describe('the console over HTTP', () => {
     }
   });
 
+  it('when only a provider is held, then its queue says running and names the provider, not paused', async () => {
+    await t.cg.control.pause({ by: 'someone', queues: ['calls'], providers: ['twilio', '<i>x</i>'], reason: 'carrier down' });
+    try {
+      const view = await request(`${t.url}/admin/api/view`, { headers: { cookie: cookies.viewer } });
+      const calls = (view.json.queues as string).match(/<li data-queue="calls">.*?<\/li>/)![0];
+      expect(calls).toContain('running; twilio held, &lt;i&gt;x&lt;/i&gt; held');
+      expect(calls).not.toContain('paused');
+      expect(view.json.queues).toMatch(/<li data-queue="sms"><strong>sms<\/strong> <span class="state state-clear">running<\/span>/);
+    } finally {
+      await t.cg.control.resume({ by: 'test' });
+      await t.cg.redis.del(t.cg.keys.audit);
+    }
+  });
+
   it.each([
     ['another site’s Origin', { origin: 'https://evil.example' }],
     ['no Origin and no Sec-Fetch-Site', { origin: '' }],

@@ -81,6 +81,39 @@ describe('counting and tripping', () => {
     expect(ttl).toBeLessThanOrEqual(8_000); // (7 + 1) minutes of 1 s
   });
 
+  it('window sums of over a thousand counters come back whole, and follow rules changed in place', async () => {
+    // 1,100 rules, every tenth a rate rule (four counters each): several script calls, whose
+    // arguments the second read takes from the first.
+    const json = Object.fromEntries(
+      Array.from({ length: 1100 }, (_, i) => [
+        `r${i}`,
+        i % 10
+          ? { threshold_count: 1_000_000, window_minutes: 60, log_patterns: [`p${i}`] }
+          : { providers: [`p${i}`], failure_rate: 0.5, min_calls: 1_000_000, window_minutes: 60, log_patterns: [] },
+      ]),
+    );
+    const cg = await start(json, {}, false);
+    const entries = cg.rules.flatMap((r, i) => [
+      [{ name: r.name, windowMinutes: 60 }, (i % 7) + 1] as const,
+      ...(i % 10
+        ? []
+        : (['calls', 'failures', 'slow'] as const).map((p, k) => [{ name: `${r.name}#${p}`, windowMinutes: 60 }, k + 1] as const)),
+    ]);
+    await cg.counters.recordReport(entries.map(([c, n]) => [c, n]));
+    const expected = Object.fromEntries(entries.map(([c, n]) => [c.name, n]));
+    expect((await cg.counters.sums()).counts).toEqual(expected);
+    expect((await cg.counters.sums()).counts).toEqual(expected);
+    // Another version renames a rule in place and makes a rate rule a plain one: read as they are now.
+    cg.rules[1]!.name = 'renamed';
+    Object.assign(cg.rules[0]!, { failureRate: undefined });
+    const { counts } = await cg.counters.sums();
+    expect(counts.renamed).toBe(0);
+    expect(counts.r1).toBeUndefined();
+    expect(counts.r0).toBe(1);
+    expect(counts['r0#calls']).toBeUndefined();
+    expect(counts['r10#calls']).toBe(1);
+  });
+
   it('with CALLGUARD_AUTO_PAUSE=off rules are counted but never pause', async () => {
     // A long window: the 50 must still count after the evaluator tick we wait for.
     const cg = await start({ twilio: { ...TWILIO.twilio, window_minutes: 30 } }, { CALLGUARD_AUTO_PAUSE: 'off' });

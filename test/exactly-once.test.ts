@@ -27,10 +27,10 @@ describe('counting exactly once', () => {
     try {
       await finished.waitUntilReady();
       const first = await events.add('error-report', { counts: { twilio: 3, soniox: 2 } }, { jobId: 'batch-1' });
-      expect(await first.waitUntilFinished(finished, 10_000)).toMatchObject({ counted: { twilio: 3, soniox: 2 } });
+      expect(await first.waitUntilFinished(finished, 30_000)).toMatchObject({ counted: { twilio: 3, soniox: 2 } });
       await first.remove();
       const again = await events.add('error-report', { counts: { twilio: 3, soniox: 2 } }, { jobId: 'batch-1' });
-      expect(await again.waitUntilFinished(finished, 10_000)).toMatchObject({ duplicate: true });
+      expect(await again.waitUntilFinished(finished, 30_000)).toMatchObject({ duplicate: true });
       expect((await cg.counters.sums()).counts).toEqual({ twilio: 3, soniox: 2 });
     } finally {
       await finished.close();

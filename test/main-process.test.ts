@@ -54,6 +54,13 @@ describe('npm start: the health worker on its own thread', () => {
         { what: 'the thread’s count in /metrics' },
       );
       expect(metrics).toMatch(/^callguard_transitions_total\{[^}]*event="hold-added"[^}]*cause="rule"[^}]*\} 1$/m);
+      // The status snapshot's Redis reads are made on the health thread and posted across.
+      const status = (await (await fetch(`${url}/health/service`, { headers: auth })).json()) as {
+        is_paused: boolean;
+        source_rule: string | null;
+        rules: Record<string, { error_count: number }>;
+      };
+      expect(status).toMatchObject({ is_paused: true, source_rule: 'twilio', rules: { twilio: { error_count: 12 } } });
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     } finally {

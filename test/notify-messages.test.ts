@@ -69,15 +69,37 @@ describe('paused message', () => {
     const m = pausedMessage({ hold: ruleHold, paused: ['calls', 'sms'], waiting: { calls: 120, sms: 3 }, otherHolds: [] }, settings);
     expect(m.text).toBe(
       'Calls paused. Hold: rule twilio: 12 errors in 5 min (threshold 10). Queues: calls (120 waiting), sms (3 waiting). ' +
-        'Paused at: 2025-03-04 12:00:00 UTC. Resumes: after 5 min continuously below threshold.',
+        'Paused at: 2025-03-04 12:00:00 UTC. Resumes: up to 10 min after the provider recovers (up to 5 min for the window to drain, then 5 min clear).',
     );
     const shown = blockText(m);
     expect(shown).toContain(':double_vertical_bar: Calls paused');
     expect(shown).toContain('*Hold*\nrule `twilio`: 12 errors in 5 min (threshold 10)');
     expect(shown).toContain('*Queues*\n`calls` (120 waiting), `sms` (3 waiting)');
     expect(shown).toContain(`<!date^${T0 / 1000}^{date_short_pretty} {time_secs}|2025-03-04 12:00:00 UTC>`);
-    expect(shown).toContain('*Resumes*\nafter 5 min continuously below threshold');
+    expect(shown).toContain('*Resumes*\nup to 10 min after the provider recovers');
     expect(shown).toContain('hold `rule:twilio`');
+  });
+
+  it("gives a rule hold's way out from the rule in force: its window now and its probe", () => {
+    const rules = [
+      {
+        name: 'twilio',
+        thresholdCount: 10,
+        windowMinutes: 15,
+        logPatterns: [],
+        queues: 'all' as const,
+        minLevel: 0,
+        probe: { minutes: 3, maxPerMinute: 6 },
+      },
+    ];
+    const m = pausedMessage({ hold: ruleHold, paused: ['calls'], waiting: {}, otherHolds: [] }, { ...settings, rules });
+    expect(m.text).toContain(
+      'Resumes: up to 20 min after the provider recovers (up to 15 min for the window to drain, then 5 min clear, then a 3-min probe at 6/min before full speed).',
+    );
+    const gone = pausedMessage({ hold: ruleHold, paused: ['calls'], waiting: {}, otherHolds: [] }, { ...settings, rules: [] });
+    expect(gone.text).toContain(
+      'Resumes: up to 10 min after the provider recovers (up to 5 min for the window to drain, then 5 min clear).',
+    );
   });
 
   it('carries a "Resume calls" button whose value is the hold id, behind a confirmation', () => {

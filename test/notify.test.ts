@@ -87,7 +87,9 @@ describe('pause and resume messages', () => {
     expect(paused!.body.channel).toBe('C0CALLS');
     expect(paused!.body.text).toContain('Hold: rule twilio: 10 errors in 2 min (threshold 10).');
     expect(paused!.body.text).toContain('Queues: calls (3 waiting), sms (1 waiting).');
-    expect(paused!.body.text).toContain('Resumes: after 2 min continuously below threshold.');
+    expect(paused!.body.text).toContain(
+      'Resumes: up to 4 min after the provider recovers (up to 2 min for the window to drain, then 2 min clear).',
+    );
     expect(paused!.body.blocks[0]).toMatchObject({ type: 'header', text: { text: ':double_vertical_bar: Calls paused' } });
     expect(fields(paused!)).toEqual(
       expect.arrayContaining([

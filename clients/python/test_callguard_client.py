@@ -256,7 +256,9 @@ class ClientTest(unittest.TestCase):
         client.loguru_sink(object())
         client.report_error(object())  # type: ignore[arg-type]
         print(f"\n  longest log call while the server hung: {longest * 1000:.2f} ms", file=sys.stderr)
-        self.assertLess(longest, 0.05)
+        # A call that waited for the stuck request would take its whole timeout (DEADLINE);
+        # the bound proves it did not without racing the machine's load. Speed lives in the bench.
+        self.assertLess(longest, DEADLINE / 3)
         self.assertEqual(client.stats()["internal_errors"], 1)
         self.fake.release.set()
         self.fake.hang.clear()

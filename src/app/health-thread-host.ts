@@ -2,12 +2,15 @@ import { Worker } from 'node:worker_threads';
 import type { MetricObjectWithValues, MetricValue } from 'prom-client';
 import type { Logger } from '../ops/logger.js';
 import type { FromHealthThread, ToHealthThread } from './health-thread.js';
+import type { StatusRead } from './status-read.js';
 
 export type ThreadMetrics = Array<MetricObjectWithValues<MetricValue<string>>>;
 
 export interface HealthThread {
   /** The thread's own counters and histograms (events jobs, evaluations, hold changes), for /metrics. */
   metrics(): Promise<ThreadMetrics>;
+  /** GET /health/service's Redis reads, made on the thread (see src/app/status-read.ts). */
+  readStatus(): Promise<StatusRead>;
   /** Lets its running jobs finish (CALLGUARD_SHUTDOWN_GRACE_SECONDS) and ends the thread. */
   stop(): Promise<void>;
 }
@@ -28,6 +31,7 @@ export function startHealthThread(logger: Logger): Promise<HealthThread> {
   let stopping = false;
   let nextId = 0;
   const pending = new Map<number, (json: ThreadMetrics) => void>();
+  const reads = new Map<number, { resolve: (r: StatusRead) => void; reject: (e: Error) => void }>();
   const send = (m: ToHealthThread) => thread.postMessage(m);
   const stopped = new Promise<void>((resolve, reject) => {
     thread.on('message', (m: FromHealthThread) => {
@@ -51,6 +55,12 @@ export function startHealthThread(logger: Logger): Promise<HealthThread> {
               });
               send({ kind: 'metrics', id });
             }),
+          readStatus: () =>
+            new Promise((resolve, reject) => {
+              const id = ++nextId;
+              reads.set(id, { resolve, reject });
+              send({ kind: 'status', id });
+            }),
           async stop() {
             stopping = true;
             send({ kind: 'stop' });
@@ -61,6 +71,11 @@ export function startHealthThread(logger: Logger): Promise<HealthThread> {
       } else if (m.kind === 'metrics') {
         pending.get(m.id)?.(m.json as ThreadMetrics);
         pending.delete(m.id);
+      } else if (m.kind === 'status') {
+        const r = reads.get(m.id);
+        reads.delete(m.id);
+        if (m.read) r?.resolve(m.read);
+        else r?.reject(new Error(m.error ?? 'status read failed'));
       } else if (m.kind === 'failed' && !stopping) {
         reject(new Error(m.message));
       }

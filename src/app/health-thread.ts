@@ -7,10 +7,15 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { bootCallguard } from './boot.js';
+import { readStatus, type StatusRead } from './status-read.js';
 
-export type ToHealthThread = { kind: 'stop' } | { kind: 'metrics'; id: number };
+export type ToHealthThread = { kind: 'stop' } | { kind: 'metrics'; id: number } | { kind: 'status'; id: number };
 export type FromHealthThread =
-  { kind: 'ready' } | { kind: 'stopped' } | { kind: 'failed'; message: string } | { kind: 'metrics'; id: number; json: unknown[] };
+  | { kind: 'ready' }
+  | { kind: 'stopped' }
+  | { kind: 'failed'; message: string }
+  | { kind: 'metrics'; id: number; json: unknown[] }
+  | { kind: 'status'; id: number; read?: StatusRead; error?: string };
 
 const port = parentPort;
 if (!port) throw new Error('health-thread runs as a worker thread of npm start (src/app/main.ts)');
@@ -20,7 +25,13 @@ try {
   const { cg, logger } = await bootCallguard({ warnRules: false });
   await cg.startWorker();
   port.on('message', (m: ToHealthThread) => {
-    if (m.kind === 'metrics') {
+    if (m.kind === 'status') {
+      // GET /health/service's reads, made on this event loop: the HTTP thread's may be full (bench P6).
+      readStatus(cg).then(
+        (read) => post({ kind: 'status', id: m.id, read }),
+        (err: unknown) => post({ kind: 'status', id: m.id, error: err instanceof Error ? err.message : String(err) }),
+      );
+    } else if (m.kind === 'metrics') {
       // Only what this thread counts; the main thread's own gauges read Redis themselves.
       void cg.metrics.registry.getMetricsAsJSON().then(
         (all) =>

@@ -25,6 +25,8 @@ import { GuardVerdict } from '../store/scripts.js';
 import { dryRun } from '../engine/dry-run.js';
 import type { Callguard } from './callguard.js';
 import { SnapshotCache } from './snapshot-cache.js';
+import { readStatus, type StatusRead } from './status-read.js';
+import { withTimeout } from '../domain/timeout.js';
 import { IdempotencyStore } from '../store/idempotency.js';
 import { CountBatcher } from '../jobs/count-batcher.js';
 import { AggregatorRegistry } from 'prom-client';
@@ -35,39 +37,22 @@ import type { ThreadMetrics } from './health-thread-host.js';
 const STATUS_MAX_AGE_MS = 250;
 const STATUS_REFRESH_MS = 100;
 
-async function readStatus(cg: Callguard): Promise<Omit<StatusSnapshot, 'ageMs'>> {
-  const [holds, { now, counts }, clearSince, covered, eventCounts, silences, failover] = await Promise.all([
-    cg.ledger.list(),
-    cg.counters.sums(),
-    cg.ledger.clearSince(),
-    cg.ledger.coveredQueues(),
-    cg.events.getJobCounts(),
-    cg.silencer.list(),
-    heldRoutes(cg.redis, cg.keys),
-  ]);
-  const queues = await Promise.all(
-    [...cg.dispatch].map(async ([name, q]) => {
-      const [paused, jobCounts] = await Promise.all([q.isPaused(), q.getJobCounts()]);
-      return [name, { paused, held: covered.has(name), counts: jobCounts }] as const;
-    }),
-  );
-  return {
-    holds,
-    rules: [...cg.rules],
-    rulesVersion: cg.liveRules.version,
-    silences,
-    failover,
-    counts,
-    clearSince,
-    queues: Object.fromEntries(queues),
-    eventCounts,
-    autoPause: cg.config.autoPause,
-    now,
-  };
-}
+// A read the health thread does not answer in this time is made here instead.
+const REMOTE_STATUS_TIMEOUT_MS = 1000;
 
-function holdsPort(cg: Callguard): HoldsPort {
-  const snapshot = new SnapshotCache(() => readStatus(cg), STATUS_MAX_AGE_MS, STATUS_REFRESH_MS);
+function holdsPort(cg: Callguard, remote?: () => Promise<StatusRead>): HoldsPort {
+  const local = () => readStatus(cg);
+  const read = remote ? async () => await withTimeout<StatusRead | Promise<StatusRead>>(remote(), REMOTE_STATUS_TIMEOUT_MS, local) : local;
+  const snapshot = new SnapshotCache(
+    async (): Promise<Omit<StatusSnapshot, 'ageMs'>> => ({
+      ...(await read()),
+      rules: [...cg.rules],
+      rulesVersion: cg.liveRules.version,
+      autoPause: cg.config.autoPause,
+    }),
+    STATUS_MAX_AGE_MS,
+    STATUS_REFRESH_MS,
+  );
   // A hold change shows at once, not after the snapshot ages out.
   cg.emitter.on('changes', () => snapshot.invalidate(), 'status snapshot');
   cg.liveRules.onChange(() => snapshot.invalidate());
@@ -153,6 +138,7 @@ function rulesPort(cg: Callguard): RulesPort {
   };
   return {
     mode: live.mode,
+    reportedProviders: () => cg.counters.reportedProviders(),
     active,
     versions: () => store.versions(),
     check(content) {
@@ -243,10 +229,17 @@ function slackPort(cg: Callguard): SlackPort {
   };
 }
 
-/** What createApp / startHttpServer need, from one Callguard. */
-export function httpDeps(cg: Callguard, opts: { moreMetrics?: () => Promise<ThreadMetrics> } = {}): HttpDeps {
+/**
+ * What createApp / startHttpServer need, from one Callguard. `readStatus`: the status snapshot's
+ * Redis reads made elsewhere (npm start: on the health thread, whose event loop HTTP load does not
+ * fill), so the snapshot's age stays bounded however busy this thread is (bench P6).
+ */
+export function httpDeps(
+  cg: Callguard,
+  opts: { moreMetrics?: () => Promise<ThreadMetrics>; readStatus?: () => Promise<StatusRead> } = {},
+): HttpDeps {
   const { config } = cg;
-  const holds = holdsPort(cg);
+  const holds = holdsPort(cg, opts.readStatus);
   return {
     settings: {
       port: config.port,

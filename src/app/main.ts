@@ -19,7 +19,9 @@ async function main(): Promise<void> {
     await cg.stop({ graceMs: 0 });
     throw err;
   });
-  const http = await startHttpServer(httpDeps(cg, { moreMetrics: () => health.metrics() }), { principals: entries });
+  const http = await startHttpServer(httpDeps(cg, { moreMetrics: () => health.metrics(), readStatus: () => health.readStatus() }), {
+    principals: entries,
+  });
   logger.info(
     {
       rules: cg.rules.map((r) => r.name),

@@ -220,10 +220,13 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
     .description('validate and lint a rules file as `npm start` would, without starting anything')
     .argument('<file>', 'rules file')
     .addOption(queuesOption('dispatch queues the rules may name (default: env CALLGUARD_QUEUES, else calls)'))
-    .action((file: string, opts: { queues?: string[] }, cmd: Command) => {
+    .option('--offline', 'with CALLGUARD_TOKEN set, still do not ask the running callguard which providers report')
+    .action(async (file: string, opts: { queues?: string[]; offline?: boolean }, cmd: Command) => {
       const json = cmd.optsWithGlobals<Globals>().json === true;
       const queues = opts.queues ?? splitList(env.CALLGUARD_QUEUES ?? '');
-      checkRules(file, queues.length ? queues : ['calls'], json, io);
+      const ask =
+        env.CALLGUARD_TOKEN && !opts.offline ? () => client(cmd).api.call<{ reported: string[] }>('GET', 'health/providers') : undefined;
+      await checkRules(file, queues.length ? queues : ['calls'], json, io, ask);
     });
 
   program

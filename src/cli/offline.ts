@@ -1,10 +1,31 @@
-/** The commands that need no running callguard: check-rules and hash-secret's secret input. */
+/**
+ * The commands that need no running callguard: check-rules (which also asks a running one, when
+ * the CLI has a token, which providers report) and hash-secret's secret input.
+ */
 import { MIN_SECRET_LENGTH } from '../http/auth/principals.js';
 import { isCallguardError } from '../domain/errors.js';
 import { loadRulesFile } from '../store/rules-file.js';
 import { CliError, EXIT, usage, type CliIo } from './exit.js';
 
-export function checkRules(file: string, queues: string[], json: boolean, io: CliIo): void {
+/** What a running callguard knows of providers (GET /health/providers). */
+export type ReportedProviders = () => Promise<{ reported: string[] }>;
+
+/** A provider the file names that no worker has reported counts nothing: most likely misspelt. */
+function unreportedWarnings(file: string, loaded: ReturnType<typeof loadRulesFile>, reported: string[]): string[] {
+  const known = reported.length ? reported.join(', ') : 'none yet';
+  const named = [
+    ...loaded.rules.flatMap((r) => (r.providers ?? []).map((p) => [p, `rule "${r.name}"`] as const)),
+    ...Object.keys(loaded.capacities).map((p) => [p, 'providers'] as const),
+  ];
+  return named
+    .filter(([p]) => !reported.includes(p))
+    .map(
+      ([p, where]) =>
+        `${file}: ${where}: provider "${p}" has reported no calls to this callguard (reported: ${known}); it counts nothing unless a worker calls it by this name`,
+    );
+}
+
+export async function checkRules(file: string, queues: string[], json: boolean, io: CliIo, ask?: ReportedProviders): Promise<void> {
   let loaded: ReturnType<typeof loadRulesFile>;
   try {
     loaded = loadRulesFile(file, queues);
@@ -16,12 +37,22 @@ export function checkRules(file: string, queues: string[], json: boolean, io: Cl
     throw new CliError('', EXIT.failed);
   }
   const names = loaded.rules.map((r) => r.name);
+  const warnings = [...loaded.warnings];
+  if (ask) {
+    // The file is still checked when the service cannot be asked: say so, don't fail.
+    const answer = await ask().then(
+      (a) => a,
+      (err: Error) => ({ error: err.message }),
+    );
+    if ('error' in answer) warnings.push(`providers not checked against the running callguard: ${answer.error}`);
+    else warnings.push(...unreportedWarnings(file, loaded, answer.reported));
+  }
   if (json) {
-    io.out(`${JSON.stringify({ file, ok: true, errors: [], warnings: loaded.warnings, rules: names }, null, 2)}\n`);
+    io.out(`${JSON.stringify({ file, ok: true, errors: [], warnings, rules: names }, null, 2)}\n`);
     return;
   }
-  for (const w of loaded.warnings) io.err(`warning: ${w}\n`);
-  const warned = loaded.warnings.length ? `, ${loaded.warnings.length} warning(s)` : '';
+  for (const w of warnings) io.err(`warning: ${w}\n`);
+  const warned = warnings.length ? `, ${warnings.length} warning(s)` : '';
   io.out(`${file}: ${names.length} rule(s) OK (${names.join(', ') || 'none'}) for queues ${queues.join(', ')}${warned}\n`);
 }
 

@@ -1,5 +1,5 @@
 import { effectOf, ruleHoldId, type Hold, type NewHold, type RuleHold } from './hold.js';
-import { verdict, type Verdict } from './outcomes.js';
+import { trips, verdict, type Verdict } from './outcomes.js';
 import type { Rule } from './types.js';
 import { silenceOf, type Silence } from './silence.js';
 
@@ -79,16 +79,17 @@ export function decide(input: DecideInput): Decision {
       }
       continue;
     }
-    const v = verdict(rule, counts, hold !== undefined && effectOf(hold) === 'probe');
+    // Most rules neither trip nor hold anything: only trips() is asked of them, the numbers of none.
+    const probing = hold !== undefined && effectOf(hold) === 'probe';
 
-    if (v.tripped) {
+    if (trips(rule, counts, probing)) {
       if (hadClear) decision.stopClear.push(rule.name);
       const effect = tripEffect(rule, input.autoPause);
       // Auto-pause switched off keeps existing holds until their rules clear: it never resumes a failing provider.
       if (hold && (effectOf(hold) === effect || effect === undefined)) continue;
       // A probe that sees the rule trip again re-pauses at once; a hold of another mode is replaced.
       if (hold) release(id, effectOf(hold) === 'probe' ? `${rule.name} tripped again during the probe` : `${rule.name} changed mode`);
-      if (effect) decision.add.push(ruleHold(rule, v, effect, hold && effectOf(hold) === 'probe'));
+      if (effect) decision.add.push(ruleHold(rule, verdict(rule, counts, probing), effect, probing));
       continue;
     }
 
@@ -108,7 +109,7 @@ export function decide(input: DecideInput): Decision {
     const clearedAt = clearSince[rule.name];
     if (clearedAt === undefined) decision.startClear.push(rule.name);
     if (now - (clearedAt ?? now) < resumeAfterMs) continue;
-    release(id, `${rule.name} below threshold (${v.summary}) for ${input.autoResumeMinutes} min`, rule.name);
+    release(id, `${rule.name} below threshold (${verdict(rule, counts, probing).summary}) for ${input.autoResumeMinutes} min`, rule.name);
     decision.stopClear.push(rule.name);
     if (effectOf(hold) === 'pause' && rule.probe) decision.add.push(probeHold(rule, now, input.minuteMs));
   }

@@ -78,27 +78,48 @@ export interface Verdict {
   slow: number;
 }
 
+const ERRORS = 1;
+const FAILURES = 2;
+const SLOW = 4;
+
+/**
+ * Which of a rule's limits its window's counts reach, as bits (ERRORS, FAILURES, SLOW); 0: none.
+ * Allocates nothing: a tick at 10,000 rules asks it of every rule (bench P5).
+ */
+function reached(rule: Rule, counts: Record<string, number>, probing: boolean): number {
+  const bits = rule.thresholdCount !== undefined && (counts[rule.name] ?? 0) >= rule.thresholdCount ? ERRORS : 0;
+  // Only rate rules have outcome counts (countersOf reads them for no other rule).
+  if (!readsOutcomes(rule)) return bits;
+  const [callsKey, failuresKey, slowKey] = partKeys(rule);
+  const calls = counts[callsKey] || 0;
+  const minCalls = Math.min(rule.minCalls ?? Infinity, probing && rule.probe ? rule.probe.maxPerMinute : Infinity);
+  if (!(calls > 0 && calls >= minCalls)) return bits;
+  const failuresTrip = rule.failureRate !== undefined && (counts[failuresKey] || 0) / calls >= rule.failureRate;
+  const slowTrip = rule.slowCallRate !== undefined && (counts[slowKey] || 0) / calls >= rule.slowCallRate;
+  return bits | (failuresTrip ? FAILURES : 0) | (slowTrip ? SLOW : 0);
+}
+
 /**
  * Whether a rule trips on its window's counts: errors at threshold_count, or — with at least
  * min_calls calls — failures or slow calls at their rate. During a probe few calls run, so the
  * probe's own allowance stands in for min_calls when it is smaller: a probe that keeps failing
  * re-holds instead of waiting for calls the probe never lets through.
  */
+export function trips(rule: Rule, counts: Record<string, number>, probing = false): boolean {
+  return reached(rule, counts, probing) !== 0;
+}
+
+/** trips(), with the numbers it went by and a summary of them. */
 export function verdict(rule: Rule, counts: Record<string, number>, probing = false): Verdict {
+  const bits = reached(rule, counts, probing);
   const count = counts[rule.name] ?? 0;
-  // Only rate rules have outcome counts (countersOf reads them for no other rule).
   const [callsKey, failuresKey, slowKey] = readsOutcomes(rule) ? partKeys(rule) : NO_PARTS;
   const calls = (callsKey && counts[callsKey]) || 0;
   const failures = (failuresKey && counts[failuresKey]) || 0;
   const slow = (slowKey && counts[slowKey]) || 0;
-  const minCalls = Math.min(rule.minCalls ?? Infinity, probing && rule.probe ? rule.probe.maxPerMinute : Infinity);
-  const errorsTrip = rule.thresholdCount !== undefined && count >= rule.thresholdCount;
-  const rated = calls > 0 && calls >= minCalls;
-  const failuresTrip = rated && rule.failureRate !== undefined && failures / calls >= rule.failureRate;
-  const slowTrip = rated && rule.slowCallRate !== undefined && slow / calls >= rule.slowCallRate;
-  const why = { errorsTrip, failuresTrip, slowTrip };
+  const why = { errorsTrip: (bits & ERRORS) !== 0, failuresTrip: (bits & FAILURES) !== 0, slowTrip: (bits & SLOW) !== 0 };
   return {
-    tripped: errorsTrip || failuresTrip || slowTrip,
+    tripped: bits !== 0,
     // Written only when read: most rules of a tick are neither tripped nor reported (bench P5).
     get summary() {
       return summaryOf(rule, this, why);

@@ -17,7 +17,6 @@ import { sameOrigin } from './middleware/same-origin.js';
 import { redisAvailable } from './middleware/redis-available.js';
 import { accessLog } from './middleware/access-log.js';
 import { sessions } from './board/session.js';
-import { consoleRoutes } from './console/routes.js';
 
 export interface AppOptions {
   /**
@@ -46,7 +45,7 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
   const { entries, generated } = opts.principals ? { entries: opts.principals, generated: undefined } : resolvePrincipals(settings.users);
   const principals = new PrincipalDirectory(entries);
   const auth = createAuthenticator(principals);
-  const authenticate = limitedBearer({ attempts: settings.loginAttempts, store: deps.limitStore('bearer') }, bearer(auth));
+  const authenticate = limitedBearer({ attempts: settings.loginAttempts, store: deps.limitStore('bearer') }, bearer(auth, principals));
 
   const app = express();
   app.disable('x-powered-by');
@@ -76,20 +75,16 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
     silences: deps.silences,
     replay: deps.replay,
     idempotency: deps.idempotency,
+    console: deps.console,
     logger: deps.logger,
     document: () => document,
   };
   const webhook = { secret: settings.webhookSecret, replay: deps.replay, grafanaUntimed: settings.grafanaUntimedSignatures };
-  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, webhook }));
+  const session = [sessions(deps.sessions), auth.session()];
+  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, session, webhook }));
 
-  app.use(
-    '/admin',
-    sessions(deps.sessions),
-    auth.session(),
-    loginRoutes(auth, { attempts: settings.loginAttempts, store: (limiter) => deps.limitStore(limiter) }),
-  );
+  app.use('/admin', ...session, loginRoutes(auth, { attempts: settings.loginAttempts, store: (limiter) => deps.limitStore(limiter) }));
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(deps.board));
-  app.use('/admin', consoleRoutes(deps.console, deps.holds));
 
   app.use(notFound());
   app.use(errorHandler(deps.logger));

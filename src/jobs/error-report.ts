@@ -64,6 +64,8 @@ export function errorReportJob(
       const result = { counted: counts, checked: tripped.map((r) => r.name), ...left() };
       // Fast trip: check right after counting instead of waiting up to a minute for the tick.
       if (tripped.length) await evaluation.evaluate({ rules: tripped, full: false });
+      // After the trip path, and never failing the job: the count is in, this only feeds check-rules.
+      if (providers.length) await counting.noteProviders(providers).catch(() => undefined);
       return result;
     },
   });

@@ -11,6 +11,8 @@ import type { Rule } from '../domain/types.js';
  */
 export interface CountingPort {
   recordReport(entries: Array<[Counted, number]>, id: string): Promise<{ counted: boolean; sums: number[] }>;
+  /** Remembers which providers report outcomes (check-rules warns about rules naming others). */
+  noteProviders(providers: string[]): Promise<void>;
 }
 
 /** Runs an evaluation now: of a few rules right after counting, or the full scheduled tick. */

@@ -4,6 +4,7 @@ import type { HoldChange, HoldLedger } from '../store/holds.js';
 import type { Keys } from '../store/keys.js';
 import type { CallguardRedis } from '../store/redis.js';
 import { covers, isPausing, parseTarget, queuesOf, type Hold } from '../domain/hold.js';
+import type { Rule } from '../domain/types.js';
 import { routeOf } from '../store/guard.js';
 import {
   stateLostMessage,
@@ -65,6 +66,8 @@ export interface DeliveryDeps {
   sender: Sender;
   /** The notifications queue, where reminder ticks enqueue one job per message. */
   queue: Queue;
+  /** The rules in force (a live array), for how a rule hold will be lifted. */
+  rules?: readonly Rule[];
 }
 
 /** Where the newly held providers' calls go: the candidates guards noted after them. */
@@ -83,7 +86,7 @@ async function failoverRoutes(d: DeliveryDeps, paused: string[]): Promise<Record
 export const safeId = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '_');
 
 export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promise<unknown>> {
-  const settings: MessageSettings = { queues: d.config.queues, autoResumeMinutes: d.config.autoResumeMinutes };
+  const settings: MessageSettings = { queues: d.config.queues, autoResumeMinutes: d.config.autoResumeMinutes, rules: d.rules };
 
   return {
     [NOTIFY_JOB.change]: async (job) => {

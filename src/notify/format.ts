@@ -1,5 +1,7 @@
 /** Pure wording shared by the Slack messages: holds, people, durations, times. */
 import type { Hold } from '../domain/hold.js';
+import { releaseAfterRecovery } from '../domain/release-plan.js';
+import type { Rule } from '../domain/types.js';
 
 /** Slack mrkdwn or the plain `text` fallback (which also goes to the log without a bot token). */
 export type Flavour = 'mrkdwn' | 'plain';
@@ -28,11 +30,19 @@ export function describeHold(hold: Hold, f: Flavour): string {
   }
 }
 
-/** How the hold will be lifted, in the words an on-call person needs. */
-export function resumePlan(hold: Hold, autoResumeMinutes: number, f: Flavour): string {
+/**
+ * How the hold will be lifted, in the words an on-call person needs. A rule hold's way out counts
+ * the window draining, the clear delay and the probe (the rule as in force now; the hold's own
+ * window snapshot when the rule has since gone).
+ */
+export function resumePlan(hold: Hold, s: { autoResumeMinutes: number; rules?: readonly Rule[] }, f: Flavour): string {
   switch (hold.kind) {
-    case 'rule':
-      return `after ${autoResumeMinutes} min continuously below threshold`;
+    case 'rule': {
+      const rule = s.rules?.find((r) => r.name === hold.rule);
+      const windowMinutes = rule?.windowMinutes ?? hold.windowMinutes;
+      if (windowMinutes === undefined) return `after ${s.autoResumeMinutes} min continuously below threshold`;
+      return releaseAfterRecovery({ windowMinutes, probe: rule?.probe }, s.autoResumeMinutes);
+    }
     case 'alert':
       return 'when the alert resolves';
     case 'manual':

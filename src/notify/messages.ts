@@ -2,6 +2,7 @@
 import type { KnownBlock } from '@slack/web-api';
 import { queuesOf, type Hold } from '../domain/hold.js';
 import type { Silence } from '../domain/silence.js';
+import type { Rule } from '../domain/types.js';
 import { actor, clip, code, describeHold, duration, queueList, resumePlan, text as mrkdwnText, time, type Flavour } from './format.js';
 
 const escapeControl = (s: string) => mrkdwnText(s, 'mrkdwn');
@@ -21,6 +22,8 @@ export interface MessageSettings {
   /** Every configured dispatch queue, to spell out a hold scoped to "all". */
   queues: string[];
   autoResumeMinutes: number;
+  /** The rules in force (a live array), for a rule hold's way out. */
+  rules?: readonly Rule[];
 }
 
 export interface PausedNotice {
@@ -88,7 +91,7 @@ export function pausedMessage(n: PausedNotice, s: MessageSettings): SlackMessage
       ['Queues', queueList(queues, n.waiting, f)],
       ...providerFields(n.hold, f),
       ['Paused at', time(n.hold.since, f)],
-      ['Resumes', resumePlan(n.hold, s.autoResumeMinutes, f)],
+      ['Resumes', resumePlan(n.hold, s, f)],
       ...others('Also held by', n.otherHolds, f),
     ] as const;
   return build(`:double_vertical_bar: ${title}`, title, fields, n.hold, true);
@@ -126,7 +129,7 @@ export function stillPausedMessage(n: StillPausedNotice, s: MessageSettings): Sl
       ['Hold', describeHold(n.hold, f)],
       ['Queues', queueList(queues, n.waiting, f)],
       ['Paused at', time(n.hold.since, f)],
-      ['Resumes', resumePlan(n.hold, s.autoResumeMinutes, f)],
+      ['Resumes', resumePlan(n.hold, s, f)],
     ] as const;
   return build(`:hourglass: ${title}`, title, fields, n.hold, true);
 }

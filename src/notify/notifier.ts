@@ -1,4 +1,5 @@
 import type { Silence } from '../domain/silence.js';
+import type { Rule } from '../domain/types.js';
 /** The notifications queue: hold changes in, Slack messages out, as retried BullMQ jobs. */
 import { closeWorker } from '../jobs/close-worker.js';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
@@ -20,6 +21,8 @@ export interface NotifierDeps {
   logger: Logger;
   /** Defaults to Slack with SLACK_BOT_TOKEN, else the log. */
   sender?: Sender;
+  /** The rules in force (a live array), for how a rule hold will be lifted. */
+  rules?: readonly Rule[];
 }
 
 export const NOTIFY_ATTEMPTS = 8;

@@ -1,15 +1,32 @@
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
-import { cancelReport, record, sumCounts } from './scripts.js';
+import { cancelReport, record, sumCounts, sumCountsCall, type SumCountsCall } from './scripts.js';
 import { longestWindow } from '../domain/rules.js';
-import { countersOf, OUTCOME_PARTS, outcomeCounter, type Counted } from '../domain/outcomes.js';
+import { countersOf, OUTCOME_PARTS, outcomeCounter, readsOutcomes, type Counted } from '../domain/outcomes.js';
 import type { Rule } from '../domain/types.js';
 
-// Rules per sum script call: a few µs of Redis time each, so a call stays far below a millisecond.
-const SUM_CHUNK = 200;
+// Counters per sum script call: about a µs of Redis time each, so a call stays near a millisecond.
+const SUM_CHUNK = 500;
+// Reads of at least this many rules keep their calls for the next read (see chunksOf).
+const KEEP_FROM = 100;
+
+interface SumChunk {
+  names: string[];
+  call: SumCountsCall;
+}
+
+/** What of a rule its counters depend on: its name, its window, whether it reads outcomes. */
+function shapeOf(rule: Rule): string {
+  return `${rule.windowMinutes}${readsOutcomes(rule) ? '+' : '-'}${rule.name}`;
+}
 
 // A report id is remembered this long: far beyond a stalled job's re-run or a reporter's resend.
 const COUNTED_IDS_TTL_MS = 60 * 60 * 1000;
+
+/** At most this many reported provider names are kept (names come from outside). */
+export const MAX_REPORTED_PROVIDERS = 1000;
+// Each process notes a provider again after this long, so a lost set fills up again.
+const RENOTE_MS = 10 * 60 * 1000;
 
 /** Per-rule minute buckets in Redis (errors, and call outcomes for rate rules), numbered by Redis' clock. */
 export class Counters {
@@ -20,6 +37,9 @@ export class Counters {
     private readonly rules: Rule[],
     private readonly minuteMs: number,
   ) {}
+
+  /** Provider → when this process last wrote it to the reported set (its own clock: only paces writes). */
+  private readonly noted = new Map<string, number>();
 
   /** Buckets live one minute longer than the longest window, never a fixed number of seconds. */
   private get keep(): number {
@@ -52,6 +72,27 @@ export class Counters {
   }
 
   /**
+   * Remembers that workers report outcomes for these providers: one SADD per provider per process
+   * every ten minutes, not one per report. Bounded: past MAX_REPORTED_PROVIDERS names, new ones
+   * are not kept.
+   */
+  async noteProviders(providers: string[]): Promise<void> {
+    const now = Date.now();
+    const fresh = providers.filter((p) => !(now - (this.noted.get(p) ?? -Infinity) < RENOTE_MS));
+    if (!fresh.length) return;
+    const known = await this.redis.smismember(this.keys.reportedProviders, ...fresh);
+    const added = fresh.filter((_, i) => !known[i]);
+    if (added.length && (await this.redis.scard(this.keys.reportedProviders)) + added.length > MAX_REPORTED_PROVIDERS) return;
+    if (added.length) await this.redis.sadd(this.keys.reportedProviders, ...added);
+    if (this.noted.size < MAX_REPORTED_PROVIDERS) for (const p of fresh) this.noted.set(p, now);
+  }
+
+  /** The providers workers have reported outcomes for, sorted. */
+  async reportedProviders(): Promise<string[]> {
+    return (await this.redis.smembers(this.keys.reportedProviders)).sort();
+  }
+
+  /**
    * Makes sure a report id is never counted: true if cancelled now, false if it was counted
    * already. For a report whose enqueue was not confirmed in time (see enqueue-report.ts).
    */
@@ -65,27 +106,41 @@ export class Counters {
    * serves) for its whole run.
    */
   async sums(rules: Rule[] = this.rules): Promise<{ now: number; counts: Record<string, number> }> {
-    const counted = countersOf(rules);
-    const chunks: Counted[][] = [];
-    for (let i = 0; i < counted.length; i += SUM_CHUNK) chunks.push(counted.slice(i, i + SUM_CHUNK));
-    if (!chunks.length) chunks.push([]);
-    const replies = await Promise.all(
-      chunks.map((chunk) =>
-        sumCounts(
-          this.redis,
-          { windowSums: this.keys.windowSums },
-          chunk.map((r) => this.keys.counts(r.name)),
-          { minuteMs: this.minuteMs, rules: chunk.map((r) => [r.name, r.windowMinutes]) },
-        ),
-      ),
-    );
+    const chunks = this.chunksOf(rules);
+    const replies = await Promise.all(chunks.map((chunk) => sumCounts(this.redis, chunk.call)));
     const counts: Record<string, number> = {};
     let now = Infinity;
     replies.forEach(({ now: chunkNow, sums }, c) => {
       now = Math.min(now, chunkNow);
-      chunks[c]!.forEach((r, i) => (counts[r.name] = sums[i] ?? 0));
+      chunks[c]!.names.forEach((name, i) => (counts[name] = sums[i] ?? 0));
     });
     return { now, counts };
+  }
+
+  /** The last large read's chunks, for as long as its rules are the same (they change in place). */
+  private kept: { rules: Rule[]; shapes: string[]; chunks: SumChunk[] } | undefined;
+
+  private chunksOf(rules: Rule[]): SumChunk[] {
+    const kept = this.kept;
+    if (kept && kept.rules.length === rules.length && rules.every((r, i) => r === kept.rules[i] && shapeOf(r) === kept.shapes[i])) {
+      return kept.chunks;
+    }
+    const counted = countersOf(rules);
+    const chunks: SumChunk[] = [];
+    for (let i = 0; i < counted.length || !chunks.length; i += SUM_CHUNK) {
+      const chunk = counted.slice(i, i + SUM_CHUNK);
+      chunks.push({
+        names: chunk.map((r) => r.name),
+        call: sumCountsCall(
+          { windowSums: this.keys.windowSums },
+          chunk.map((r) => this.keys.counts(r.name)),
+          { minuteMs: this.minuteMs, countsPrefix: this.keys.counts(''), windows: chunk.map((r) => r.windowMinutes) },
+        ),
+      });
+    }
+    // A few rules' calls cost little to make; keeping them would only push out the full tick's.
+    if (rules.length >= KEEP_FROM) this.kept = { rules: [...rules], shapes: rules.map(shapeOf), chunks };
+    return chunks;
   }
 
   /**

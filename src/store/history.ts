@@ -22,30 +22,58 @@ export class History {
     private readonly minuteMs: number,
   ) {}
 
-  /** Copies the last finished minutes of these counters from their buckets (one pipeline). */
+  /**
+   * The newest minute each counter's copy reached in this process. A finished minute's bucket no
+   * longer changes (counts go to Redis' current minute), so it is copied once, not on every tick:
+   * at 10,000 rules a copy is 10,000 reads and writes (bench P5).
+   */
+  private copied = new Map<string, number>();
+
+  /** Copies the last finished minutes of these counters from their buckets (one pipeline), each minute once. */
   async record(counters: string[]): Promise<void> {
     if (!counters.length) return;
     const current = Math.floor((await this.now()) / this.minuteMs);
-    const minutes = Array.from({ length: COPY_MINUTES }, (_, i) => current - 1 - i);
+    const copied = new Map<string, number>();
+    const due: Array<{ counter: string; minutes: number[] }> = [];
+    for (const c of counters) {
+      const last = this.copied.get(c);
+      // Counters no longer passed (another rules version) are forgotten with the old map.
+      if (last !== undefined) copied.set(c, last);
+      const from = Math.max(current - COPY_MINUTES, last === undefined ? -Infinity : last + 1);
+      const minutes: number[] = [];
+      for (let m = current - 1; m >= from; m--) minutes.push(m);
+      if (minutes.length) due.push({ counter: c, minutes });
+    }
+    this.copied = copied;
+    if (!due.length) return;
     const read = this.redis.pipeline();
-    for (const c of counters) read.hmget(this.keys.counts(c), ...minutes.map(String));
+    for (const { counter, minutes } of due) read.hmget(this.keys.counts(counter), ...minutes.map(String));
     const replies = (await read.exec()) ?? [];
     const write = this.redis.pipeline();
-    counters.forEach((c, i) => {
-      const values = (replies[i]?.[1] as Array<string | null> | undefined) ?? [];
+    const written: string[] = [];
+    due.forEach(({ counter, minutes }, i) => {
+      const [err, values] = (replies[i] ?? [new Error('no reply')]) as [Error | null, Array<string | null> | undefined];
+      if (err) return;
       const args: Array<string | number> = [];
       minutes.forEach((m, j) => {
         // A minute without a bucket had no counts, or its bucket is pruned already (copied before): left alone.
-        if (values[j] === null || values[j] === undefined) return;
+        const v = values?.[j];
+        if (v === null || v === undefined) return;
         const slot = m % HISTORY_MINUTES;
-        args.push('SET', 'u32', `#${slot * 2}`, m >>> 0, 'SET', 'u32', `#${slot * 2 + 1}`, Number(values[j]));
+        args.push('SET', 'u32', `#${slot * 2}`, m >>> 0, 'SET', 'u32', `#${slot * 2 + 1}`, Number(v));
       });
-      if (!args.length) return;
-      const key = this.keys.history(c);
+      if (!args.length) return void copied.set(counter, current - 1);
+      const key = this.keys.history(counter);
       write.call('BITFIELD', key, ...args);
       write.pexpire(key, (HISTORY_MINUTES + COPY_MINUTES) * this.minuteMs);
+      written.push(counter);
     });
-    await write.exec();
+    if (!written.length) return;
+    const done = (await write.exec()) ?? [];
+    // Only a counter whose writes all landed counts as copied; the others are tried again next tick.
+    written.forEach((c, i) => {
+      if (!done[2 * i]?.[0] && !done[2 * i + 1]?.[0] && done[2 * i + 1]) copied.set(c, current - 1);
+    });
   }
 
   /**

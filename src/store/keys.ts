@@ -84,6 +84,10 @@ export class Keys {
   get failovers(): string {
     return this.key('failovers');
   }
+  /** Set: the providers workers have reported outcomes for (bounded), so a misspelt provider in a rule shows. */
+  get reportedProviders(): string {
+    return this.key('reported-providers');
+  }
   /** Set (24 h): the providers a dispatch job's calls failed on; its retries prefer the others. */
   tried(queue: string, jobId: string): string {
     return this.key('tried', queue, jobId);

@@ -1,6 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import { parseBody, readBody } from '../middleware/body.js';
 import { requireRole } from '../middleware/require-role.js';
+import { sameOrigin } from '../middleware/same-origin.js';
 import { validate } from '../middleware/validate.js';
 import { webhookAuth, type WebhookAuthOptions } from '../middleware/webhook-auth.js';
 import type { ApiRoute, RouteDeps } from './route.js';
@@ -8,25 +9,37 @@ import type { ApiRoute, RouteDeps } from './route.js';
 /** The webhook secret (signatures refused without one) and the replay guard. */
 export type WebhookOptions = WebhookAuthOptions & { secret: string | undefined };
 
+export interface MountOptions {
+  /** Bearer authentication (sets req.user or answers 401). */
+  authenticate: RequestHandler;
+  /** Loads the browser session's principal into req.user, when there is one. */
+  session: RequestHandler[];
+  webhook: WebhookOptions;
+}
+
 /** Access check, then the body read and parsed, as each route declares. */
-function guard(r: ApiRoute, authenticate: RequestHandler, webhook: WebhookOptions): RequestHandler[] {
+function guard(r: ApiRoute, opts: MountOptions): RequestHandler[] {
   const access = r.access;
   // webhookAuth reads the body itself: a signature covers the exact bytes.
   if (access === 'webhook')
     return [
-      webhookAuth(authenticate, webhook.secret, webhook),
+      webhookAuth(opts.authenticate, opts.webhook.secret, opts.webhook),
       ...(r.body ? [parseBody({ accept: r.body.accept, optional: r.body.optional })] : []),
     ];
-  const chain: RequestHandler[] = typeof access === 'object' ? [authenticate, requireRole(...access.roles)] : [];
-  if (r.body) chain.push(...readBody, parseBody({ accept: r.body.accept, optional: r.body.optional }));
-  return chain;
+  const body = r.body ? [...readBody, parseBody({ accept: r.body.accept, optional: r.body.optional })] : [];
+  if (typeof access !== 'object') return [...body];
+  if ('roles' in access) return [opts.authenticate, requireRole(...access.roles), ...body];
+  // A browser sends the session cookie with requests other sites make it send: writes must come from this site.
+  const signIn = access.signIn;
+  const anonymous: RequestHandler[] = signIn ? [(req, res, next) => (req.user ? next() : res.redirect(302, signIn))] : [];
+  return [...opts.session, ...anonymous, requireRole(...access.session), sameOrigin(), ...body];
 }
 
 /** Serves the registry's routes; errors thrown by parsing or handlers reach the JSON error handler. */
-export function mountRoutes(routes: ApiRoute[], deps: RouteDeps, opts: { authenticate: RequestHandler; webhook: WebhookOptions }): Router {
+export function mountRoutes(routes: ApiRoute[], deps: RouteDeps, opts: MountOptions): Router {
   const router = Router();
   for (const r of routes) {
-    router[r.method](r.path, ...guard(r, opts.authenticate, opts.webhook), async (req, res) => {
+    router[r.method](r.path, ...guard(r, opts), async (req, res) => {
       const reply = await r.handle({
         body: r.body ? r.body.parse(req.body, req) : undefined,
         query: r.query ? validate(r.query, req.query, 'query') : undefined,

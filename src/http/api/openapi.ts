@@ -5,8 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { admitted } from '../../domain/roles.js';
 import { BODY_LIMIT_BYTES } from '../middleware/body.js';
-import { consolePaths } from '../console/openapi-paths.js';
 import { documentedElsewhere } from './elsewhere.js';
 import { apiRoutes, type RegistryOptions } from './registry.js';
 import type { Access, ApiRoute, ResponseSpec, RouteContract, SharedResponse } from './route.js';
@@ -72,12 +72,15 @@ const securitySchemes = {
   sessionCookie: { type: 'apiKey', in: 'cookie', name: 'callguard.sid', description: 'The Bull Board session set by POST /admin/login.' },
 } as const;
 
-const SECURITY: Record<Exclude<Access, { roles: unknown }>, RouteConfig['security']> = {
+const SECURITY: Record<Exclude<Access, object>, RouteConfig['security']> = {
   webhook: [{ bearerAuth: [] }, { callguardSignature: [] }, { grafanaSignature: [] }],
   public: [],
   slack: [{ slackSignature: [] }],
   session: [{ sessionCookie: [] }, {}],
 };
+
+/** The session cookie; a route that sends anonymous browsers to sign in is also open without it. */
+const sessionSecurity = (access: { signIn?: string }): RouteConfig['security'] => [{ sessionCookie: [] }, ...(access.signIn ? [{}] : [])];
 
 function response(spec: ResponseSpec): ResponseConfig {
   const headers =
@@ -94,14 +97,21 @@ function response(spec: ResponseSpec): ResponseConfig {
 }
 
 function operation(r: RouteContract | ApiRoute): RouteConfig {
-  const bearer = typeof r.access === 'object' || r.access === 'webhook';
+  const access = r.access;
+  const bearer = (typeof access === 'object' && 'roles' in access) || access === 'webhook';
+  const session = typeof access === 'object' && 'session' in access ? access : undefined;
   const body = 'body' in r ? r.body : undefined;
   const implied: SharedResponse[] = [
     ...(bearer ? (['BadRequest', 'Unauthorized', 'Forbidden', 'TooManyRequests'] as const) : []),
+    // A session route sends a browser without a session to `signIn`, else answers 401; its own 403
+    // may say more (writes are refused cross-site too).
+    ...(session && !session.signIn ? (['Unauthorized'] as const) : []),
+    ...(session && !r.responses[403] ? (['Forbidden'] as const) : []),
     ...(body ? (['BadRequest', 'PayloadTooLarge', 'UnsupportedMediaType'] as const) : []),
     ...(r.shared ?? []),
   ];
-  const roles = typeof r.access === 'object' ? r.access.roles : r.access === 'webhook' ? ['alerts'] : undefined;
+  // Documented for bearer routes only: a client with a token can act on them.
+  const roles = typeof access === 'object' && 'roles' in access ? access.roles : access === 'webhook' ? (['alerts'] as const) : undefined;
   const query = 'query' in r ? r.query : undefined;
   const media = body?.media
     ? Object.fromEntries(
@@ -115,8 +125,8 @@ function operation(r: RouteContract | ApiRoute): RouteConfig {
     tags: [r.tag],
     summary: r.summary,
     ...(r.description ? { description: r.description } : {}),
-    security: typeof r.access === 'object' ? [{ bearerAuth: [] }] : SECURITY[r.access],
-    ...(roles ? { 'x-callguard-roles': [...new Set([...roles, 'admin'])] } : {}),
+    security: typeof access !== 'object' ? SECURITY[access] : session ? sessionSecurity(session) : [{ bearerAuth: [] }],
+    ...(roles ? { 'x-callguard-roles': admitted(roles) } : {}),
     request: {
       ...(query ? { query } : {}),
       ...(r.params ? { params: r.params } : {}),
@@ -166,8 +176,6 @@ export function openApiDocument(opts: RegistryOptions = {}): Record<string, unkn
     ],
     security: [{ bearerAuth: [] }],
   });
-  // The console's session routes are declared beside the console, already in OpenAPI form.
-  Object.assign((doc.paths ??= {}) as Record<string, unknown>, consolePaths());
   // Served as JSON: drop what JSON cannot carry (undefined members).
   return JSON.parse(JSON.stringify(doc)) as Record<string, unknown>;
 }

@@ -90,6 +90,8 @@ export interface ReplayPort {
 
 /** The shared, versioned rules (src/engine/live-rules.ts). */
 export interface RulesPort {
+  /** The providers workers have reported outcomes for (sorted); rules naming others count nothing. */
+  reportedProviders(): Promise<string[]>;
   /** CALLGUARD_RULES_SOURCE: in file mode publish and rollback answer 409. */
   mode: 'file' | 'redis';
   /** The active version as stored now (not this instance's copy, which may be up to a poll behind). */

@@ -48,7 +48,31 @@ export const outcomesBody = z
   })
   .meta({ id: 'CallOutcomes' });
 
+export const reportedProvidersSchema = z
+  .object({
+    reported: z.array(z.string()).meta({ description: 'providers guarded workers or POST /providers/outcomes have reported calls for' }),
+    unreported: z.array(z.string()).meta({
+      description: 'providers the rules in force name that nobody has reported: a misspelt name counts nothing',
+    }),
+  })
+  .meta({ id: 'ReportedProviders' });
+
 export const providerRoutes = [
+  route({
+    method: 'get',
+    path: '/health/providers',
+    operationId: 'getReportedProviders',
+    tag: 'admin',
+    summary: 'Which providers report outcomes',
+    description:
+      'The provider names outcomes have been counted for, and those the rules in force name that nobody has reported. `callguard check-rules` asks this to warn about a misspelt provider.',
+    access: { roles: ['viewer'] },
+    responses: { 200: { description: 'Reported and unreported providers.', schema: reportedProvidersSchema } },
+  }).handle(async ({ deps }) => {
+    const reported = await deps.rules.reportedProviders();
+    const named = new Set(deps.ingest.rules.flatMap((r) => r.providers ?? []));
+    return { status: 200 as const, json: { reported, unreported: [...named].filter((p) => !reported.includes(p)).sort() } };
+  }),
   route({
     method: 'post',
     path: '/providers/choose',

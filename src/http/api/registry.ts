@@ -1,3 +1,4 @@
+import { consoleRoutes } from '../console/routes.js';
 import { alertRoutes } from './alert.js';
 import { controlRoutes } from './control.js';
 import { opsRoutes } from './ops.js';
@@ -13,7 +14,7 @@ export interface RegistryOptions {
   metricsPublic?: boolean;
 }
 
-/** Every route of the JSON API, declared once: mount.ts serves them, openapi.ts describes them. */
+/** Every route of the JSON API and the console, declared once: mount.ts serves them, openapi.ts describes them. */
 export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
   return [
     ...statusRoutes,
@@ -24,5 +25,6 @@ export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
     ...rulesRoutes,
     ...silenceRoutes,
     ...opsRoutes({ metricsPublic: opts.metricsPublic === true }),
+    ...consoleRoutes,
   ];
 }

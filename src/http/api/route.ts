@@ -9,14 +9,16 @@ import type { Principal, Role } from '../auth/principals.js';
 import type { BodyFormat } from '../middleware/body.js';
 import { validate } from '../middleware/validate.js';
 import type { Logger } from '../../ops/logger.js';
-import type { HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort, RulesPort, SilencesPort } from './ports.js';
+import type { ConsoleReads, HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort, RulesPort, SilencesPort } from './ports.js';
 
 /**
- * `roles`: a bearer token of one of these roles (admin always may). `webhook`: as `alerts`, or an
- * HMAC signature of the body. `public`: anyone. `slack` and `session` are for the routes mounted
- * outside the registry (Slack's signature, the Bull Board's session cookie).
+ * `roles`: a bearer token of one of these roles (admin always may). `session`: the browser session
+ * of one of these roles, and writes only from this site (same-origin check); `signIn`: where a
+ * browser with no session is sent, instead of 401. `webhook`: as `alerts`, or an HMAC signature of
+ * the body. `public`: anyone. `slack` and `'session'` are for the routes mounted outside the
+ * registry (Slack's signature, the Bull Board's sign-in and sign-out forms).
  */
-export type Access = { roles: Role[] } | 'webhook' | 'public' | 'slack' | 'session';
+export type Access = { roles: Role[] } | { session: Role[]; signIn?: string } | 'webhook' | 'public' | 'slack' | 'session';
 
 /** The shared error responses in the document's components. */
 export type SharedResponse = 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'PayloadTooLarge' | 'UnsupportedMediaType' | 'TooManyRequests';
@@ -59,6 +61,8 @@ export interface RouteDeps {
   replay: ReplayPort;
   /** Answers remembered by Idempotency-Key (ingest routes). */
   idempotency: IdempotencyPort;
+  /** What the operator console draws. */
+  console: ConsoleReads;
   logger: Logger;
   document(): unknown;
 }
@@ -78,7 +82,7 @@ type SchemaOf<T> = T extends { schema: infer S extends z.ZodType } ? S : never;
 /** The handler's answer: one of the declared statuses, with the declared body. */
 export type Reply<R extends Record<number, ResponseSpec>> = {
   [S in keyof R & number]: SchemaOf<R[S]> extends never
-    ? { status: S; media: string; text: string; headers?: Record<string, string> }
+    ? { status: S; media: string; text: string | Buffer; headers?: Record<string, string> }
     : { status: S; json: z.output<SchemaOf<R[S]>>; headers?: Record<string, string> };
 }[keyof R & number];
 
@@ -86,7 +90,7 @@ export interface RouteContract<R extends Record<number, ResponseSpec> = Record<n
   method: 'get' | 'post' | 'put' | 'delete';
   path: string;
   operationId: string;
-  tag: 'admin' | 'ingest' | 'slack' | 'ops' | 'board';
+  tag: 'admin' | 'ingest' | 'slack' | 'ops' | 'board' | 'console';
   summary: string;
   description?: string;
   access: Access;

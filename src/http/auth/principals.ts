@@ -1,11 +1,11 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../../domain/errors.js';
+import { ROLES, type Role } from '../../domain/roles.js';
 import { MIN_SECRET_LENGTH, weakSecretReason } from '../../domain/secret-strength.js';
 
 export { MIN_SECRET_LENGTH };
 
-export const ROLES = ['admin', 'viewer', 'alerts'] as const;
-export type Role = (typeof ROLES)[number];
+export { ROLES, type Role };
 
 /** Who is acting. The secret never leaves PrincipalDirectory. */
 export interface Principal {

@@ -1,7 +1,7 @@
 import type { RequestHandler } from 'express';
 import { AuthError, ForbiddenError } from '../../domain/errors.js';
-
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+import { allows } from '../../domain/roles.js';
+import { SAFE_METHODS } from '../middleware/same-origin.js';
 
 /**
  * Gate in front of the Bull Board: signed-in viewers and admins only. Pages send the browser to
@@ -15,8 +15,8 @@ export function boardAccess(): RequestHandler {
       if (req.path.startsWith('/api/')) return next(new AuthError('Sign in at /admin/login to use the Bull Board'));
       return res.redirect(302, '/admin/login');
     }
-    if (user.role === 'alerts') return next(new ForbiddenError('role alerts may not use the Bull Board'));
-    if (user.role === 'viewer' && !SAFE.has(req.method)) return next(new ForbiddenError('viewers have a read-only board'));
+    if (!allows(['viewer'], user.role)) return next(new ForbiddenError(`role ${user.role} may not use the Bull Board`));
+    if (!SAFE_METHODS.has(req.method) && !allows(['admin'], user.role)) return next(new ForbiddenError('viewers have a read-only board'));
     next();
   };
 }

@@ -1,44 +1,63 @@
 import { readFileSync } from 'node:fs';
-import { Router, type Response } from 'express';
-import type { ConsoleReads, HoldsPort } from '../api/ports.js';
-import { requireRole } from '../middleware/require-role.js';
+import { route } from '../api/route.js';
 import { consoleActions } from './actions.js';
 import { consolePage } from './page.js';
 import { snapshot } from './snapshot.js';
-import { render } from './view.js';
+import { render, viewSchema } from './view.js';
 
 const asset = (file: string) => readFileSync(new URL(`./public/${file}`, import.meta.url));
-const ASSETS = { js: asset('console.js'), css: asset('console.css') };
 
 /** Served with a validator: browsers revalidate each load and get 304 while the file is unchanged. */
-const sendAsset = (res: Response, type: string, body: Buffer) => res.type(type).set('Cache-Control', 'no-cache').send(body);
+const assetRoute = (file: string, media: string, name: string, summary: string) => {
+  const body = asset(file);
+  return route({
+    method: 'get',
+    path: `/admin/${file}`,
+    operationId: `get${name}`,
+    tag: 'console',
+    summary,
+    access: 'public',
+    responses: { 200: { description: summary, media } },
+  }).handle(async () => ({ status: 200, media, text: body, headers: { 'Cache-Control': 'no-cache' } }));
+};
 
-/**
- * The operator console under /admin (mounted after the session and login middleware): the page,
- * its script and stylesheet, the live view and the actions. Viewers read; admins act.
- */
-export function consoleRoutes(reads: ConsoleReads, holds: HoldsPort): Router {
-  const router = Router();
-  router.get('/console.js', (_req, res) => sendAsset(res, 'text/javascript', ASSETS.js));
-  router.get('/console.css', (_req, res) => sendAsset(res, 'text/css', ASSETS.css));
-
-  router.get(
-    '/',
-    (req, res, next) => (req.user ? next() : res.redirect(302, '/admin/login')),
-    requireRole('viewer'),
-    async (req, res) => {
-      const who = req.user!;
-      res
-        .type('html')
-        .set('Cache-Control', 'no-store')
-        .send(consolePage(who, render(await snapshot(reads), who.role === 'admin'), [...reads.queues]));
+/** The operator console under /admin: the page, its script and stylesheet, the live view and the actions. Viewers read; admins act. */
+export const consoleRoutes = [
+  route({
+    method: 'get',
+    path: '/admin',
+    operationId: 'getConsole',
+    tag: 'console',
+    summary: 'Operator console (HTML): rules, holds, timeline; pause and resume for admins',
+    access: { session: ['viewer'], signIn: '/admin/login' },
+    responses: {
+      200: { description: 'The console page.', media: 'text/html' },
+      302: { description: 'Not signed in: to /admin/login.', headers: { Location: 'The sign-in form.' } },
     },
-  );
-
-  router.get('/api/view', requireRole('viewer'), async (req, res) => {
-    res.set('Cache-Control', 'no-cache').json(render(await snapshot(reads), req.user!.role === 'admin'));
-  });
-
-  router.use(consoleActions(holds));
-  return router;
-}
+  }).handle(async ({ deps, user }) => {
+    const who = user!;
+    const view = render(await snapshot(deps.console), who.role === 'admin');
+    return {
+      status: 200,
+      media: 'text/html',
+      text: consolePage(who, view, [...deps.console.queues]),
+      headers: { 'Cache-Control': 'no-store' },
+    };
+  }),
+  assetRoute('console.js', 'text/javascript', 'ConsoleScript', 'The console’s script'),
+  assetRoute('console.css', 'text/css', 'ConsoleStyles', 'The console’s stylesheet'),
+  route({
+    method: 'get',
+    path: '/admin/api/view',
+    operationId: 'getConsoleView',
+    tag: 'console',
+    summary: 'The console’s live regions, server-rendered (viewer or admin); polled every second',
+    access: { session: ['viewer'] },
+    responses: { 200: { description: 'HTML fragments of each region.', schema: viewSchema } },
+  }).handle(async ({ deps, user }) => ({
+    status: 200,
+    json: render(await snapshot(deps.console), user!.role === 'admin'),
+    headers: { 'Cache-Control': 'no-cache' },
+  })),
+  ...consoleActions,
+];

@@ -25,12 +25,21 @@ export function rulesSection(rows: RuleRow[]): string {
   return `<table><caption class="sr-only">Rules</caption><thead><tr><th scope="col">Rule</th><th scope="col">Errors in window (per minute; line: running total; dashes: threshold)</th><th scope="col">State</th><th scope="col">Queues</th></tr></thead><tbody>${body}</tbody></table>`;
 }
 
-/** Dispatch queues with their paused state and the number of holds covering each. */
+/**
+ * Dispatch queues with their paused state, the providers held inside each (a provider hold leaves
+ * the queue running, so "running" alone would hide it) and the number of holds covering each.
+ */
 export function queuesSection(rows: QueueRow[]): string {
+  const state = (q: QueueRow) => {
+    if (q.paused) return `<span class="state state-tripped">paused</span>`;
+    if (!q.providers.length) return `<span class="state state-clear">running</span>`;
+    const held = q.providers.map((p) => `${esc(p.name)} ${p.effect}`).join(', ');
+    return `<span class="state state-counting">running; ${held}</span>`;
+  };
   const items = rows
     .map(
       (q) =>
-        `<li data-queue="${esc(q.name)}"><strong>${esc(q.name)}</strong> <span class="state state-${q.paused ? 'tripped' : 'clear'}">${q.paused ? 'paused' : 'running'}</span> <span class="muted">${q.holds} hold${q.holds === 1 ? '' : 's'}</span></li>`,
+        `<li data-queue="${esc(q.name)}"><strong>${esc(q.name)}</strong> ${state(q)} <span class="muted">${q.holds} hold${q.holds === 1 ? '' : 's'}</span></li>`,
     )
     .join('');
   return `<ul class="queues">${items}</ul>`;

@@ -1,4 +1,4 @@
-import { covers } from '../../domain/hold.js';
+import { covers, effectOf } from '../../domain/hold.js';
 import { verdict } from '../../domain/outcomes.js';
 import type { ConsoleReads } from '../api/ports.js';
 import type { AuditEntry } from '../../store/holds.js';
@@ -23,6 +23,26 @@ export interface QueueRow {
   name: string;
   paused: boolean;
   holds: number;
+  /** Providers whose jobs in this queue a hold covers, with what it does to them (the queue itself keeps running). */
+  providers: { name: string; effect: 'held' | 'probing' | 'throttled' }[];
+}
+
+const PROVIDER_EFFECT = { pause: 'held', probe: 'probing', throttle: 'throttled' } as const;
+
+/** The providers held in a queue; a provider under several holds shows the strictest. */
+function heldProviders(holds: Hold[], queue: string): QueueRow['providers'] {
+  const order = ['held', 'probing', 'throttled'] as const;
+  const found = new Map<string, QueueRow['providers'][number]['effect']>();
+  for (const h of holds) {
+    const effect = effectOf(h);
+    if (effect === 'shadow' || !h.providers?.length || !covers(h, queue)) continue;
+    for (const p of h.providers) {
+      const was = found.get(p);
+      const now = PROVIDER_EFFECT[effect];
+      if (!was || order.indexOf(now) < order.indexOf(was)) found.set(p, now);
+    }
+  }
+  return [...found].map(([name, effect]) => ({ name, effect }));
 }
 
 /** Everything the console shows, read from Redis at one moment (on Redis' clock). */
@@ -61,6 +81,7 @@ export async function snapshot(reads: ConsoleReads): Promise<Snapshot> {
     name,
     paused: paused[i]!,
     holds: holds.filter((h) => covers(h, name)).length,
+    providers: heldProviders(holds, name),
   }));
   return { now, rules, holds, queues, audit, autoResumeMinutes, failover };
 }

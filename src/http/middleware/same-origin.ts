@@ -1,7 +1,8 @@
 import type { RequestHandler } from 'express';
 import { ForbiddenError } from '../../domain/errors.js';
 
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Methods that change nothing: no same-origin check, and what a read-only principal may send. */
+export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * CSRF defence for cookie-authenticated routes, on top of SameSite=Strict: a state-changing
@@ -10,7 +11,7 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export function sameOrigin(): RequestHandler {
   return (req, _res, next) => {
-    if (SAFE.has(req.method)) return next();
+    if (SAFE_METHODS.has(req.method)) return next();
     // With helmet's Referrer-Policy: no-referrer, Chromium posts same-site forms with the opaque
     // "Origin: null"; it says nothing about the site, so Sec-Fetch-Site decides, as when absent.
     const sent = req.get('origin');

@@ -3,26 +3,37 @@
   record-2.lua as of its last count; buckets that left the window since are subtracted (at most
   one per elapsed minute), so a call costs O(rules), not O(rules x window).
 
-  KEYS[1]     window sums hash (rule -> "sum:bucket")
-  KEYS[i+1]   counts hash of rule i (bucket number -> count)
+  KEYS[1]     window sums hash (counter -> "sum:bucket")
+  KEYS[i+1]   counts hash of counter i (bucket number -> count); its name follows the prefix
   ARGV[1]     minute length in ms
-  ARGV[2i]    name of rule i
-  ARGV[2i+1]  window in minutes of rule i
+  ARGV[2]     length of the counts hashes' prefix (the counter's name is the rest of its key)
+  ARGV[3]     each counter's window in minutes, separated by spaces
+
+  The names and windows ride in the keys and one string: a tick at 10,000 rules sends them every
+  time, and three arguments per counter cost more to encode than the script takes to run.
 
   Returns { now ms, sum 1, sum 2, ... }; writes the advanced sums back to KEYS[1].
 ]]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local bucket = math.floor(now / tonumber(ARGV[1]))
+local n = #KEYS - 1
 local out = { now }
-for i = 1, #KEYS - 1 do
+if n == 0 then return out end
+-- One read of every kept sum and one write of those that moved: a call per rule cost more than the rule.
+local skip = tonumber(ARGV[2]) + 1
+local names, windows = {}, {}
+for i = 1, n do names[i] = string.sub(KEYS[i + 1], skip) end
+for w in string.gmatch(ARGV[3], '%d+') do windows[#windows + 1] = tonumber(w) end
+if #windows ~= n then return redis.error_reply('sum-counts: ' .. #windows .. ' windows for ' .. n .. ' counters') end
+local kept = redis.call('HMGET', KEYS[1], unpack(names))
+local moved = {}
+for i = 1, n do
   local counts = KEYS[i + 1]
-  local rule = ARGV[2 * i]
-  local window = tonumber(ARGV[2 * i + 1])
-  local kept = redis.call('HGET', KEYS[1], rule)
+  local window = windows[i]
   local sum, at
-  if kept then
-    local s, a = string.match(kept, '^(%d+):(%d+)$')
+  if kept[i] then
+    local s, a = string.match(kept[i], '^(%d+):(%d+)$')
     sum, at = tonumber(s), tonumber(a)
   end
   if sum == nil or at > bucket then
@@ -42,7 +53,11 @@ for i = 1, #KEYS - 1 do
       if v then sum = sum - tonumber(v) end
     end
   end
-  if at ~= bucket then redis.call('HSET', KEYS[1], rule, string.format('%d:%d', sum, bucket)) end
+  if at ~= bucket then
+    moved[#moved + 1] = names[i]
+    moved[#moved + 1] = string.format('%d:%d', sum, bucket)
+  end
   out[i + 1] = sum
 end
+if #moved > 0 then redis.call('HSET', KEYS[1], unpack(moved)) end
 return out

@@ -1,0 +1,9 @@
+/** Who may do what. A principal has one role; admin may do everything any other role may. */
+export const ROLES = ['admin', 'viewer', 'alerts'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Whether `role` may do what `allowed` may: it is one of them, or admin. */
+export const allows = (allowed: readonly Role[], role: Role): boolean => role === 'admin' || allowed.includes(role);
+
+/** The roles a route open to `allowed` actually admits, as documented (admin included). */
+export const admitted = (allowed: readonly Role[]): Role[] => [...new Set<Role>([...allowed, 'admin'])];
