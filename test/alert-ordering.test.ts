@@ -13,7 +13,7 @@ const alert = (status: 'firing' | 'resolved') => ({
   labels: {},
 });
 
-const who = { name: 'alertmanager', role: 'alerts' };
+const who = { name: 'alertmanager', role: 'alerts' as const };
 
 describe('alert notices ordered by Redis time', () => {
   let cg: Callguard | undefined;

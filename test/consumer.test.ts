@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
 import { ensureBuilt, npmEnv, packPackage } from './support/build.js';
+import { CHILD_SECRET, startChild } from './support/child.js';
 import { cleanup, REDIS_URL, startTestCallguard, stopTestCallguard, testConfig, waitFor } from './support/harness.js';
 
 const run = promisify(execFile);
@@ -213,7 +214,7 @@ describe('the server package from its tarball, in a fresh project', () => {
 
   it('`npm start` in the installed package serves /readyz and stops on SIGTERM with exit 0', async () => {
     const config = testConfig();
-    const child = spawn('npm', ['start'], {
+    const { child, exited, record } = startChild('npm', ['start'], {
       cwd: join(serverProject, 'node_modules/@callguard-dev/server'),
       env: {
         ...npmEnv(),
@@ -222,24 +223,11 @@ describe('the server package from its tarball, in a fresh project', () => {
         CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
         PORT: '0',
         LOG_LEVEL: 'info',
-        CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123456789abcdef',
+        CALLGUARD_USERS: `ops:admin:${CHILD_SECRET}`,
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      const url = await waitFor(
-        () =>
-          out
-            .split('\n')
-            .filter((l) => l.startsWith('{'))
-            .map((l) => JSON.parse(l) as { msg: string; url?: string })
-            .find((r) => r.msg === 'callguard started')?.url,
-        { timeoutMs: 30_000 },
-      );
+      const { url } = await waitFor(() => record<{ msg: string; url: string }>('callguard started'), { timeoutMs: 30_000 });
       const ready = await waitFor(async () => ((await fetch(`${url}/readyz`)).status === 200 ? 200 : undefined), { timeoutMs: 20_000 });
       console.log(`npm start from the installed server package: ${url}/readyz → ${ready}`);
       expect(ready).toBe(200);

@@ -1,43 +1,25 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CHILD_SECRET, startTs, stopChildren } from './support/child.js';
 import { cleanup, testConfig, waitFor } from './support/harness.js';
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-const SECRET = '0123456789abcdef0123456789abcdef';
+afterEach(stopChildren);
 
 describe('npm start: the health worker on its own thread', () => {
-  // Node itself with tsx's loader, not the tsx wrapper: on a loaded machine the wrapper SIGKILLs a
-  // child that is slow to confirm it handles SIGTERM, and exits 143 (not callguard's exit code).
   it('when a report over HTTP crosses a threshold, then the dispatch queue pauses and /metrics counts the thread’s work', async () => {
     const config = testConfig();
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/app/main.ts'], {
-      env: {
-        ...process.env,
-        LOG_LEVEL: 'info',
-        CALLGUARD_PREFIX: config.prefix,
-        CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
-        CALLGUARD_QUEUES: 'calls',
-        CALLGUARD_MINUTE_SECONDS: '60',
-        PORT: '0',
-        CALLGUARD_USERS: `ops:admin:${SECRET}`,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const { child, exited, record } = startTs('src/app/main.ts', {
+      CALLGUARD_PREFIX: config.prefix,
+      CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
+      CALLGUARD_QUEUES: 'calls',
+      CALLGUARD_MINUTE_SECONDS: '60',
+      PORT: '0',
+      CALLGUARD_USERS: `ops:admin:${CHILD_SECRET}`,
     });
-    children.push(child);
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const queue = new Queue('calls', { connection: { url: config.redisUrl }, prefix: config.queuePrefix });
     try {
-      const line = await waitFor(() => out.split('\n').find((l) => l.includes('"msg":"callguard started"')), { timeoutMs: 30_000 });
-      const url = (JSON.parse(line) as { url: string }).url;
-      const auth = { authorization: `Bearer ${SECRET}` };
+      const { url } = await waitFor(() => record<{ msg: string; url: string }>('callguard started'), { timeoutMs: 30_000 });
+      const auth = { authorization: `Bearer ${CHILD_SECRET}` };
       const posted = await fetch(`${url}/health/errors`, {
         method: 'POST',
         headers: { ...auth, 'content-type': 'application/json' },

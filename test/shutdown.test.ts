@@ -1,25 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CHILD_SECRET, startTs, stopChildren } from './support/child.js';
 import { cleanup, testConfig, waitFor } from './support/harness.js';
 
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-});
-
-function run(script: string, env: Record<string, string>) {
-  const child = spawn('node_modules/.bin/tsx', [script], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => out, exited };
-}
+afterEach(stopChildren);
 
 const placed = (out: string) =>
   out
@@ -41,12 +25,12 @@ describe('graceful shutdown', () => {
     const queue = new Queue('calls', { connection: { url: config.redisUrl }, prefix: config.queuePrefix });
     try {
       await queue.addBulk(Array.from({ length: 40 }, (_, i) => ({ name: 'call', data: { to: `+1555000${i}` } })));
-      const first = run('examples/dispatch-example.ts', env);
+      const first = startTs('examples/dispatch-example.ts', env);
       await waitFor(() => placed(first.output()).length >= 4 && queue.getActiveCount().then((n) => n > 0), { timeoutMs: 15_000 });
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
       expect(await queue.getActiveCount()).toBe(0);
-      const second = run('examples/dispatch-example.ts', env);
+      const second = startTs('examples/dispatch-example.ts', env);
       await waitFor(async () => (await queue.getCompletedCount()) === 40, { timeoutMs: 20_000 });
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
@@ -64,21 +48,15 @@ describe('graceful shutdown', () => {
 
   it('SIGTERM to npm start: stops serving, closes cleanly and exits 0', async () => {
     const config = testConfig();
-    const main = run('src/app/main.ts', {
+    const main = startTs('src/app/main.ts', {
       CALLGUARD_PREFIX: config.prefix,
       CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
       PORT: '0',
-      CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123456789abcdef',
+      CALLGUARD_USERS: `ops:admin:${CHILD_SECRET}`,
       CALLGUARD_MINUTE_SECONDS: '1',
     });
     try {
-      await waitFor(() => main.output().includes('callguard started'), { timeoutMs: 15_000 });
-      const url = JSON.parse(
-        main
-          .output()
-          .split('\n')
-          .find((l) => l.includes('callguard started'))!,
-      ).url as string;
+      const { url } = await waitFor(() => main.record<{ msg: string; url: string }>('callguard started'), { timeoutMs: 15_000 });
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       main.child.kill('SIGTERM');
       expect(await main.exited).toBe(0);

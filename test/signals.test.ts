@@ -1,6 +1,7 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ensureBuilt, npmEnv } from './support/build.js';
+import { CHILD_SECRET, startChild } from './support/child.js';
 import { cleanup, testConfig, waitFor } from './support/harness.js';
 
 const started: number[] = [];
@@ -41,30 +42,19 @@ describe('SIGTERM to the process a supervisor started reaches callguard', () => 
     async ({ command, args, startedLine }) => {
       await ensureBuilt();
       const config = testConfig();
-      const child = spawn('npm', args, {
+      const { child, exited, record } = startChild('npm', args, {
         env: {
           ...npmEnv(),
           CALLGUARD_PREFIX: config.prefix,
           CALLGUARD_QUEUE_PREFIX: config.queuePrefix,
           PORT: '0',
           LOG_LEVEL: 'info',
-          CALLGUARD_USERS: 'ops:admin:0123456789abcdef0123456789abcdef',
+          CALLGUARD_USERS: `ops:admin:${CHILD_SECRET}`,
         },
-        stdio: ['ignore', 'pipe', 'pipe'],
       });
       started.push(child.pid!);
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      const record = (msg: string) =>
-        out
-          .split('\n')
-          .filter((l) => l.startsWith('{'))
-          .map((l) => JSON.parse(l) as { pid: number; msg: string; url?: string })
-          .find((r) => r.msg === msg);
       try {
-        const up = await waitFor(() => record(startedLine), { timeoutMs: 30_000 });
+        const up = await waitFor(() => record<{ pid: number; msg: string; url?: string }>(startedLine), { timeoutMs: 30_000 });
         const tree = descendants(child.pid!);
         expect(tree).toContain(up.pid); // callguard's node runs below npm...
         expect(up.pid).not.toBe(child.pid);
@@ -77,7 +67,7 @@ describe('SIGTERM to the process a supervisor started reaches callguard', () => 
         const ms = Math.round(performance.now() - sent);
 
         expect(code).toBe(0);
-        expect(record('stopping')?.pid).toBe(up.pid);
+        expect(record<{ pid: number; msg: string }>('stopping')?.pid).toBe(up.pid);
         expect(tree.filter(alive)).toEqual([]);
         if (up.url) await expect(fetch(`${up.url}/healthz`)).rejects.toThrow();
         console.log(

@@ -79,7 +79,7 @@ export interface Callguard {
   replay: ReplayGuard;
   /** Starts the health worker and the evaluator schedule (omit for an API-only process). */
   startWorker(): Promise<Worker>;
-  /** Flushes reports, lets running jobs finish (at most `graceMs`), closes queues and connections. */
+  /** Flushes reports, lets running jobs finish (at most `graceMs`, default CALLGUARD_SHUTDOWN_GRACE_SECONDS), closes queues and connections. */
   stop(opts?: { graceMs?: number }): Promise<void>;
 }
 
@@ -292,7 +292,7 @@ export async function createCallguard(
       await evaluator.evaluate({ full: true });
       return worker;
     },
-    async stop({ graceMs = 10_000 } = {}) {
+    async stop({ graceMs = config.shutdownGraceMs } = {}) {
       redisHealth.stop();
       liveRules.stop();
       await reporter.close();

@@ -4,26 +4,32 @@ import { z } from 'zod';
 import { ValidationError } from './errors.js';
 import { formatIssues } from './zod-issues.js';
 
-export type AlertSource = 'generic' | 'alertmanager' | 'grafana';
-
-export interface AlertEvent {
-  source: AlertSource;
-  /** Stable across firing and resolved notices: the resolved one lifts the hold the firing one placed. */
-  id: string;
-  status: 'firing' | 'resolved';
-  name: string;
-  reason: string;
-  rule?: string;
-  queues?: string[];
-  labels: Record<string, string>;
-}
-
 export const MAX_ALERTS_PER_PAYLOAD = 500;
 /** Limits the `alert` job contract holds an event to; intake truncates or hashes to fit instead of refusing. */
 export const MAX_ALERT_ID = 200;
 export const MAX_ALERT_NAME = 1000;
 export const MAX_ALERT_REASON = 2000;
 export const TRUNCATED_MARKER = '… [truncated]';
+
+const ALERT_SOURCES = ['generic', 'alertmanager', 'grafana'] as const;
+export type AlertSource = (typeof ALERT_SOURCES)[number];
+
+/**
+ * One alert, whatever body it came in: the `alert` job's events (a public contract, see
+ * src/jobs/alert-job.ts) and what intake checks every parsed event against before answering.
+ */
+export const alertEventSchema = z.object({
+  source: z.enum(ALERT_SOURCES),
+  /** Stable across firing and resolved notices: the resolved one lifts the hold the firing one placed. */
+  id: z.string().min(1).max(MAX_ALERT_ID),
+  status: z.enum(['firing', 'resolved']),
+  name: z.string().max(MAX_ALERT_NAME),
+  reason: z.string().max(MAX_ALERT_REASON),
+  rule: z.string().min(1).max(MAX_ALERT_ID).optional(),
+  queues: z.array(z.string().min(1)).min(1).optional(),
+  labels: z.record(z.string(), z.string()).default({}),
+});
+export type AlertEvent = z.output<typeof alertEventSchema>;
 
 /** One alert of a group that could not be used, by its 0-based index in `alerts`. */
 export interface RejectedAlert {

@@ -7,3 +7,7 @@ export const allows = (allowed: readonly Role[], role: Role): boolean => role ==
 
 /** The roles a route open to `allowed` actually admits, as documented (admin included). */
 export const admitted = (allowed: readonly Role[]): Role[] => [...new Set<Role>([...allowed, 'admin'])];
+
+/** Who may cause a hold-changing job: a principal's role, or `slack` for a verified Slack admin. */
+export const ACTOR_ROLES = [...ROLES, 'slack'] as const;
+export type ActorRole = (typeof ACTOR_ROLES)[number];

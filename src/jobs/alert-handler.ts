@@ -9,11 +9,11 @@ import type { JobReceipts } from '../store/job-receipts.js';
 import { JOB } from './contract.js';
 import { alertJobSchema } from './alert-job.js';
 import type { JobPrincipal } from './job-signer.js';
-import type { AuditPort, HoldsPort, JobVerifier } from './ports.js';
+import type { AuditPort, JobHoldsPort, JobVerifier } from './ports.js';
 import { defineJob, type JobInfo } from './registry.js';
 
 export interface AlertJobDeps {
-  holds: HoldsPort;
+  holds: JobHoldsPort;
   rules: Rule[];
   marks: Pick<AlertMarks, 'markResolved' | 'resolvedSince'>;
   /** Signed jobs already carried out: a copy re-added under the same id is refused. */

@@ -39,12 +39,15 @@ const providerOutcomes = z
     'failures and slow calls cannot exceed calls',
   );
 
+/** `{rule, count?}`: one rule's errors, as an error-report job and POST /health/errors take them. */
+export const ruleCountSchema = z.strictObject({ rule: ruleName, count: count.default(1) });
+
 /**
  * `{rule, count?}` for one rule, or `{counts: {rule: n}}` as the coalescing reporter sends, with
  * `outcomes: {provider: {calls, failures, slow?}}` from guarded workers (either or both).
  */
 export const errorReportSchema = z.union([
-  z.object({ rule: ruleName, count: count.default(1) }).strict(),
+  ruleCountSchema,
   z
     .object({
       // Any key: a name that is not a rule's is left out on its own by the job (counted as dropped), never the whole batch.

@@ -1,10 +1,11 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { ACTOR_ROLES } from '../domain/roles.js';
 import type { Keys } from '../store/keys.js';
 import type { CallguardRedis } from '../store/redis.js';
 
 /** Who caused a hold-changing job: an authenticated API principal, or a verified Slack user. */
-export const jobPrincipalSchema = z.strictObject({ name: z.string().min(1).max(128), role: z.string().min(1).max(32) });
+export const jobPrincipalSchema = z.strictObject({ name: z.string().min(1).max(128), role: z.enum(ACTOR_ROLES) });
 export type JobPrincipal = z.infer<typeof jobPrincipalSchema>;
 
 /**

@@ -20,8 +20,8 @@ export interface EvaluationPort {
   evaluate(opts: { rules?: Rule[]; full: boolean }): Promise<{ changes: HoldChange[] }>;
 }
 
-/** Places and releases holds on behalf of alerts and people. */
-export type HoldsPort = Pick<Control, 'addAlertHold' | 'releaseIds'>;
+/** How job handlers place and release holds: for alerts, and by id for Slack's Resume (HTTP has its own HoldsPort). */
+export type JobHoldsPort = Pick<Control, 'addAlertHold' | 'releaseIds'>;
 
 /** Reads who holds what (alerts behind the overflow hold included), and records refusals in the audit, for handlers that decide per principal. */
 export type AuditPort = Pick<HoldLedger, 'list' | 'appendAudit' | 'overflowMember' | 'now'>;

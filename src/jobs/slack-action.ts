@@ -3,7 +3,7 @@ import { UnrecoverableError } from 'bullmq';
 import { z } from 'zod';
 import { signedFields } from './job-signer.js';
 import type { JobReceipts } from '../store/job-receipts.js';
-import type { HoldsPort, JobVerifier } from './ports.js';
+import type { JobHoldsPort, JobVerifier } from './ports.js';
 import { defineJob } from './registry.js';
 
 export const SLACK_ACTION_JOB = 'slack-action';
@@ -28,7 +28,7 @@ export const slackActionSchema = z
   .strict();
 
 /** The principal a verified Slack press acts as. */
-export const slackPrincipal = (userId: string) => ({ name: `slack:${userId}`, role: 'slack' });
+export const slackPrincipal = (userId: string) => ({ name: `slack:${userId}`, role: 'slack' as const });
 
 export type SlackAction = z.infer<typeof slackActionSchema>;
 
@@ -45,7 +45,7 @@ export interface PressedPort {
 }
 
 export function slackActionJob(deps: {
-  holds: Pick<HoldsPort, 'releaseIds'>;
+  holds: Pick<JobHoldsPort, 'releaseIds'>;
   messages: PressedPort;
   admins: string[];
   verifier: JobVerifier;

@@ -12,6 +12,9 @@ export const RESUME_ACTION_ID = 'callguard_resume';
 /** Slack's limits: characters of a text field (section text, message fallback) and blocks per message. */
 export const SLACK_TEXT_MAX = 3000;
 export const SLACK_BLOCKS_MAX = 50;
+/** Characters of a header block's text and of one section field. */
+const SLACK_HEADER_MAX = 150;
+const SLACK_FIELD_MAX = 2000;
 
 export interface SlackMessage {
   text: string;
@@ -202,7 +205,7 @@ export function silenceMessage(n: { event: 'silence-added' | 'silence-ended'; si
     // Slack parses the fallback text too: a reason or rule name must not become <!channel> or a link.
     text: clip(escapeControl(plain), SLACK_TEXT_MAX),
     blocks: [
-      { type: 'header', text: { type: 'plain_text', text: clip(`:zzz: ${title}`, 150), emoji: true } },
+      { type: 'header', text: { type: 'plain_text', text: clip(`:zzz: ${title}`, SLACK_HEADER_MAX), emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: detail } },
       { type: 'context', elements: [{ type: 'mrkdwn', text: `${time(n.at, 'mrkdwn')} · ${actor(n.by, 'mrkdwn')}` }] },
     ],
@@ -248,12 +251,12 @@ function build(header: string, title: string, fields: Fields, hold: Hold, button
       .join('. ')}.`,
   );
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: clip(header, 150), emoji: true } },
+    { type: 'header', text: { type: 'plain_text', text: clip(header, SLACK_HEADER_MAX), emoji: true } },
     {
       type: 'section',
       fields: fields('mrkdwn')
         .slice(0, 10)
-        .map(([k, v]) => ({ type: 'mrkdwn' as const, text: clip(`*${k}*\n${v}`, 2000) })),
+        .map(([k, v]) => ({ type: 'mrkdwn' as const, text: clip(`*${k}*\n${v}`, SLACK_FIELD_MAX) })),
     },
   ];
   if (button) blocks.push(resumeButton(hold));

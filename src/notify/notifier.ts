@@ -148,7 +148,8 @@ export class Notifier {
     return worker;
   }
 
-  async close(graceMs = 10_000): Promise<void> {
+  /** Lets a running delivery finish (at most `graceMs`: CALLGUARD_SHUTDOWN_GRACE_SECONDS from Callguard.stop). */
+  async close(graceMs: number): Promise<void> {
     if (this.worker) await closeWorker(this.worker, graceMs, this.deps.logger);
     await this.queue.close();
   }

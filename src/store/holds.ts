@@ -61,7 +61,7 @@ export interface HoldChangeRequest {
 
 export const AUDIT_MAXLEN = 10_000;
 /** Holds added or released per script call: a resume-all of thousands of holds never blocks Redis for long. */
-export const HOLDS_PER_STEP = 100;
+export const HOLDS_PER_STEP = 50;
 /** Alerts tracked behind the overflow hold; beyond them it stays until a person releases it. */
 export const MAX_OVERFLOW_MEMBERS = 10_000;
 

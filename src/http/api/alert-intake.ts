@@ -1,7 +1,6 @@
 import { UnknownRuleError, ValidationError } from '../../domain/errors.js';
-import { parseAlertBatch, type AlertEvent, type RejectedAlert } from '../../domain/alerts.js';
+import { alertEventSchema, parseAlertBatch, type AlertEvent, type RejectedAlert } from '../../domain/alerts.js';
 import { formatIssues } from '../../domain/zod-issues.js';
-import { alertEventSchema } from '../../jobs/alert-job.js';
 import type { IngestPort } from './ports.js';
 
 export interface Admitted {

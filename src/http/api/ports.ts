@@ -7,6 +7,7 @@ import type { Queue } from 'bullmq';
 import type { Store } from 'express-rate-limit';
 import type { RedisClient } from '../../store/redis.js';
 import type { AlertEvent } from '../../domain/alerts.js';
+import type { Principal } from '../auth/principals.js';
 import type { Hold, Rule } from '../../domain/types.js';
 import type { AuditEntry } from '../../store/holds.js';
 import type { HeldRoute } from '../../store/guard.js';
@@ -77,7 +78,7 @@ export interface IngestPort {
   /** Enqueues call outcomes per provider as one error-report job; its id. */
   reportOutcomes(outcomes: Record<string, ProviderOutcomes>): Promise<string | null>;
   /** Signed with the principal that sent them: the worker refuses a job whose principal was forged. */
-  enqueueAlert(events: AlertEvent[], by: { name: string; role: string }): Promise<string | null>;
+  enqueueAlert(events: AlertEvent[], by: Principal): Promise<string | null>;
 }
 
 /** Signed requests (webhooks, Slack) accepted once: each signature is remembered while it could be replayed. */

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { LEVEL_SCALES } from '../../domain/log-record.js';
 import { PROVIDER_NAME } from '../../domain/rules.js';
-import { MAX_COUNT } from '../../jobs/contract.js';
+import { ruleCountSchema } from '../../jobs/contract.js';
 
 const queueList = z
   .array(z.string().min(1).max(200))
@@ -42,12 +42,7 @@ export const resumeBody = z
   })
   .meta({ id: 'ResumeRequest' });
 
-const errorReport = z.strictObject({
-  rule: z.string().min(1).max(64),
-  count: z.number().int().positive().max(MAX_COUNT).default(1),
-});
-
-export const errorsBody = z.union([errorReport, z.array(errorReport).min(1).max(1000)]).meta({ id: 'ErrorReports' });
+export const errorsBody = z.union([ruleCountSchema, z.array(ruleCountSchema).min(1).max(1000)]).meta({ id: 'ErrorReports' });
 
 export const logsQuery = z.object({
   level_scale: z.enum(LEVEL_SCALES).default('pino'),
