@@ -89,7 +89,8 @@ describe('alert job handler', () => {
       source: 'alertmanager',
     });
     const audit = await cg.ledger.audit();
-    expect(audit).toHaveLength(1);
+    // Newest first; the oldest is the seed's rules version 1.
+    expect(audit.map((e) => e.event)).toEqual(['hold-added', 'rules-published']);
     expect(audit[0]).toMatchObject({ event: 'hold-added', by: 'alertmanager' });
     expect(await cg.dispatch.get('calls')!.isPaused()).toBe(true);
     expect(await cg.dispatch.get('sms')!.isPaused()).toBe(false);
@@ -102,7 +103,7 @@ describe('alert job handler', () => {
   ])('when the job data has %s, then the job fails for good, is audited, and nothing changes', async (_what, data) => {
     await expect(handle(asJob(data, 1))).rejects.toBeInstanceOf(UnrecoverableError);
     expect(await cg.ledger.list()).toEqual([]);
-    expect((await cg.ledger.audit()).map((e) => e.event)).toEqual(['job-refused']);
+    expect((await cg.ledger.audit()).map((e) => e.event)).toEqual(['job-refused', 'rules-published']);
   });
 
   it('when one alert of a group names an unknown queue, then the others still take effect and the bad one is audited', async () => {
@@ -117,6 +118,7 @@ describe('alert job handler', () => {
     expect((await cg.ledger.audit()).map((e) => [e.event, e.hold])).toEqual([
       ['hold-added', 'alert:alertmanager:good'],
       ['alert-failed', 'alert:alertmanager:bad'],
+      ['rules-published', ''],
     ]);
   });
 
@@ -131,7 +133,7 @@ describe('alert job handler', () => {
         await expect(handle(asJob(data, 1))).rejects.toThrow(/forged principal/);
       }
       expect(await cg.ledger.list()).toEqual([]);
-      expect((await cg.ledger.audit()).map((e) => e.event)).toEqual(['job-refused', 'job-refused', 'job-refused']);
+      expect((await cg.ledger.audit()).map((e) => e.event)).toEqual(['job-refused', 'job-refused', 'job-refused', 'rules-published']);
     });
 
     it('when a BullMQ client adds an unsigned job, then it acts as principal bullmq', async () => {

@@ -8,6 +8,7 @@ import {
   probePassedMessage,
   resumedMessage,
   silenceMessage,
+  rulesPublishedMessage,
   stillPausedMessage,
   wouldPauseMessage,
   type SlackMessage,
@@ -56,6 +57,14 @@ function everyMessage(s: string): SlackMessage[] {
       event: 'silence-added',
       silence: { id: 's', rules: [s], until: T0 + 1000, reason: s, by: s, since: T0 },
       by: s,
+      at: T0,
+    }),
+    rulesPublishedMessage({
+      version: 2,
+      by: s,
+      source: 'api',
+      reason: s,
+      changes: [{ path: `${s}.threshold_count`, before: s, after: 3 }],
       at: T0,
     }),
   ]);

@@ -159,6 +159,7 @@ describe('spoofed actors', () => {
     expect(audit.json.entries.map((e: { event: string; by: string }) => [e.event, e.by])).toEqual([
       ['hold-released', USERS.admin.name],
       ['hold-added', USERS.admin.name],
+      ['rules-published', expect.stringMatching(/^instance /)],
     ]);
     expect(audit.text).not.toContain('mallory');
     expect((await request(`${t.url}/health/service`, { token: tokenOf('viewer') })).text).not.toContain('mallory');

@@ -167,6 +167,7 @@ describe('GET /health/service, POST /health/pause and /health/resume', () => {
       'hold-released',
       'hold-added',
       'hold-added',
+      'rules-published',
     ]);
     expect(all[3]).toMatchObject({
       reason: 'first',

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 import { postJson, request, startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
 import type { Callguard } from '../src/app/callguard.js';
+import { rulesPublishedMessage } from '../src/notify/messages.js';
 
 const RULES = {
   twilio: { threshold_count: 100, window_minutes: 10, log_patterns: ['twilio api error'], queues: ['calls'] },
@@ -79,6 +80,24 @@ describe('one shared rules version (issue 22)', () => {
       rules_version: 2,
       changes: [{ path: 'twilio.threshold_count', before: 100, after: 3 }],
     });
+    // Version 1, the seed, is audited too: its diff adds every rule.
+    expect(
+      audit.find((e: { event: string; rules_version?: number }) => e.event === 'rules-published' && e.rules_version === 1),
+    ).toMatchObject({
+      by: expect.stringMatching(/^instance /),
+      changes: expect.arrayContaining([{ path: 'twilio', after: RULES.twilio }]),
+    });
+    // Announced once, by A (the instance that published), naming who, the version and the change.
+    const jobs = async (cg: Callguard) =>
+      (await cg.notifier.queue.getJobs(['waiting', 'active', 'completed', 'delayed', 'failed'])).filter(
+        (j) => j.name === 'rules-published',
+      );
+    const v2 = await waitFor(async () => (await jobs(a.cg)).filter((j) => j.data.version === 2).length && jobs(a.cg), {
+      what: 'the rules announcement enqueued',
+    }).then((all) => all.filter((j) => j.data.version === 2));
+    expect(v2).toHaveLength(1);
+    const message = rulesPublishedMessage(v2[0]!.data);
+    expect(message.text).toMatch(/^Rules version 2 is in force, published by ops-admin\. From an edit .*twilio\.threshold_count: 100 → 3/);
   });
 
   it('when the If-Match is stale, the proposal invalid or the caller not an admin, then nothing changes (412, 400, 403)', async () => {

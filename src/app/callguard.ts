@@ -217,6 +217,11 @@ export async function createCallguard(
   emitter.on('state-lost', metrics.onStateLost, 'metrics');
   emitter.on('state-lost', notifier.notifyStateLost, 'notifier');
   emitter.on('silences', notifier.notifySilences, 'notifier');
+  // From version 2 on: the first replaces nothing (a new deployment's seed); the audit records it.
+  liveRules.onPublished((p) => {
+    if (p.version < 2) return;
+    notifier.notifyRules(p).catch((err: unknown) => logger.error({ err, version: p.version }, 'could not announce the rules version'));
+  });
   emitter.on('silences', (event, list, by) => logger.info({ by, silences: list.map((x) => x.id) }, event), 'log');
   const signer = await JobSigner.create(redis, keys, config.sessionSecret);
   const replay = new ReplayGuard(redis, keys);

@@ -23,6 +23,16 @@ export interface RulesVersion {
   content: unknown;
 }
 
+/** A version as just published, for the announcement: who, from where, why, and what changed. */
+export interface PublishedRules {
+  version: number;
+  by: string;
+  source: RulesSource;
+  reason: string;
+  changes: RulesChange[];
+  at: number;
+}
+
 /** JSON with object keys sorted at every level. */
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;

@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { ConfigError, isCallguardError, PreconditionFailedError, RulesSourceError, ValidationError } from '../domain/errors.js';
 import { parseRules, type Capacities } from '../domain/rules.js';
-import { contentHash, diffContent, type RulesChange, type RulesSource, type RulesVersion } from '../domain/rules-doc.js';
+import {
+  contentHash,
+  diffContent,
+  type PublishedRules,
+  type RulesChange,
+  type RulesSource,
+  type RulesVersion,
+} from '../domain/rules-doc.js';
 import type { Rule } from '../domain/types.js';
 import type { Logger } from 'pino';
 import type { RulesStore } from '../store/rules-store.js';
@@ -40,6 +47,8 @@ export interface CheckedProposal {
   changes: RulesChange[];
 }
 
+const pick = ({ by, source, reason, changes }: Omit<PublishedRules, 'version' | 'at'>) => ({ by, source, reason, changes });
+
 /**
  * The rules this instance evaluates: always the active version in Redis. `rules` is one array
  * for the instance's life, its contents replaced when another version becomes active, so every
@@ -56,6 +65,9 @@ export class LiveRules {
   private polling = false;
   private warnedDiffers = false;
   private readonly listeners: Array<(v: RulesVersion) => void> = [];
+  private readonly publishListeners: Array<(p: PublishedRules) => void> = [];
+  /** Published by init() before anyone could listen: handed to the first listener. */
+  private readonly unheard: PublishedRules[] = [];
 
   constructor(private readonly opts: LiveRulesOptions) {
     this.rules = [...opts.seedRules];
@@ -84,6 +96,17 @@ export class LiveRules {
     this.listeners.push(listener);
   }
 
+  /** Called for each version this instance published (at start-up, an edit, a rollback): to announce it once. */
+  onPublished(listener: (p: PublishedRules) => void): void {
+    this.publishListeners.push(listener);
+    for (const p of this.unheard.splice(0)) listener(p);
+  }
+
+  private published(p: PublishedRules): void {
+    if (!this.publishListeners.length) this.unheard.push(p);
+    for (const l of this.publishListeners) l(p);
+  }
+
   /**
    * At start-up. file: the file becomes the active version unless it already is. redis: the
    * active version is used; the file seeds an empty store only.
@@ -94,7 +117,7 @@ export class LiveRules {
       const active = await store.active();
       if (active && (mode === 'redis' || active.hash === this.seedHash)) return this.adopt(active, true);
       const source: RulesSource = active ? 'file' : mode === 'redis' ? 'seed' : 'file';
-      const result = await store.publish({
+      const request = {
         expected: active?.version ?? 0,
         hash: this.seedHash,
         content: seed.content,
@@ -103,8 +126,10 @@ export class LiveRules {
         sameOk: true,
         reason: `${seed.file} ${active ? `differs from version ${active.version}` : 'seeds the empty rules store'}`,
         changes: diffContent(active?.content ?? {}, seed.content),
-      });
+      };
+      const result = await store.publish(request);
       if (result.status === 'stale') continue;
+      if (result.status === 'published') this.published({ ...pick(request), version: result.version, at: result.at });
       const now = await store.active();
       if (now) return this.adopt(now, true);
     }
@@ -157,7 +182,7 @@ export class LiveRules {
   async publish(req: { content: unknown; expected: number; by: string; source: RulesSource; reason?: string }): Promise<RulesVersion> {
     if (this.opts.mode === 'file') throw new RulesSourceError();
     const checked = this.check(req.content);
-    const result = await this.opts.store.publish({
+    const request = {
       expected: req.expected,
       hash: checked.hash,
       content: req.content,
@@ -165,12 +190,14 @@ export class LiveRules {
       source: req.source,
       reason: req.reason ?? `${req.source === 'rollback' ? 'rolled back' : 'edited'} by ${req.by}`,
       changes: checked.changes,
-    });
+    };
+    const result = await this.opts.store.publish(request);
     if (result.status !== 'published') {
       throw new PreconditionFailedError(
         `rules: version ${req.expected} is no longer active (active: ${result.version}); nothing was changed`,
       );
     }
+    this.published({ ...pick(request), version: result.version, at: result.at });
     const active = await this.opts.store.active();
     if (active && active.version >= result.version) this.adopt(active, false);
     return this.active!;

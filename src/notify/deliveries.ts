@@ -9,6 +9,7 @@ import { routeOf } from '../store/guard.js';
 import {
   stateLostMessage,
   silenceMessage,
+  rulesPublishedMessage,
   pausedMessage,
   pressedMessage,
   probePassedMessage,
@@ -27,6 +28,7 @@ export const NOTIFY_JOB = {
   pressed: 'resume-pressed',
   stateLost: 'state-lost',
   silence: 'silence',
+  rules: 'rules-published',
 } as const;
 
 export interface ChangeJob {
@@ -124,6 +126,8 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
     [NOTIFY_JOB.stateLost]: async (job) => d.sender.post(stateLostMessage({ at: (job.data as { at: number }).at })),
 
     [NOTIFY_JOB.silence]: async (job) => d.sender.post(silenceMessage(job.data as Parameters<typeof silenceMessage>[0])),
+
+    [NOTIFY_JOB.rules]: async (job) => d.sender.post(rulesPublishedMessage(job.data as Parameters<typeof rulesPublishedMessage>[0])),
 
     [NOTIFY_JOB.remind]: async (job) => {
       const periodMs = d.config.remindMinutes * d.config.minuteMs;

@@ -1,6 +1,7 @@
 /** Pure Slack messages (Block Kit plus the plain `text` fallback) for hold transitions. */
 import type { KnownBlock } from '@slack/web-api';
 import { queuesOf, type Hold } from '../domain/hold.js';
+import type { PublishedRules, RulesSource } from '../domain/rules-doc.js';
 import type { Silence } from '../domain/silence.js';
 import type { Rule } from '../domain/types.js';
 import { actor, clip, code, describeHold, duration, queueList, resumePlan, text as mrkdwnText, time, type Flavour } from './format.js';
@@ -207,6 +208,40 @@ export function silenceMessage(n: { event: 'silence-added' | 'silence-ended'; si
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: clip(`:zzz: ${title}`, SLACK_HEADER_MAX), emoji: true } },
       { type: 'section', text: { type: 'mrkdwn', text: detail } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `${time(n.at, 'mrkdwn')} · ${actor(n.by, 'mrkdwn')}` }] },
+    ],
+  };
+}
+
+/** Changes listed in a rules announcement; the rest are counted. */
+export const RULES_CHANGES_SHOWN = 20;
+
+const SOURCE_WORDS: Record<RulesSource, string> = {
+  api: 'an edit (API, CLI or console)',
+  rollback: 'a rollback',
+  file: 'a rules file',
+  seed: 'the rules file seeding an empty store',
+};
+
+/** A new rules version in force on every instance: who, which version, from where, what changed. */
+export function rulesPublishedMessage(n: PublishedRules): SlackMessage {
+  const value = (v: unknown) => (v === undefined ? '—' : JSON.stringify(v));
+  const lines = n.changes.slice(0, RULES_CHANGES_SHOWN).map((c) => `${c.path}: ${value(c.before)} → ${value(c.after)}`);
+  const more = n.changes.length - lines.length;
+  if (more > 0) lines.push(`… and ${more} more`);
+  const summary = lines.length ? lines.join('\n') : 'No rule changed (the same rules again).';
+  const title = `Rules version ${n.version} is in force`;
+  const from = `From ${SOURCE_WORDS[n.source]}: ${n.reason}`;
+  return {
+    // Rule names and values come from people: escaped wherever Slack parses them.
+    text: clip(escapeControl(`${title}, published by ${actor(n.by, 'plain')}. ${from}. ${lines.join('; ')}`), SLACK_TEXT_MAX),
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: clip(`:scroll: ${title}`, 150), emoji: true } },
+      { type: 'section', text: { type: 'mrkdwn', text: clip(escapeControl(from), SLACK_TEXT_MAX) } },
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: `\`\`\`${clip(escapeControl(summary).replace(/`/g, "'"), SLACK_TEXT_MAX - 6)}\`\`\`` },
+      },
       { type: 'context', elements: [{ type: 'mrkdwn', text: `${time(n.at, 'mrkdwn')} · ${actor(n.by, 'mrkdwn')}` }] },
     ],
   };

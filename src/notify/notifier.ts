@@ -1,3 +1,4 @@
+import type { PublishedRules } from '../domain/rules-doc.js';
 import type { Silence } from '../domain/silence.js';
 import type { Rule } from '../domain/types.js';
 /** The notifications queue: hold changes in, Slack messages out, as retried BullMQ jobs. */
@@ -90,6 +91,11 @@ export class Notifier {
     for (const silence of silences) {
       await this.queue.add(NOTIFY_JOB.silence, { event, silence, by, at }, { jobId: `${event}-${safeId(silence.id)}` });
     }
+  };
+
+  /** One message per rules version published; the job id holds the version and its time, so a re-publish is not lost. */
+  readonly notifyRules = async (p: PublishedRules): Promise<void> => {
+    await this.queue.add(NOTIFY_JOB.rules, p, { jobId: `rules-${p.version}-${p.at}` });
   };
 
   /** Rewrites a message whose "Resume calls" was pressed; the first press per message wins. */

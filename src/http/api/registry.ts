@@ -1,3 +1,4 @@
+import { consoleRulesRoutes } from '../console/rules-api.js';
 import { consoleRoutes } from '../console/routes.js';
 import { alertRoutes } from './alert.js';
 import { controlRoutes } from './control.js';
@@ -26,5 +27,6 @@ export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
     ...silenceRoutes,
     ...opsRoutes({ metricsPublic: opts.metricsPublic === true }),
     ...consoleRoutes,
+    ...consoleRulesRoutes,
   ];
 }

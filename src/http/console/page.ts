@@ -1,5 +1,6 @@
 import type { Principal } from '../auth/principals.js';
 import { esc } from './html.js';
+import { rulesEditorSection, silencesSection } from './rules-editor.js';
 import type { View } from './view.js';
 import { BOARD_PATH } from '../board/login.js';
 
@@ -43,6 +44,8 @@ export function consolePage(who: Principal, view: View, queues: string[]): strin
 <section aria-labelledby="queues-h"><h2 id="queues-h">Dispatch queues</h2><div id="queues" data-region="queues">${view.queues}</div></section>
 <section aria-labelledby="holds-h"><h2 id="holds-h">Holds</h2><div id="holds" data-region="holds">${view.holds}</div></section>
 ${canAct ? pauseForm(queues) : ''}
+${silencesSection(canAct)}
+${rulesEditorSection(canAct)}
 <section aria-labelledby="timeline-h"><h2 id="timeline-h">Timeline</h2>
 <label for="filter">Filter by rule or hold</label><input id="filter" type="search" list="filter-options" autocomplete="off" placeholder="e.g. twilio or manual:">
 <div id="timeline" data-region="timeline">${view.timeline}</div></section>

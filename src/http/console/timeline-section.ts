@@ -9,6 +9,9 @@ const EVENTS: Record<string, string> = {
   'probe-started': 'probe started',
   'probe-ended': 'probe ended',
   'drift-repaired': 'drift repaired',
+  'rules-published': 'rules version published',
+  'silence-added': 'silence placed',
+  'silence-ended': 'silence ended',
 };
 
 /** The rule an audit entry concerns: the hold's rule, else the name in a `rule:<name>` id. */

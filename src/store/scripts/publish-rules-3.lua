@@ -19,7 +19,7 @@
   ARGV[7] audit: by
   ARGV[8] audit: reason
   ARGV[9] audit: data JSON (the diff); the script adds nothing to it
-  Audited from the second version on: the first (an empty store seeded) is in the history only.
+  Every version is audited, the first (an empty store seeded) too: its diff lists every rule added.
 
   Returns { 'published', version, at } | { 'stale', active version } | { 'same', active version }
 ]]
@@ -33,10 +33,7 @@ local doc = string.format('{"version":%d,"at":%d,', version, now) .. string.sub(
 redis.call('HSET', KEYS[1], 'version', version, 'hash', ARGV[2], 'doc', doc)
 redis.call('LPUSH', KEYS[2], doc)
 redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[5]) - 1)
--- The first version changes nothing (there were no rules in the store to change); the history records it.
-if current > 0 then
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*',
-    'event', 'rules-published', 'hold', '', 'kind', 'rules', 'by', ARGV[7], 'reason', ARGV[8],
-    'paused', '', 'resumed', '', 'at', string.format('%d', now), 'data', ARGV[9], 'rules', version)
-end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*',
+  'event', 'rules-published', 'hold', '', 'kind', 'rules', 'by', ARGV[7], 'reason', ARGV[8],
+  'paused', '', 'resumed', '', 'at', string.format('%d', now), 'data', ARGV[9], 'rules', version)
 return { 'published', version, now }
