@@ -17,6 +17,7 @@ import { p8 } from './p8-commands.js';
 import { p9 } from './p9-holds.js';
 import { p10 } from './p10-outcomes.js';
 import { p11 } from './p11-guard-cost.js';
+import { p12 } from './p12-failover.js';
 import { p13 } from './p13-memory.js';
 import { reference } from './reference.js';
 
@@ -25,7 +26,22 @@ const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
   .split(',');
-const benches = { REF: reference, P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7, P8: p8, P9: p9, P10: p10, P11: p11, P13: p13 };
+const benches = {
+  REF: reference,
+  P1: p1,
+  P2: p2,
+  P3: p3,
+  P4: p4,
+  P5: p5,
+  P6: p6,
+  P7: p7,
+  P8: p8,
+  P9: p9,
+  P10: p10,
+  P11: p11,
+  P12: p12,
+  P13: p13,
+};
 
 const started = performance.now();
 const results: BenchResult[] = [];
