@@ -139,24 +139,19 @@ function createProgram(env: NodeJS.ProcessEnv, io: CliIo): Command {
       if (!json) io.err(safeForTerminal(`version ${v.version} (${v.source}, by ${v.by}, at ${v.at})`) + '\n');
       print(json, v, () => jsonForTerminal(v.content));
     });
-  rules
-    .command('diff')
-    .description('validate a rules file and list what it changes against the active version (POST /health/rules/diff)')
-    .argument('<file>', 'proposed rules file')
-    .action(async (file: string, _opts, cmd: Command) => {
-      const { api, json } = client(cmd);
-      const res = await api.call<RulesDiffView>('POST', 'health/rules/diff', readProposal(file));
-      print(json, res, () => formatRulesDiff(res));
-    });
-  rules
-    .command('dry-run')
-    .description('what a rules file would do now and over the last 24 hours (POST /health/rules/dry-run)')
-    .argument('<file>', 'proposed rules file')
-    .action(async (file: string, _opts, cmd: Command) => {
-      const { api, json } = client(cmd);
-      const res = await api.call<RulesDryRunView>('POST', 'health/rules/dry-run', readProposal(file));
-      print(json, res, () => formatDryRun(res));
-    });
+  // A proposed rules file posted to the API, its answer printed: nothing is published.
+  const propose = <V>(name: string, description: string, format: (res: V) => string) =>
+    rules
+      .command(name)
+      .description(`${description} (POST /health/rules/${name})`)
+      .argument('<file>', 'proposed rules file')
+      .action(async (file: string, _opts, cmd: Command) => {
+        const { api, json } = client(cmd);
+        const res = await api.call<V>('POST', `health/rules/${name}`, readProposal(file));
+        print(json, res, () => format(res));
+      });
+  propose<RulesDiffView>('diff', 'validate a rules file and list what it changes against the active version', formatRulesDiff);
+  propose<RulesDryRunView>('dry-run', 'what a rules file would do now and over the last 24 hours', formatDryRun);
   rules
     .command('apply')
     .description('publish a rules file as the next version (PUT /health/rules; CALLGUARD_RULES_SOURCE=redis)')
