@@ -18,6 +18,7 @@ import { p9 } from './p9-holds.js';
 import { p10 } from './p10-outcomes.js';
 import { p11 } from './p11-guard-cost.js';
 import { p13 } from './p13-memory.js';
+import { p14 } from './p14-rules-propagation.js';
 import { reference } from './reference.js';
 
 const size: Size = process.argv.includes('--smoke') ? 'smoke' : 'full';
@@ -25,7 +26,7 @@ const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
   .split(',');
-const benches = { REF: reference, P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7, P8: p8, P9: p9, P10: p10, P11: p11, P13: p13 };
+const benches = { REF: reference, P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7, P8: p8, P9: p9, P10: p10, P11: p11, P13: p13, P14: p14 };
 
 const started = performance.now();
 const results: BenchResult[] = [];

@@ -31,6 +31,7 @@ describe('npm run bench', () => {
       'P11',
       'P13',
       'P13r',
+      'P14',
     ]) {
       expect(stdout, `line for ${id}`).toMatch(new RegExp(`^${id}\\s+\\S`, 'm'));
     }
