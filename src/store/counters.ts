@@ -5,8 +5,9 @@ import { longestWindow } from '../domain/rules.js';
 import { countersOf, OUTCOME_PARTS, outcomeCounter, readsOutcomes, type Counted } from '../domain/outcomes.js';
 import type { Rule } from '../domain/types.js';
 
-// Counters per sum script call: about a µs of Redis time each, so a call stays near a millisecond.
-const SUM_CHUNK = 500;
+// Counters per sum script call: about a µs of Redis time each, so a call stays well under a millisecond
+// (the shorter a call, the less likely a loaded machine deschedules Redis in the middle of it).
+const SUM_CHUNK = 200;
 // Reads of at least this many rules keep their calls for the next read (see chunksOf).
 const KEEP_FROM = 100;
 
