@@ -26,7 +26,22 @@ const only = process.argv
   .find((a) => a.startsWith('--only='))
   ?.slice(7)
   .split(',');
-const benches = { REF: reference, P1: p1, P2: p2, P3: p3, P4: p4, P5: p5, P6: p6, P7: p7, P8: p8, P9: p9, P10: p10, P11: p11, P13: p13, P14: p14 };
+const benches = {
+  REF: reference,
+  P1: p1,
+  P2: p2,
+  P3: p3,
+  P4: p4,
+  P5: p5,
+  P6: p6,
+  P7: p7,
+  P8: p8,
+  P9: p9,
+  P10: p10,
+  P11: p11,
+  P13: p13,
+  P14: p14,
+};
 
 const started = performance.now();
 const results: BenchResult[] = [];
