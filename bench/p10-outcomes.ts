@@ -9,66 +9,26 @@ import { createGuardedWorker } from '../src/client/guarded-worker.js';
 import { Reporter } from '../src/client/reporter.js';
 import { outcomeCounter, slowThresholds } from '../src/domain/outcomes.js';
 import type { BenchResult, Size } from './lib.js';
-import { waitUntil } from './lib.js';
+import { median, waitUntil } from './lib.js';
 import { startBenchCallguard, type BenchCallguard } from './service.js';
+import { pairedTrials, throughputTrial, workerOptions, type Trial } from './trial.js';
 
 const WORKERS = 2;
 const CONCURRENCY = 20;
 const PROVIDERS = ['twilio', 'plivo'];
 const RULE = 'dialers';
 
-interface Trial {
-  /** Jobs per second from the first call started to the last job completed. */
-  rate: number;
-  /** This process's CPU time per job (workers, reporter and health worker), µs: steadier than wall time on a busy machine. */
-  cpuUs: number;
-}
-
-async function trial(svc: BenchCallguard, reporter: Reporter | undefined, jobs: number): Promise<Trial> {
-  const name = svc.config.queues[0]!;
-  const queue = new Queue(name, { connection: svc.connection(), prefix: svc.config.queuePrefix });
-  await queue.obliterate({ force: true });
-  await queue.addBulk(
-    Array.from({ length: jobs }, (_, i) => ({ name: 'call', data: { provider: PROVIDERS[i % 2] }, opts: { removeOnComplete: true } })),
-  );
-  let first = 0;
-  let last = 0;
-  let completed = 0;
-  // No I/O in the call: the worst case for the relative cost of recording its outcome.
-  const processor = async () => {
-    first ||= performance.now();
-  };
+function trial(svc: BenchCallguard, reporter: Reporter | undefined, jobs: number): Promise<Trial> {
   const opts = {
-    connection: { url: svc.config.redisUrl, maxRetriesPerRequest: null },
-    prefix: svc.config.queuePrefix,
-    concurrency: CONCURRENCY,
-    callguardPrefix: svc.config.prefix,
+    ...workerOptions(svc, CONCURRENCY),
     ...(reporter ? { provider: (job: { data: { provider: string } }) => job.data.provider, outcomes: reporter, rules: svc.rules } : {}),
   };
-  const cpu = process.cpuUsage();
-  const workers = Array.from({ length: WORKERS }, () => createGuardedWorker(name, processor, opts));
-  for (const w of workers) {
-    w.on('completed', () => {
-      completed++;
-      last = performance.now();
-    });
-  }
-  let cpuUs: number;
-  try {
-    await waitUntil(() => completed >= jobs, 120_000, `${jobs} jobs completed`);
-    const used = process.cpuUsage(cpu);
-    cpuUs = (used.user + used.system) / jobs;
-  } finally {
-    await Promise.all(workers.map((w) => w.close()));
-    await queue.obliterate({ force: true });
-    await queue.close();
-  }
-  return { rate: jobs / ((last - first) / 1000), cpuUs };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+  return throughputTrial(svc, {
+    jobs,
+    workers: WORKERS,
+    data: (i) => ({ provider: PROVIDERS[i % 2] }),
+    start: (name, processor) => createGuardedWorker(name, processor, opts),
+  });
 }
 
 /** Nanoseconds per call of report() and of outcome(), timed in alternating rounds. */
@@ -116,20 +76,13 @@ export async function p10(size: Size): Promise<BenchResult[]> {
   const reporter = new Reporter(events, { flushMs: 250 });
   try {
     const rule = svc.rules[0]!;
-    const withs: Trial[] = [];
-    const withouts: Trial[] = [];
-    const ratios: number[] = [];
-    // Short trials in adjacent pairs, which goes first alternating: the machine's load drifts
-    // over seconds, so each pair sees about the same load and the pairs' median ratio sees through it.
-    for (let i = 0; i < pairs; i++) {
-      const withFirst = i % 2 === 1;
-      const first = await trial(svc, withFirst ? reporter : undefined, jobs);
-      const second = await trial(svc, withFirst ? undefined : reporter, jobs);
-      const [recorded, plain] = withFirst ? [first, second] : [second, first];
-      withs.push(recorded);
-      withouts.push(plain);
-      ratios.push(recorded.rate / plain.rate);
-    }
+    const t = await pairedTrials(
+      pairs,
+      () => trial(svc, reporter, jobs),
+      () => trial(svc, undefined, jobs),
+      (i) => i % 2 === 1,
+    );
+    const [withs, withouts, ratios] = [t.measured, t.baseline, t.ratios];
     await reporter.flush();
     const expected = pairs * jobs;
     const calls = async () => (await svc.cg.counters.sums([rule])).counts[outcomeCounter(rule.name, 'calls')] ?? 0;

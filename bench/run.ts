@@ -17,6 +17,7 @@ import { p8 } from './p8-commands.js';
 import { p9 } from './p9-holds.js';
 import { p10 } from './p10-outcomes.js';
 import { p11 } from './p11-guard-cost.js';
+import { p12 } from './p12-failover.js';
 import { p13 } from './p13-memory.js';
 import { p14 } from './p14-rules-propagation.js';
 import { reference } from './reference.js';
@@ -39,6 +40,7 @@ const benches = {
   P9: p9,
   P10: p10,
   P11: p11,
+  P12: p12,
   P13: p13,
   P14: p14,
 };

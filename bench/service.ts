@@ -41,7 +41,11 @@ export async function startBenchCallguard(
     ...env,
   });
   const rules = parseRules(JSON.stringify(rulesJson), 'bench-rules.json', config.queues).rules;
-  const cg = await createCallguard(config, rules, { logger: createLogger('silent') });
+  const cg = await createCallguard(config, rules, {
+    logger: createLogger('silent'),
+    // A second-shape file's providers (capacities) travel with the rules version: its JSON as given.
+    ...('providers' in rulesJson ? { rulesSeed: { content: rulesJson, file: 'bench-rules.json' } } : {}),
+  });
   if (opts.worker !== false) await cg.startWorker();
   let server: HttpServer | undefined;
   return {

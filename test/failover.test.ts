@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
 import { REDIS_URL, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
-import { ProviderApi, ProviderWorkers, shortestSpan } from './support/provider-api.js';
+import { feedCalls, Grants, ProviderApi, ProviderWorkers, shortestSpan } from './support/provider-api.js';
 
 const PROCESSES = 2;
 const WORKERS_PER_PROCESS = 2;
@@ -16,32 +16,7 @@ const CONCURRENCY = 2;
 /** Calls that may already be past their check when a hold lands: every worker slot. */
 const SLOTS = PROCESSES * WORKERS_PER_PROCESS * CONCURRENCY;
 
-/**
- * The times (Redis clock) the guards let calls through, read from a sliding log before its
- * entries expire (they live one period; it is read every fifth of one): exact, where call times
- * seen at the API shift with each process's scheduling on a loaded machine.
- */
-class Grants {
-  readonly at = new Map<string, number>();
-  private readonly timer: NodeJS.Timeout;
-  constructor(
-    private readonly cg: Callguard,
-    private readonly key: string,
-    periodMs: number,
-  ) {
-    this.timer = setInterval(() => void this.read(), periodMs / 5);
-  }
-  private async read(): Promise<void> {
-    const flat = await this.cg.redis.zrange(this.key, '0', '-1', 'WITHSCORES').catch(() => []);
-    for (let i = 0; i < flat.length; i += 2) this.at.set(flat[i]!, Number(flat[i + 1]));
-  }
-  async stop(): Promise<number[]> {
-    clearInterval(this.timer);
-    await this.read();
-    return [...this.at.values()];
-  }
-}
-
+// Each test waits on deadlines (trip, probe, release, drain) longer together than the default timeout.
 describe('failover across providers, shared by every worker', () => {
   let cg: Callguard | undefined;
   let api: ProviderApi | undefined;
@@ -78,24 +53,9 @@ describe('failover across providers, shared by every worker', () => {
     closers.push(() => queue.close());
 
     // 20 jobs a second, retried (after a failed call) until they succeed.
-    const fed = new Map<string, number>();
-    let n = 0;
-    const feed = async () => {
-      n++;
-      const jobs = [0, 1].map((k) => ({
-        name: 'call',
-        data: {},
-        opts: { jobId: `call-${n}-${k}`, attempts: 50, backoff: { type: 'fixed', delay: 200 } },
-      }));
-      const at = Date.now();
-      await queue.addBulk(jobs);
-      for (const j of jobs) fed.set(j.opts.jobId, at);
-    };
-    const feeding = setInterval(() => void feed(), 100);
-    const stopFeeding = () => clearInterval(feeding);
-    closers.push(async () => stopFeeding());
-    const fedBetween = (from: number, to: number) => [...fed.values()].filter((t) => t > from && t <= to).length;
-    return { cg, api, queue, fed, fedBetween, stopFeeding };
+    const feeding = feedCalls(queue);
+    closers.push(async () => feeding.stop());
+    return { cg, api, queue, fed: feeding.fed, fedBetween: feeding.fedBetween, stopFeeding: feeding.stop };
   }
 
   const holdOf = async (id: string) => (await cg!.ledger.list()).find((h) => h.id === id);
@@ -119,8 +79,8 @@ describe('failover across providers, shared by every worker', () => {
     const cap = 30;
     const probeMax = 5;
     const s = await setup(cap, { probe: { minutes: 2, max_per_minute: probeMax } });
-    const plivoGrants = new Grants(cg!, cg!.keys.capacityLog('plivo'), 1000);
-    const probeGrants = new Grants(cg!, cg!.keys.rateLog('calls:twilio'), cg!.config.minuteMs);
+    const plivoGrants = new Grants(cg!.redis, cg!.keys.capacityLog('plivo'), 1000);
+    const probeGrants = new Grants(cg!.redis, cg!.keys.rateLog('calls:twilio'), cg!.config.minuteMs);
     closers.push(
       () => plivoGrants.stop(),
       () => probeGrants.stop(),
@@ -186,12 +146,12 @@ describe('failover across providers, shared by every worker', () => {
         `${failedOver} jobs failed over; plivo's busiest ${cap + 1} calls spanned ${plivoSpan} ms (${seenAtApi} ms as the API saw them); ` +
         `probe: ${probeCalls.length} twilio calls in ${ended.at - probe.at} ms (busiest ${probeMax + 1} spanned ${probeSpan} ms); ${newJobs.size} jobs after it all on twilio; ${total} jobs, each placed once`,
     );
-  });
+  }, 150_000);
 
   it('when plivo takes fewer calls than are fed, then the surplus parks while twilio is held and drains after the release, nothing lost', async () => {
     const cap = 10;
     const s = await setup(cap);
-    const plivoGrants = new Grants(cg!, cg!.keys.capacityLog('plivo'), 1000);
+    const plivoGrants = new Grants(cg!.redis, cg!.keys.capacityLog('plivo'), 1000);
     closers.push(() => plivoGrants.stop());
     s.api.mode.twilio = 'fail';
     const hold = await waitFor(() => holdOf('rule:twilio'), { what: 'the twilio rule to trip' });
@@ -216,5 +176,5 @@ describe('failover across providers, shared by every worker', () => {
       `failover over capacity: ${parked} jobs parked while held (plivo ${cap}/s, fed 20/s); ${drained} placed on twilio after the release; ` +
         `plivo's busiest ${cap + 1} calls spanned ${plivoSpan} ms; ${total} jobs, each placed once`,
     );
-  });
+  }, 150_000);
 });

@@ -6,7 +6,7 @@ import { startTestCallguard, stopTestCallguard } from './support/harness.js';
 
 const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'], queues: ['calls'] } };
 
-/** The hold-change script (change-holds-9.lua) on real Redis: clear-since clocks and the ifClear guard. */
+/** The hold-change script (change-holds-10.lua) on real Redis: clear-since clocks and the ifClear guard. */
 describe('hold-change script', () => {
   let cg: Callguard;
   beforeEach(async () => {

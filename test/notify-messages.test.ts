@@ -308,4 +308,23 @@ describe('provider holds', () => {
     );
     expect(m.text).toMatch(/^Calls to twilio resumed\. /);
   });
+
+  it('with failover, the hold says where the held provider’s calls go and the release how many went there', () => {
+    const held = pausedMessage(
+      { hold: providerHold, paused: ['calls:twilio'], waiting: {}, otherHolds: [], failover: { twilio: ['plivo'] } },
+      settings,
+    );
+    expect(held.text).toMatch(/^twilio held: its calls go to plivo\. /);
+    expect(blockText(held)).toContain(':double_vertical_bar: twilio held: its calls go to plivo');
+    const released = resumedMessage(
+      { hold: providerHold, resumed: ['calls:twilio'], by: 'callguard', reason: 'clear', at: T0 + 9 * MIN, stillHeld: [], failedOver: 412 },
+      settings,
+    );
+    expect(blockText(released)).toContain('*Failed over*\n412 calls went to other providers while held');
+    const none = resumedMessage(
+      { hold: providerHold, resumed: ['calls:twilio'], by: 'callguard', reason: 'clear', at: T0 + 9 * MIN, stillHeld: [], failedOver: 0 },
+      settings,
+    );
+    expect(blockText(none)).not.toContain('Failed over');
+  });
 });

@@ -8,7 +8,7 @@ import { createGuardedWorker } from '../src/client/guarded-worker.js';
 import { parseTarget, type NewHold, type RuleHold } from '../src/domain/hold.js';
 import { errorReportSchema } from '../src/jobs/contract.js';
 import { HoldLedger } from '../src/store/holds.js';
-import { chooseCandidate as guard, noteFailed } from '../src/store/guard.js';
+import { chooseCandidate as guard, heldRoutes, noteFailed } from '../src/store/guard.js';
 import { GuardVerdict } from '../src/store/scripts.js';
 import { ParkedJobs } from '../src/store/parked.js';
 import { withScripts, type CallguardRedis } from '../src/store/redis.js';
@@ -255,6 +255,30 @@ describe('guard script with candidates', () => {
       verdict: 0,
       provider: 'twilio',
     });
+  });
+
+  it('counts the jobs failed over while a provider was held from its commit on, and gives the count to its release (audited, whenever Slack hears of it)', async () => {
+    const c = await start();
+    // A count left from before the hold (say an earlier hold's, never released cleanly) does not count.
+    await c.redis.hset(c.keys.failovers, 'held|calls:twilio', '7');
+    await c.ledger.change({ add: [manual('manual:t', ['calls'], ['twilio'])] });
+    expect(await c.redis.hget(c.keys.failovers, 'held|calls:twilio')).toBeNull();
+    await choose(c, ['twilio', 'plivo'], { register: true });
+    await choose(c, ['twilio', 'plivo']);
+    expect(await heldRoutes(c.redis, c.keys)).toEqual([{ queue: 'calls', provider: 'twilio', to: ['plivo'], failedOver: 2 }]);
+    // A second hold on the same target changes nothing; the release of the last one takes the count.
+    await c.ledger.change({ add: [manual('manual:t2', ['calls'], ['twilio'])] });
+    const first = await c.ledger.change({ release: [{ id: 'manual:t', by: 'ops', reason: 'r' }] });
+    expect(first.changes[0]!.failedOver).toBeUndefined();
+    await choose(c, ['twilio', 'plivo']);
+    const { changes } = await c.ledger.change({ release: [{ id: 'manual:t2', by: 'ops', reason: 'r' }] });
+    expect(changes[0]).toMatchObject({ resumed: ['calls:twilio'], failedOver: 3 });
+    expect((await c.ledger.audit(1))[0]).toMatchObject({ event: 'hold-released', hold: 'manual:t2', failedOver: 3 });
+    expect(await c.redis.hget(c.keys.failovers, 'held|calls:twilio')).toBeNull();
+    expect(await heldRoutes(c.redis, c.keys)).toEqual([]);
+    // Jobs that ran on plivo after the release were not failed over while held.
+    await choose(c, ['twilio', 'plivo']);
+    expect(await c.redis.hget(c.keys.failovers, 'held|calls:twilio')).toBeNull();
   });
 
   it('spills to the next candidate when one is at its capacity (per second, across queues), and never takes a slot it does not use', async () => {

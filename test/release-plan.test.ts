@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { releaseAfterRecovery } from '../src/domain/release-plan.js';
-import { holdsSection } from '../src/http/console/holds-section.js';
+import { failoverLines, holdsSection } from '../src/http/console/holds-section.js';
 import type { RuleRow } from '../src/http/console/snapshot.js';
 import type { Hold, Rule } from '../src/domain/types.js';
 import { formatStatus } from '../src/cli/format.js';
@@ -89,5 +89,27 @@ describe('callguard status wording', () => {
       /^callguard http:\/\/cg\/ {2}PAUSED {2}/,
     );
     expect(formatStatus(view({ queues }), new URL('http://cg/'))).toMatch(/^callguard http:\/\/cg\/ {2}running {2}/);
+  });
+
+  it('a line per held provider says where its calls go, or that they wait', () => {
+    const failover = [
+      { queue: 'calls', provider: 'twilio', goes_to: ['plivo', 'exotel'], failed_over: 12 },
+      { queue: 'sms', provider: 'twilio', goes_to: [], failed_over: 0 },
+    ];
+    const out = formatStatus(view({ failover }), new URL('http://cg/'));
+    expect(out).toContain('  failover: twilio held on calls: its calls go to plivo or exotel (12 failed over)\n');
+    expect(out).toContain('  failover: twilio held on sms: its jobs wait (no other candidate listed) (0 failed over)\n');
+  });
+});
+
+describe('the console’s failover lines', () => {
+  it('one per held provider, escaped', () => {
+    const html = failoverLines([
+      { queue: 'calls', provider: 'twilio', to: ['plivo'], failedOver: 3 },
+      { queue: 'calls', provider: '<b>x', to: [], failedOver: 0 },
+    ]);
+    expect(html).toContain('<li><code>twilio</code> held on calls: its calls go to plivo <span class="muted">3 failed over</span></li>');
+    expect(html).toContain('<code>&lt;b&gt;x</code> held on calls: its jobs wait');
+    expect(failoverLines([])).toBe('');
   });
 });

@@ -5,7 +5,7 @@ import { keyCountOf, SCRIPTS } from '../src/store/scripts.js';
 describe('Lua scripts by name', () => {
   it('reads the key count from the file name', () => {
     expect(keyCountOf('guard-4.lua')).toBe(4);
-    expect(keyCountOf('change-holds-9.lua')).toBe(9);
+    expect(keyCountOf('change-holds-10.lua')).toBe(10);
     expect(keyCountOf('record-n.lua')).toBeUndefined();
     expect(() => keyCountOf('guard.lua')).toThrow(/-N\.lua/);
   });

@@ -158,7 +158,7 @@ export async function createCallguard(
     (_s, full) => {
       if (!full || copying) return;
       copying = history
-        .record(countersOf(rules).map((c) => c.name))
+        .record(() => countersOf(rules).map((c) => c.name))
         .catch((err: unknown) => logger.warn({ err }, 'could not copy the finished minutes into the history'))
         .finally(() => (copying = undefined));
     },

@@ -20,7 +20,7 @@ import type {
   StatusSnapshot,
 } from '../http/api/ports.js';
 import { RulesStore } from '../store/rules-store.js';
-import { chooseCandidate } from '../store/guard.js';
+import { chooseCandidate, heldRoutes } from '../store/guard.js';
 import { GuardVerdict } from '../store/scripts.js';
 import { dryRun } from '../engine/dry-run.js';
 import type { Callguard } from './callguard.js';
@@ -94,6 +94,7 @@ function consoleReads(cg: Callguard): ConsoleReads {
     clearSince: () => cg.ledger.clearSince(),
     audit: (limit) => cg.ledger.audit(limit),
     paused: () => Promise.all([...cg.dispatch.values()].map((q) => q.isPaused())),
+    failover: () => heldRoutes(cg.redis, cg.keys),
   };
 }
 

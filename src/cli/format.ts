@@ -66,6 +66,10 @@ export function formatStatus(status: ServiceStatusView, base: URL): string {
     out += `  ${h.id}  ${h.kind}  ${effect}by ${h.by}  since ${h.since ?? '?'}${h.until ? `  until ${h.until}` : ''}  ${scopeText(h.scope)}${h.providers ? ` (providers ${h.providers.join(', ')} only)` : ''}\n`;
     if (h.reason) out += `      ${h.reason}\n`;
   }
+  for (const r of s.failover ?? []) {
+    const where = r.goes_to.length ? `its calls go to ${r.goes_to.join(' or ')}` : 'its jobs wait (no other candidate listed)';
+    out += `  failover: ${r.provider} held on ${r.queue}: ${where} (${r.failed_over} failed over)\n`;
+  }
   const rules = Object.entries(s.rules);
   out += `\nrules${rules.length ? '' : ': none'}\n`;
   out += table(

@@ -67,7 +67,7 @@ export function replay(input: ReplayInput): Record<string, ReplayEvent[]> {
       autoPause: input.autoPause,
       full: true,
     });
-    // In the order change-holds-9.lua applies them.
+    // In the order change-holds-10.lua applies them.
     for (const r of d.startClear) clearSince[r] ??= now;
     for (const r of d.release) {
       const hold = holds.get(r.id);

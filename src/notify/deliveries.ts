@@ -5,7 +5,7 @@ import type { Keys } from '../store/keys.js';
 import type { CallguardRedis } from '../store/redis.js';
 import { covers, isPausing, parseTarget, queuesOf, type Hold } from '../domain/hold.js';
 import type { Rule } from '../domain/types.js';
-import { heldFailovers, resetHeldFailovers, routeOf } from '../store/guard.js';
+import { routeOf } from '../store/guard.js';
 import {
   stateLostMessage,
   silenceMessage,
@@ -72,16 +72,12 @@ export interface DeliveryDeps {
   rules?: readonly Rule[];
 }
 
-/**
- * Where the newly held providers' calls go (the routes guards noted), and the count of jobs failed
- * over from them restarted: the release message then counts this hold's failovers only.
- */
+/** Where the newly held providers' calls go: the candidates guards noted after them. */
 async function failoverRoutes(d: DeliveryDeps, paused: string[]): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const target of paused) {
     const { provider } = parseTarget(target);
     if (!provider) continue;
-    await resetHeldFailovers(d.redis, d.keys, target);
     const to = await routeOf(d.redis, d.keys, target);
     if (to.length) out[provider] = [...new Set([...(out[provider] ?? []), ...to])];
   }
@@ -112,10 +108,16 @@ export function deliveries(d: DeliveryDeps): Record<string, (job: Job) => Promis
         return d.sender.post(pausedMessage({ hold: change.hold, paused: change.paused, waiting, otherHolds: others, failover }, settings));
       }
       const entry = { by: change.by, reason: change.reason, at: auditTime(change.auditId) };
-      const failedOver = (await Promise.all(change.resumed.map((t) => heldFailovers(d.redis, d.keys, t)))).reduce((a, b) => a + b, 0);
       return d.sender.post(
         resumedMessage(
-          { hold: change.hold, resumed: change.resumed, ...entry, stillHeld: others, ...(probe ? { probe } : {}), failedOver },
+          {
+            hold: change.hold,
+            resumed: change.resumed,
+            ...entry,
+            stillHeld: others,
+            ...(probe ? { probe } : {}),
+            failedOver: change.failedOver ?? 0,
+          },
           settings,
         ),
       );

@@ -1,5 +1,5 @@
 import { candidatesProblem } from '../domain/rules.js';
-import { providerTarget } from '../domain/hold.js';
+import { parseTarget, providerTarget } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { guard, type GuardAnswer } from './scripts.js';
@@ -82,12 +82,22 @@ export async function routeOf(redis: RedisClient, keys: Keys, target: string): P
   return route ? route.split(',') : [];
 }
 
-/** Jobs failed over from `queue:provider` while it was held (the guard counts them only then). */
-export async function heldFailovers(redis: RedisClient, keys: Keys, target: string): Promise<number> {
-  return Number((await redis.hget(keys.failovers, `held|${target}`)) ?? 0);
+export interface HeldRoute {
+  queue: string;
+  /** A provider held on this queue (a pausing provider hold covers queue:provider). */
+  provider: string;
+  /** Where its jobs go meanwhile: the candidates after it that workers' jobs listed (empty: none noted). */
+  to: string[];
+  /** Its jobs that ran on another candidate since the hold began. */
+  failedOver: number;
 }
 
-/** Restarts that count when a new hold on the target begins. */
-export async function resetHeldFailovers(redis: RedisClient, keys: Keys, target: string): Promise<void> {
-  await redis.hdel(keys.failovers, `held|${target}`);
+/** Each held provider target, where its jobs go, and how many went so far: for status, console and CLI. */
+export async function heldRoutes(redis: RedisClient, keys: Keys): Promise<HeldRoute[]> {
+  const [held, counts] = await Promise.all([redis.hkeys(keys.coveredProviders), redis.hgetall(keys.failovers)]);
+  return held.sort().map((target) => {
+    const { queue, provider } = parseTarget(target);
+    const route = counts[`route|${target}`];
+    return { queue, provider: provider!, to: route ? route.split(',') : [], failedOver: Number(counts[`held|${target}`] ?? 0) };
+  });
 }

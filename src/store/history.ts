@@ -29,10 +29,19 @@ export class History {
    */
   private copied = new Map<string, number>();
 
-  /** Copies the last finished minutes of these counters from their buckets (one pipeline), each minute once. */
-  async record(counters: string[]): Promise<void> {
-    if (!counters.length) return;
+  /** The last finished minute when every counter of a record() had been copied through it. */
+  private doneThrough = -Infinity;
+
+  /**
+   * Copies the last finished minutes of the counters from their buckets (one pipeline), each
+   * minute once. The counters are asked for only when a minute is due: until the next one ends,
+   * a tick after a complete copy costs one TIME (a counter renamed meanwhile is copied then,
+   * still within the minutes a copy looks back).
+   */
+  async record(countersNow: () => string[]): Promise<void> {
     const current = Math.floor((await this.now()) / this.minuteMs);
+    if (this.doneThrough >= current - 1) return;
+    const counters = countersNow();
     const copied = new Map<string, number>();
     const due: Array<{ counter: string; minutes: number[] }> = [];
     for (const c of counters) {
@@ -45,7 +54,7 @@ export class History {
       if (minutes.length) due.push({ counter: c, minutes });
     }
     this.copied = copied;
-    if (!due.length) return;
+    if (!due.length) return void (this.doneThrough = current - 1);
     const read = this.redis.pipeline();
     for (const { counter, minutes } of due) read.hmget(this.keys.counts(counter), ...minutes.map(String));
     const replies = (await read.exec()) ?? [];
@@ -68,12 +77,12 @@ export class History {
       write.pexpire(key, (HISTORY_MINUTES + COPY_MINUTES) * this.minuteMs);
       written.push(counter);
     });
-    if (!written.length) return;
-    const done = (await write.exec()) ?? [];
+    const done = written.length ? ((await write.exec()) ?? []) : [];
     // Only a counter whose writes all landed counts as copied; the others are tried again next tick.
     written.forEach((c, i) => {
       if (!done[2 * i]?.[0] && !done[2 * i + 1]?.[0] && done[2 * i + 1]) copied.set(c, current - 1);
     });
+    if (counters.every((c) => copied.get(c) === current - 1)) this.doneThrough = current - 1;
   }
 
   /**

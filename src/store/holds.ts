@@ -4,7 +4,7 @@ import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
 import { changeHolds } from './scripts.js';
 
-/** The audit events of hold changes, by effect: placed, then lifted (change-holds-9.lua's EVENTS). */
+/** The audit events of hold changes, by effect: placed, then lifted (change-holds-10.lua's EVENTS). */
 export const HOLD_CHANGE_EVENTS = [
   'hold-added',
   'hold-released',
@@ -26,6 +26,8 @@ export interface HoldChange {
   paused: string[];
   resumed: string[];
   auditId: string;
+  /** Jobs of the resumed provider targets that ran on another candidate while they were held. */
+  failedOver?: number;
 }
 
 export interface AuditEntry {
@@ -41,9 +43,11 @@ export interface AuditEntry {
   data?: unknown;
   /** The rules version in force when the change was decided (0: unknown). */
   rules?: number;
+  /** A release's jobs of its provider targets that ran on another candidate while held. */
+  failedOver?: number;
 }
 
-/** One atomic step of change-holds-9.lua; see its header for the order the parts apply in. */
+/** One atomic step of change-holds-10.lua; see its header for the order the parts apply in. */
 export interface HoldChangeRequest {
   add?: NewHold[];
   release?: Release[];
@@ -110,6 +114,7 @@ export class HoldLedger {
         alertOverflow: k.alertOverflow,
         coveredProviders: k.coveredProviders,
         providerLimits: k.providerLimits,
+        failovers: k.failovers,
       },
       JSON.stringify({ queues: this.queues, maxlen: AUDIT_MAXLEN, minuteMs: this.minuteMs, ...req, overflow }),
     );
@@ -233,6 +238,7 @@ export function changeOf(e: AuditEntry): HoldChange | undefined {
     paused: e.paused,
     resumed: e.resumed,
     auditId: e.id,
+    ...(e.failedOver ? { failedOver: e.failedOver } : {}),
   };
 }
 
@@ -251,6 +257,7 @@ function auditEntry([id, flat]: [string, string[]]): AuditEntry {
     at: Number(f.at),
     data: f.data ? JSON.parse(f.data) : undefined,
     ...(f.rules ? { rules: Number(f.rules) } : {}),
+    ...(f.failed_over ? { failedOver: Number(f.failed_over) } : {}),
   };
 }
 

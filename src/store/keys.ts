@@ -78,8 +78,8 @@ export class Keys {
   }
   /**
    * Hash kept by the guard: `queue|from|to` → jobs that went to `to` instead of their first
-   * choice `from`; `held|queue:from` → of those, the ones while `from` was held (taken at its
-   * release); `route|queue:from` → the candidates after `from` a job listed (what its calls fall back to).
+   * choice `from`; `held|queue:from` → of those, the ones while `from` was held (restarted when
+   * it is held, taken into the audit at its release); `route|queue:from` → the candidates after `from` a job listed (what its calls fall back to).
    */
   get failovers(): string {
     return this.key('failovers');

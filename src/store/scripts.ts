@@ -109,7 +109,7 @@ export async function sumCounts(redis: Client, call: SumCountsCall): Promise<{ n
   return { now: now!, sums };
 }
 
-export const CHANGE_HOLDS = load('cgChangeHolds', 'change-holds-9.lua', [
+export const CHANGE_HOLDS = load('cgChangeHolds', 'change-holds-10.lua', [
   'holds',
   'covered',
   'audit',
@@ -119,6 +119,7 @@ export const CHANGE_HOLDS = load('cgChangeHolds', 'change-holds-9.lua', [
   'alertOverflow',
   'coveredProviders',
   'providerLimits',
+  'failovers',
 ]);
 
 /** Applies one JSON hold-change request; the reply is JSON too (the ledger decodes it). */

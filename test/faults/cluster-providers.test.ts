@@ -4,17 +4,11 @@
  * provider's jobs (parked) while the other provider's run, the release promotes them under a
  * probe. Every key of callguard's and of the queue lives under a hash tag.
  */
-import { Queue, QueueEvents, type Job, type Worker } from 'bullmq';
+import { QueueEvents, type Job, type Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCallguard, type Callguard } from '../../src/app/callguard.js';
-import { loadConfig } from '../../src/app/config.js';
-import { createGuardedWorker } from '../../src/client/guarded-worker.js';
-import { createReporter } from '../../src/client/shared.js';
-import { parseRules } from '../../src/domain/rules.js';
-import { createLogger } from '../../src/ops/logger.js';
-import { connectRedis, type CallguardRedis } from '../../src/store/redis.js';
+import type { Callguard } from '../../src/app/callguard.js';
 import { waitFor } from '../support/harness.js';
-import { PrivateCluster } from '../support/redis-cluster.js';
+import { ClusterRig } from './cluster-rig.js';
 
 const RULE = 'twilio_failing';
 const MAX_PER_MINUTE = 3;
@@ -61,76 +55,27 @@ class ProviderApi {
 }
 
 describe('Redis Cluster: provider holds, parking and the probe', () => {
-  let cluster: PrivateCluster;
+  let rig: ClusterRig;
   let cg: Callguard;
-  let watcher: CallguardRedis;
   let calls: Queue;
   let events: QueueEvents;
-  let reporter: ReturnType<typeof createReporter>;
-  const workers: Worker[] = [];
-  const connections: CallguardRedis[] = [];
   const api = new ProviderApi();
 
   beforeAll(async () => {
-    cluster = await PrivateCluster.start();
-    const config = loadConfig({
-      REDIS_CLUSTER_NODES: cluster.nodesEnv,
-      REDIS_URL: 'redis://127.0.0.1:1',
-      CALLGUARD_PREFIX: '{callguard}',
-      CALLGUARD_QUEUE_PREFIX: QUEUE_PREFIX,
-      CALLGUARD_QUEUES: 'calls',
-      CALLGUARD_MINUTE_SECONDS: '1',
-      CALLGUARD_AUTO_RESUME_MINUTES: '1',
-      LOG_LEVEL: 'silent',
-    });
-    const rules = parseRules(JSON.stringify(RULES), 'rules.json', config.queues).rules;
-    cg = await createCallguard(config, rules, { logger: createLogger('silent') });
-    await cg.startWorker();
-
-    watcher = connectRedis(config);
-    watcher.on('error', () => undefined);
-    calls = new Queue('calls', { connection: watcher, prefix: QUEUE_PREFIX });
-    calls.on('error', () => undefined);
-    const eventsConnection = connectRedis(config);
-    eventsConnection.on('error', () => undefined);
-    connections.push(eventsConnection);
-    events = new QueueEvents('calls', { connection: eventsConnection, prefix: QUEUE_PREFIX });
+    rig = await ClusterRig.start(RULES, { queuePrefix: QUEUE_PREFIX, autoResumeMinutes: 1 });
+    ({ cg, calls } = rig);
+    events = new QueueEvents('calls', { connection: rig.connection(), prefix: QUEUE_PREFIX });
     events.on('error', () => undefined);
     await events.waitUntilReady();
-
-    reporter = createReporter({ clusterNodes: cluster.nodes, prefix: '{callguard}', flushMs: 50 });
-    for (let i = 0; i < WORKERS; i++) {
-      const connection = connectRedis({ redisUrl: '', clusterNodes: cluster.nodes });
-      connection.on('error', () => undefined);
-      connections.push(connection);
-      const worker = createGuardedWorker<{ provider: string }>(
-        'calls',
-        (job: Job<{ provider: string }>) => api.call(job.data.provider, job.id!),
-        {
-          connection,
-          prefix: QUEUE_PREFIX,
-          callguardPrefix: '{callguard}',
-          concurrency: CONCURRENCY,
-          provider: (job) => job.data.provider,
-          outcomes: reporter,
-          rules,
-        },
-      );
-      worker.on('error', () => undefined);
-      workers.push(worker);
-    }
-    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    await rig.startWorkers<{ provider: string }>(WORKERS, (job: Job<{ provider: string }>) => api.call(job.data.provider, job.id!), {
+      concurrency: CONCURRENCY,
+      provider: (job) => job.data.provider,
+    });
   });
 
   afterAll(async () => {
-    await Promise.all(workers.map((w) => w.close().catch(() => undefined)));
-    await reporter?.close(2000).catch(() => undefined);
     await events?.close().catch(() => undefined);
-    await calls?.close().catch(() => undefined);
-    await cg?.stop({ graceMs: 2000 }).catch(() => undefined);
-    watcher?.disconnect();
-    for (const c of connections) c.disconnect();
-    await cluster?.stop();
+    await rig?.stop();
   });
 
   const holdOf = async (id: string) => (await cg.ledger.list()).find((h) => h.id === id);

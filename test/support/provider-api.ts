@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Queue } from 'bullmq';
 import type { Callguard } from '../../src/app/callguard.js';
+import type { CallguardRedis } from '../../src/store/redis.js';
 import { REDIS_URL } from './harness.js';
 
 export type Mode = 'ok' | 'fail' | 'slow';
@@ -114,4 +116,56 @@ export function shortestSpan(times: number[], max: number): number {
   const sorted = [...times].sort((a, b) => a - b);
   const spans = sorted.slice(max).map((t, i) => t - sorted[i]!);
   return spans.length ? Math.min(...spans) : Infinity;
+}
+
+/**
+ * The times (Redis clock) the guards let calls through, read from a sliding log before its
+ * entries expire (they live one period; it is read every fifth of one): exact, where call times
+ * seen at the API shift with each process's scheduling on a loaded machine.
+ */
+export class Grants {
+  readonly at = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+  constructor(
+    private readonly redis: CallguardRedis,
+    private readonly key: string,
+    periodMs: number,
+  ) {
+    this.timer = setInterval(() => void this.read(), periodMs / 5);
+  }
+  private async read(): Promise<void> {
+    const flat = await this.redis.zrange(this.key, '0', '-1', 'WITHSCORES').catch(() => []);
+    for (let i = 0; i < flat.length; i += 2) this.at.set(flat[i]!, Number(flat[i + 1]));
+  }
+  async stop(): Promise<number[]> {
+    clearInterval(this.timer);
+    await this.read();
+    return [...this.at.values()];
+  }
+}
+
+/**
+ * Feeds `queue` 20 jobs a second (two every 100 ms), each retried after a failed call until it
+ * succeeds (fixed 200 ms backoff), and remembers when each was fed.
+ */
+export function feedCalls(queue: Queue): { fed: Map<string, number>; fedBetween: (from: number, to: number) => number; stop: () => void } {
+  const fed = new Map<string, number>();
+  let n = 0;
+  const feed = async () => {
+    n++;
+    const jobs = [0, 1].map((k) => ({
+      name: 'call',
+      data: {},
+      opts: { jobId: `call-${n}-${k}`, attempts: 50, backoff: { type: 'fixed', delay: 200 } },
+    }));
+    const at = Date.now();
+    await queue.addBulk(jobs);
+    for (const j of jobs) fed.set(j.opts.jobId, at);
+  };
+  const timer = setInterval(() => void feed(), 100);
+  return {
+    fed,
+    fedBetween: (from, to) => [...fed.values()].filter((t) => t > from && t <= to).length,
+    stop: () => clearInterval(timer),
+  };
 }

@@ -10,6 +10,7 @@ import type { AlertEvent } from '../../domain/alerts.js';
 import type { Principal } from '../auth/principals.js';
 import type { Hold, Rule } from '../../domain/types.js';
 import type { AuditEntry } from '../../store/holds.js';
+import type { HeldRoute } from '../../store/guard.js';
 import type { RulesChange, RulesVersion } from '../../domain/rules-doc.js';
 import type { Silence } from '../../domain/silence.js';
 import type { DryRunResult } from '../../engine/dry-run.js';
@@ -31,6 +32,8 @@ export interface StatusSnapshot {
   rulesVersion: number;
   /** Stored silences (those whose until has passed end at the next evaluation). */
   silences: Silence[];
+  /** Each held provider: where its jobs go (failover) and how many went. */
+  failover: HeldRoute[];
   /** Redis' clock, ms. */
   now: number;
   /** How long ago these were read (requests close together share one read). */
@@ -162,6 +165,8 @@ export interface ConsoleReads {
   audit(limit: number): Promise<AuditEntry[]>;
   /** Whether each of `queues` is paused in BullMQ, in the same order. */
   paused(): Promise<boolean[]>;
+  /** Each held provider: where its jobs go (failover) and how many went. */
+  failover(): Promise<HeldRoute[]>;
 }
 
 /** Answers remembered by Idempotency-Key (see src/store/idempotency.ts). */

@@ -60,6 +60,7 @@ function statusWithoutAge(s: StatusSnapshot): Omit<ServiceStatusView, 'snapshot_
       }),
     ),
     holds: s.holds.map(holdView),
+    failover: s.failover.map((r) => ({ queue: r.queue, provider: r.provider, goes_to: r.to, failed_over: r.failedOver })),
     queues: s.queues,
     events_queue: { counts: s.eventCounts },
     auto_pause: s.autoPause,

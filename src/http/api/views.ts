@@ -191,6 +191,16 @@ export const serviceStatusViewSchema = z
       }),
     ),
     holds: z.array(holdViewSchema),
+    failover: z
+      .array(
+        z.object({
+          queue: z.string(),
+          provider: z.string(),
+          goes_to: z.array(z.string()).meta({ description: 'the candidates after it that jobs listed; empty: its jobs wait (parked)' }),
+          failed_over: z.number().int().meta({ description: 'its jobs that ran on another candidate since the hold began' }),
+        }),
+      )
+      .meta({ description: 'each held provider (per queue): where its jobs go meanwhile' }),
     queues: z.record(z.string(), z.object({ paused: z.boolean(), held: z.boolean(), counts })),
     events_queue: z.object({ counts }),
     auto_pause: z.enum(['on', 'shadow', 'off']),

@@ -1,6 +1,7 @@
 import { effectOf } from '../../domain/hold.js';
 import { afterClear, releaseAfterRecovery } from '../../domain/release-plan.js';
 import type { Hold } from '../../domain/types.js';
+import type { HeldRoute } from '../../store/guard.js';
 import { esc, scopeText, time } from './html.js';
 import type { RuleRow } from './snapshot.js';
 
@@ -41,4 +42,16 @@ export function holdsSection(holds: Hold[], rules: RuleRow[], autoResumeMinutes:
     .map((c) => `<th scope="col">${c}</th>`)
     .join('');
   return `<table><caption class="sr-only">Holds</caption><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+/** A line per held provider: where its jobs go meanwhile (failover), or that they wait. */
+export function failoverLines(routes: HeldRoute[]): string {
+  if (!routes.length) return '';
+  const items = routes
+    .map(
+      (r) =>
+        `<li><code>${esc(r.provider)}</code> held on ${esc(r.queue)}: ${r.to.length ? `its calls go to ${esc(r.to.join(' or '))}` : 'its jobs wait (no other candidate listed)'} <span class="muted">${r.failedOver} failed over</span></li>`,
+    )
+    .join('');
+  return `<ul class="failover" aria-label="Failover">${items}</ul>`;
 }

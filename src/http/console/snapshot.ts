@@ -2,6 +2,7 @@ import { covers, effectOf } from '../../domain/hold.js';
 import { verdict } from '../../domain/outcomes.js';
 import type { ConsoleReads } from '../api/ports.js';
 import type { AuditEntry } from '../../store/holds.js';
+import type { HeldRoute } from '../../store/guard.js';
 import type { Hold, Rule } from '../../domain/types.js';
 import { ruleState, type RuleState } from './rule-state.js';
 
@@ -52,15 +53,17 @@ export interface Snapshot {
   queues: QueueRow[];
   audit: AuditEntry[];
   autoResumeMinutes: number;
+  failover: HeldRoute[];
 }
 
 export async function snapshot(reads: ConsoleReads): Promise<Snapshot> {
-  const [{ now, buckets }, holds, clearSince, audit, paused] = await Promise.all([
+  const [{ now, buckets }, holds, clearSince, audit, paused, failover] = await Promise.all([
     reads.buckets(),
     reads.holds(),
     reads.clearSince(),
     reads.audit(TIMELINE_LENGTH),
     reads.paused(),
+    reads.failover(),
   ]);
   const { minuteMs, autoResumeMinutes } = reads;
   const counts = Object.fromEntries(Object.entries(buckets).map(([name, b]) => [name, b.reduce((a, n) => a + n, 0)]));
@@ -80,5 +83,5 @@ export async function snapshot(reads: ConsoleReads): Promise<Snapshot> {
     holds: holds.filter((h) => covers(h, name)).length,
     providers: heldProviders(holds, name),
   }));
-  return { now, rules, holds, queues, audit, autoResumeMinutes };
+  return { now, rules, holds, queues, audit, autoResumeMinutes, failover };
 }

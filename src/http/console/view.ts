@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Snapshot } from './snapshot.js';
-import { holdsSection } from './holds-section.js';
+import { failoverLines, holdsSection } from './holds-section.js';
 import { queuesSection, rulesSection } from './rules-section.js';
 import { timelineSection } from './timeline-section.js';
 
@@ -12,7 +12,7 @@ export function render(s: Snapshot, canAct: boolean): View {
   return {
     rules: rulesSection(s.rules),
     queues: queuesSection(s.queues),
-    holds: holdsSection(s.holds, s.rules, s.autoResumeMinutes, canAct),
+    holds: holdsSection(s.holds, s.rules, s.autoResumeMinutes, canAct) + failoverLines(s.failover),
     timeline: timelineSection(
       s.audit,
       s.rules.map((r) => r.rule.name),

@@ -1,8 +1,9 @@
 import type { Request, RequestHandler } from 'express';
 import type { Logger } from '../../ops/logger.js';
 
-// Error reports arrive in volume; they are logged only when they fail.
-const INGEST = /^\/health\/(errors|logs)\/?$/;
+// Error reports, outcomes and provider choices (one per call placed) arrive in volume; they are
+// logged only when they fail.
+const INGEST = /^\/(health\/(errors|logs)|providers\/(choose|outcomes))\/?$/;
 
 const pathOf = (req: Request) => (req.originalUrl ?? req.url ?? '').split('?')[0] ?? '';
 

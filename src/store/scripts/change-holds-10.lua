@@ -23,6 +23,10 @@
   KEYS[9] provider limits hash ('queue:provider' -> '<jobs>/<minute ms>', the tightest probe or
           throttle provider hold covering it): written in this step, so a provider released into a
           probe is never without its limit, not even for a moment
+  KEYS[10] failovers hash (see guard-n.lua): 'held|queue:provider' counts that provider's jobs
+          that ran on another candidate while it was held. Restarted when the target is newly held,
+          taken (read and dropped) when it is left with no hold: a release's count is exactly the
+          jobs failed over between the two commits, however late Slack hears of them.
 
   ARGV[1] JSON request:
     { queues: [configured dispatch queues], maxlen: n (audit stream MAXLEN ~), minuteMs: n,
@@ -46,7 +50,9 @@
     'throttle' holds are recorded and audited under their own event names. A hold with
     `providers` covers 'queue:provider' targets in KEYS[8] instead of whole queues in KEYS[2].
 
-  Returns JSON { now, changes: [{ event, hold, by, reason, paused: [target], resumed: [target], auditId }] }
+  Returns JSON { now, changes: [{ event, hold, by, reason, paused: [target], resumed: [target], auditId,
+                                   failedOver? }] }
+  (failedOver, audited as failed_over: jobs failed over from the resumed provider targets while held)
   (a target is a queue, or 'queue:provider' for a provider hold)
   event: hold-added | hold-released | would-pause | would-resume | probe-started | probe-ended |
          throttle-started | throttle-ended
@@ -54,7 +60,8 @@
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local req = cjson.decode(ARGV[1])
-local HOLDS, COVERED, AUDIT, CHANGED, CLEAR, INDEX, OVERFLOW, PROVIDERS, LIMITS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local HOLDS, COVERED, AUDIT, CHANGED, CLEAR, INDEX, OVERFLOW, PROVIDERS, LIMITS, FAILOVERS =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local overflow = req.overflow
 
 local EVENTS = {
@@ -129,20 +136,30 @@ local function isRate(hold)
   return (e == 'probe' or e == 'throttle') and type(hold.providers) == 'table' and #hold.providers > 0
 end
 
--- Moves the hold's targets' counts by delta; returns the targets that went from 0 to 1 / 1 to 0.
+-- Moves the hold's targets' counts by delta; returns the targets that went from 0 to 1 / 1 to 0,
+-- and the jobs failed over from the provider targets that went to 0 while they were held.
 local function cover(hold, delta)
-  local paused, resumed = {}, {}
-  if effect(hold) ~= 'pause' then return paused, resumed end
+  local paused, resumed, failedOver = {}, {}, 0
+  if effect(hold) ~= 'pause' then return paused, resumed, failedOver end
   local hash, targets = coverage(hold)
   for _, target in ipairs(targets) do
     local n = redis.call('HINCRBY', hash, target, delta)
-    if delta > 0 and n == 1 then table.insert(paused, target) end
+    if delta > 0 and n == 1 then
+      table.insert(paused, target)
+      if hash == PROVIDERS then redis.call('HDEL', FAILOVERS, 'held|' .. target) end
+    end
     if n <= 0 then
       redis.call('HDEL', hash, target)
-      if delta < 0 then table.insert(resumed, target) end
+      if delta < 0 then
+        table.insert(resumed, target)
+        if hash == PROVIDERS then
+          failedOver = failedOver + tonumber(redis.call('HGET', FAILOVERS, 'held|' .. target) or '0')
+          redis.call('HDEL', FAILOVERS, 'held|' .. target)
+        end
+      end
     end
   end
-  return paused, resumed
+  return paused, resumed, failedOver
 end
 
 local function record(which, hold, by, reason)
@@ -150,15 +167,21 @@ local function record(which, hold, by, reason)
     local _, targets = coverage(hold)
     for _, target in ipairs(targets) do limited[target] = true end
   end
-  local paused, resumed = cover(hold, which == 1 and 1 or -1)
+  local paused, resumed, failedOver = cover(hold, which == 1 and 1 or -1)
   if countsAsAlert(hold) then redis.call('HINCRBY', INDEX, 'alerts', which == 1 and 1 or -1) end
   changed = true
   local event = EVENTS[effect(hold)][which]
-  local id = redis.call('XADD', AUDIT, 'MAXLEN', '~', req.maxlen, '*',
-    'event', event, 'hold', hold.id, 'kind', hold.kind, 'by', by, 'reason', reason,
+  local fields = { 'event', event, 'hold', hold.id, 'kind', hold.kind, 'by', by, 'reason', reason,
     'paused', table.concat(paused, ','), 'resumed', table.concat(resumed, ','),
-    'at', string.format('%d', now), 'data', cjson.encode(hold), 'rules', string.format('%d', req.rulesVersion or 0))
-  table.insert(changes, { event = event, hold = hold, by = by, reason = reason, paused = paused, resumed = resumed, auditId = id })
+    'at', string.format('%d', now), 'data', cjson.encode(hold), 'rules', string.format('%d', req.rulesVersion or 0) }
+  if failedOver > 0 then
+    table.insert(fields, 'failed_over')
+    table.insert(fields, string.format('%d', failedOver))
+  end
+  local id = redis.call('XADD', AUDIT, 'MAXLEN', '~', req.maxlen, '*', unpack(fields))
+  local change = { event = event, hold = hold, by = by, reason = reason, paused = paused, resumed = resumed, auditId = id }
+  if failedOver > 0 then change.failedOver = failedOver end
+  table.insert(changes, change)
 end
 
 local function release(id, by, reason)
