@@ -35,7 +35,7 @@ import type { ThreadMetrics } from './health-thread-host.js';
 // GET /health/service reads a dozen things: requests share one read, never older than the max age;
 // past the refresh age the next request starts a read in the background instead of waiting for it.
 const STATUS_MAX_AGE_MS = 250;
-const STATUS_REFRESH_MS = 100;
+const STATUS_REFRESH_MS = 50;
 
 // A read the health thread does not answer in this time is made here instead.
 const REMOTE_STATUS_TIMEOUT_MS = 1000;
