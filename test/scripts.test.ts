@@ -17,6 +17,7 @@ describe('Lua scripts by name', () => {
     expect(SCRIPTS.filter((s) => s.numberOfKeys === undefined).map((s) => s.file)).toEqual([
       'record-n.lua',
       'sum-counts-n.lua',
+      'copy-history-n.lua',
       'guard-n.lua',
     ]);
   });

@@ -1,11 +1,14 @@
 import type { Keys } from './keys.js';
 import type { CallguardRedis } from './redis.js';
+import { copyHistory } from './scripts.js';
 
 /** Minutes of per-minute counts kept for dry-run replays: 24 hours. */
 export const HISTORY_MINUTES = 1440;
 /** Finished minutes copied on each tick: a missed tick or two loses nothing. */
 const COPY_MINUTES = 3;
 const SLOT_BYTES = 8;
+// Counters per copy script call: a few µs of Redis time each.
+const COPY_CHUNK = 200;
 
 /**
  * Per-counter per-minute counts for the last 24 h, kept beside the short-lived window buckets:
@@ -33,7 +36,7 @@ export class History {
   private doneThrough = -Infinity;
 
   /**
-   * Copies the last finished minutes of the counters from their buckets (one pipeline), each
+   * Copies the last finished minutes of the counters from their buckets (copy-history-n.lua), each
    * minute once. The counters are asked for only when a minute is due: until the next one ends,
    * a tick after a complete copy costs one TIME (a counter renamed meanwhile is copied then,
    * still within the minutes a copy looks back).
@@ -55,33 +58,28 @@ export class History {
     }
     this.copied = copied;
     if (!due.length) return void (this.doneThrough = current - 1);
-    const read = this.redis.pipeline();
-    for (const { counter, minutes } of due) read.hmget(this.keys.counts(counter), ...minutes.map(String));
-    const replies = (await read.exec()) ?? [];
-    const write = this.redis.pipeline();
-    const written: string[] = [];
-    due.forEach(({ counter, minutes }, i) => {
-      const [err, values] = (replies[i] ?? [new Error('no reply')]) as [Error | null, Array<string | null> | undefined];
-      if (err) return;
-      const args: Array<string | number> = [];
-      minutes.forEach((m, j) => {
-        // A minute without a bucket had no counts, or its bucket is pruned already (copied before): left alone.
-        const v = values?.[j];
-        if (v === null || v === undefined) return;
-        const slot = m % HISTORY_MINUTES;
-        args.push('SET', 'u32', `#${slot * 2}`, m >>> 0, 'SET', 'u32', `#${slot * 2 + 1}`, Number(v));
-      });
-      if (!args.length) return void copied.set(counter, current - 1);
-      const key = this.keys.history(counter);
-      write.call('BITFIELD', key, ...args);
-      write.pexpire(key, (HISTORY_MINUTES + COPY_MINUTES) * this.minuteMs);
-      written.push(counter);
-    });
-    const done = written.length ? ((await write.exec()) ?? []) : [];
-    // Only a counter whose writes all landed counts as copied; the others are tried again next tick.
-    written.forEach((c, i) => {
-      if (!done[2 * i]?.[0] && !done[2 * i + 1]?.[0] && done[2 * i + 1]) copied.set(c, current - 1);
-    });
+    // Counters due the same minutes (nearly always all of them) go together, COPY_CHUNK a call.
+    const groups = new Map<string, { minutes: number[]; counters: string[] }>();
+    for (const { counter, minutes } of due) {
+      const key = minutes.join(' ');
+      let group = groups.get(key);
+      if (!group) groups.set(key, (group = { minutes, counters: [] }));
+      group.counters.push(counter);
+    }
+    const calls: Array<Promise<void>> = [];
+    for (const { minutes, counters: group } of groups.values()) {
+      for (let i = 0; i < group.length; i += COPY_CHUNK) {
+        const chunk = group.slice(i, i + COPY_CHUNK);
+        const copy = copyHistory(
+          this.redis,
+          chunk.map((c) => [this.keys.counts(c), this.keys.history(c)]),
+          { minutes, ringMinutes: HISTORY_MINUTES, ttlMs: (HISTORY_MINUTES + COPY_MINUTES) * this.minuteMs },
+        );
+        // A call that failed leaves its counters due: they are tried again on the next tick.
+        calls.push(copy.then(() => chunk.forEach((c) => copied.set(c, current - 1))).catch(() => undefined));
+      }
+    }
+    await Promise.all(calls);
     if (counters.every((c) => copied.get(c) === current - 1)) this.doneThrough = current - 1;
   }
 
