@@ -9,6 +9,7 @@ import type { Page } from 'playwright-core';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UI_TIMEOUT_MS, useChromium } from './support/chromium.js';
 import { login, postJson, request, tokenOf, USERS, type TestHttp } from './support/http.js';
+import { figure } from './support/figures.js';
 
 // Minute = 1 s in tests: a 60-minute window keeps reported errors counted for the whole test.
 const RULES = {
@@ -110,7 +111,7 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect(paused.status).toBe(200);
     expect(placedAt, 'the hold was placed').toBeDefined();
     const elapsed = await msUntil(page, placedAt!, '#holds tr[data-hold]', 'paused over the API');
-    console.log(`console: a hold placed over the API showed on the viewer's page after ${elapsed} ms`);
+    figure(`console: a hold placed over the API showed on the viewer's page after ${elapsed} ms`);
     expect(elapsed).toBeLessThan(LIVE_MS);
     expect(await page.getByRole('button').count()).toBe(0);
     await stillSameDocument(page);
@@ -141,7 +142,7 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect(answer.status()).toBe(200);
     const row = '#holds tr[data-hold^="manual:"]';
     const elapsed = await msUntil(page, start, row, 'provider incident INC-42');
-    console.log(`console: the admin's pause showed as a hold after ${elapsed} ms`);
+    figure(`console: the admin's pause showed as a hold after ${elapsed} ms`);
     expect(elapsed).toBeLessThan(LIVE_MS);
     expect(await page.locator(row).textContent()).toContain(USERS.admin.name);
     await page.locator('#queues li[data-queue="calls"]', { hasText: 'paused' }).waitFor();
@@ -210,7 +211,7 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     await page.locator('#rules tr[data-rule="twilio"] .state', { hasText: 'tripped' }).waitFor();
     expect(trippedAt, 'the rule hold was placed').toBeDefined();
     const elapsed = Date.now() - trippedAt!;
-    console.log(`console: the tripped rule showed ${elapsed} ms after its hold was placed`);
+    figure(`console: the tripped rule showed ${elapsed} ms after its hold was placed`);
     expect(elapsed).toBeLessThan(LIVE_MS);
     await page.locator('#holds tr[data-hold="rule:twilio"]').waitFor();
     expect(await page.locator('#rules tr[data-rule="twilio"] .count').textContent()).toBe('5 / 5 in 60 min');
@@ -250,7 +251,7 @@ describe('the operator console in Chromium', { timeout: 60_000 }, () => {
     expect(loaded.every((r) => r.status === 200 && r.url.startsWith(t.url))).toBe(true);
     const bodies = loaded.reduce((a, r) => a + r.body, 0);
     const transferred = loaded.reduce((a, r) => a + r.transferred, 0);
-    console.log(
+    figure(
       `console: first load = ${loaded.length} responses, ${bodies} bytes of bodies, ${transferred} bytes transferred with headers (${loaded.map((r) => `${new URL(r.url).pathname} ${r.body}`).join(', ')})`,
     );
     expect(bodies).toBeLessThan(50_000);

@@ -8,6 +8,7 @@ import type { Callguard } from '../src/app/callguard.js';
 import { ensureBuilt, npmEnv, packPackage } from './support/build.js';
 import { CHILD_SECRET, startChild } from './support/child.js';
 import { cleanup, REDIS_URL, startTestCallguard, stopTestCallguard, testConfig, waitFor } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 const run = promisify(execFile);
 const SERVER_ONLY = [
@@ -87,7 +88,7 @@ async function footprint(into: string): Promise<{ packages: string[]; bytes: num
 
 beforeAll(async () => {
   const build = await ensureBuilt();
-  console.log(`build: ${build.rebuilt ? `rebuilt in ${build.ms} ms` : 'dist/ up to date'}`);
+  figure(`build: ${build.rebuilt ? `rebuilt in ${build.ms} ms` : 'dist/ up to date'}`);
   dir = mkdtempSync(join(tmpdir(), 'cg-consumer-'));
   project = join(dir, 'app');
   serverProject = join(dir, 'server-app');
@@ -96,7 +97,7 @@ beforeAll(async () => {
   const server = await packPackage('.', dir);
   tarballs.client = client.filename;
   tarballs.server = server.filename;
-  console.log(`packed ${client.filename}: ${client.shipped.length} files; ${server.filename}: ${server.shipped.length} files`);
+  figure(`packed ${client.filename}: ${client.shipped.length} files; ${server.filename}: ${server.shipped.length} files`);
   expect(client.shipped).toContain('dist/client/index.js');
   expect(client.shipped).toContain('dist/store/scripts/guard-n.lua');
   expect(client.shipped.filter((f) => !/^(dist\/(client|domain|jobs|store)\/|README\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
@@ -105,7 +106,7 @@ beforeAll(async () => {
   expect(server.shipped.filter((f) => !/^(dist\/|rules\.json$|README\.md$|CHANGELOG\.md$|LICENSE$|package\.json$)/.test(f))).toEqual([]);
   await install(project, [client.filename]);
   await install(serverProject, [client.filename, server.filename]);
-  console.log(`npm pack ×2 + two installs into temporary projects: ${Math.round(performance.now() - started)} ms`);
+  figure(`npm pack ×2 + two installs into temporary projects: ${Math.round(performance.now() - started)} ms`);
   for (const [name, text] of Object.entries({
     'hooks.mjs': HOOKS,
     'register.mjs': REGISTER,
@@ -140,7 +141,7 @@ describe('the client package from its tarball, in a fresh project', () => {
   it('installs only what the client loads: bullmq, ioredis, zod and theirs, none of the server packages', async () => {
     const { packages, bytes } = await footprint(project);
     const server = await footprint(serverProject);
-    console.log(
+    figure(
       `client tarball: ${packages.length} packages, ${(bytes / 1e6).toFixed(1)} MB in node_modules` +
         ` (server tarball: ${server.packages.length} packages, ${(server.bytes / 1e6).toFixed(1)} MB; the single package before the split: 139 packages, 82 MB)`,
     );
@@ -163,11 +164,11 @@ describe('the client package from its tarball, in a fresh project', () => {
       CALLGUARD_QUEUES: 'calls',
       CALLGUARD_FLUSH_MS: '20',
     });
-    console.log(`client: ${JSON.stringify(client.out)}`);
+    figure(`client: ${JSON.stringify(client.out)}`);
     // The info line is below every rule: the sink turns it away before it counts as a line.
     expect(client.out).toEqual({ sink: { lines: 1, matched: 1, dropped: 0, errors: 0 }, types: ['function', 'function'] });
     const counted = await waitFor(async () => ((await cg!.counters.sums()).counts.twilio === 3 ? 3 : 0));
-    console.log(`callguard counted twilio=${counted} (1 matched log line + reportError('twilio', 2))`);
+    figure(`callguard counted twilio=${counted} (1 matched log line + reportError('twilio', 2))`);
 
     // The recording really sees what was loaded: the client's own dependencies are in it, through both paths.
     expect(
@@ -175,7 +176,7 @@ describe('the client package from its tarball, in a fresh project', () => {
     ).toBe(true);
     expect(client.packagesLoaded(['bullmq', 'ioredis', 'zod'])).toEqual(['bullmq', 'ioredis', 'zod']);
     expect(client.modules.some((m) => m.includes('/tsx/'))).toBe(false);
-    console.log(
+    figure(
       `client loaded ${new Set(client.modules).size} modules; server-only among them: ${JSON.stringify(client.packagesLoaded(SERVER_ONLY))}`,
     );
     expect(client.packagesLoaded(SERVER_ONLY)).toEqual([]);
@@ -186,7 +187,7 @@ describe('the server package from its tarball, in a fresh project', () => {
   it("import '@callguard-dev/server' gives createCallguard, and its dependency '@callguard-dev/client' is installed with it", async () => {
     const server = await node('server.mjs', {}, serverProject);
     expect(existsSync(join(serverProject, 'node_modules/@callguard-dev/client/dist/client/index.js'))).toBe(true);
-    console.log(
+    figure(
       `server: ${JSON.stringify(server.out)}; server-only packages loaded: ${server.packagesLoaded(SERVER_ONLY).length}/${SERVER_ONLY.length}`,
     );
     expect(server.out).toEqual({ createCallguard: 'function', startHttpServer: 'function', loadConfig: 'function' });
@@ -208,7 +209,7 @@ describe('the server package from its tarball, in a fresh project', () => {
       cwd: serverProject,
       env: { PATH: process.env.PATH },
     });
-    console.log(`npm exec callguard check-rules: ${stdout.trim().split('\n')[0]}`);
+    figure(`npm exec callguard check-rules: ${stdout.trim().split('\n')[0]}`);
     expect(stdout).toMatch(/twilio/);
   });
 
@@ -229,7 +230,7 @@ describe('the server package from its tarball, in a fresh project', () => {
     try {
       const { url } = await waitFor(() => record<{ msg: string; url: string }>('callguard started'), { timeoutMs: 30_000 });
       const ready = await waitFor(async () => ((await fetch(`${url}/readyz`)).status === 200 ? 200 : undefined), { timeoutMs: 20_000 });
-      console.log(`npm start from the installed server package: ${url}/readyz → ${ready}`);
+      figure(`npm start from the installed server package: ${url}/readyz → ${ready}`);
       expect(ready).toBe(200);
     } finally {
       child.kill('SIGTERM');

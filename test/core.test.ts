@@ -7,6 +7,7 @@ import { createCallguard, type Callguard } from '../src/app/callguard.js';
 import { createLogger } from '../src/ops/logger.js';
 import { finished, ticks } from './support/fences.js';
 import { startTestCallguard, stopTestCallguard, testRules, waitFor } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 const TWILIO = { twilio: { threshold_count: 10, window_minutes: 2, log_patterns: ['error when making call via twilio'] } };
 
@@ -46,7 +47,7 @@ describe('counting and tripping', () => {
     const sent = Date.now();
     expect(await reportJob(cg, { rule: 'twilio' })).toMatchObject({ checked: ['twilio'] });
     expect(await calls(cg).isPaused()).toBe(true);
-    console.log(`trip latency (report job added → job done, queue paused): ${Date.now() - sent} ms`);
+    figure(`trip latency (report job added → job done, queue paused): ${Date.now() - sent} ms`);
 
     const [entry] = await cg.ledger.audit();
     expect(entry).toMatchObject({ event: 'hold-added', hold: 'rule:twilio', by: 'callguard', paused: ['calls'] });
@@ -144,7 +145,7 @@ describe('resuming', () => {
     }
     await waitFor(async () => !(await calls(cg).isPaused()), { timeoutMs: 15_000, what: 'the rule hold released' });
     const resumedAt = Date.now();
-    console.log(`paused ${resumedAt - pausedAt} ms; resumed ${resumedAt - lastErrorAt} ms after the last error`);
+    figure(`paused ${resumedAt - pausedAt} ms; resumed ${resumedAt - lastErrorAt} ms after the last error`);
     expect(resumedAt - lastErrorAt).toBeGreaterThanOrEqual(2000);
     const [released] = await cg.ledger.audit(1);
     expect(released).toMatchObject({ event: 'hold-released', hold: 'rule:twilio', by: 'callguard', resumed: ['calls'] });

@@ -10,6 +10,7 @@ import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/cli.js';
 import { PAGE, renderPage } from '../scripts/http-api-doc.js';
+import { figure } from './support/figures.js';
 
 const DOCS = readdirSync('docs')
   .filter((f) => f.endsWith('.md'))
@@ -131,7 +132,7 @@ describe('snippets', () => {
         const { line } = d.file!.getLineAndCharacterOfPosition(d.start ?? 0);
         return `${snippets[at]!.file}:${snippets[at]!.line + 1 + line}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
       });
-    console.log(`${snippets.length} TypeScript snippets type-checked (${[...new Set(snippets.map((s) => s.file))].join(', ')})`);
+    figure(`${snippets.length} TypeScript snippets type-checked (${[...new Set(snippets.map((s) => s.file))].join(', ')})`);
     expect(problems).toEqual([]);
     // One program over the packages' whole source: seconds alone, a minute on a loaded machine.
   }, 180_000);
@@ -165,7 +166,7 @@ describe('snippets', () => {
         );
         expect(code, `${b.file}:${b.line}: ${out}`).toBe(0);
       }
-      console.log(`${rules.length} rules snippets pass check-rules (${[...new Set(rules.map((s) => s.file))].join(', ')})`);
+      figure(`${rules.length} rules snippets pass check-rules (${[...new Set(rules.map((s) => s.file))].join(', ')})`);
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from './support/harness.js';
 import { postJson, startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
+import { figure } from './support/figures.js';
 
 const RULES = {
   twilio: { threshold_count: 5, window_minutes: 3, log_patterns: ['twilio api error'], queues: ['calls'] },
@@ -37,11 +38,11 @@ describe('dry-run (issue 22)', () => {
     const minutes = (list: Array<{ event: string; at: string }>) => list.map((e) => [e.event, Math.floor(Date.parse(e.at) / 1000) - start]);
     const proposed = minutes(twilio.proposed);
     const actual = minutes(twilio.actual);
-    console.log(`dry-run replay: proposed ${JSON.stringify(proposed)}; live ${JSON.stringify(actual)} (minutes from the start)`);
+    figure(`dry-run replay: proposed ${JSON.stringify(proposed)}; live ${JSON.stringify(actual)} (minutes from the start)`);
     expect(proposed.map(([e]) => e)).toEqual(['placed', 'released', 'placed', 'released']);
     expect(actual.map(([e]) => e)).toEqual(['placed', 'released', 'placed', 'released']);
     const exact = proposed.filter(([, m], i) => m === actual[i]![1]).length;
-    console.log(`dry-run agreement: ${exact} of ${proposed.length} trip/resume minutes exact; the rest within one minute`);
+    figure(`dry-run agreement: ${exact} of ${proposed.length} trip/resume minutes exact; the rest within one minute`);
     // Trips are decided in the minute the errors are counted, live and replayed.
     expect([proposed[0]![1], proposed[2]![1]]).toEqual([actual[0]![1], actual[2]![1]]);
     // A resume waits for whole minutes below threshold; a live tick a few ms early waits one tick more.

@@ -4,6 +4,7 @@ import type { Callguard } from '../src/app/callguard.js';
 import { createReporter } from '../src/client/index.js';
 import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 import { PrivateRedis } from './support/redis-server.js';
+import { figure } from './support/figures.js';
 
 const RULES = {
   twilio: { threshold_count: 1000, window_minutes: 10, log_patterns: ['error when making call via twilio'] },
@@ -50,7 +51,7 @@ describe('counting exactly once', () => {
       await redis.restart();
       const back = performance.now();
       await waitFor(() => reporter.stats.unsent === 0, { timeoutMs: 10_000 });
-      console.log(`reporter landed its kept counts ${Math.round(performance.now() - back)} ms after Redis returned`);
+      figure(`reporter landed its kept counts ${Math.round(performance.now() - back)} ms after Redis returned`);
       const queue = new Queue('events', { connection: { url: redis.url }, prefix });
       try {
         const jobs = await queue.getJobs(['waiting']);
@@ -78,7 +79,7 @@ describe('counting exactly once', () => {
     const t0 = performance.now();
     await reporter.close(500);
     const ms = performance.now() - t0;
-    console.log(`close() with Redis frozen returned after ${Math.round(ms)} ms (timeout 500 ms)`);
+    figure(`close() with Redis frozen returned after ${Math.round(ms)} ms (timeout 500 ms)`);
     expect(ms).toBeLessThan(3000);
     expect(reporter.stats).toMatchObject({ reported: 6, dropped: 5, unsent: 0 });
   });

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
 import { REDIS_URL, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 import { feedCalls, Grants, ProviderApi, ProviderWorkers, shortestSpan } from './support/provider-api.js';
+import { figure } from './support/figures.js';
 
 const PROCESSES = 2;
 const WORKERS_PER_PROCESS = 2;
@@ -141,7 +142,7 @@ describe('failover across providers, shared by every worker', () => {
       s.api.of('plivo').map((c) => c.start),
       cap,
     );
-    console.log(
+    figure(
       `failover: ${completedOnPlivo} completed on plivo of ${fedDuring} fed over ${outageEnd - fence} ms of outage (${Math.round((completedOnPlivo / fedDuring) * 1000) / 10} %); ` +
         `${failedOver} jobs failed over; plivo's busiest ${cap + 1} calls spanned ${plivoSpan} ms (${seenAtApi} ms as the API saw them); ` +
         `probe: ${probeCalls.length} twilio calls in ${ended.at - probe.at} ms (busiest ${probeMax + 1} spanned ${probeSpan} ms); ${newJobs.size} jobs after it all on twilio; ${total} jobs, each placed once`,
@@ -172,7 +173,7 @@ describe('failover across providers, shared by every worker', () => {
     const plivoSpan = shortestSpan(granted, cap);
     expect(plivoSpan).toBeGreaterThanOrEqual(1000);
     const drained = s.api.of('twilio', released.at).length;
-    console.log(
+    figure(
       `failover over capacity: ${parked} jobs parked while held (plivo ${cap}/s, fed 20/s); ${drained} placed on twilio after the release; ` +
         `plivo's busiest ${cap + 1} calls spanned ${plivoSpan} ms; ${total} jobs, each placed once`,
     );

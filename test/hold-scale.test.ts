@@ -5,6 +5,7 @@ import { HOLDS_PER_STEP } from '../src/store/holds.js';
 import { measureResumeAll } from '../bench/p9-holds.js';
 import { startTestCallguard, stopTestCallguard } from './support/harness.js';
 import { PrivateRedis } from './support/redis-server.js';
+import { figure } from './support/figures.js';
 
 const HOLDS = 10_000;
 
@@ -30,7 +31,7 @@ describe('hold changes at scale', () => {
 
   it('when an admin resumes 10,000 alert holds, then every script call handles a bounded step and Redis keeps answering', async () => {
     const f = await measureResumeAll(cg, admin, HOLDS);
-    console.log(
+    figure(
       `resume-all of ${HOLDS} alert holds: ${f.steps} steps of at most ${f.maxHoldsPerStep} holds; hold-change script ` +
         `median ${f.holdScriptMs.median} ms, longest ${f.holdScriptMs.max} ms (longest command ${f.longestCommand} ${f.longestCommandMs} ms); ` +
         `max PING ${f.maxPingMs.toFixed(1)} ms over ${f.pings} pings; ${Math.round(f.resumeMs)} ms in all`,

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from './support/harness.js';
 import { IDEMPOTENCY_KEYS_PER_PRINCIPAL, IdempotencyStore } from '../src/store/idempotency.js';
 import { request, startTestHttp, stopTestHttp, tokenOf, USERS, type TestHttp } from './support/http.js';
+import { figure } from './support/figures.js';
 
 const RULES = { twilio: { threshold_count: 1000, window_minutes: 10, log_patterns: ['error when making call via twilio'] } };
 
@@ -66,7 +67,7 @@ describe('Idempotency-Key on POST /health/errors and /health/logs', () => {
       );
     }
     const after = Number(/used_memory:(\d+)/.exec(await t.cg.redis.info('memory'))![1]);
-    console.log(
+    figure(
       `[idempotency] ${IDEMPOTENCY_KEYS_PER_PRINCIPAL} keys from one principal: +${((after - before) / 1e6).toFixed(1)} MB of Redis memory`,
     );
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, testConfig, waitFor } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 const dockerfile = readFileSync('Dockerfile', 'utf8');
 // Instructions with their continuation lines joined, comments dropped.
@@ -131,7 +132,7 @@ describe('the image start commands, from `npm run build`, as an unprivileged use
     const stopMs = Date.now() - sent;
     expect(api.output()).toContain('"msg":"stopping"');
     expect(stopMs).toBeLessThan(15_000);
-    console.log(`image start command: SIGTERM to exit in ${stopMs} ms`);
+    figure(`image start command: SIGTERM to exit in ${stopMs} ms`);
   }, 60_000);
 
   it('node dist/app/health.js starts a health worker, and SIGTERM stops it with exit 0', async () => {

@@ -3,6 +3,7 @@ import { SnapshotCache } from '../src/app/snapshot-cache.js';
 import { CountBatcher } from '../src/jobs/count-batcher.js';
 import { postJson, startTestHttp, stopTestHttp, tokenOf } from './support/http.js';
 import { waitFor } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 /** A send whose calls stay pending until the test lets them land (or fail). */
 function manualSend() {
@@ -131,7 +132,7 @@ describe('POST /health/errors under concurrency', () => {
       );
       expect(replies.map((r) => r.status)).toEqual(Array(50).fill(202));
       const jobIds = new Set(replies.map((r) => r.json.job_id as string));
-      console.log(`50 concurrent reports travelled in ${jobIds.size} events job(s)`);
+      figure(`50 concurrent reports travelled in ${jobIds.size} events job(s)`);
       expect(jobIds.size).toBeLessThan(50);
       await waitFor(async () => (await t.cg.counters.sums()).counts.twilio === 100, { what: 'all 100 errors counted' });
       // Counted inside the job; BullMQ marks it completed just after.

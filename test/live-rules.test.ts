@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 import { postJson, request, startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
 import type { Callguard } from '../src/app/callguard.js';
+import { figure } from './support/figures.js';
 import { rulesPublishedMessage } from '../src/notify/messages.js';
 
 const RULES = {
@@ -64,7 +65,7 @@ describe('one shared rules version (issue 22)', () => {
     expect(reply.json).toMatchObject({ version: 2, source: 'api', by: 'ops-admin', content: LOWER });
     const at = await Promise.all(waits);
     const spreadMs = Math.max(...at) - sent;
-    console.log(`rules propagation: every instance ran version 2 within ${spreadMs.toFixed(0)} ms of the PUT (poll every 250 ms)`);
+    figure(`rules propagation: every instance ran version 2 within ${spreadMs.toFixed(0)} ms of the PUT (poll every 250 ms)`);
 
     for (const t of [a, b, c]) {
       const s = await request(`${t.url}/health/service`, as('viewer'));
@@ -196,7 +197,7 @@ describe('one shared rules version (issue 22)', () => {
     plain.push(fresh);
     expect(fresh.liveRules.version).toBe(2);
     const at = await Promise.all(waits);
-    console.log(
+    figure(
       `file mode: the older instances followed version 2 within ${(Math.max(...at) - sent).toFixed(0)} ms of the new instance's start`,
     );
     for (const cg of [old1, old2]) {

@@ -5,6 +5,7 @@ import type { Callguard } from '../src/app/callguard.js';
 import { JOB } from '../src/jobs/contract.js';
 import { finished } from './support/fences.js';
 import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 let cg: Callguard | undefined;
 afterEach(async () => {
@@ -93,7 +94,7 @@ describe('half-open resume', () => {
       const [probeStart, probeEnd] = [started!.at, ended!.at];
       const during = stamps.filter((t) => t >= probeStart && t < probeEnd);
       const seconds = (probeEnd - probeStart) / 1000;
-      console.log(
+      figure(
         `probe: ${during.length} jobs in ${seconds.toFixed(2)} s under a limit of 4 per 1 s minute; first second: ${during.filter((t) => t < probeStart + 1000).length}`,
       );
       // The limiter admits at most 4 per 1 s window; one extra window covers the edges.
@@ -144,7 +145,7 @@ describe('half-open resume', () => {
     const job = await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 5 });
     expect(await finished(cg.events, job.id!)).toMatchObject({ checked: ['twilio'] });
     expect(await calls.isPaused()).toBe(true);
-    console.log(`re-pause latency during the probe (report job added → job done, queue paused): ${Date.now() - sent} ms`);
+    figure(`re-pause latency during the probe (report job added → job done, queue paused): ${Date.now() - sent} ms`);
     const [added, ended] = await cg.ledger.audit(2);
     expect(ended).toMatchObject({ event: 'probe-ended', reason: 'twilio tripped again during the probe' });
     expect(added).toMatchObject({ event: 'hold-added', paused: ['calls'] });

@@ -10,6 +10,7 @@ import { createCallguard, type Callguard } from '../src/app/callguard.js';
 import { FAKE_TOKEN, FakeSlack, type SlackRequest } from './support/fake-slack.js';
 import { finished, runsAfter, settled, ticks } from './support/fences.js';
 import { startTestCallguard, stopTestCallguard, testConfig, testRules, waitFor } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 const TWILIO = { twilio: { threshold_count: 10, window_minutes: 2, log_patterns: ['error when making call via twilio'] } };
 
@@ -135,7 +136,7 @@ describe('pause and resume messages', () => {
     fake.failNext(1000, 500);
     const before = Date.now();
     const { changes } = await cg.control.pause({ by: 'alice', reason: 'test' });
-    console.log(`pause while Slack is down: ${Date.now() - before} ms`);
+    figure(`pause while Slack is down: ${Date.now() - before} ms`);
     expect(await cg.dispatch.get('calls')!.isPaused()).toBe(true);
     // The pause did not wait for Slack: its message has seconds of retries still ahead.
     expect(['waiting', 'active', 'delayed']).toContain(await cg.notifier.queue.getJobState(jobIdOf(changes[0]!)));

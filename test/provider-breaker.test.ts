@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
 import { REDIS_URL, startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 import { ProviderApi, ProviderWorkers, type Mode } from './support/provider-api.js';
+import { figure } from './support/figures.js';
 
 const WORKERS_PER_PROCESS = 2;
 const CONCURRENCY = 2;
@@ -144,7 +145,7 @@ describe('one breaker shared by every worker, per provider', () => {
       heldJobs: heldJobs.length,
       mostFetchesOfAHeldJob: Math.max(...fetches),
     };
-    console.log(`shared breaker (${broken}): ${JSON.stringify(figures)}`);
+    figure(`shared breaker (${broken}): ${JSON.stringify(figures)}`);
     return { ...s, hold, released };
   }
 
@@ -171,7 +172,7 @@ describe('one breaker shared by every worker, per provider', () => {
     const minute = cg!.config.minuteMs;
     const spans = during.slice(max).map((c, i) => c.start - during[i]!.start);
     expect(Math.min(...spans)).toBeGreaterThanOrEqual(minute - 100);
-    console.log(
+    figure(
       `probe: ${during.length} twilio calls in ${ended.at - started.at} ms at most ${max} per ${minute} ms; shortest span of ${max + 1} calls ${Math.min(...spans)} ms`,
     );
   });
@@ -196,7 +197,7 @@ describe('one breaker shared by every worker, per provider', () => {
     await waitFor(async () => (await s.queue.getCompletedCount()) === total, { timeoutMs: 40_000, what: `all ${total} jobs completed` });
     expect(await s.queue.getFailedCount()).toBe(0);
     expect(s.pausedEvents()).toBe(0);
-    console.log(
+    figure(
       `throttle: ${during.length} twilio calls at most ${max} per ${cg!.config.minuteMs} ms (shortest span of ${max + 1}: ${Math.min(...spans)} ms); ${plivoWhileThrottled} plivo calls meanwhile`,
     );
   });
@@ -223,6 +224,6 @@ describe('one breaker shared by every worker, per provider', () => {
     expect(s.api.of('twilio', fence)).toEqual([]);
     s.stopFeeding();
     expect(s.pausedEvents()).toBe(0);
-    console.log(`probe re-hold: ${probeCalls.length} failed probe calls tripped it again ${again.at - probe.at} ms into the probe`);
+    figure(`probe re-hold: ${probeCalls.length} failed probe calls tripped it again ${again.at - probe.at} ms into the probe`);
   });
 });

@@ -8,7 +8,7 @@ import { createGuardedWorker } from '../src/client/guarded-worker.js';
 import { parseTarget, type NewHold, type RuleHold } from '../src/domain/hold.js';
 import { errorReportSchema } from '../src/jobs/contract.js';
 import { HoldLedger } from '../src/store/holds.js';
-import { chooseCandidate as guard, heldRoutes, noteFailed } from '../src/store/guard.js';
+import { chooseCandidate as guard, heldRoutes, noteFailed, readFailovers, routeOf } from '../src/store/guard.js';
 import { GuardVerdict } from '../src/store/scripts.js';
 import { ParkedJobs } from '../src/store/parked.js';
 import { withScripts, type CallguardRedis } from '../src/store/redis.js';
@@ -59,30 +59,25 @@ describe('hold-change script with providers', () => {
     const c = await start();
     const first = await c.ledger.change({ add: [manual('manual:a', ['calls'], ['twilio'])] });
     expect(first.changes.map((ch) => [ch.event, ch.paused, ch.resumed])).toEqual([['hold-added', ['calls:twilio'], []]]);
-    expect(await hash(c, c.keys.coveredProviders)).toEqual({ 'calls:twilio': '1' });
-    expect(await hash(c, c.keys.covered)).toEqual({});
+    expect(await c.ledger.coveredProviders()).toEqual(new Set(['calls:twilio']));
+    expect(await c.ledger.coveredQueues()).toEqual(new Set());
 
     const second = await c.ledger.change({ add: [manual('manual:b', 'all', ['twilio', 'plivo'])] });
     expect(second.changes[0]!.paused.sort()).toEqual(['calls:plivo', 'sms:plivo', 'sms:twilio']);
-    expect(await hash(c, c.keys.coveredProviders)).toEqual({
-      'calls:twilio': '2',
-      'calls:plivo': '1',
-      'sms:twilio': '1',
-      'sms:plivo': '1',
-    });
+    // calls:twilio is held twice now: releasing either hold alone leaves it held (below).
     expect(await c.ledger.coveredProviders()).toEqual(new Set(['calls:twilio', 'calls:plivo', 'sms:twilio', 'sms:plivo']));
 
     // A whole-queue hold counts in `covered` only, and leaves the provider counts alone.
     const whole = await c.ledger.change({ add: [manual('manual:q', ['sms'])] });
     expect(whole.changes[0]!.paused).toEqual(['sms']);
-    expect(await hash(c, c.keys.covered)).toEqual({ sms: '1' });
-    expect(Object.keys(await hash(c, c.keys.coveredProviders))).toHaveLength(4);
+    expect(await c.ledger.coveredQueues()).toEqual(new Set(['sms']));
+    expect(await c.ledger.coveredProviders()).toEqual(new Set(['calls:twilio', 'calls:plivo', 'sms:twilio', 'sms:plivo']));
 
     expect((await c.ledger.change(released('manual:b'))).changes[0]!.resumed.sort()).toEqual(['calls:plivo', 'sms:plivo', 'sms:twilio']);
-    expect(await hash(c, c.keys.coveredProviders)).toEqual({ 'calls:twilio': '1' });
+    expect(await c.ledger.coveredProviders()).toEqual(new Set(['calls:twilio']));
     expect((await c.ledger.change(released('manual:a'))).changes[0]!.resumed).toEqual(['calls:twilio']);
-    expect(await hash(c, c.keys.coveredProviders)).toEqual({});
-    expect(await hash(c, c.keys.covered)).toEqual({ sms: '1' });
+    expect(await c.ledger.coveredProviders()).toEqual(new Set());
+    expect(await c.ledger.coveredQueues()).toEqual(new Set(['sms']));
   });
 
   it('records a throttle on providers under its own events, covering nothing', async () => {
@@ -90,7 +85,7 @@ describe('hold-change script with providers', () => {
     const throttle = voiceHold({ reason: 'throttled', effect: 'throttle', maxPerMinute: 3 });
     const added = await c.ledger.change({ add: [throttle] });
     expect(added.changes.map((ch) => [ch.event, ch.paused])).toEqual([['throttle-started', []]]);
-    expect(await hash(c, c.keys.coveredProviders)).toEqual({});
+    expect(await c.ledger.coveredProviders()).toEqual(new Set());
     const minute = c.config.minuteMs;
     // The limit is written in the same step as the hold: the provider is never out without it.
     expect(await hash(c, c.keys.providerLimits)).toEqual({ 'calls:twilio': `3/${minute}` });
@@ -115,7 +110,7 @@ describe('hold-change script with providers', () => {
       ['hold-released', ['calls:twilio']],
       ['probe-started', []],
     ]);
-    expect(await hash(c, c.keys.coveredProviders)).toEqual({});
+    expect(await c.ledger.coveredProviders()).toEqual(new Set());
     expect(await hash(c, c.keys.providerLimits)).toEqual({ 'calls:twilio': `4/${c.config.minuteMs}` });
   });
 
@@ -233,7 +228,8 @@ describe('guard script with candidates', () => {
   it('picks the first candidate not held, counts the failover, and notes the route once asked', async () => {
     const c = await start();
     expect(await choose(c, ['twilio', 'plivo', 'exotel'], { register: true })).toMatchObject({ verdict: 0, provider: 'twilio', held: [] });
-    expect(await c.redis.hgetall(c.keys.failovers)).toEqual({ 'route|calls:twilio': 'plivo,exotel' });
+    expect(await routeOf(c.redis, c.keys, 'calls:twilio')).toEqual(['plivo', 'exotel']);
+    expect(await readFailovers(c.redis, c.keys)).toEqual([]);
 
     await c.ledger.change({ add: [manual('manual:t', ['calls'], ['twilio'])] });
     expect(await choose(c, ['twilio', 'plivo', 'exotel'])).toMatchObject({ verdict: 0, provider: 'plivo', held: ['twilio'] });
@@ -241,12 +237,12 @@ describe('guard script with candidates', () => {
     expect(await choose(c, ['twilio', 'plivo', 'exotel'])).toMatchObject({ verdict: 0, provider: 'exotel', held: ['twilio', 'plivo'] });
     // A held provider later in the list is not the failover's origin.
     expect(await choose(c, ['exotel', 'plivo'])).toMatchObject({ verdict: 0, provider: 'exotel' });
-    expect(await c.redis.hgetall(c.keys.failovers)).toEqual({
-      'route|calls:twilio': 'plivo,exotel',
-      'calls|twilio|plivo': '1',
-      'calls|twilio|exotel': '1',
-      'held|calls:twilio': '2',
-    });
+    expect(await routeOf(c.redis, c.keys, 'calls:twilio')).toEqual(['plivo', 'exotel']);
+    expect(await readFailovers(c.redis, c.keys)).toEqual([
+      { queue: 'calls', from: 'twilio', to: 'plivo', jobs: 1 },
+      { queue: 'calls', from: 'twilio', to: 'exotel', jobs: 1 },
+    ]);
+    expect((await heldRoutes(c.redis, c.keys)).find((r) => r.provider === 'twilio')).toMatchObject({ queue: 'calls', failedOver: 2 });
 
     await c.ledger.change({ add: [manual('manual:e', ['calls'], ['exotel'])] });
     expect(await choose(c, ['twilio', 'plivo', 'exotel'])).toMatchObject({ verdict: 2, held: ['twilio', 'plivo', 'exotel'] });
@@ -600,7 +596,7 @@ describe('a guarded worker with candidate providers', () => {
     await waitFor(async () => (await queue.getCompletedCount()) === 6, { what: 'six jobs failed over to plivo' });
     expect(runs.map(([, p]) => p)).toEqual(Array(6).fill('plivo'));
     expect(outcomes).toEqual(Array(6).fill('plivo'));
-    expect(await c.redis.hget(c.keys.failovers, 'calls|twilio|plivo')).toBe('6');
+    expect(await readFailovers(c.redis, c.keys)).toEqual([{ queue: 'calls', from: 'twilio', to: 'plivo', jobs: 6 }]);
 
     const plivo = (await c.control.pause({ by: 'alice', providers: ['plivo'], queues: ['calls'] })).hold;
     await queue.addBulk(Array.from({ length: 4 }, (_, i) => ({ name: 'call', data: { n: i }, opts: { jobId: `b-${i}` } })));

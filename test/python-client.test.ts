@@ -14,6 +14,7 @@ import { startHttpServer } from '../src/http/server.js';
 import { waitFor } from './support/harness.js';
 import { startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
 import { CLIENT_DIR, ensurePythonWithLoguru, pythonEnv } from './support/python.js';
+import { figure } from './support/figures.js';
 
 const APP = fileURLToPath(new URL('./fixtures/python-app.py', import.meta.url));
 const OUTAGE_SECONDS = 10;
@@ -136,7 +137,7 @@ describe('a Python app logging through loguru and logging, against a real callgu
     });
     t.http = await startHttpServer(httpDeps(cg), { port, host: '127.0.0.1' });
     const longest = Math.max(outage.longest_ms.loguru, outage.longest_ms.logging);
-    console.log(
+    figure(
       `[python client] ${outage.calls} logger.error calls during a ${OUTAGE_SECONDS} s outage; longest: loguru ${outage.longest_ms.loguru} ms, logging ${outage.longest_ms.logging} ms; ` +
         `${outage.retries} failed sends retried, ${outage.buffered} records buffered, ${outage.dropped_overflow} dropped`,
     );
@@ -149,7 +150,7 @@ describe('a Python app logging through loguru and logging, against a real callgu
 
     const recovered = await app.run('flush');
     const expected = 18 + outage.calls;
-    console.log(
+    figure(
       `[python client] after recovery: ${recovered.records_queued} records queued, ${recovered.records_sent} sent, server counted ${recovered.server_records} received / ${recovered.server_matched} matched; dropped: overflow ${recovered.dropped_overflow}, expired ${recovered.dropped_expired}, rejected ${recovered.dropped_rejected}`,
     );
     expect(recovered).toMatchObject({

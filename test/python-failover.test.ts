@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
 import { CLIENT_DIR, ensurePythonWithLoguru, pythonEnv } from './support/python.js';
+import { figure } from './support/figures.js';
 
 const RULES = {
   rules: { twilio: { providers: ['twilio'], failure_rate: 0.5, min_calls: 5, window_minutes: 120, log_patterns: [] } },
@@ -40,7 +41,7 @@ describe('the Python client’s failover against a running callguard', () => {
     expect(stderr).not.toMatch(/skipped/i);
     const latency = /choose latency over 1000 calls: .*/.exec(stdout)?.[0];
     expect(latency).toBeDefined();
-    console.log(`[python failover] ${latency}`);
+    figure(`[python failover] ${latency}`);
     // The hold the Python calls' outcomes tripped is the shared breaker's: a rule hold on twilio's jobs.
     expect((await t.cg.ledger.list()).find((h) => h.id === 'rule:twilio')?.providers).toEqual(['twilio']);
   }, 150_000);

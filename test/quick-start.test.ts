@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ensureBuilt, npmEnv, packPackage } from './support/build.js';
 import { cleanup, REDIS_URL, testConfig } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 const PAGE = 'docs/quick-start.md';
 const INSTALL = 'npm install @callguard-dev/server @callguard-dev/client';
@@ -85,7 +86,7 @@ describe(PAGE, () => {
         return '(no callguard.log)';
       }
     })();
-    console.log(`${shellLines} shell lines run; output:\n${out}`);
+    figure(`${shellLines} shell lines run; output:\n${out}`);
     expect(code, `${out}\n--- callguard.log ---\n${log}`).toBe(0);
     expect(out).toMatch(/rules\.json: 1 rule\(s\) OK \(twilio-calls\) for queues calls/);
     expect(out).toContain('placed 60/60 (twilio 30, plivo 30)');

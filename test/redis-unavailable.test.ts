@@ -4,6 +4,7 @@ import { assertReachable, connectRedis, RedisUnreachableError } from '../src/sto
 import { freePort, PrivateRedis } from './support/redis-server.js';
 import { request, startTestHttp, stopTestHttp, USERS, type TestHttp } from './support/http.js';
 import { waitFor } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 const RULES = { twilio: { threshold_count: 1000, window_minutes: 10, log_patterns: ['twilio down'] } };
 
@@ -84,7 +85,7 @@ describe('HTTP while Redis is away', () => {
       body: '{"reason":"test"}',
     });
     const second = await report(7);
-    console.log(
+    figure(
       `[redis frozen] 503 after: report ${first.ms} ms, /health/service ${service.ms} ms, /health/pause ${pause.ms} ms, report ${second.ms} ms`,
     );
     for (const { reply, ms } of [first, service, pause, second]) {

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ensureBuilt, npmEnv } from './support/build.js';
 import { CHILD_SECRET, startChild } from './support/child.js';
 import { cleanup, testConfig, waitFor } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 const started: number[] = [];
 afterEach(() => {
@@ -70,7 +71,7 @@ describe('SIGTERM to the process a supervisor started reaches callguard', () => 
         expect(record<{ pid: number; msg: string }>('stopping')?.pid).toBe(up.pid);
         expect(tree.filter(alive)).toEqual([]);
         if (up.url) await expect(fetch(`${up.url}/healthz`)).rejects.toThrow();
-        console.log(
+        figure(
           `${command}: SIGTERM to npm (pid ${child.pid}) → callguard (node pid ${up.pid}) logged "stopping" → exit 0 in ${ms} ms; processes left of [${tree.join(', ')}]: none`,
         );
       } finally {

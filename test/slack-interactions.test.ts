@@ -11,6 +11,7 @@ import type { Hold } from '../src/domain/types.js';
 import { FAKE_TOKEN, FakeSlack, type SlackRequest } from './support/fake-slack.js';
 import { settled } from './support/fences.js';
 import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
+import { figure } from './support/figures.js';
 
 const SECRET = 'slack-signing-secret-for-tests';
 const ADMIN = 'UADMIN1';
@@ -109,7 +110,7 @@ describe('POST /slack/interactions: "Resume calls"', () => {
     const started = Date.now();
     const res = await post(body, sign(body));
     expect(res).toMatchObject({ status: 200, text: '' });
-    console.log(`Slack press answered in ${Date.now() - started} ms`);
+    figure(`Slack press answered in ${Date.now() - started} ms`);
     // The answer does not wait for the release: the route only queued the job that does it.
     expect(await slackActionJobs(c)).toHaveLength(1);
 

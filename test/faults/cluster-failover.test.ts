@@ -11,6 +11,7 @@ import type { GuardedJob } from '../../src/client/guarded-worker.js';
 import { waitFor } from '../support/harness.js';
 import { feedCalls, Grants, shortestSpan } from '../support/provider-api.js';
 import { ClusterRig } from './cluster-rig.js';
+import { figure } from '../support/figures.js';
 
 const CAP = 30;
 const PROBE_MAX = 5;
@@ -129,7 +130,7 @@ describe('Redis Cluster: failover to the next candidate within its capacity', ()
       expect(granted.length).toBeGreaterThanOrEqual(of('plivo').length);
       const plivoSpan = shortestSpan(granted, CAP);
       expect(plivoSpan).toBeGreaterThanOrEqual(1000);
-      console.log(
+      figure(
         `[cluster failover] ${JSON.stringify({
           jobs: fed.size,
           completedOnPlivo,

@@ -10,6 +10,7 @@ import { createLogger } from '../../src/ops/logger.js';
 import { postJson, request, USERS, USERS_ENV } from '../support/http.js';
 import { waitFor } from '../support/harness.js';
 import { PrivateCluster } from '../support/redis-cluster.js';
+import { figure } from '../support/figures.js';
 
 const run = promisify(execFile);
 const cli = async (port: number, ...args: string[]) =>
@@ -118,7 +119,7 @@ describe('Redis Cluster: no 500 from any script after start and after a failover
       }
       expect(tally.other).toEqual([]);
     }
-    console.log(`[cluster-http] ${ROUNDS} rounds with a failover each: answers ${JSON.stringify(tally)}`);
+    figure(`[cluster-http] ${ROUNDS} rounds with a failover each: answers ${JSON.stringify(tally)}`);
     expect(tally.other).toEqual([]);
   });
 });

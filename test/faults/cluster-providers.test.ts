@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Callguard } from '../../src/app/callguard.js';
 import { waitFor } from '../support/harness.js';
 import { ClusterRig } from './cluster-rig.js';
+import { figure } from '../support/figures.js';
 
 const RULE = 'twilio_failing';
 const MAX_PER_MINUTE = 3;
@@ -164,7 +165,7 @@ describe('Redis Cluster: provider holds, parking and the probe', () => {
     expect(await cg.redis.zcard(cg.keys.parked('calls:twilio'))).toBe(0);
 
     const afterRelease = api.of('twilio', released.at);
-    console.log(
+    figure(
       `[cluster providers] ${JSON.stringify({
         jobs: fed.length,
         tripAfterTwilioCalls: tripCalls,

@@ -13,6 +13,7 @@ import { PrivateCluster } from '../support/redis-cluster.js';
 import { waitFor } from '../support/harness.js';
 import { checkLoggingApp, LoggingApp } from './logging-app.js';
 import { eventsIdle } from './support.js';
+import { figure } from '../support/figures.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 5;
@@ -138,7 +139,7 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
     });
     const newMaster = await cluster.masterOf('{callguard}');
     expect(newMaster).not.toBe(oldMaster);
-    console.log(
+    figure(
       `[cluster] killed master :${oldMaster} of {callguard}; replica :${newMaster} took over; first successful trip ${firstTripMs} ms after the kill (${sent} reports landed meanwhile)`,
     );
 
@@ -164,7 +165,7 @@ describe('Redis Cluster: three masters, three replicas, one killed', () => {
       timeoutMs: 30_000,
       what: 'one delivered notification per transition',
     }).then((jobs) => jobs.map((j) => j.id!).sort());
-    console.log(
+    figure(
       `[cluster] trips before and after the failover: counts at the crossing expected ${THRESHOLD}, stored ${storedAtTrip.join('/')}; all trips: hold transitions ${transitions.length}, drift repairs ${repairs}, messages delivered ${messages.length} (${(messages.length / transitions.length).toFixed(2)} per transition)`,
     );
     expect(messages).toEqual(ids);

@@ -8,6 +8,7 @@ import { PrivateRedis } from '../support/redis-server.js';
 import { CONCURRENCY, Dispatch } from './dispatch.js';
 import { checkLoggingApp, LoggingApp } from './logging-app.js';
 import { auditedAt, CallguardProcess, eventsIdle, Observer, processEnv, resume } from './support.js';
+import { figure } from '../support/figures.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 10;
@@ -102,7 +103,7 @@ describe('fault: kill -9 of a real callguard process', () => {
             `${err.message}; at kill ${JSON.stringify(stateAtKill)}; audit ${JSON.stringify(await o.audit())}; outbox cursor ${cursor}; messages ${JSON.stringify(await o.changeMessages())}`,
           );
         });
-        console.log(
+        figure(
           `[kill -9 +${delay} ms] at kill: paused ${stateAtKill.paused}, crossing report ${stateAtKill.crossing}; after restart: paused, and the crossing report settled, within ${pausedAfterMs} ms; counts expected ${THRESHOLD} stored ${stored}; pause transitions ${transitions.length}, drift repairs ${repairs.length}, messages ${messages.length}`,
         );
         expect(stored).toBe(THRESHOLD);
@@ -128,7 +129,7 @@ describe('fault: kill -9 of a real callguard process', () => {
         const jobs = await d.drained();
         const heldAt = auditedAt(transitions[0]!);
         const whileHeld = d.callsBetween(heldAt, releasedAt);
-        console.log(
+        figure(
           `[kill -9 +${delay} ms] dispatch: jobs in ${jobs.in}, completed ${jobs.completed}, failed ${jobs.failed}, provider calls ${jobs.providerCalls}, called twice ${jobs.calledTwice.length}, never called ${jobs.neverCalled.length}; calls while held ${whileHeld.length}${whileHeld.length ? ` (at +${whileHeld.join('/')} ms)` : ''} (held ${releasedAt - heldAt} ms, concurrency ${CONCURRENCY})`,
         );
         expect(jobs.failed).toBe(0);

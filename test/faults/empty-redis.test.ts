@@ -9,6 +9,7 @@ import { PrivateRedis } from '../support/redis-server.js';
 import { CONCURRENCY, Dispatch } from './dispatch.js';
 import { LoggingApp, MAX_STALL_MS, stalls } from './logging-app.js';
 import { auditedAt, CallguardProcess, eventsIdle, Observer, processEnv, resume } from './support.js';
+import { figure } from '../support/figures.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 5;
@@ -81,7 +82,7 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       await eventsIdle(o.events, 30_000);
       const stored = await o.stored(RULE);
       const lostAfter = (await o.audit()).filter((a) => a.event === 'state-lost').length;
-      console.log(
+      figure(
         `[Redis restarted empty] after it: queue paused ${lost.paused}, holds [${lost.holds.join(',')}]; state-lost audit entries ${lostAfter} (noticed ${noticedMs} ms after the restart), its message ${announced ? 'enqueued' : 'missing'}; ` +
           `evaluator schedule back after ${scheduleBackMs} ms; tripped again ${tripBackMs} ms after the restart; counts expected ${THRESHOLD} stored ${stored}`,
       );
@@ -100,7 +101,7 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       const jobs = await d.drained(d.fed.length - before.in);
       const heldAt = auditedAt(trips[0]!);
       const whileHeld = d.callsBetween(heldAt, releasedAt);
-      console.log(
+      figure(
         `[Redis restarted empty] dispatch: jobs in ${jobs.in} (${before.in} before the restart), completed ${before.completed} before + ${jobs.completed} after, failed ${before.failed + jobs.failed}, provider calls ${jobs.providerCalls}, called twice ${jobs.calledTwice.length}, never called ${jobs.neverCalled.length}; ` +
           `calls while held after the restart ${whileHeld.length}${whileHeld.length ? ` (at +${whileHeld.join('/')} ms)` : ''} (held ${releasedAt - heldAt} ms, concurrency ${CONCURRENCY})`,
       );
@@ -118,7 +119,7 @@ describe('fault: Redis restarted empty under a running callguard', () => {
       await eventsIdle(o.events, 30_000);
       // What was counted before the restart went with the data: only no loss by the app, and no count twice.
       const appStored = await o.stored(APP_RULE);
-      console.log(
+      figure(
         `[Redis restarted empty] logging app: logged ${logging.logged}, reported ${logging.reporter.reported}, dropped ${logging.reporter.dropped}, failed flushes ${logging.reporter.failedFlushes}, stored after the restart ${appStored}; ` +
           `${stalls(logging, idle)}; close ${logging.closeMs} ms`,
       );

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../support/harness.js';
 import { PrivateRedis } from '../support/redis-server.js';
 import { Dispatch } from './dispatch.js';
+import { figure } from '../support/figures.js';
 
 // No callguard runs here: only the app's guarded worker, on a Redis that holds nothing of callguard's.
 const ENV = { CALLGUARD_PREFIX: '{callguard}', CALLGUARD_QUEUE_PREFIX: 'bull' };
@@ -36,7 +37,7 @@ describe('fault: guarded dispatch workers while Redis is killed and restarted', 
     await redis.restart();
     const killedAt = Date.now();
     const jobs = await d.drained();
-    console.log(
+    figure(
       `[guard, Redis killed mid-run] jobs in ${jobs.in}, completed ${jobs.completed}, failed ${jobs.failed}, provider calls ${jobs.providerCalls}, called twice ${jobs.calledTwice.length}, never called ${jobs.neverCalled.length}; all done ${Date.now() - killedAt} ms after the kill`,
     );
     expect(jobs.completed).toBe(jobs.in);

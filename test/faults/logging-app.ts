@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { expect } from 'vitest';
+import { figure } from '../support/figures.js';
 
 /** What the logging app prints when it stops (see fixtures/storm-app.ts). */
 export interface LoggingAppResult {
@@ -85,7 +86,7 @@ export const stalls = (app: LoggingAppResult, idle: LoggingAppResult): string =>
  */
 export function checkLoggingApp(label: string, app: LoggingAppResult, idle: LoggingAppResult, stored: number, note = ''): void {
   const sent = app.reporter.reported - app.reporter.dropped;
-  console.log(
+  figure(
     `${label}: logged ${app.logged}, reported ${app.reporter.reported}, dropped ${app.reporter.dropped}, failed flushes ${app.reporter.failedFlushes}; ` +
       `counts sent ${sent} stored ${stored}${note}; ${stalls(app, idle)}; close ${app.closeMs} ms`,
   );

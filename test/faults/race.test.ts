@@ -12,6 +12,7 @@ import { PrivateRedis } from '../support/redis-server.js';
 import { CONCURRENCY, Dispatch } from './dispatch.js';
 import { checkLoggingApp, LoggingApp } from './logging-app.js';
 import { auditedAt, CallguardProcess, eventsIdle, Observer, processEnv } from './support.js';
+import { figure } from '../support/figures.js';
 
 const RULE = 'provider_down';
 const THRESHOLD = 3;
@@ -100,10 +101,10 @@ describe('fault: three health workers racing through trip/resume cycles', () => 
       );
       const jobs = await d.drained();
       const whileHeld = pauses.map((p, i) => d.callsBetween(auditedAt(p), releasedAt[i]!).length);
-      console.log(
+      figure(
         `[${WORKERS} workers racing] dispatch: jobs in ${jobs.in}, completed ${jobs.completed}, failed ${jobs.failed}, provider calls ${jobs.providerCalls}, called twice ${jobs.calledTwice.length}, never called ${jobs.neverCalled.length}; calls while held ${whileHeld.reduce((a, b) => a + b, 0)} over ${pauses.length} holds (most in one ${Math.max(0, ...whileHeld)}, concurrency ${CONCURRENCY})`,
       );
-      console.log(
+      figure(
         `[${WORKERS} workers racing] ${CYCLES} trips in ${elapsed} ms: pause transitions ${pauses.length} (${(pauses.length / CYCLES).toFixed(2)} per trip), resume transitions ${resumes.length} (${(resumes.length / CYCLES).toFixed(2)} per trip), ` +
           `holds added ${added} / released ${released}, drift repairs ${drift}; messages ${messages.length} for ${transitionIds.length} transitions; counts at each trip expected ${THRESHOLD}, ${CYCLES - wrong} of ${CYCLES} exact (stored ${[...new Set(storedAtTrip)].join('/')}); audit entries after the fence +${audit.length - before}`,
       );
