@@ -19,6 +19,7 @@ import { p10 } from './p10-outcomes.js';
 import { p11 } from './p11-guard-cost.js';
 import { p12 } from './p12-failover.js';
 import { p13 } from './p13-memory.js';
+import { p14 } from './p14-rules-propagation.js';
 import { reference } from './reference.js';
 
 const size: Size = process.argv.includes('--smoke') ? 'smoke' : 'full';
@@ -41,6 +42,7 @@ const benches = {
   P11: p11,
   P12: p12,
   P13: p13,
+  P14: p14,
 };
 
 const started = performance.now();

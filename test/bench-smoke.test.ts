@@ -35,6 +35,7 @@ describe('npm run bench', () => {
       'P12p',
       'P13',
       'P13r',
+      'P14',
     ]) {
       expect(stdout, `line for ${id}`).toMatch(new RegExp(`^${id}\\s+\\S`, 'm'));
     }
