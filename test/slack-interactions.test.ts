@@ -1,10 +1,9 @@
 import { createHmac } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SLACK_ACTION_JOB, slackPrincipal } from '../src/jobs/slack-action.js';
-import { createSlackInteractionsRouter } from '../src/http/slack/interactions.js';
+import { createApp } from '../src/http/app.js';
 import { httpDeps } from '../src/app/http-deps.js';
 import type { Callguard } from '../src/app/callguard.js';
 import type { Hold } from '../src/domain/types.js';
@@ -46,9 +45,8 @@ async function start(env: Record<string, string> = {}): Promise<Callguard> {
     CALLGUARD_REMIND_MINUTES: '0',
     ...env,
   });
-  const app = express();
-  app.use('/slack/interactions', createSlackInteractionsRouter(httpDeps(cg).slack, cg.logger));
-  server = app.listen(0, '127.0.0.1');
+  // The whole app, as npm start serves it: the route comes from the registry.
+  server = createApp(httpDeps(cg)).app.listen(0, '127.0.0.1');
   await new Promise((r) => server!.once('listening', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return cg;

@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { PrincipalDirectory, resolvePrincipals, type PrincipalEntry } from './auth/principals.js';
-import { createSlackInteractionsRouter } from './slack/interactions.js';
+import { slackSignature } from './middleware/slack-signature.js';
 import { boardAccess } from './board/board-access.js';
 import { boards } from './board/board.js';
 import { errorHandler, notFound } from './middleware/error-handler.js';
@@ -60,8 +60,6 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
   // callguard often runs on an internal plain-HTTP port; upgrade-insecure-requests would break the board's assets there.
   app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   for (const { path, router } of opts.routers ?? []) app.use(path, router);
-  // Reads its own raw body: Slack signs the exact bytes.
-  app.use('/slack/interactions', createSlackInteractionsRouter(deps.slack, deps.logger));
 
   // Every /health route needs Redis: answer 503 fast instead of hanging while it is away.
   app.use('/health', redisAvailable(deps.redisHealth));
@@ -76,12 +74,13 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
     replay: deps.replay,
     idempotency: deps.idempotency,
     console: deps.console,
+    slack: deps.slack,
     logger: deps.logger,
     document: () => document,
   };
   const webhook = { secret: settings.webhookSecret, replay: deps.replay, grafanaUntimed: settings.grafanaUntimedSignatures };
   const session = [sessions(deps.sessions), auth.session()];
-  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, session, webhook }));
+  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, session, webhook, slack: slackSignature(deps.slack, deps.logger) }));
 
   app.use('/admin', ...session, loginRoutes(auth, { attempts: settings.loginAttempts, store: (limiter) => deps.limitStore(limiter) }));
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(deps.board));

@@ -1,11 +1,11 @@
 /**
- * Routes served outside the JSON API registry, declared here so the document still describes
- * them: Slack interactions (raw body: the signature covers the exact bytes) and the Bull Board's
- * HTML sign-in forms. The board itself has its own internal API and is not described.
+ * Routes served outside the registry, declared here so the document still describes them: the
+ * Bull Board's HTML sign-in and sign-out forms (passport's login flow). The board itself has its
+ * own internal API and is not described.
  */
 import { z } from 'zod';
 import type { RouteContract } from './route.js';
-import { errorViewSchema, slackReplyViewSchema } from './views.js';
+import { errorViewSchema } from './views.js';
 
 const html = 'text/html';
 const redirect = (to: string, description = `Redirect to ${to}.`) => ({ description, headers: { Location: 'Where to go.' } });
@@ -15,23 +15,6 @@ const originCheck = {
 };
 
 export const documentedElsewhere: RouteContract[] = [
-  {
-    method: 'post',
-    path: '/slack/interactions',
-    operationId: 'postSlackInteraction',
-    tag: 'slack',
-    summary: 'Slack button presses (Resume)',
-    description:
-      'Answers at once; the resume runs as a slack-action job. Only CALLGUARD_SLACK_ADMINS may resume; others get an ephemeral reply.',
-    access: 'slack',
-    form: z.object({ payload: z.string().meta({ description: 'Slack’s JSON payload.' }) }),
-    responses: {
-      200: { description: 'Accepted (empty body), or an ephemeral reply to the presser.', schema: slackReplyViewSchema },
-      409: { description: 'replayed: this signed Slack request was already accepted.', schema: errorViewSchema },
-      503: { description: 'SLACK_SIGNING_SECRET is not set.', schema: errorViewSchema },
-    },
-    shared: ['BadRequest', 'Unauthorized', 'PayloadTooLarge', 'UnsupportedMediaType'],
-  },
   {
     method: 'get',
     path: '/admin/login',

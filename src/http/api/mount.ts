@@ -15,6 +15,8 @@ export interface MountOptions {
   /** Loads the browser session's principal into req.user, when there is one. */
   session: RequestHandler[];
   webhook: WebhookOptions;
+  /** Slack's signature over the raw body, each request once (leaves the raw body in req.body). */
+  slack: RequestHandler[];
 }
 
 /** Access check, then the body read and parsed, as each route declares. */
@@ -26,6 +28,7 @@ function guard(r: ApiRoute, opts: MountOptions): RequestHandler[] {
       webhookAuth(opts.authenticate, opts.webhook.secret, opts.webhook),
       ...(r.body ? [parseBody({ accept: r.body.accept, optional: r.body.optional })] : []),
     ];
+  if (access === 'slack') return opts.slack;
   const body = r.body ? [...readBody, parseBody({ accept: r.body.accept, optional: r.body.optional })] : [];
   if (typeof access !== 'object') return [...body];
   if ('roles' in access) return [opts.authenticate, requireRole(...access.roles), ...body];
@@ -61,6 +64,10 @@ export function mountRoutes(routes: ApiRoute[], deps: RouteDeps, opts: MountOpti
           req,
           deps,
         });
+        if ('empty' in reply) {
+          res.status(reply.status).end();
+          return;
+        }
         if (reply.headers) res.set(reply.headers);
         if ('json' in reply) res.status(reply.status).json(reply.json);
         else res.status(reply.status).type(reply.media).send(reply.text);

@@ -1,5 +1,6 @@
 import { consoleRulesRoutes } from '../console/rules-api.js';
 import { consoleRoutes } from '../console/routes.js';
+import { slackRoutes } from '../slack/interactions.js';
 import { alertRoutes } from './alert.js';
 import { controlRoutes } from './control.js';
 import { opsRoutes } from './ops.js';
@@ -28,5 +29,6 @@ export function apiRoutes(opts: RegistryOptions = {}): ApiRoute[] {
     ...opsRoutes({ metricsPublic: opts.metricsPublic === true }),
     ...consoleRoutes,
     ...consoleRulesRoutes,
+    ...slackRoutes,
   ];
 }

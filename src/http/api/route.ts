@@ -9,14 +9,25 @@ import type { Principal, Role } from '../auth/principals.js';
 import type { BodyFormat } from '../middleware/body.js';
 import { validate } from '../middleware/validate.js';
 import type { Logger } from '../../ops/logger.js';
-import type { ConsoleReads, HoldsPort, IdempotencyPort, IngestPort, OpsPort, ReplayPort, RulesPort, SilencesPort } from './ports.js';
+import type {
+  ConsoleReads,
+  HoldsPort,
+  IdempotencyPort,
+  IngestPort,
+  OpsPort,
+  ReplayPort,
+  RulesPort,
+  SilencesPort,
+  SlackPort,
+} from './ports.js';
 
 /**
  * `roles`: a bearer token of one of these roles (admin always may). `session`: the browser session
  * of one of these roles, and writes only from this site (same-origin check); `signIn`: where a
  * browser with no session is sent, instead of 401. `webhook`: as `alerts`, or an HMAC signature of
- * the body. `public`: anyone. `slack` and `'session'` are for the routes mounted outside the
- * registry (Slack's signature, the Bull Board's sign-in and sign-out forms).
+ * the body. `slack`: Slack's signature over the raw body, each signed request once. `public`:
+ * anyone. `'session'` is for the Bull Board's sign-in and sign-out forms, mounted outside the
+ * registry.
  */
 export type Access = { roles: Role[] } | { session: Role[]; signIn?: string } | 'webhook' | 'public' | 'slack' | 'session';
 
@@ -31,6 +42,8 @@ export interface ResponseSpec {
   media?: string;
   /** Response headers, name → description. */
   headers?: Record<string, string>;
+  /** The status may also come with no body at all (its description says when). */
+  empty?: true;
 }
 
 export interface BodySpec<B> {
@@ -63,6 +76,8 @@ export interface RouteDeps {
   idempotency: IdempotencyPort;
   /** What the operator console draws. */
   console: ConsoleReads;
+  /** Slack's button presses. */
+  slack: SlackPort;
   logger: Logger;
   document(): unknown;
 }
@@ -81,9 +96,11 @@ type SchemaOf<T> = T extends { schema: infer S extends z.ZodType } ? S : never;
 
 /** The handler's answer: one of the declared statuses, with the declared body. */
 export type Reply<R extends Record<number, ResponseSpec>> = {
-  [S in keyof R & number]: SchemaOf<R[S]> extends never
-    ? { status: S; media: string; text: string | Buffer; headers?: Record<string, string> }
-    : { status: S; json: z.output<SchemaOf<R[S]>>; headers?: Record<string, string> };
+  [S in keyof R & number]:
+    | (SchemaOf<R[S]> extends never
+        ? { status: S; media: string; text: string | Buffer; headers?: Record<string, string> }
+        : { status: S; json: z.output<SchemaOf<R[S]>>; headers?: Record<string, string> })
+    | (R[S] extends { empty: true } ? { status: S; empty: true } : never);
 }[keyof R & number];
 
 export interface RouteContract<R extends Record<number, ResponseSpec> = Record<number, ResponseSpec>> {
