@@ -134,9 +134,21 @@ function operation(r: RouteContract | ApiRoute): RouteConfig {
       ...(r.form ? { body: { required: true, content: { 'application/x-www-form-urlencoded': { schema: r.form } } } } : {}),
     },
     responses: {
-      ...Object.fromEntries(Object.entries(r.responses).map(([status, spec]) => [status, response(spec)])),
       ...Object.fromEntries(implied.map((name) => [STATUS[name], { $ref: `#/components/responses/${name}` }])),
+      // A status the route declares and its access also implies has both meanings: say both.
+      ...Object.fromEntries(Object.entries(r.responses).map(([status, spec]) => [status, response(withImplied(spec, implied, status))])),
     },
+  };
+}
+
+function withImplied(spec: ResponseSpec, implied: SharedResponse[], status: string): ResponseSpec {
+  const also = [...new Set(implied)].filter((name) => String(STATUS[name]) === status).map((name) => shared[name]);
+  if (!also.length) return spec;
+  const headers = Object.fromEntries(also.flatMap((a) => Object.entries(a.headers ?? {}).map(([h, v]) => [h, v.description])));
+  return {
+    ...spec,
+    description: [spec.description, ...also.map((a) => `Or ${a.description}`)].join(' '),
+    headers: { ...headers, ...spec.headers },
   };
 }
 
