@@ -254,7 +254,10 @@ describe('callguard check-rules against a running callguard', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestHttp({ ...RULES, twilio_rate: { window_minutes: 5, failure_rate: 0.5, providers: ['twilio', 'exotel'] } });
+    t = await startTestHttp({
+      rules: { ...RULES, twilio_rate: { window_minutes: 5, failure_rate: 0.5, providers: ['twilio', 'exotel'] } },
+      providers: { sinch: { max_per_second: 5 } },
+    });
     dir = mkdtempSync(join(tmpdir(), 'callguard-cli-'));
     const calls = ['twilio', 'plivo'].map((provider) => ({ provider, ok: true, duration_ms: 100 }));
     expect((await postJson(`${t.url}/providers/outcomes`, { calls }, { token: tokenOf('alerts') })).status).toBe(202);
@@ -269,7 +272,7 @@ describe('callguard check-rules against a running callguard', () => {
 
   it('when providers have reported calls, then GET /health/providers lists them and the rules’ providers nobody reported', async () => {
     const reply = await request(`${t.url}/health/providers`, { token: tokenOf('viewer') });
-    expect(reply.json).toEqual({ reported: ['plivo', 'twilio'], unreported: ['exotel'] });
+    expect(reply.json).toEqual({ reported: ['plivo', 'twilio'], unreported: ['exotel', 'sinch'] });
     expect((await request(`${t.url}/health/providers`, { token: tokenOf('alerts') })).status).toBe(403);
   });
 

@@ -103,6 +103,7 @@ function ingestPort(cg: Callguard): IngestPort {
   const batcher = new CountBatcher((counts, waitedMs) => enqueueReport(cg, counts, waitedMs));
   return {
     rules: cg.rules,
+    capacities: cg.liveRules.capacities,
     queues: cg.config.queues,
     reportCounts: (counts) => (cg.redisHealth.available() ? batcher.submit(counts) : Promise.reject(new RedisUnavailableError())),
     async chooseProvider(queue, candidates) {

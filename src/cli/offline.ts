@@ -4,6 +4,7 @@
  */
 import { MIN_SECRET_LENGTH } from '../http/auth/principals.js';
 import { isCallguardError } from '../domain/errors.js';
+import { namedProviders } from '../domain/rules.js';
 import { loadRulesFile } from '../store/rules-file.js';
 import { CliError, EXIT, usage, type CliIo } from './exit.js';
 
@@ -13,15 +14,11 @@ export type ReportedProviders = () => Promise<{ reported: string[] }>;
 /** A provider the file names that no worker has reported counts nothing: most likely misspelt. */
 function unreportedWarnings(file: string, loaded: ReturnType<typeof loadRulesFile>, reported: string[]): string[] {
   const known = reported.length ? reported.join(', ') : 'none yet';
-  const named = [
-    ...loaded.rules.flatMap((r) => (r.providers ?? []).map((p) => [p, `rule "${r.name}"`] as const)),
-    ...Object.keys(loaded.capacities).map((p) => [p, 'providers'] as const),
-  ];
-  return named
-    .filter(([p]) => !reported.includes(p))
+  return namedProviders(loaded.rules, loaded.capacities)
+    .filter(({ provider }) => !reported.includes(provider))
     .map(
-      ([p, where]) =>
-        `${file}: ${where}: provider "${p}" has reported no calls to this callguard (reported: ${known}); it counts nothing unless a worker calls it by this name`,
+      ({ provider, where }) =>
+        `${file}: ${where}: provider "${provider}" has reported no calls to this callguard (reported: ${known}); it counts nothing unless a worker calls it by this name`,
     );
 }
 
@@ -40,10 +37,7 @@ export async function checkRules(file: string, queues: string[], json: boolean, 
   const warnings = [...loaded.warnings];
   if (ask) {
     // The file is still checked when the service cannot be asked: say so, don't fail.
-    const answer = await ask().then(
-      (a) => a,
-      (err: Error) => ({ error: err.message }),
-    );
+    const answer = await ask().catch((err: Error) => ({ error: err.message }));
     if ('error' in answer) warnings.push(`providers not checked against the running callguard: ${answer.error}`);
     else warnings.push(...unreportedWarnings(file, loaded, answer.reported));
   }

@@ -194,6 +194,14 @@ function describeJsonError(err: Error, text: string): string {
   return `${err.message.replace(/\s*\(line \d+ column \d+\)/, '')} (line ${line}, column ${column})`;
 }
 
+/** Every provider a rules document names, with where: a rule's `providers`, or the `providers` section (capacities). */
+export function namedProviders(rules: readonly Rule[], capacities: Readonly<Capacities>): Array<{ provider: string; where: string }> {
+  return [
+    ...rules.flatMap((r) => (r.providers ?? []).map((provider) => ({ provider, where: `rule "${r.name}"` }))),
+    ...Object.keys(capacities).map((provider) => ({ provider, where: 'providers' })),
+  ];
+}
+
 /** The longest window decides how long buckets must live. */
 export function longestWindow(rules: Rule[]): number {
   return rules.reduce((m, r) => Math.max(m, r.windowMinutes), 1);

@@ -79,12 +79,13 @@ export class Counters {
    */
   async noteProviders(providers: string[]): Promise<void> {
     const now = Date.now();
-    const fresh = providers.filter((p) => !(now - (this.noted.get(p) ?? -Infinity) < RENOTE_MS));
+    const fresh = providers.filter((p) => now - (this.noted.get(p) ?? -Infinity) >= RENOTE_MS);
     if (!fresh.length) return;
     const known = await this.redis.smismember(this.keys.reportedProviders, ...fresh);
     const added = fresh.filter((_, i) => !known[i]);
-    if (added.length && (await this.redis.scard(this.keys.reportedProviders)) + added.length > MAX_REPORTED_PROVIDERS) return;
-    if (added.length) await this.redis.sadd(this.keys.reportedProviders, ...added);
+    const room = added.length && (await this.redis.scard(this.keys.reportedProviders)) + added.length <= MAX_REPORTED_PROVIDERS;
+    if (room) await this.redis.sadd(this.keys.reportedProviders, ...added);
+    // Also when the set is full: those names then cost no Redis call per report until RENOTE_MS.
     if (this.noted.size < MAX_REPORTED_PROVIDERS) for (const p of fresh) this.noted.set(p, now);
   }
 

@@ -9,6 +9,7 @@ import type { RedisClient } from '../../store/redis.js';
 import type { AlertEvent } from '../../domain/alerts.js';
 import type { Principal } from '../auth/principals.js';
 import type { Hold, Rule } from '../../domain/types.js';
+import type { Capacities } from '../../domain/rules.js';
 import type { AuditEntry } from '../../store/holds.js';
 import type { HeldRoute } from '../../store/guard.js';
 import type { RulesChange, RulesVersion } from '../../domain/rules-doc.js';
@@ -69,6 +70,8 @@ export interface ProviderChoice {
 
 export interface IngestPort {
   rules: readonly Rule[];
+  /** The rules in force' provider capacities (their `providers` section). */
+  capacities: Readonly<Capacities>;
   /** The configured dispatch queues. */
   queues: readonly string[];
   /** Enqueues the counts (none: nothing enqueued); the job id, or null. */

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../../domain/errors.js';
 import { slowThresholds, type ProviderOutcomes } from '../../domain/outcomes.js';
-import { MAX_CANDIDATES, PROVIDER_NAME } from '../../domain/rules.js';
+import { MAX_CANDIDATES, namedProviders, PROVIDER_NAME } from '../../domain/rules.js';
 import { route, zodBody } from './route.js';
 
 const provider = z.string().regex(PROVIDER_NAME, `a provider name must match ${PROVIDER_NAME}`);
@@ -52,7 +52,8 @@ export const reportedProvidersSchema = z
   .object({
     reported: z.array(z.string()).meta({ description: 'providers guarded workers or POST /providers/outcomes have reported calls for' }),
     unreported: z.array(z.string()).meta({
-      description: 'providers the rules in force name that nobody has reported: a misspelt name counts nothing',
+      description:
+        'providers the rules in force name (in a rule or the providers section) that nobody has reported: a misspelt name counts nothing',
     }),
   })
   .meta({ id: 'ReportedProviders' });
@@ -70,7 +71,7 @@ export const providerRoutes = [
     responses: { 200: { description: 'Reported and unreported providers.', schema: reportedProvidersSchema } },
   }).handle(async ({ deps }) => {
     const reported = await deps.rules.reportedProviders();
-    const named = new Set(deps.ingest.rules.flatMap((r) => r.providers ?? []));
+    const named = new Set(namedProviders(deps.ingest.rules, deps.ingest.capacities).map((n) => n.provider));
     return { status: 200 as const, json: { reported, unreported: [...named].filter((p) => !reported.includes(p)).sort() } };
   }),
   route({
