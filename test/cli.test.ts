@@ -374,6 +374,14 @@ describe('callguard check-rules', () => {
     expect(JSON.parse(json.stdout)).toEqual({ file: path, ok: true, errors: [], warnings, rules: ['twilio'] });
   });
 
+  it('when a pattern holds terminal control characters, then its warning prints them escaped', async () => {
+    const path = file('control.json', { twilio: { threshold_count: 5, window_minutes: 5, log_patterns: ['\u001b[2Jerr'] } });
+    const run = await cli(['check-rules', path]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toContain('"\\x1b[2Jerr" is a single short word');
+    expect(run.stderr).not.toContain('\u001b');
+  });
+
   it('when rules name queues, then --queues (else CALLGUARD_QUEUES) says which exist', async () => {
     const path = file('queues.json', {
       sms: { threshold_count: 5, window_minutes: 5, log_patterns: ['sms gateway down'], queues: ['sms'] },

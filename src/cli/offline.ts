@@ -7,6 +7,7 @@ import { isCallguardError } from '../domain/errors.js';
 import { namedProviders } from '../domain/rules.js';
 import { loadRulesFile } from '../store/rules-file.js';
 import { CliError, EXIT, usage, type CliIo } from './exit.js';
+import { safeForTerminal } from './format.js';
 
 /** What a running callguard knows of providers (GET /health/providers). */
 export type ReportedProviders = () => Promise<{ reported: string[] }>;
@@ -45,7 +46,8 @@ export async function checkRules(file: string, queues: string[], json: boolean, 
     io.out(`${JSON.stringify({ file, ok: true, errors: [], warnings, rules: names }, null, 2)}\n`);
     return;
   }
-  for (const w of warnings) io.err(`warning: ${w}\n`);
+  // Warnings quote the file and, with a token, the service's answer: neither may steer the terminal.
+  for (const w of warnings) io.err(`warning: ${safeForTerminal(w)}\n`);
   const warned = warnings.length ? `, ${warnings.length} warning(s)` : '';
   io.out(`${file}: ${names.length} rule(s) OK (${names.join(', ') || 'none'}) for queues ${queues.join(', ')}${warned}\n`);
 }
