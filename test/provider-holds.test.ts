@@ -8,8 +8,8 @@ import { createGuardedWorker } from '../src/client/guarded-worker.js';
 import { parseTarget, type NewHold, type RuleHold } from '../src/domain/hold.js';
 import { errorReportSchema } from '../src/jobs/contract.js';
 import { HoldLedger } from '../src/store/holds.js';
-import { chooseCandidate as guard, heldRoutes, noteFailed, readFailovers, routeOf } from '../src/store/guard.js';
-import { GuardVerdict } from '../src/store/scripts.js';
+import { chooseCandidate as guard, GuardBatcher, heldRoutes, noteFailed, readFailovers, routeOf } from '../src/store/guard.js';
+import { GUARD_BATCH_MAX, GuardVerdict } from '../src/store/scripts.js';
 import { ParkedJobs } from '../src/store/parked.js';
 import { withScripts, type CallguardRedis } from '../src/store/redis.js';
 import { finished } from './support/fences.js';
@@ -326,6 +326,69 @@ describe('guard script with candidates', () => {
     await expect(choose(c, ['twilio', 'twilio'])).rejects.toThrow('must be distinct');
     await expect(choose(c, ['calls:twilio'])).rejects.toThrow('must match');
     expect(await choose(c, nine.slice(0, 8))).toMatchObject({ provider: 'p0' });
+  });
+});
+
+describe('guard script, several jobs a call', () => {
+  const req = (queue: string, candidates: string[]) => ({ queue, candidates, member: randomUUID() });
+
+  it('answers the jobs a worker asks about in one turn with one call, in order, each as if alone', async () => {
+    const c = await startTestCallguard(
+      { rules: RULES, providers: { plivo: { max_per_second: 2 } } },
+      { CALLGUARD_QUEUES: 'calls,sms' },
+      { worker: false },
+    );
+    cg = c;
+    await c.ledger.change({ add: [manual('manual:t', ['calls'], ['twilio'])] });
+    const calls = vi.spyOn(c.redis as unknown as { cgGuard: () => Promise<unknown> }, 'cgGuard');
+    const batcher = new GuardBatcher(async () => c.redis, c.keys);
+    const answers = await Promise.all([
+      batcher.choose(req('calls', ['twilio', 'plivo'])),
+      batcher.choose(req('calls', ['twilio', 'plivo'])),
+      batcher.choose(req('sms', ['twilio'])),
+      batcher.choose(req('calls', ['twilio', 'plivo'])),
+      batcher.choose(req('calls', [])),
+      batcher.choose(req('sms', ['plivo'])),
+    ]);
+    expect(calls).toHaveBeenCalledTimes(1);
+    expect(answers.map((a) => [a.verdict, a.provider, a.held])).toEqual([
+      [GuardVerdict.Run, 'plivo', ['twilio']],
+      [GuardVerdict.Run, 'plivo', ['twilio']],
+      [GuardVerdict.Run, 'twilio', []],
+      // plivo's two slots this second went to the jobs before it
+      [GuardVerdict.ProviderHeld, undefined, ['twilio']],
+      [GuardVerdict.Run, undefined, []],
+      [GuardVerdict.NoRoom, undefined, []],
+    ]);
+    expect(await readFailovers(c.redis, c.keys)).toEqual([{ queue: 'calls', from: 'twilio', to: 'plivo', jobs: 2 }]);
+
+    // More than a call takes are split over calls; each job is still answered.
+    calls.mockClear();
+    const many = await Promise.all(Array.from({ length: GUARD_BATCH_MAX + 6 }, () => batcher.choose(req('sms', ['twilio']))));
+    expect(calls).toHaveBeenCalledTimes(2);
+    expect(many.every((a) => a.verdict === GuardVerdict.Run && a.provider === 'twilio')).toBe(true);
+  });
+
+  it('a malformed call changes nothing, and a failed call fails each of its jobs (each goes back)', async () => {
+    const c = await start();
+    await setLimits(c, new Map([['calls:twilio', 5]]), 60_000);
+    const log = c.keys.rateLog('calls:twilio');
+    const fixed = [c.keys.covered, c.keys.coveredProviders, c.keys.providerLimits, c.keys.capacities, c.keys.failovers];
+    const good = ['calls', 'm1', '0', '1', 'twilio'];
+    const raw = (c.redis as unknown as { cgGuard: (...a: Array<string | number>) => Promise<unknown> }).cgGuard.bind(c.redis);
+    const jobKeys = [c.keys.tried('calls', ''), log, c.keys.capacityLog('twilio')];
+    // A second job whose candidate count runs past the arguments, then one with keys missing.
+    await expect(raw(fixed.length + 6, ...fixed, ...jobKeys, ...jobKeys, ...good, 'calls', 'm2', '0', '3', 'twilio')).rejects.toThrow(
+      /malformed guard request/,
+    );
+    await expect(raw(fixed.length + 3, ...fixed, ...jobKeys, ...good, ...good)).rejects.toThrow(/keys for/);
+    expect(await c.redis.zcard(log)).toBe(0);
+
+    const broken = new GuardBatcher(async () => {
+      throw new Error('Redis is away');
+    }, c.keys);
+    const settled = await Promise.allSettled([broken.choose(req('calls', ['twilio'])), broken.choose(req('calls', ['twilio']))]);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
   });
 });
 

@@ -7,7 +7,7 @@ import { candidatesProblem } from '../domain/rules.js';
 import { loadRulesFile } from '../store/rules-file.js';
 import type { Rule } from '../domain/types.js';
 import { Keys } from '../store/keys.js';
-import { chooseCandidate, forgetFailed, noteFailed } from '../store/guard.js';
+import { GuardBatcher, forgetFailed, noteFailed } from '../store/guard.js';
 import { ParkedJobs } from '../store/parked.js';
 import type { RedisClient } from '../store/redis.js';
 import { GuardVerdict, type GuardAnswer } from '../store/scripts.js';
@@ -102,11 +102,11 @@ export function createGuardedWorker<D = unknown, R = unknown>(
     const route = candidates.join(',');
     let answer: GuardAnswer;
     try {
-      const client = await redis();
-      answer = await chooseCandidate(client, keys, {
+      answer = await guards.choose({
         queue: queueName,
         candidates,
-        member: `${job.id}:${randomUUID()}`,
+        // BullMQ's lock token is unique to this attempt already.
+        member: token ?? `${job.id}:${randomUUID()}`,
         jobId: job.id!,
         register: candidates.length > 1 && !routes.has(route),
       });
@@ -211,7 +211,10 @@ export function createGuardedWorker<D = unknown, R = unknown>(
   // BullMQ types its connection as its own interface; with ioredis as the peer dependency it is an ioredis client.
   const redis = async () => (await worker.backend.client) as unknown as RedisClient;
 
-  const worker = new Worker<D, R>(queueName, guarded, workerOptions);
+  const guards = new GuardBatcher(redis, keys);
+  // BullMQ makes an AbortController for each job only if the processor takes a signal (3 parameters).
+  const run = processor.length >= 3 ? guarded : (job: Job<D, R>, token?: string) => guarded(job, token);
+  const worker = new Worker<D, R>(queueName, run, workerOptions);
   return worker;
 }
 

@@ -2,7 +2,7 @@ import { candidatesProblem } from '../domain/rules.js';
 import { parseTarget, providerTarget } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { guard, type GuardAnswer } from './scripts.js';
+import { GUARD, GUARD_BATCH_MAX, guard, type GuardAnswer, type GuardJob, type KeysOf } from './scripts.js';
 
 export interface GuardRequest {
   queue: string;
@@ -16,24 +16,77 @@ export interface GuardRequest {
   register?: boolean;
 }
 
-/** One call: is the queue held, and which candidate runs (its slot taken), or why none does. */
-export async function chooseCandidate(redis: RedisClient, keys: Keys, req: GuardRequest): Promise<GuardAnswer> {
+function guardKeys(keys: Keys): KeysOf<typeof GUARD> {
+  return {
+    covered: keys.covered,
+    coveredProviders: keys.coveredProviders,
+    providerLimits: keys.providerLimits,
+    capacities: keys.capacities,
+    failovers: keys.failovers,
+  };
+}
+
+function guardJob(keys: Keys, req: GuardRequest): GuardJob {
   const { queue, candidates } = req;
   const problem = candidatesProblem(candidates);
   if (problem) throw new TypeError(problem);
-  return guard(
-    redis,
-    {
-      covered: keys.covered,
-      coveredProviders: keys.coveredProviders,
-      providerLimits: keys.providerLimits,
-      capacities: keys.capacities,
-      failovers: keys.failovers,
-      tried: keys.tried(queue, req.jobId ?? ''),
-    },
-    candidates.flatMap((p) => [keys.rateLog(providerTarget(queue, p)), keys.capacityLog(p)]),
-    { queue, member: req.member, register: req.register ?? false, candidates },
-  );
+  return {
+    keys: [keys.tried(queue, req.jobId ?? ''), ...candidates.flatMap((p) => [keys.rateLog(providerTarget(queue, p)), keys.capacityLog(p)])],
+    queue,
+    member: req.member,
+    register: req.register ?? false,
+    candidates,
+  };
+}
+
+/** One call: is the queue held, and which candidate runs (its slot taken), or why none does. */
+export async function chooseCandidate(redis: RedisClient, keys: Keys, req: GuardRequest): Promise<GuardAnswer> {
+  const [answer] = await guard(redis, guardKeys(keys), [guardJob(keys, req)]);
+  return answer!;
+}
+
+/**
+ * chooseCandidate for a worker: the jobs it asks about in one turn of the event loop (the jobs
+ * one Redis reply handed it) go in one guard call, so a busy worker pays one round trip and one
+ * script call per turn instead of one per job. Each job is still checked in Redis at the moment
+ * of that call, so a hold committed before it is seen, exactly as alone.
+ */
+export class GuardBatcher {
+  private pending: Array<{ job: GuardJob; resolve: (a: GuardAnswer) => void; reject: (e: unknown) => void }> = [];
+  private readonly named: KeysOf<typeof GUARD>;
+
+  constructor(
+    private readonly redis: () => Promise<RedisClient>,
+    private readonly keys: Keys,
+  ) {
+    this.named = guardKeys(keys);
+  }
+
+  choose(req: GuardRequest): Promise<GuardAnswer> {
+    const job = guardJob(this.keys, req);
+    return new Promise((resolve, reject) => {
+      if (this.pending.length === 0) setImmediate(() => this.flush());
+      this.pending.push({ job, resolve, reject });
+    });
+  }
+
+  private flush(): void {
+    while (this.pending.length) {
+      const batch = this.pending.splice(0, GUARD_BATCH_MAX);
+      this.redis()
+        .then((redis) =>
+          guard(
+            redis,
+            this.named,
+            batch.map((b) => b.job),
+          ),
+        )
+        .then(
+          (answers) => batch.forEach((b, i) => b.resolve(answers[i]!)),
+          (err: unknown) => batch.forEach((b) => b.reject(err)),
+        );
+    }
+  }
 }
 
 /** Notes that a job's call failed on `provider`, so its retries prefer the job's other candidates. */

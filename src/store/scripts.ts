@@ -139,8 +139,11 @@ export async function changeHolds(redis: Client, keys: KeysOf<typeof CHANGE_HOLD
   return (await run(redis, CHANGE_HOLDS, keys, [], [request])) as string;
 }
 
-// guard-n.lua: KEYS[7…] are each candidate's rate log and capacity log, in the candidates' order.
-export const GUARD = load('cgGuard', 'guard-n.lua', ['covered', 'coveredProviders', 'providerLimits', 'capacities', 'failovers', 'tried']);
+// guard-n.lua: KEYS[6…] are per job its tried set, then each candidate's rate log and capacity log.
+export const GUARD = load('cgGuard', 'guard-n.lua', ['covered', 'coveredProviders', 'providerLimits', 'capacities', 'failovers']);
+
+/** The most jobs one guard call answers (guard-n.lua refuses more). */
+export const GUARD_BATCH_MAX = 64;
 
 /** What guard-n.lua answers for one dispatch job. */
 export enum GuardVerdict {
@@ -164,8 +167,17 @@ export interface GuardAnswer {
   periodMs: number;
 }
 
-/** The reply, with candidate numbers and the held bits turned back into provider names. */
-export function decodeGuard(reply: unknown, candidates: readonly string[]): GuardAnswer {
+/** One job's check in a guard call: its keys (tried set, then rate and capacity log per candidate) and arguments. */
+export interface GuardJob {
+  keys: string[];
+  queue: string;
+  member: string;
+  register: boolean;
+  candidates: readonly string[];
+}
+
+/** A job's reply, with candidate numbers and the held bits turned back into provider names. */
+export function decodeGuard(reply: readonly number[], candidates: readonly string[]): GuardAnswer {
   const [verdict, waitMs, periodMs, chosen, heldBits] = reply as [number, number, number, number, number];
   if (!(verdict in GuardVerdict)) throw new Error(`guard-n.lua answered an unknown verdict: ${String(verdict)}`);
   return {
@@ -177,14 +189,18 @@ export function decodeGuard(reply: unknown, candidates: readonly string[]): Guar
   };
 }
 
-export async function guard(
-  redis: Client,
-  keys: KeysOf<typeof GUARD>,
-  candidateKeys: string[],
-  argv: { queue: string; member: string; register: boolean; candidates: readonly string[] },
-): Promise<GuardAnswer> {
-  const reply = await run(redis, GUARD, keys, candidateKeys, [argv.queue, argv.member, argv.register ? '1' : '0', ...argv.candidates]);
-  return decodeGuard(reply, argv.candidates);
+/** One call answering `jobs` (at most GUARD_BATCH_MAX) in order, each as if alone. */
+export async function guard(redis: Client, keys: KeysOf<typeof GUARD>, jobs: readonly GuardJob[]): Promise<GuardAnswer[]> {
+  if (jobs.length > GUARD_BATCH_MAX) throw new RangeError(`at most ${GUARD_BATCH_MAX} jobs per guard call, not ${jobs.length}`);
+  const jobKeys: string[] = [];
+  const argv: Arg[] = [];
+  for (const j of jobs) {
+    jobKeys.push(...j.keys);
+    argv.push(j.queue, j.member, j.register ? '1' : '0', j.candidates.length, ...j.candidates);
+  }
+  const reply = (await run(redis, GUARD, keys, jobKeys, argv)) as number[];
+  if (reply.length !== jobs.length * 5) throw new Error(`guard-n.lua answered ${reply.length} values for ${jobs.length} jobs`);
+  return jobs.map((j, i) => decodeGuard(reply.slice(i * 5, i * 5 + 5), j.candidates));
 }
 
 export const DROP_PARKED_TARGET = load('cgDropParkedTarget', 'drop-parked-target-2.lua', ['parked', 'parkedIndex']);
