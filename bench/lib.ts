@@ -92,7 +92,7 @@ export interface LoadResult {
 }
 
 /**
- * HTTP load from a separate process (autocannon's CLI), so the load generator does not share the
+ * HTTP load from a separate process (autocannon, bench/load-child.mjs), so the load generator does not share the
  * event loop of the server it measures. `stop()` ends an open-ended load early.
  */
 export function httpLoad(opts: {
@@ -109,17 +109,16 @@ export function httpLoad(opts: {
   stop(): void;
 } {
   const args = [
-    new URL('../node_modules/autocannon/autocannon.js', import.meta.url).pathname,
-    '-j',
-    '-n',
-    '-c',
-    String(opts.connections),
-    ...(opts.amount ? ['-a', String(opts.amount)] : ['-d', String(opts.seconds)]),
+    new URL('./load-child.mjs', import.meta.url).pathname,
+    JSON.stringify({
+      url: opts.url,
+      connections: opts.connections,
+      ...(opts.amount ? { amount: opts.amount } : { duration: opts.seconds }),
+      ...(opts.method ? { method: opts.method } : {}),
+      ...(opts.headers ? { headers: opts.headers } : {}),
+      ...(opts.body !== undefined ? { body: opts.body } : {}),
+    }),
   ];
-  if (opts.method) args.push('-m', opts.method);
-  for (const [k, v] of Object.entries(opts.headers ?? {})) args.push('-H', `${k}=${v}`);
-  if (opts.body !== undefined) args.push('-b', opts.body);
-  args.push(opts.url);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
