@@ -105,8 +105,8 @@ export function createGuardedWorker<D = unknown, R = unknown>(
       answer = await guards.choose({
         queue: queueName,
         candidates,
-        // BullMQ's lock token is unique to this attempt already.
-        member: token ?? `${job.id}:${randomUUID()}`,
+        // Not BullMQ's lock token: the next job fetched after a job completes keeps it.
+        member: `${job.id}:${randomUUID()}`,
         jobId: job.id!,
         register: candidates.length > 1 && !routes.has(route),
       });
