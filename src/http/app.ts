@@ -80,7 +80,9 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
   };
   const webhook = { secret: settings.webhookSecret, replay: deps.replay, grafanaUntimed: settings.grafanaUntimedSignatures };
   const session = [sessions(deps.sessions), auth.session()];
-  app.use(mountRoutes(apiRoutes(registry), routeDeps, { authenticate, session, webhook, slack: slackSignature(deps.slack, deps.logger) }));
+  app.use(
+    ...mountRoutes(apiRoutes(registry), routeDeps, { authenticate, session, webhook, slack: slackSignature(deps.slack, deps.logger) }),
+  );
 
   app.use('/admin', ...session, loginRoutes(auth, { attempts: settings.loginAttempts, store: (limiter) => deps.limitStore(limiter) }));
   app.use(BOARD_PATH, sameOrigin(), boardAccess(), boards(deps.board));

@@ -43,16 +43,39 @@ const patterned = (path: string) => /[:*]/.test(path);
 const segments = (path: string) => path.split('/').length;
 
 /**
- * Serves the registry's routes; errors thrown by parsing or handlers reach the JSON error handler.
- * A request whose method and path spell a fixed route exactly goes straight to that route, not
- * past every route declared before it (the router tries each in turn, which showed in the
- * profile of POST /health/errors in a storm, bench P7). A route gets that shortcut only when no
- * earlier route with parameters could also match it; any other spelling (HEAD, a trailing slash,
- * other case) is served by the full router as before.
+ * Runs a fixed route's handlers in order, as Express would for that route: a thrown error or a
+ * rejected promise goes to `done` (the JSON error handler), and so does anything passed to next.
  */
-export function mountRoutes(routes: ApiRoute[], deps: RouteDeps, opts: MountOptions): Router {
+function chainOf(handlers: RequestHandler[]): RequestHandler {
+  return (req, res, done) => {
+    let i = 0;
+    const next = (err?: unknown): void => {
+      if (err !== undefined) return done(err === 'route' || err === 'router' ? undefined : err);
+      const handler = handlers[i++];
+      if (!handler) return done();
+      try {
+        const ret = handler(req, res, next);
+        if (ret instanceof Promise) ret.catch((e: unknown) => next(e ?? new Error('Rejected promise')));
+      } catch (e) {
+        next(e);
+      }
+    };
+    next();
+  };
+}
+
+/**
+ * Serves the registry's routes; errors thrown by parsing or handlers reach the JSON error handler.
+ * A request whose method and path spell a fixed route exactly goes straight to that route's
+ * handlers, not past every route declared before it and through a router of its own (the router
+ * walks each route in turn and allocates at each level, which showed in the profiles of POST
+ * /health/errors in a storm, bench P7, and of /providers/choose, P12p). A route gets that shortcut
+ * only when no earlier route with parameters could also match it; any other spelling (HEAD, a
+ * trailing slash, other case) is served by the full router as before. Mount both, in order.
+ */
+export function mountRoutes(routes: ApiRoute[], deps: RouteDeps, opts: MountOptions): [exact: RequestHandler, all: Router] {
   const all = Router();
-  const exact = new Map<string, Router>();
+  const exact = new Map<string, RequestHandler>();
   routes.forEach((r, i) => {
     const chain = [
       ...guard(r, opts),
@@ -76,16 +99,12 @@ export function mountRoutes(routes: ApiRoute[], deps: RouteDeps, opts: MountOpti
     all[r.method](r.path, ...chain);
     const shadowed = routes.slice(0, i).some((e) => e.method === r.method && patterned(e.path) && segments(e.path) === segments(r.path));
     if (patterned(r.path) || shadowed) return;
-    const one = Router();
-    one[r.method](r.path, ...chain);
-    exact.set(`${r.method.toUpperCase()} ${r.path}`, one);
+    exact.set(`${r.method.toUpperCase()} ${r.path}`, chainOf(chain));
   });
-  const router = Router();
-  router.use((req, res, next) => {
+  const serveExact: RequestHandler = (req, res, next) => {
     const one = exact.get(`${req.method} ${req.path}`);
     if (one) one(req, res, next);
     else next();
-  });
-  router.use(all);
-  return router;
+  };
+  return [serveExact, all];
 }
