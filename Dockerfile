@@ -17,7 +17,9 @@ RUN npm run build
 
 # ---- production: production dependencies and the compiled code only
 FROM node:20-bookworm-slim AS production
-ENV NODE_ENV=production
+# A larger young generation: a fifth fewer pauses for the API's short-lived garbage, and a lower
+# tail for each request (docs/performance.md); the same flag as `npm start`.
+ENV NODE_ENV=production NODE_OPTIONS=--max-semi-space-size=32
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY packages/client/package.json ./packages/client/

@@ -4,13 +4,20 @@
  * (npm test) starts src/ through tsx instead, so the test suite needs no build.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchPrefix, dropPrefixes, REDIS_URL, type Size } from './lib.js';
 import { BENCH_ADMIN, freePort } from './service.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
+
+/** The Node flags `npm start` and `npm run start:health` give (package.json), so each process here runs as they do. */
+function nodeFlags(entry: 'main' | 'health'): string[] {
+  const scripts = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+  const script = scripts[entry === 'main' ? 'start' : 'start:health'] ?? '';
+  return script.split(/\s+/).filter((a) => a.startsWith('--'));
+}
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -50,7 +57,11 @@ export interface ServiceProcesses {
 }
 
 function startProcess(entry: 'main' | 'health', size: Size, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const args = size === 'full' ? [path.join(ROOT, `dist/app/${entry}.js`)] : ['--import', 'tsx', path.join(ROOT, `src/app/${entry}.ts`)];
+  const flags = nodeFlags(entry);
+  const args =
+    size === 'full'
+      ? [...flags, path.join(ROOT, `dist/app/${entry}.js`)]
+      : [...flags, '--import', 'tsx', path.join(ROOT, `src/app/${entry}.ts`)];
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
