@@ -12,6 +12,7 @@ Rules the server runs (a minute is a second there):
 from __future__ import annotations
 
 import os
+import socket
 import time
 import unittest
 
@@ -63,6 +64,16 @@ class Failover(unittest.TestCase):
             self.client.choose("nope", ["twilio"])
         with self.assertRaisesRegex(ValueError, "HTTP 400"):
             self.client.choose("calls", ["p%d" % i for i in range(9)])
+
+    def test_choose_connections_send_at_once(self) -> None:
+        # A request's body must not wait for the server's delayed ACK of its headers (Nagle).
+        self.client.choose("calls", ["vonage", "sinch"])
+        conn = self.client._local.conn
+        self.assertEqual(conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
+        # Also after the kept-alive connection was closed and opened again.
+        conn.close()
+        self.client.choose("calls", ["vonage", "sinch"])
+        self.assertEqual(self.client._local.conn.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY), 1)
 
     def test_choose_latency(self) -> None:
         """Measures (prints) choose's latency on this connection; the figure is checked by its caller."""
