@@ -19,10 +19,13 @@ const ACCEPTED = 'Accepted: one job on the events queue.';
 const DROPS_LISTED = 10;
 
 // Built once per rule set: matching a batch costs O(text), however many rules and phrases there are.
-const matchers = new WeakMap<readonly Rule[], { matcher: PhraseMatcher; byName: Map<string, Rule> }>();
+const matchers = new WeakMap<readonly Rule[], { matcher: PhraseMatcher; byName: Map<string, Rule>; lowest: number }>();
 function matcherFor(rules: readonly Rule[]) {
   let m = matchers.get(rules);
-  if (!m) matchers.set(rules, (m = { matcher: new PhraseMatcher(rules), byName: new Map(rules.map((r) => [r.name, r])) }));
+  if (!m) {
+    const lowest = Math.min(...rules.map((r) => r.minLevel));
+    matchers.set(rules, (m = { matcher: new PhraseMatcher(rules), byName: new Map(rules.map((r) => [r.name, r])), lowest }));
+  }
   return m;
 }
 
@@ -133,7 +136,7 @@ export const reportRoutes = [
   }).handle((ctx) =>
     once(ctx, async () => {
       const { deps, body: records, query } = ctx;
-      const { matcher, byName } = matcherFor(deps.ingest.rules);
+      const { matcher, byName, lowest } = matcherFor(deps.ingest.rules);
       const counts: Record<string, number> = {};
       const drops: Array<{ index: number; reason: string }> = [];
       let matched = 0;
@@ -141,7 +144,8 @@ export const reportRoutes = [
       records.forEach((record, index) => {
         const reading = readLogRecord(record, query.level_scale);
         if (reading.kind === 'dropped' && dropped++ < DROPS_LISTED) drops.push({ index, reason: reading.reason });
-        if (reading.kind !== 'record') return;
+        // Most lines of a batch are below every rule's level: nothing to match them against.
+        if (reading.kind !== 'record' || reading.level < lowest) return;
         const names = rulesFor(reading, matcher, byName);
         if (names.length) matched++;
         for (const name of names) counts[name] = (counts[name] ?? 0) + 1;
