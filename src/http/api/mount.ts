@@ -43,19 +43,21 @@ const patterned = (path: string) => /[:*]/.test(path);
 const segments = (path: string) => path.split('/').length;
 
 /**
- * Runs a fixed route's handlers in order, as Express would for that route: a thrown error or a
- * rejected promise goes to `done` (the JSON error handler), and so does anything passed to next.
+ * Runs a fixed route's handlers in order, as Express' Route would: an error passed to next, thrown
+ * or rejected goes to `done` (the JSON error handler); `next('route')` leaves the route and
+ * `next('router')` the router; a falsy argument goes on to the next handler.
  */
 function chainOf(handlers: RequestHandler[]): RequestHandler {
   return (req, res, done) => {
     let i = 0;
     const next = (err?: unknown): void => {
-      if (err !== undefined) return done(err === 'route' || err === 'router' ? undefined : err);
+      if (err === 'route') return done();
+      if (err) return done(err);
       const handler = handlers[i++];
       if (!handler) return done();
       try {
         const ret = handler(req, res, next);
-        if (ret instanceof Promise) ret.catch((e: unknown) => next(e ?? new Error('Rejected promise')));
+        if (ret instanceof Promise) ret.catch((e: unknown) => next(e || new Error('Rejected promise')));
       } catch (e) {
         next(e);
       }
