@@ -56,6 +56,11 @@ export function matchRecord(
   return reading.kind === 'record' ? rulesFor(reading, matcher, rulesByName) : [];
 }
 
+/** The lowest level any rule counts, on pino's scale (a reading's): a record below it matches none. */
+export function lowestLevel(rules: ReadonlyArray<Pick<Rule, 'minLevel'>>): number {
+  return Math.min(...rules.map((r) => r.minLevel));
+}
+
 /** Rules whose phrase is in the record's text and whose min_level the record reaches. */
 export function rulesFor(
   reading: { level: number; text: string },
@@ -77,8 +82,9 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
   const counts: LogSinkStats = { lines: 0, matched: 0, dropped: 0, errors: 0 };
   const decoder = new TextDecoder();
   const scale = opts.levelScale ?? 'pino';
-  // The shortcut below reads pino's numbers; on another scale every line is parsed.
-  const lowestLevel = scale === 'pino' ? Math.min(...opts.rules.map((r) => r.minLevel)) : -Infinity;
+  const lowest = lowestLevel(opts.rules);
+  // The shortcuts before parsing read pino's own numbers; on another scale every line is parsed.
+  const rawLowest = scale === 'pino' ? lowest : -Infinity;
 
   // multistream calls write() without try/catch, so anything escaping here breaks logger.info().
   const fail = (err: unknown): void => {
@@ -94,7 +100,7 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
     // pino writes the numeric level first; most lines are below every rule's level, and skipping
     // them before JSON.parse keeps the sink cheap on the app's logging path.
     const level = PINO_LEVEL_PREFIX.exec(line);
-    if (level && Number(level[1]) < lowestLevel) return;
+    if (level && Number(level[1]) < rawLowest) return;
     let record: unknown;
     try {
       record = JSON.parse(line);
@@ -104,7 +110,7 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
     }
     const reading = readLogRecord(record, scale);
     if (reading.kind === 'dropped') counts.dropped++;
-    if (reading.kind !== 'record') return;
+    if (reading.kind !== 'record' || reading.level < lowest) return;
     const names = rulesFor(reading, matcher, rulesByName);
     if (names.length > 0) counts.matched++;
     for (const name of names) {
@@ -119,11 +125,11 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
   const destination = opts.destination;
   return {
     writable: true,
-    level: lowestLevel,
+    level: rawLowest,
     write(chunk) {
       if (destination) destination.write(chunk as string);
       // Fast path for pino's own lines ({"level":30,…\n): below every rule, nothing is allocated.
-      if (typeof chunk === 'string' && belowLevel(chunk, lowestLevel)) return true;
+      if (typeof chunk === 'string' && belowLevel(chunk, rawLowest)) return true;
       try {
         const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk);
         for (const line of text.split('\n')) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { z } from 'zod';
-import { rulesFor } from '../../client/log-sink.js';
+import { lowestLevel, rulesFor } from '../../client/log-sink.js';
 import { UnknownRuleError, ValidationError } from '../../domain/errors.js';
 import { readLogRecord } from '../../domain/log-record.js';
 import { PhraseMatcher } from '../../domain/matcher.js';
@@ -22,10 +22,11 @@ const DROPS_LISTED = 10;
 const matchers = new WeakMap<readonly Rule[], { matcher: PhraseMatcher; byName: Map<string, Rule>; lowest: number }>();
 function matcherFor(rules: readonly Rule[]) {
   let m = matchers.get(rules);
-  if (!m) {
-    const lowest = Math.min(...rules.map((r) => r.minLevel));
-    matchers.set(rules, (m = { matcher: new PhraseMatcher(rules), byName: new Map(rules.map((r) => [r.name, r])), lowest }));
-  }
+  if (!m)
+    matchers.set(
+      rules,
+      (m = { matcher: new PhraseMatcher(rules), byName: new Map(rules.map((r) => [r.name, r])), lowest: lowestLevel(rules) }),
+    );
   return m;
 }
 
