@@ -33,6 +33,15 @@ describe('Dockerfile', () => {
     expect(prod.filter((l) => /^COPY /.test(l)).join('\n')).not.toMatch(/COPY (src|\.) /);
   });
 
+  it('gives Node the flags `npm start` and `npm run start:health` give, through NODE_OPTIONS', () => {
+    const { scripts } = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> };
+    const flags = (command: string) => command.split(/\s+/).filter((a) => a.startsWith('--'));
+    const env = stages[1]!.filter((l) => /^ENV /.test(l)).join(' ');
+    const nodeOptions = /NODE_OPTIONS=("?)(.*?)\1(\s|$)/.exec(env)?.[2] ?? '';
+    expect(flags(scripts['start:health']!)).toEqual(flags(scripts.start!));
+    expect(nodeOptions.split(/\s+/).filter(Boolean)).toEqual(flags(scripts.start!));
+  });
+
   it("copies each npm workspace's package.json before `npm ci` in both stages, and what `npm run build` reads", () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { workspaces: string[]; scripts: { build: string } };
     for (const stage of stages) {

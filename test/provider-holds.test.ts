@@ -32,6 +32,16 @@ async function start(env: Record<string, string> = {}, worker = false): Promise<
   return cg;
 }
 
+/** The same rules with plivo's capacity at 2 calls a second (the rules file's second shape). */
+async function startWithPlivoCapacity(): Promise<Callguard> {
+  cg = await startTestCallguard(
+    { rules: RULES, providers: { plivo: { max_per_second: 2 } } },
+    { CALLGUARD_QUEUES: 'calls,sms' },
+    { worker: false },
+  );
+  return cg;
+}
+
 const manual = (id: string, scope: string[] | 'all', providers?: string[]): NewHold => ({
   id,
   kind: 'manual',
@@ -278,12 +288,7 @@ describe('guard script with candidates', () => {
   });
 
   it('spills to the next candidate when one is at its capacity (per second, across queues), and never takes a slot it does not use', async () => {
-    const c = await startTestCallguard(
-      { rules: RULES, providers: { plivo: { max_per_second: 2 } } },
-      { CALLGUARD_QUEUES: 'calls,sms' },
-      { worker: false },
-    );
-    cg = c;
+    const c = await startWithPlivoCapacity();
     expect(await c.redis.hgetall(c.keys.capacities)).toEqual({ plivo: '2/1000' });
     expect(await choose(c, ['plivo', 'twilio'])).toMatchObject({ verdict: 0, provider: 'plivo' });
     expect(await guard(c.redis, c.keys, { queue: 'sms', candidates: ['plivo'], member: randomUUID() })).toMatchObject({
@@ -333,12 +338,7 @@ describe('guard script, several jobs a call', () => {
   const req = (queue: string, candidates: string[]) => ({ queue, candidates, member: randomUUID() });
 
   it('answers the jobs a worker asks about in one turn with one call, in order, each as if alone', async () => {
-    const c = await startTestCallguard(
-      { rules: RULES, providers: { plivo: { max_per_second: 2 } } },
-      { CALLGUARD_QUEUES: 'calls,sms' },
-      { worker: false },
-    );
-    cg = c;
+    const c = await startWithPlivoCapacity();
     await c.ledger.change({ add: [manual('manual:t', ['calls'], ['twilio'])] });
     const calls = vi.spyOn(c.redis as unknown as { cgGuard: () => Promise<unknown> }, 'cgGuard');
     const batcher = new GuardBatcher(async () => c.redis, c.keys);
