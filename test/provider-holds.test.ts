@@ -374,15 +374,24 @@ describe('guard script, several jobs a call', () => {
     await setLimits(c, new Map([['calls:twilio', 5]]), 60_000);
     const log = c.keys.rateLog('calls:twilio');
     const fixed = [c.keys.covered, c.keys.coveredProviders, c.keys.providerLimits, c.keys.capacities, c.keys.failovers];
-    const good = ['calls', 'm1', '0', '1', 'twilio'];
     const raw = (c.redis as unknown as { cgGuard: (...a: Array<string | number>) => Promise<unknown> }).cgGuard.bind(c.redis);
-    const jobKeys = [c.keys.tried('calls', ''), log, c.keys.capacityLog('twilio')];
-    // A second job whose candidate count runs past the arguments, then one with keys missing.
-    await expect(raw(fixed.length + 6, ...fixed, ...jobKeys, ...jobKeys, ...good, 'calls', 'm2', '0', '3', 'twilio')).rejects.toThrow(
+    const twilio = [log, c.keys.capacityLog('twilio')];
+    const route = ['calls', '0', '1', 'twilio'];
+    // Each call's first job would take a slot in the log: a second route whose candidate count
+    // runs past the arguments, a job naming a route that is not there, a job short of its tried set.
+    await expect(raw(fixed.length + 2, ...fixed, ...twilio, 2, ...route, 'calls', '0', '5', 'twilio', 1, 'm1')).rejects.toThrow(
       /malformed guard request/,
     );
-    await expect(raw(fixed.length + 3, ...fixed, ...jobKeys, ...good, ...good)).rejects.toThrow(/keys for/);
+    await expect(raw(fixed.length + 2, ...fixed, ...twilio, 1, ...route, 1, 'm1', 2, 'm2')).rejects.toThrow(/malformed guard request/);
+    const both = [...twilio, c.keys.rateLog('calls:plivo'), c.keys.capacityLog('plivo')];
+    await expect(
+      raw(fixed.length + 6, ...fixed, ...twilio, ...both, 2, ...route, 'calls', '0', '2', 'twilio', 'plivo', 1, 'm1', 2, 'm2'),
+    ).rejects.toThrow(/keys for/);
+    await expect(raw(fixed.length + 2, ...fixed, ...twilio, 'x', ...route, 1, 'm1')).rejects.toThrow(/malformed guard request/);
     expect(await c.redis.zcard(log)).toBe(0);
+    // The same call well formed does take it.
+    await raw(fixed.length + 2, ...fixed, ...twilio, 1, ...route, 1, 'm1');
+    expect(await c.redis.zcard(log)).toBe(1);
 
     const broken = new GuardBatcher(async () => {
       throw new Error('Redis is away');

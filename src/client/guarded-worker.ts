@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, Worker, type Job, type WorkerOptions } from 'bullmq';
 import { ConfigError } from '../domain/errors.js';
 import { providerTarget } from '../domain/hold.js';
@@ -94,6 +94,9 @@ export function createGuardedWorker<D = unknown, R = unknown>(
   const slowMs = provider || providers ? slowThresholdsBy(rules ?? rulesFromEnv()) : () => [];
   // Candidate lists whose route this process has noted already (status and Slack show where calls go).
   const routes = new Set<string>();
+  // Rate-log members: unique per attempt across workers, and short (each goes to Redis with its check).
+  const memberPrefix = randomBytes(9).toString('base64url');
+  let attempts = 0;
 
   const guarded = async (job: Job<D, R>, token?: string, signal?: AbortSignal): Promise<R> => {
     const candidates = [...candidatesOf(job)];
@@ -106,7 +109,7 @@ export function createGuardedWorker<D = unknown, R = unknown>(
         queue: queueName,
         candidates,
         // Not BullMQ's lock token: the next job fetched after a job completes keeps it.
-        member: `${job.id}:${randomUUID()}`,
+        member: `${memberPrefix}${(attempts++).toString(36)}`,
         jobId: job.id!,
         register: candidates.length > 1 && !routes.has(route),
       });

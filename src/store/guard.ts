@@ -2,7 +2,10 @@ import { candidatesProblem } from '../domain/rules.js';
 import { parseTarget, providerTarget } from '../domain/hold.js';
 import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
-import { GUARD, GUARD_BATCH_MAX, guard, type GuardAnswer, type GuardJob, type KeysOf } from './scripts.js';
+import { GUARD, GUARD_BATCH_MAX, guard, type GuardAnswer, type GuardJob, type GuardRoute, type KeysOf } from './scripts.js';
+
+/** Routes a batcher remembers; past this many (jobs naming candidates from their data) it starts over. */
+const MAX_ROUTES = 1000;
 
 export interface GuardRequest {
   queue: string;
@@ -26,22 +29,29 @@ function guardKeys(keys: Keys): KeysOf<typeof GUARD> {
   };
 }
 
-function guardJob(keys: Keys, req: GuardRequest): GuardJob {
-  const { queue, candidates } = req;
+/** A route's keys, its candidates checked first (a bad list throws TypeError). */
+function guardRoute(keys: Keys, queue: string, candidates: readonly string[]): GuardRoute {
   const problem = candidatesProblem(candidates);
   if (problem) throw new TypeError(problem);
   return {
-    keys: [keys.tried(queue, req.jobId ?? ''), ...candidates.flatMap((p) => [keys.rateLog(providerTarget(queue, p)), keys.capacityLog(p)])],
     queue,
+    candidates: [...candidates],
+    keys: candidates.flatMap((p) => [keys.rateLog(providerTarget(queue, p)), keys.capacityLog(p)]),
+  };
+}
+
+function guardJob(keys: Keys, route: GuardRoute, req: GuardRequest): GuardJob {
+  return {
+    route,
     member: req.member,
+    ...(route.candidates.length > 1 ? { tried: keys.tried(req.queue, req.jobId ?? '') } : {}),
     register: req.register ?? false,
-    candidates,
   };
 }
 
 /** One call: is the queue held, and which candidate runs (its slot taken), or why none does. */
 export async function chooseCandidate(redis: RedisClient, keys: Keys, req: GuardRequest): Promise<GuardAnswer> {
-  const [answer] = await guard(redis, guardKeys(keys), [guardJob(keys, req)]);
+  const [answer] = await guard(redis, guardKeys(keys), [guardJob(keys, guardRoute(keys, req.queue, req.candidates), req)]);
   return answer!;
 }
 
@@ -54,6 +64,8 @@ export async function chooseCandidate(redis: RedisClient, keys: Keys, req: Guard
 export class GuardBatcher {
   private pending: Array<{ job: GuardJob; resolve: (a: GuardAnswer) => void; reject: (e: unknown) => void }> = [];
   private readonly named: KeysOf<typeof GUARD>;
+  // The routes asked about, each made (and its candidates checked) once: a worker's jobs share a few.
+  private readonly routes = new Map<string, GuardRoute>();
 
   constructor(
     private readonly redis: () => Promise<RedisClient>,
@@ -63,11 +75,22 @@ export class GuardBatcher {
   }
 
   choose(req: GuardRequest): Promise<GuardAnswer> {
-    const job = guardJob(this.keys, req);
+    const job = guardJob(this.keys, this.route(req.queue, req.candidates), req);
     return new Promise((resolve, reject) => {
       if (this.pending.length === 0) setImmediate(() => this.flush());
       this.pending.push({ job, resolve, reject });
     });
+  }
+
+  private route(queue: string, candidates: readonly string[]): GuardRoute {
+    const id = `${queue}\n${candidates.join('\n')}`;
+    let route = this.routes.get(id);
+    if (!route) {
+      route = guardRoute(this.keys, queue, candidates);
+      if (this.routes.size >= MAX_ROUTES) this.routes.clear();
+      this.routes.set(id, route);
+    }
+    return route;
   }
 
   private flush(): void {

@@ -139,7 +139,7 @@ export async function changeHolds(redis: Client, keys: KeysOf<typeof CHANGE_HOLD
   return (await run(redis, CHANGE_HOLDS, keys, [], [request])) as string;
 }
 
-// guard-n.lua: KEYS[6…] are per job its tried set, then each candidate's rate log and capacity log.
+// guard-n.lua: KEYS[6…] are per route each candidate's rate log and capacity log, then the jobs' tried sets.
 export const GUARD = load('cgGuard', 'guard-n.lua', ['covered', 'coveredProviders', 'providerLimits', 'capacities', 'failovers']);
 
 /** The most jobs one guard call answers (guard-n.lua refuses more). */
@@ -167,13 +167,21 @@ export interface GuardAnswer {
   periodMs: number;
 }
 
-/** One job's check in a guard call: its keys (tried set, then rate and capacity log per candidate) and arguments. */
-export interface GuardJob {
-  keys: string[];
+/** A queue and a candidate list with their keys (per candidate its rate log and capacity log): what the jobs of one route share in a guard call. */
+export interface GuardRoute {
   queue: string;
-  member: string;
-  register: boolean;
   candidates: readonly string[];
+  keys: readonly string[];
+}
+
+/** One job's check in a guard call. */
+export interface GuardJob {
+  route: GuardRoute;
+  /** Unique to this attempt (the entry it takes in the rate logs). */
+  member: string;
+  /** The set of candidates its calls failed on: present exactly when its route has several candidates. */
+  tried?: string;
+  register: boolean;
 }
 
 /** A job's reply, with candidate numbers and the held bits turned back into provider names. */
@@ -189,18 +197,28 @@ export function decodeGuard(reply: readonly number[], candidates: readonly strin
   };
 }
 
-/** One call answering `jobs` (at most GUARD_BATCH_MAX) in order, each as if alone. */
+/** One call answering `jobs` (at most GUARD_BATCH_MAX) in order, each as if alone; jobs with the same route object share its keys. */
 export async function guard(redis: Client, keys: KeysOf<typeof GUARD>, jobs: readonly GuardJob[]): Promise<GuardAnswer[]> {
   if (jobs.length > GUARD_BATCH_MAX) throw new RangeError(`at most ${GUARD_BATCH_MAX} jobs per guard call, not ${jobs.length}`);
-  const jobKeys: string[] = [];
-  const argv: Arg[] = [];
+  const routes = new Map<GuardRoute, { n: number; register: boolean }>();
   for (const j of jobs) {
-    jobKeys.push(...j.keys);
-    argv.push(j.queue, j.member, j.register ? '1' : '0', j.candidates.length, ...j.candidates);
+    const r = routes.get(j.route);
+    if (r) r.register ||= j.register;
+    else routes.set(j.route, { n: routes.size + 1, register: j.register });
   }
-  const reply = (await run(redis, GUARD, keys, jobKeys, argv)) as number[];
+  const more: string[] = [];
+  const argv: Arg[] = [routes.size];
+  for (const [route, r] of routes) {
+    more.push(...route.keys);
+    argv.push(route.queue, r.register ? '1' : '0', route.candidates.length, ...route.candidates);
+  }
+  for (const j of jobs) {
+    if (j.tried !== undefined) more.push(j.tried);
+    argv.push(routes.get(j.route)!.n, j.member);
+  }
+  const reply = (await run(redis, GUARD, keys, more, argv)) as number[];
   if (reply.length !== jobs.length * 5) throw new Error(`guard-n.lua answered ${reply.length} values for ${jobs.length} jobs`);
-  return jobs.map((j, i) => decodeGuard(reply.slice(i * 5, i * 5 + 5), j.candidates));
+  return jobs.map((j, i) => decodeGuard(reply.slice(i * 5, i * 5 + 5), j.route.candidates));
 }
 
 export const DROP_PARKED_TARGET = load('cgDropParkedTarget', 'drop-parked-target-2.lua', ['parked', 'parkedIndex']);

@@ -14,11 +14,14 @@
   KEYS[3] provider limits hash ('queue:provider' -> '<jobs>/<minute ms>')
   KEYS[4] capacities hash (provider -> '<calls>/<ms>')
   KEYS[5] failovers hash ('queue|from|to' -> jobs, 'held|queue:from' -> jobs, 'route|queue:from' -> 'to,…')
-  then per job, in the jobs' order: the providers it failed on (set; absent for a first attempt),
-    and per candidate its rate log ('queue:provider') and its capacity log
-  ARGV per job, in the same order: queue, a member unique to this attempt, '1' to note the
-    candidates after the first as its route (a worker sends it once per list), the number of
-    candidates n (at most 8), then the n candidates, most preferred first
+  then per route (a queue and a candidate list the call's jobs share), in the routes' order: per
+    candidate its rate log ('queue:provider') and its capacity log; then, in the jobs' order, the
+    providers each job of a route with several candidates failed on (a set; absent for a first attempt)
+  ARGV: the number of routes, then per route: queue, '1' to note the candidates after the first as
+    its route (a worker sends it once per list), the number of candidates n (at most 8), the n
+    candidates, most preferred first; then per job: its route's number (from 1) and a member
+    unique to this attempt. The jobs of one route share its keys, so a worker's call for six jobs
+    of one provider sends two keys for them, not eighteen.
 
   Returns per job { verdict, wait ms, minute ms, chosen, held }, one flat list:
     0 run on candidate number `chosen` (0: the job has no candidates);
@@ -55,45 +58,56 @@ local function clock()
   return now
 end
 
--- One job; its keys start at KEYS[key]: the tried set, then two per candidate.
-local function check(queue, member, register, candidates, key)
+-- The limits on a route's candidate i, worked out once a call: { key, calls, period } for its
+-- probe or throttle and its capacity.
+local function limitsOf(route, i)
+  local limits = route.limits[i]
+  if limits then return limits end
+  limits = {}
+  local candidate = route.candidates[i]
+  local specs = { limitOf(route.targets[i]), capacityOf(candidate) }
+  for k = 1, 2 do
+    if specs[k] then
+      local calls, ms = string.match(specs[k], '^(%d+)/(%d+)$')
+      table.insert(limits, { key = KEYS[route.key + 2 * (i - 1) + k - 1], calls = tonumber(calls), period = tonumber(ms) })
+    end
+  end
+  route.limits[i] = limits
+  return limits
+end
+
+local FIRST_ONLY = { 1 }
+
+-- One job of `route`, answered as five values; `tried` is its failed-on set's key (routes with
+-- several candidates).
+local function check(route, member, tried)
+  local queue, candidates, targets = route.queue, route.candidates, route.targets
   local n = #candidates
-  if queueHeld(queue) == 1 then return { 1, 0, 0, 0, 0 } end
-  if n == 0 then return { 0, 0, 0, 0, 0 } end
-  if register == '1' and n > 1 then
-    redis.call('HSET', FAILOVERS, 'route|' .. queue .. ':' .. candidates[1], table.concat(candidates, ',', 2))
+  if queueHeld(queue) == 1 then return 1, 0, 0, 0, 0 end
+  if n == 0 then return 0, 0, 0, 0, 0 end
+  if route.register == '1' and n > 1 and not route.registered then
+    redis.call('HSET', FAILOVERS, 'route|' .. targets[1], table.concat(candidates, ',', 2))
+    route.registered = true
   end
 
   -- Preference order, with the candidates this job already failed on last.
-  local order = {}
-  local failed = {}
+  local order = FIRST_ONLY
   if n > 1 then
-    for _, p in ipairs(redis.call('SMEMBERS', KEYS[key])) do failed[p] = true end
-  end
-  for i = 1, n do if not failed[candidates[i]] then table.insert(order, i) end end
-  for i = 1, n do if failed[candidates[i]] then table.insert(order, i) end end
-
-  -- The limits on a candidate: { key, calls, period } for its probe or throttle and its capacity.
-  local function limitsOf(i)
-    local out = {}
-    local specs = { limitOf(queue .. ':' .. candidates[i]), capacityOf(candidates[i]) }
-    for k = 1, 2 do
-      if specs[k] then
-        local calls, ms = string.match(specs[k], '^(%d+)/(%d+)$')
-        table.insert(out, { key = KEYS[key + 2 * (i - 1) + k], calls = tonumber(calls), period = tonumber(ms) })
-      end
-    end
-    return out
+    order = {}
+    local failed = {}
+    for _, p in ipairs(redis.call('SMEMBERS', tried)) do failed[p] = true end
+    for i = 1, n do if not failed[candidates[i]] then table.insert(order, i) end end
+    for i = 1, n do if failed[candidates[i]] then table.insert(order, i) end end
   end
 
   local held, soonest, soonestPeriod = 0, nil, nil
   for _, i in ipairs(order) do
-    if providerHeld(queue .. ':' .. candidates[i]) == 1 then
+    if providerHeld(targets[i]) == 1 then
       held = held + 2 ^ (i - 1)
     else
       -- Room only if every limit on it has room; none is taken unless all have.
       local wait, period = 0, nil
-      local limits = limitsOf(i)
+      local limits = limitsOf(route, i)
       for _, l in ipairs(limits) do
         redis.call('ZREMRANGEBYSCORE', l.key, '-inf', clock() - l.period)
         if redis.call('ZCARD', l.key) >= l.calls then
@@ -109,35 +123,53 @@ local function check(queue, member, register, candidates, key)
         end
         if i ~= 1 then
           redis.call('HINCRBY', FAILOVERS, queue .. '|' .. candidates[1] .. '|' .. candidates[i], 1)
-          if held % 2 == 1 then redis.call('HINCRBY', FAILOVERS, 'held|' .. queue .. ':' .. candidates[1], 1) end
+          if held % 2 == 1 then redis.call('HINCRBY', FAILOVERS, 'held|' .. targets[1], 1) end
         end
-        return { 0, 0, 0, i, held }
+        return 0, 0, 0, i, held
       end
       if not soonest or wait < soonest then soonest, soonestPeriod = wait, period end
     end
   end
-  if held > 0 or not soonest then return { 2, 0, 0, 0, held } end
-  return { 3, soonest, soonestPeriod, 0, 0 }
+  if held > 0 or not soonest then return 2, 0, 0, 0, held end
+  return 3, soonest, soonestPeriod, 0, 0
 end
 
--- Every job's shape first, so a malformed call changes nothing.
-local jobs = {}
-local at, key = 1, 6
-while at <= #ARGV do
-  local n = tonumber(ARGV[at + 3])
-  if not n or n < 0 or at + 3 + n > #ARGV then return redis.error_reply('malformed guard request at ARGV[' .. at .. ']') end
+-- The call's shape first, so a malformed call changes nothing.
+local function malformed(at) return redis.error_reply('malformed guard request at ARGV[' .. at .. ']') end
+local routes = {}
+local at, key = 2, 6
+for r = 1, tonumber(ARGV[1]) or -1 do
+  local n = tonumber(ARGV[at + 2])
+  if not n or n < 0 or at + 2 + n > #ARGV then return malformed(at) end
   if n > 8 then return redis.error_reply('at most 8 candidate providers per job') end
-  local candidates = {}
-  for i = 1, n do candidates[i] = ARGV[at + 3 + i] end
-  table.insert(jobs, { queue = ARGV[at], member = ARGV[at + 1], register = ARGV[at + 2], candidates = candidates, key = key })
-  at = at + 4 + n
-  key = key + 1 + 2 * n
+  local queue, candidates, targets = ARGV[at], {}, {}
+  for i = 1, n do
+    candidates[i] = ARGV[at + 2 + i]
+    targets[i] = queue .. ':' .. candidates[i]
+  end
+  routes[r] = { queue = queue, register = ARGV[at + 1], candidates = candidates, targets = targets, key = key, limits = {} }
+  at = at + 3 + n
+  key = key + 2 * n
+end
+if not tonumber(ARGV[1]) then return malformed(1) end
+local jobs = {}
+while at <= #ARGV do
+  local route = routes[tonumber(ARGV[at])]
+  if not route or at + 1 > #ARGV then return malformed(at) end
+  local tried = nil
+  if #route.candidates > 1 then
+    tried = KEYS[key]
+    key = key + 1
+  end
+  table.insert(jobs, { route = route, member = ARGV[at + 1], tried = tried })
+  at = at + 2
 end
 if #jobs > 64 then return redis.error_reply('at most 64 jobs per guard call') end
 if key - 1 ~= #KEYS then return redis.error_reply('guard: ' .. #KEYS .. ' keys for ' .. (key - 1) .. ' expected') end
 
 local out = {}
-for _, j in ipairs(jobs) do
-  for _, v in ipairs(check(j.queue, j.member, j.register, j.candidates, j.key)) do table.insert(out, v) end
+for k, j in ipairs(jobs) do
+  local at = 5 * (k - 1)
+  out[at + 1], out[at + 2], out[at + 3], out[at + 4], out[at + 5] = check(j.route, j.member, j.tried)
 end
 return out
