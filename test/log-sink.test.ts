@@ -126,6 +126,22 @@ describe('createLogSink with pino.multistream', () => {
 });
 
 describe('createLogSink with raw writes', () => {
+  it('reads the level pino hands over for its own write only: raw writes around pino lines are read from their text', () => {
+    const { reporter, sink, logger } = setup();
+    logger.info('twilio 503'); // below every rule: turned away on the level pino handed over
+    sink.write(`${JSON.stringify({ level: 50, msg: 'twilio 503 raw' })}\n`);
+    logger.error('telnyx down');
+    // A raw line whose text says info is not counted, even right after pino's error.
+    sink.write(`${JSON.stringify({ level: 30, msg: 'twilio 503 raw' })}\n`);
+    logger.error('twilio 503');
+    expect(reporter.reports).toEqual([
+      ['twilio', 1],
+      ['telnyx', 1],
+      ['twilio', 1],
+    ]);
+    expect(sink.stats()).toEqual({ lines: 3, matched: 3, dropped: 0, errors: 0 });
+  });
+
   it('drops malformed lines without throwing and still handles the good ones in a chunk', () => {
     const { reporter, sink } = setup();
     const chunk = [

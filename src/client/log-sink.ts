@@ -123,13 +123,24 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
   };
 
   const destination = opts.destination;
-  return {
-    writable: true,
+  const sink = {
+    writable: true as const,
     level: rawLowest,
-    write(chunk) {
+    // pino and pino.multistream set these on a stream marked this way just before each write.
+    [PINO_METADATA]: true,
+    lastLevel: undefined as unknown,
+    lastObj: undefined as unknown,
+    lastMsg: undefined as unknown,
+    lastTime: undefined as unknown,
+    lastLogger: undefined as unknown,
+    write(chunk: string | Uint8Array): boolean {
       if (destination) destination.write(chunk as string);
-      // Fast path for pino's own lines ({"level":30,…\n): below every rule, nothing is allocated.
-      if (typeof chunk === 'string' && belowLevel(chunk, rawLowest)) return true;
+      // Fast path for pino's own lines: the level pino handed over with this write, or failing that
+      // the line's {"level":30,… read without a copy; below every rule, nothing is allocated.
+      // Taken once, so a later write from anything else is read from its line.
+      const level = sink.lastLevel;
+      sink.lastLevel = undefined;
+      if (typeof level === 'number' ? level < rawLowest : typeof chunk === 'string' && belowLevel(chunk, rawLowest)) return true;
       try {
         const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk);
         for (const line of text.split('\n')) {
@@ -148,8 +159,11 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
     },
     stats: () => ({ ...counts }),
   };
+  return sink;
 }
 
+/** pino.symbols.needsMetadataGsym: pino hands a stream marked with it each record's level. */
+const PINO_METADATA = Symbol.for('pino.metadata');
 const PINO_LEVEL_PREFIX = /^\{"level":(\d+),/;
 const LEVEL_KEY = '{"level":';
 
