@@ -2,6 +2,8 @@
  * P7: POST /health/errors and /health/logs under 50 connections against a bare Express route doing
  * one INCR, alternating (ABAB) with medians; how far the events queue lags behind; and that every
  * accepted count is counted (202s × counts per request = the rule's window sum afterwards).
+ * callguard as users run it: `npm start` in its own process (its health thread runs the events
+ * worker), the bare route in this one, the load from a third.
  */
 import express from 'express';
 import { Queue } from 'bullmq';
@@ -9,8 +11,14 @@ import { Redis } from 'ioredis';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BenchResult, Size } from './lib.js';
+import { parseRules } from '../src/domain/rules.js';
+import { Counters } from '../src/store/counters.js';
+import { Keys } from '../src/store/keys.js';
+import { withScripts } from '../src/store/redis.js';
 import { benchPrefix, dropPrefixes, httpLoad, median, REDIS_URL, waitUntil } from './lib.js';
-import { BENCH_ADMIN, startBenchCallguard } from './service.js';
+import { startServiceProcesses } from './processes.js';
+
+const RULES = { twilio: { threshold_count: 1_000_000_000, window_minutes: 60, log_patterns: ['twilio call failed'] } };
 
 async function bareIncr(): Promise<{ url: string; close(): Promise<void> }> {
   const { prefix } = benchPrefix();
@@ -37,14 +45,15 @@ export async function p7(size: Size): Promise<BenchResult[]> {
   const seconds = size === 'full' ? 5 : 1;
   const connections = size === 'full' ? 50 : 5;
   const bare = await bareIncr();
-  const svc = await startBenchCallguard(
-    { twilio: { threshold_count: 1_000_000_000, window_minutes: 60, log_patterns: ['twilio call failed'] } },
-    { CALLGUARD_MINUTE_SECONDS: '60' },
-  );
-  const events = new Queue('events', { connection: svc.connection(), prefix: svc.config.prefix });
+  const svc = await startServiceProcesses(RULES, { size, env: { CALLGUARD_MINUTE_SECONDS: '60' } });
+  const redis = withScripts(new Redis(REDIS_URL, { maxRetriesPerRequest: null }));
+  const events = new Queue('events', { connection: redis, prefix: svc.prefix });
+  const rule = parseRules(JSON.stringify(RULES), 'bench-rules.json', svc.queues).rules[0]!;
+  const counters = new Counters(redis, new Keys(svc.prefix), [rule], 60_000);
+  const counted = async () => (await counters.sums()).counts[rule.name] ?? 0;
   try {
-    const http = await svc.http();
-    const headers = { authorization: `Bearer ${BENCH_ADMIN.secret}` };
+    const http = { url: svc.url };
+    const headers = svc.auth;
     const ndjson = Array.from({ length: 100 }, (_, i) =>
       JSON.stringify({ level: i % 10 === 0 ? 50 : 30, msg: i % 10 === 0 ? 'twilio call failed: 503' : 'call placed' }),
     ).join('\n');
@@ -100,7 +109,7 @@ export async function p7(size: Size): Promise<BenchResult[]> {
       }
       // Exactly once: a fixed number of requests (a timed load's last answers are not in its
       // figures), then every count a 202 accepted is in the rule's window, and nothing more.
-      const before = await svc.counted(svc.rules[0]!);
+      const before = await counted();
       const exact = await httpLoad({
         url: `${http.url}${path}`,
         method: 'POST',
@@ -113,7 +122,7 @@ export async function p7(size: Size): Promise<BenchResult[]> {
       if (exact.non2xx) throw new Error(`bench: ${path} answered ${exact.non2xx} non-2xx`);
       const accepted = exact.ok * perRequest;
       await waitUntil(async () => (await events.getWaitingCount()) + (await events.getActiveCount()) === 0, 60_000, 'events queue drained');
-      const counted = (await svc.counted(svc.rules[0]!)) - before;
+      const counts = (await counted()) - before;
       const ratios = runs.map((r, i) => r.rps / bases[i]!);
       const ratio = median(ratios);
       const target = path === '/health/errors' ? 0.8 : 0.6;
@@ -125,14 +134,14 @@ export async function p7(size: Size): Promise<BenchResult[]> {
         baseline: { value: median(bases), unit: 'req/s', what: 'bare Express, one INCR per request' },
         ratio,
         target: `≥ ${target}×; lag ≤ 1 s; accepted = counted`,
-        pass: ratio >= target && maxLagMs <= 1000 && drainMs <= 1000 && counted === accepted,
+        pass: ratio >= target && maxLagMs <= 1000 && drainMs <= 1000 && counts === accepted,
         detail: {
           maxLagMs,
           drainAfterMs: drainMs,
           p99: median(runs.map((r) => r.p99)),
           ratios: ratios.map((r) => r.toFixed(2)).join('/'),
           accepted,
-          counted,
+          counted: counts,
         },
       });
     }
@@ -140,6 +149,7 @@ export async function p7(size: Size): Promise<BenchResult[]> {
   } finally {
     await events.close();
     await svc.stop();
+    redis.disconnect();
     await bare.close();
   }
 }
