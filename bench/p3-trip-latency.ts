@@ -20,7 +20,10 @@ async function trials(svc: ServiceProcesses, n: number): Promise<number[]> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const events = new Queue('events', { connection: redis, prefix: svc.prefix });
   const queueName = svc.queues[0]!;
-  const watcher = new QueueEvents(queueName, { connection: { url: REDIS_URL }, prefix: svc.queuePrefix });
+  // Read from the stream's last entry as it is now: with the default '$' an event landing before
+  // the watcher's first read (a quick first trip) would be missed.
+  const [last] = await redis.xrevrange(`${svc.queuePrefix}:${queueName}:events`, '+', '-', 'COUNT', 1);
+  const watcher = new QueueEvents(queueName, { connection: { url: REDIS_URL }, prefix: svc.queuePrefix, lastEventId: last?.[0] ?? '0-0' });
   await watcher.waitUntilReady();
   const dispatch = new Queue(queueName, { connection: redis, prefix: svc.queuePrefix });
   const out: number[] = [];
@@ -29,7 +32,14 @@ async function trials(svc: ServiceProcesses, n: number): Promise<number[]> {
       const paused = new Promise<void>((resolve) => watcher.once('paused', () => resolve()));
       const t0 = performance.now();
       await events.add('error-report', { counts: { twilio: 10 } });
-      await Promise.race([paused, new Promise((_, reject) => setTimeout(() => reject(new Error('no pause within 10 s')), 10_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), 10_000)));
+      const outcome = await Promise.race([paused, late]);
+      clearTimeout(timer);
+      if (outcome === 'late') {
+        // Which it was: no pause at all, or a pause whose event never reached the watcher.
+        throw new Error(`bench: no paused event within 10 s (trial ${i + 1}; queue paused: ${await dispatch.isPaused()})`);
+      }
       out.push(performance.now() - t0);
       const resumed = new Promise<void>((resolve) => watcher.once('resumed', () => resolve()));
       const r = await fetch(`${svc.url}/health/resume`, { method: 'POST', headers: svc.auth, signal: AbortSignal.timeout(30_000) });
