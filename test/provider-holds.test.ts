@@ -369,6 +369,14 @@ describe('guard script, several jobs a call', () => {
     expect(many.every((a) => a.verdict === GuardVerdict.Run && a.provider === 'twilio')).toBe(true);
   });
 
+  it('checks every new candidate list, even one whose names joined would spell a list it already knows', async () => {
+    const c = await start();
+    const batcher = new GuardBatcher(async () => c.redis, c.keys);
+    expect((await batcher.choose(req('calls', ['twilio', 'plivo']))).provider).toBe('twilio');
+    expect(() => batcher.choose(req('calls', ['twilio\nplivo']))).toThrow(TypeError);
+    expect((await batcher.choose(req('calls\ntwilio', ['plivo']))).provider).toBe('plivo');
+  });
+
   it('a malformed call changes nothing, and a failed call fails each of its jobs (each goes back)', async () => {
     const c = await start();
     await setLimits(c, new Map([['calls:twilio', 5]]), 60_000);

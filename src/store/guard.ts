@@ -83,7 +83,8 @@ export class GuardBatcher {
   }
 
   private route(queue: string, candidates: readonly string[]): GuardRoute {
-    const id = `${queue}\n${candidates.join('\n')}`;
+    // JSON, not a separator: names are checked only when their route is made, so no list may alias another.
+    const id = JSON.stringify([queue, ...candidates]);
     let route = this.routes.get(id);
     if (!route) {
       route = guardRoute(this.keys, queue, candidates);

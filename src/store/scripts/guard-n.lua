@@ -136,9 +136,10 @@ end
 
 -- The call's shape first, so a malformed call changes nothing.
 local function malformed(at) return redis.error_reply('malformed guard request at ARGV[' .. at .. ']') end
+if not tonumber(ARGV[1]) then return malformed(1) end
 local routes = {}
 local at, key = 2, 6
-for r = 1, tonumber(ARGV[1]) or -1 do
+for r = 1, tonumber(ARGV[1]) do
   local n = tonumber(ARGV[at + 2])
   if not n or n < 0 or at + 2 + n > #ARGV then return malformed(at) end
   if n > 8 then return redis.error_reply('at most 8 candidate providers per job') end
@@ -151,7 +152,6 @@ for r = 1, tonumber(ARGV[1]) or -1 do
   at = at + 3 + n
   key = key + 2 * n
 end
-if not tonumber(ARGV[1]) then return malformed(1) end
 local jobs = {}
 while at <= #ARGV do
   local route = routes[tonumber(ARGV[at])]
