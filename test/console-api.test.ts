@@ -42,6 +42,19 @@ describe('the console over HTTP', () => {
     await unchanged();
   });
 
+  it('when a browser revalidates the console’s script, then it gets 304; a JSON reply carries no ETag of its own', async () => {
+    const first = await request(`${t.url}/admin/console.js`);
+    const etag = first.headers.get('etag');
+    expect([first.status, etag]).toEqual([200, expect.stringMatching(/^"[\w-]{27}"$/)]);
+    // As a browser revalidates; fetch() would otherwise add Cache-Control: no-cache to a conditional request.
+    const again = await request(`${t.url}/admin/console.js`, { headers: { 'if-none-match': etag!, 'cache-control': 'max-age=0' } });
+    expect([again.status, again.headers.get('etag')]).toEqual([304, etag]);
+    const stale = await request(`${t.url}/admin/console.js`, { headers: { 'if-none-match': '"other"', 'cache-control': 'max-age=0' } });
+    expect(stale.status).toBe(200);
+    const status = await request(`${t.url}/health/service`, { token: tokenOf('viewer') });
+    expect([status.status, status.headers.get('etag')]).toEqual([200, null]);
+  });
+
   it('when the alerts role signs in, then the console is refused', async () => {
     const page = await request(`${t.url}/admin/`, { headers: { cookie: cookies.alerts } });
     expect([page.status, page.json.error.code]).toEqual([403, 'forbidden']);

@@ -49,6 +49,8 @@ export function createApp(deps: HttpDeps, opts: AppOptions = {}): CallguardApp {
 
   const app = express();
   app.disable('x-powered-by');
+  // No ETag hashed over every reply: routes that have a version give it (rules, console assets).
+  app.set('etag', false);
   app.set('trust proxy', settings.trustProxy);
   if (settings.trustProxy === true) {
     deps.logger.warn(
