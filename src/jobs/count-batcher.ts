@@ -22,7 +22,12 @@ export class CountBatcher {
     private readonly send: (counts: Record<string, number>, waitedMs: number) => Promise<string | null>,
     /** Distinct rules per batch; past it, counts wait for the following batch. */
     private readonly maxRules = 1000,
-    private readonly minIntervalMs = 10,
+    /**
+     * The least time between two batches' starts. Every request waits for its batch, so clients
+     * that await their reports can send at most one report each per interval: at 10 ms, 50 such
+     * clients were held to 5,000 a second while this process sat a quarter idle (bench P7).
+     */
+    private readonly minIntervalMs = 2,
   ) {}
 
   /** Resolves with the id of the job that carried these counts, once it is in Redis. */
