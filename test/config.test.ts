@@ -18,14 +18,21 @@ describe('config', () => {
     });
   });
 
-  it('parses lists, the minute and the job lock', () => {
+  it('parses lists, the minute, the job lock and the ingest batch interval', () => {
     expect(
-      loadConfig({ CALLGUARD_QUEUES: ' calls, sms ,calls', CALLGUARD_MINUTE_SECONDS: '0.5', CALLGUARD_JOB_LOCK_SECONDS: '2.5' }),
+      loadConfig({
+        CALLGUARD_QUEUES: ' calls, sms ,calls',
+        CALLGUARD_MINUTE_SECONDS: '0.5',
+        CALLGUARD_JOB_LOCK_SECONDS: '2.5',
+        CALLGUARD_INGEST_BATCH_MS: '10',
+      }),
     ).toMatchObject({
       queues: ['calls', 'sms'],
       minuteMs: 500,
       jobLockMs: 2500,
+      ingestBatchMs: 10,
     });
+    expect(loadConfig({}).ingestBatchMs).toBe(2);
   });
 
   it.each([
@@ -39,6 +46,8 @@ describe('config', () => {
     ['PORT', '70000'],
     ['CALLGUARD_JOB_LOCK_SECONDS', '0.5'],
     ['CALLGUARD_JOB_LOCK_SECONDS', '301'],
+    ['CALLGUARD_INGEST_BATCH_MS', '-1'],
+    ['CALLGUARD_INGEST_BATCH_MS', '1001'],
     ['REDIS_CLUSTER_NODES', '127.0.0.1'],
     ['REDIS_CLUSTER_NODES', '127.0.0.1:7000,:x'],
   ])('refuses %s=%s naming the variable', (name, value) => {

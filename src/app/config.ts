@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { assertClusterPrefixes, CLIENT_ENV, csv, envVar, parseEnv, type ConfigOf } from '../client/config.js';
 import { weakSecretReason } from '../domain/secret-strength.js';
+import { INGEST_BATCH_MS } from '../jobs/count-batcher.js';
 
 /** A secret of callguard's own: long enough and not the .env.example placeholder. */
 const secret = z.string().superRefine((value, ctx) => {
@@ -145,6 +146,12 @@ export const ENV = {
     parser: seconds(z.number().nonnegative()),
     default: '10',
     doc: 'on SIGTERM/SIGINT, how long requests and running jobs may take to finish',
+  }),
+  CALLGUARD_INGEST_BATCH_MS: envVar({
+    key: 'ingestBatchMs',
+    parser: z.coerce.number().min(0).max(1000),
+    default: String(INGEST_BATCH_MS),
+    doc: "least time in milliseconds between two batches of counts from `POST /health/errors` and `/health/logs` (0 … 1000). Each batch is one `events` job, and each request is answered once its batch is in Redis, so a client that awaits each report sends at most one per batch. Raise it for fewer jobs in a storm (each job id is kept an hour to count it once, 136 bytes in Redis), at the price of each request's wait; at 10, 50 such clients were held to 5,000 requests a second",
   }),
   CALLGUARD_JOB_LOCK_SECONDS: envVar({
     key: 'jobLockMs',

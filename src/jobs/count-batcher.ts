@@ -12,23 +12,35 @@ interface Batch {
   start: () => void;
 }
 
+/** The least time between two batches' starts by default (see CountBatcher's `minIntervalMs`). */
+export const INGEST_BATCH_MS = 2;
+
 export class CountBatcher {
   private next: Batch | undefined;
   private inFlight: Promise<unknown> = Promise.resolve();
   private lastStart = -Infinity;
 
+  private readonly maxRules: number;
+  private readonly minIntervalMs: number;
+
   constructor(
     /** `waitedMs`: how long the batch's first request has waited already (behind the one in flight). */
     private readonly send: (counts: Record<string, number>, waitedMs: number) => Promise<string | null>,
-    /** Distinct rules per batch; past it, counts wait for the following batch. */
-    private readonly maxRules = 1000,
-    /**
-     * The least time between two batches' starts. Every request waits for its batch, so clients
-     * that await their reports can send at most one report each per interval: at 10 ms, 50 such
-     * clients were held to 5,000 a second while this process sat a quarter idle (bench P7).
-     */
-    private readonly minIntervalMs = 2,
-  ) {}
+    opts: {
+      /** Distinct rules per batch; past it, counts wait for the following batch. */
+      maxRules?: number;
+      /**
+       * The least time between two batches' starts (CALLGUARD_INGEST_BATCH_MS). Every request waits
+       * for its batch, so clients that await their reports send at most one report each per
+       * interval: at 10 ms, 50 such clients were held to 5,000 a second while this process sat a
+       * quarter idle (bench P7).
+       */
+      minIntervalMs?: number;
+    } = {},
+  ) {
+    this.maxRules = opts.maxRules ?? 1000;
+    this.minIntervalMs = opts.minIntervalMs ?? INGEST_BATCH_MS;
+  }
 
   /** Resolves with the id of the job that carried these counts, once it is in Redis. */
   submit(counts: Record<string, number>): Promise<string | null> {
