@@ -14,9 +14,9 @@ const COPY_CHUNK = 200;
  * Per-counter per-minute counts for the last 24 h, kept beside the short-lived window buckets:
  * one fixed-size string per counter (a rule's errors, or one of its outcome parts), a ring of
  * HISTORY_MINUTES slots of two u32 (minute number, count), written with BITFIELD. 11.5 kB per
- * counter whatever the traffic (12 kB in Redis' memory: each ring is written whole at its first
- * copy, where one grown slot by slot took 20 kB), so memory is bounded by the number of rules,
- * never by load.
+ * counter whatever the traffic (12 kB in Redis' memory: each ring is written whole, one byte
+ * past its slots, where one grown slot by slot took up to 20 kB), so memory is bounded by the
+ * number of rules, never by load.
  * Each tick copies the last finished minutes from the counts hashes; writing the same minute
  * twice (two instances, a re-run) sets the same value, so copies never double.
  */
@@ -75,13 +75,7 @@ export class History {
         const copy = copyHistory(
           this.redis,
           chunk.map((c) => [this.keys.counts(c), this.keys.history(c)]),
-          {
-            minutes,
-            ringMinutes: HISTORY_MINUTES,
-            ttlMs: (HISTORY_MINUTES + COPY_MINUTES) * this.minuteMs,
-            // Once per process: a ring an earlier version grew slot by slot is written whole.
-            anew: chunk.map((c) => !copied.has(c)),
-          },
+          { minutes, ringMinutes: HISTORY_MINUTES, ttlMs: (HISTORY_MINUTES + COPY_MINUTES) * this.minuteMs },
         );
         // A call that failed leaves its counters due: they are tried again on the next tick.
         calls.push(copy.then(() => chunk.forEach((c) => copied.set(c, current - 1))).catch(() => undefined));

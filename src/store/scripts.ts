@@ -112,17 +112,13 @@ export async function sumCounts(redis: Client, call: SumCountsCall): Promise<{ n
 // copy-history-n.lua: KEYS are each counter's counts hash and history ring, in pairs.
 export const COPY_HISTORY = load('cgCopyHistory', 'copy-history-n.lua', []);
 
-/**
- * Copies the minutes of each counter (its counts hash, its history ring) that have a bucket; returns
- * how many were written to. A ring in `anew` is first written whole, so it takes its size in memory.
- */
+/** Copies the minutes of each counter (its counts hash, its history ring) that have a bucket; returns how many were written to. */
 export async function copyHistory(
   redis: Client,
   pairs: Array<[counts: string, history: string]>,
-  argv: { minutes: number[]; ringMinutes: number; ttlMs: number; anew?: boolean[] },
+  argv: { minutes: number[]; ringMinutes: number; ttlMs: number },
 ): Promise<number> {
-  const anew = pairs.map((_, i) => (argv.anew?.[i] ? '1' : '0')).join('');
-  return (await run(redis, COPY_HISTORY, {}, pairs.flat(), [argv.minutes.join(' '), argv.ringMinutes, argv.ttlMs, anew])) as number;
+  return (await run(redis, COPY_HISTORY, {}, pairs.flat(), [argv.minutes.join(' '), argv.ringMinutes, argv.ttlMs])) as number;
 }
 
 export const CHANGE_HOLDS = load('cgChangeHolds', 'change-holds-10.lua', [

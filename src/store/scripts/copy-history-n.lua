@@ -10,7 +10,6 @@
   ARGV[1]     the minutes to copy, separated by spaces
   ARGV[2]     minutes in the ring
   ARGV[3]     the rings' time to live, ms
-  ARGV[4]     one character per counter: '1' to write its ring anew first (see below)
 
   A minute without a bucket is left alone (no counts, or copied before its bucket expired).
   Returns the number of counters written to.
@@ -20,7 +19,6 @@ for m in string.gmatch(ARGV[1], '%d+') do minutes[#minutes + 1] = m end
 if #minutes == 0 then return 0 end
 local ring = tonumber(ARGV[2])
 local size = ring * 8
-local anew = ARGV[4] or ''
 local written = 0
 for i = 1, #KEYS - 1, 2 do
   local values = redis.call('HMGET', KEYS[i], unpack(minutes))
@@ -34,12 +32,12 @@ for i = 1, #KEYS - 1, 2 do
   end
   if #args > 0 then
     -- A ring grown slot by slot takes up to 1.7 times its size (Redis grows a string ahead of each
-    -- write past its end); one written whole takes its size. A ring short of it, or one an
-    -- earlier version grew (asked for by the first copy of each process), is written whole.
+    -- write past its end); one written whole takes its size. Whole rings carry one byte past their
+    -- slots, so a new ring, or one an earlier version grew, is written whole once, here.
     local len = redis.call('STRLEN', KEYS[i + 1])
-    if len < size or string.sub(anew, (i + 1) / 2, (i + 1) / 2) == '1' then
+    if len ~= size + 1 then
       local old = len > 0 and redis.call('GET', KEYS[i + 1]) or ''
-      redis.call('SET', KEYS[i + 1], string.sub(old, 1, size) .. string.rep('\0', size - math.min(len, size)))
+      redis.call('SET', KEYS[i + 1], string.sub(old, 1, size) .. string.rep('\0', size + 1 - math.min(len, size)))
     end
     redis.call('BITFIELD', KEYS[i + 1], unpack(args))
     redis.call('PEXPIRE', KEYS[i + 1], ARGV[3])
