@@ -24,15 +24,15 @@ describe('config', () => {
         CALLGUARD_QUEUES: ' calls, sms ,calls',
         CALLGUARD_MINUTE_SECONDS: '0.5',
         CALLGUARD_JOB_LOCK_SECONDS: '2.5',
-        CALLGUARD_INGEST_BATCH_MS: '10',
+        CALLGUARD_INGEST_BATCH_MS: '25',
       }),
     ).toMatchObject({
       queues: ['calls', 'sms'],
       minuteMs: 500,
       jobLockMs: 2500,
-      ingestBatchMs: 10,
+      ingestBatchMs: 25,
     });
-    expect(loadConfig({}).ingestBatchMs).toBe(2);
+    expect(loadConfig({}).ingestBatchMs).toBe(10);
   });
 
   it.each([

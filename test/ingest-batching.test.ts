@@ -51,6 +51,41 @@ describe('CountBatcher (group commit of HTTP counts)', () => {
     expect(await second).toBe('job-2');
   });
 
+  it('when every client that awaits its report is back, then the batch leaves without waiting out the interval', async () => {
+    const sends: Array<Record<string, number>> = [];
+    // An interval no test waits out: only the early leave can let the rounds through.
+    const batcher = new CountBatcher(async (counts) => String(sends.push(counts)), { intervalMs: 600_000 });
+    const client = async () => {
+      for (let i = 0; i < 20; i++) await batcher.submit({ twilio: 1 });
+    };
+    await Promise.all(Array.from({ length: 5 }, client));
+    // One batch a round, each carrying all five clients.
+    expect(sends).toEqual(Array(20).fill({ twilio: 5 }));
+  });
+
+  it('when a client that was answered does not come back, then the batch waits out the interval', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const { calls, send } = manualSend();
+      const batcher = new CountBatcher(send, { intervalMs: 50 });
+      const first = [batcher.submit({ twilio: 1 }), batcher.submit({ twilio: 1 })];
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls).toHaveLength(1);
+      calls[0]!.land('job-1');
+      expect(await Promise.all(first)).toEqual(['job-1', 'job-1']);
+      // One of the two clients reports again; the other went away.
+      const again = batcher.submit({ twilio: 1 });
+      await vi.advanceTimersByTimeAsync(49);
+      expect(calls).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls).toHaveLength(2);
+      calls[1]!.land('job-2');
+      expect(await again).toBe('job-2');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('when a report would take a batch past its rule limit, then it waits for the following batch', async () => {
     const { calls, send } = manualSend();
     const batcher = new CountBatcher(send, { maxRules: 2 });

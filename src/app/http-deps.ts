@@ -100,7 +100,7 @@ function consoleReads(cg: Callguard): ConsoleReads {
 
 function ingestPort(cg: Callguard): IngestPort {
   // Each batch is confirmed in time or cancelled, so a report answered 503 is never counted (enqueueReport).
-  const batcher = new CountBatcher((counts, waitedMs) => enqueueReport(cg, counts, waitedMs), { minIntervalMs: cg.config.ingestBatchMs });
+  const batcher = new CountBatcher((counts, waitedMs) => enqueueReport(cg, counts, waitedMs), { intervalMs: cg.config.ingestBatchMs });
   return {
     rules: cg.rules,
     capacities: cg.liveRules.capacities,
