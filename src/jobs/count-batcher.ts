@@ -11,13 +11,6 @@ interface Batch {
   since: number;
   /** Requests that joined it. */
   requests: number;
-  /**
-   * Set when the batch ahead of it lands: the requests this one held then, and how many that
-   * batch answered. Once as many have joined since, every client that awaits each report is back.
-   */
-  back?: { before: number; answered: number };
-  /** The batch created after it, told when this one lands. */
-  behind?: Batch;
   /** Set while it waits out the interval: leave now instead. */
   leaveEarly?: () => void;
   done: Promise<string | null>;
@@ -27,15 +20,14 @@ interface Batch {
 /** The longest a batch waits after the one before it started, by default (see CountBatcher's `intervalMs`). */
 export const INGEST_BATCH_MS = 10;
 
-const allBack = (b: Batch) => b.back !== undefined && b.requests - b.back.before >= b.back.answered;
-
 export class CountBatcher {
   private next: Batch | undefined;
-  private last: Batch | undefined;
   private inFlight: Promise<unknown> = Promise.resolve();
   private lastStart = -Infinity;
-  /** Requests the batch that landed last answered. */
-  private answered = 0;
+  /** Requests submitted so far. */
+  private joined = 0;
+  /** When the last batch landed (`joined` then) and how many requests it answered. */
+  private landed = { joined: 0, answered: 0 };
 
   private readonly maxRules: number;
   private readonly intervalMs: number;
@@ -67,8 +59,14 @@ export class CountBatcher {
     const batch = this.batchFor(counts);
     for (const [rule, n] of Object.entries(counts)) batch.counts.set(rule, (batch.counts.get(rule) ?? 0) + n);
     batch.requests++;
-    if (batch.leaveEarly && allBack(batch)) batch.leaveEarly();
+    this.joined++;
+    if (batch.leaveEarly && this.allBack()) batch.leaveEarly();
     return batch.done;
+  }
+
+  /** As many requests have come in since the last batch landed as it answered: every client that awaits each report is back. */
+  private allBack(): boolean {
+    return this.joined - this.landed.joined >= this.landed.answered;
   }
 
   private batchFor(counts: Record<string, number>): Batch {
@@ -83,20 +81,13 @@ export class CountBatcher {
       start,
       done: started.then(() => {
         if (this.next === batch) this.next = undefined;
-        // Told before any request in it hears back, so the one behind counts only those that come back after.
+        // Noted before any request in it hears back, so only those that come back after count as back.
         const landed = () => {
-          this.answered = batch.requests;
-          if (batch.behind) batch.behind.back = { before: batch.behind.requests, answered: batch.requests };
-          if (this.last === batch) this.last = undefined;
+          this.landed = { joined: this.joined, answered: batch.requests };
         };
         return this.send(Object.fromEntries(batch.counts), performance.now() - batch.since).finally(landed);
       }),
     };
-    // Behind a batch still on its way, it learns when that one lands; otherwise every request
-    // joining it comes after the last landing.
-    if (this.last) this.last.behind = batch;
-    else batch.back = { before: 0, answered: this.answered };
-    this.last = batch;
     this.next = batch;
     // One batch in flight at a time; the next one gathers counts until it may leave.
     const previous = this.inFlight;
@@ -108,7 +99,7 @@ export class CountBatcher {
         batch.start();
       };
       const wait = this.lastStart + this.intervalMs - performance.now();
-      if (wait <= 0 || allBack(batch)) return go();
+      if (wait <= 0 || this.allBack()) return go();
       const timer = setTimeout(go, wait);
       batch.leaveEarly = () => {
         clearTimeout(timer);
