@@ -151,7 +151,7 @@ export const ENV = {
     key: 'ingestBatchMs',
     parser: z.coerce.number().min(0).max(1000),
     default: String(INGEST_BATCH_MS),
-    doc: "longest time in milliseconds a batch of counts from `POST /health/errors` and `/health/logs` waits after the one before it started (0 … 1000). It leaves sooner once as many requests have joined it since the batch ahead landed as that batch answered: clients that await each report are then all back, so they are never held to one report per interval. Each batch is one `events` job, and each request is answered once its batch is in Redis. Raise it for fewer jobs in a storm of reports nobody awaits (each job id is kept an hour to count it once, 136 bytes in Redis), at the price of such a request's wait",
+    doc: "longest time in milliseconds a batch of counts from `POST /health/errors` and `/health/logs` waits after the one before it started (0 … 1000). It leaves sooner once as many requests have come in since the batch ahead landed as that batch answered: clients that await each report are then all back, so they are never held to one report per interval. Each batch is one `events` job, and each request is answered once its batch is in Redis. Raise it for fewer jobs in a storm of reports nobody awaits (each job id is kept an hour to count it once, 136 bytes in Redis), at the price of such a request's wait",
   }),
   CALLGUARD_JOB_LOCK_SECONDS: envVar({
     key: 'jobLockMs',

@@ -40,7 +40,7 @@ export class CountBatcher {
       maxRules?: number;
       /**
        * The longest a batch waits after the one before it started (CALLGUARD_INGEST_BATCH_MS). It
-       * leaves sooner once as many requests have joined it since the batch ahead landed as that
+       * leaves sooner once as many requests have come in since the batch ahead landed as that
        * batch answered: clients that await each report are then all back, and waiting on would
        * only hold them. A fixed 10 ms held 50 such clients to 5,000 requests a second while this
        * process sat a quarter idle; a fixed 2 ms made up to 500 jobs a second, and on a machine
