@@ -173,6 +173,32 @@ describe('one shared rules version (issue 22)', () => {
     await waitFor(async () => !(await t.cg.dispatch.get('calls')!.isPaused()), { what: 'calls resumed' });
   });
 
+  it('when a version changes the phrases, then POST /health/logs on every instance matches the new ones, not the old', async () => {
+    const env = sharedEnv({ CALLGUARD_RULES_SOURCE: 'redis' });
+    for (let i = 0; i < 2; i++) started.push(await startTestHttp(RULES, env, { worker: false }));
+    const [a, b] = started as [TestHttp, TestHttp];
+    const lines = ['twilio api error', 'twilio carrier down', 'plivo api error']
+      .map((msg) => JSON.stringify({ level: 50, time: 1, msg }))
+      .join('\n');
+    const counts = async (t: TestHttp) =>
+      (
+        await request(`${t.url}/health/logs`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-ndjson' },
+          body: lines,
+          ...as('alerts'),
+        })
+      ).json.counts;
+    // Both instances matched with version 1 first, so a matcher built for it exists on each.
+    for (const t of [a, b]) expect(await counts(t)).toEqual({ twilio: 1, plivo: 1 });
+
+    const waits = [a, b].map((t) => adopted(t.cg, 2));
+    const NEW = { twilio: { ...RULES.twilio, log_patterns: ['twilio carrier down'] } };
+    expect((await put(a, NEW, '"1"')).status).toBe(200);
+    await Promise.all(waits);
+    for (const t of [a, b]) expect(await counts(t)).toEqual({ twilio: 1 });
+  });
+
   it('in file mode, an edit is refused with 409 saying how to switch, and nothing changes', async () => {
     const t = await startTestHttp(RULES, sharedEnv());
     started.push(t);

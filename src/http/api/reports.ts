@@ -19,14 +19,15 @@ const ACCEPTED = 'Accepted: one job on the events queue.';
 const DROPS_LISTED = 10;
 
 // Built once per rule set: matching a batch costs O(text), however many rules and phrases there are.
-const matchers = new WeakMap<readonly Rule[], { matcher: PhraseMatcher; byName: Map<string, Rule>; lowest: number }>();
+// The rules in force are one array whose contents a new version replaces (src/engine/live-rules.ts),
+// so an entry is kept only while it was built from the very rule objects the array holds now.
+const matchers = new WeakMap<readonly Rule[], { from: Rule[]; matcher: PhraseMatcher; byName: Map<string, Rule>; lowest: number }>();
 function matcherFor(rules: readonly Rule[]) {
   let m = matchers.get(rules);
-  if (!m)
-    matchers.set(
-      rules,
-      (m = { matcher: new PhraseMatcher(rules), byName: new Map(rules.map((r) => [r.name, r])), lowest: lowestLevel(rules) }),
-    );
+  if (!m || m.from.length !== rules.length || m.from.some((r, i) => r !== rules[i])) {
+    m = { from: [...rules], matcher: new PhraseMatcher(rules), byName: new Map(rules.map((r) => [r.name, r])), lowest: lowestLevel(rules) };
+    matchers.set(rules, m);
+  }
   return m;
 }
 
