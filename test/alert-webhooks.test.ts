@@ -113,6 +113,26 @@ describe('alert webhooks end to end (route → events queue → worker → holds
     expect(await snapshot(t)).toEqual(before);
   });
 
+  it('when a queue an alert named is no longer configured, then its firing notice is refused but its resolved notice lifts the hold', async () => {
+    const am = JSON.parse(fixture('alertmanager-firing'));
+    const gone = (status: string) => ({
+      ...am,
+      status,
+      alerts: [{ ...am.alerts[0], status, labels: { ...am.alerts[0].labels, callguard_queues: 'fax' } }],
+    });
+    const before = await snapshot(t);
+    await handled(t, await post(t, JSON.stringify({ ...am, alerts: [am.alerts[0]] })));
+    expect((await snapshot(t)).holds.map((h) => h.id)).toEqual(['alert:alertmanager:8d1f2a3b4c5d6e7f']);
+    const refused = await post(t, JSON.stringify(gone('firing')));
+    expect(refused.status).toBe(400);
+    expect(refused.json.error.message).toMatch(/unknown dispatch queue\(s\) fax/);
+    const resolved = await post(t, JSON.stringify(gone('resolved')));
+    expect(resolved.json.alerts).toEqual([{ hold: 'alert:alertmanager:8d1f2a3b4c5d6e7f', status: 'resolved', name: 'SipTrunkErrors' }]);
+    await handled(t, resolved);
+    expect((await snapshot(t)).holds).toEqual([]);
+    expect((await snapshot(t)).paused).toEqual(before.paused);
+  });
+
   it('when the generic form names a rule, then the hold takes the rule scope and resolves by the same id', async () => {
     await handled(t, await post(t, JSON.stringify({ rule: 'twilio_failures', reason: 'pager says twilio is down' })));
     expect((await snapshot(t)).holds).toEqual([{ id: 'alert:generic:twilio_failures', scope: ['outbound-calls'], by: 'alertmanager' }]);

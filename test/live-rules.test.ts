@@ -199,6 +199,23 @@ describe('one shared rules version (issue 22)', () => {
     for (const t of [a, b]) expect(await counts(t)).toEqual({ twilio: 1 });
   });
 
+  it('when the rule an alert named is removed, then its resolved notice still lifts the alert hold (202)', async () => {
+    const t = await startTestHttp(RULES, sharedEnv({ CALLGUARD_RULES_SOURCE: 'redis' }));
+    started.push(t);
+    const alert = (status: string) => postJson(`${t.url}/health/alert`, { rule: 'twilio', status, reason: 'twilio 5xx' }, as('alerts'));
+    expect((await alert('firing')).status).toBe(202);
+    await waitFor(async () => (await t.cg.ledger.list()).some((h) => h.id === 'alert:generic:twilio'), { what: 'alert hold placed' });
+
+    expect((await put(t, { plivo: RULES.plivo }, '"1"')).status).toBe(200);
+    // A new firing notice for the removed rule is refused, as for any unknown rule; its resolved notice is not.
+    expect((await alert('firing')).json.error).toMatchObject({ code: 'unknown_rule' });
+    const resolved = await alert('resolved');
+    expect(resolved.status).toBe(202);
+    expect(resolved.json.alerts).toEqual([{ hold: 'alert:generic:twilio', status: 'resolved', name: expect.any(String) }]);
+    await waitFor(async () => (await t.cg.ledger.list()).length === 0, { what: 'alert hold lifted' });
+    await waitFor(async () => !(await t.cg.dispatch.get('calls')!.isPaused()), { what: 'calls resumed' });
+  });
+
   it('in file mode, an edit is refused with 409 saying how to switch, and nothing changes', async () => {
     const t = await startTestHttp(RULES, sharedEnv());
     started.push(t);
