@@ -190,6 +190,9 @@ describe('CALLGUARD_USERS', () => {
     ],
     ['bad name', `a n:admin:${secret}`, 'entry 1: name must match', secret],
     ['repeated name', `ann:admin:${secret},ann:viewer:${secret}-b`, 'entry 2: name repeats entry 1', secret],
+    ['built-in name webhook', `ann:admin:${secret},webhook:alerts:${secret}-b`, 'entry 2: name is one callguard acts under itself', secret],
+    ['built-in name bullmq', `bullmq:alerts:${secret}`, 'entry 1: name is one callguard acts under itself', secret],
+    ['built-in name Callguard', `Callguard:admin:${secret}`, 'entry 1: name is one callguard acts under itself', secret],
     ['shared secret', `ann:admin:${secret},bob:viewer:${secret}`, "entry 2: secret repeats entry 1's", secret],
     [
       'secret shared as plain and hashed',

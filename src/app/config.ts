@@ -76,7 +76,7 @@ export const ENV = {
     parser: z.string(),
     default: '',
     unset: '*(empty)*',
-    doc: 'principals, `name:role:secret` comma list; roles `admin`, `viewer`, `alerts`; secrets ≥ 32 characters, and a `change-me…` placeholder from `.env.example` stops start-up; the secret may be given as `sha256:<64 hex>` (from [`callguard hash-secret`](operating.md#cli)) so the plain secret is not in the environment. Empty: a random admin secret is generated and printed once at start',
+    doc: 'principals, `name:role:secret` comma list; roles `admin`, `viewer`, `alerts`; the names `callguard`, `webhook` and `bullmq` are reserved; secrets ≥ 32 characters, and a `change-me…` placeholder from `.env.example` stops start-up; the secret may be given as `sha256:<64 hex>` (from [`callguard hash-secret`](operating.md#cli)) so the plain secret is not in the environment. Empty: a random admin secret is generated and printed once at start',
   }),
   CALLGUARD_SESSION_SECRET: envVar({
     key: 'sessionSecret',

@@ -1,5 +1,6 @@
 import { effectOf, ruleHoldId, type Hold, type NewHold, type RuleHold } from './hold.js';
 import { trips, verdict, type Verdict } from './outcomes.js';
+import { BUILT_IN_PRINCIPALS } from './roles.js';
 import type { Rule } from './types.js';
 import { silenceOf, type Silence } from './silence.js';
 
@@ -45,7 +46,7 @@ export interface Decision {
   stopClear: string[];
 }
 
-export const SYSTEM_ACTOR = 'callguard';
+export const SYSTEM_ACTOR = BUILT_IN_PRINCIPALS.system;
 
 type TripEffect = 'pause' | 'shadow' | 'throttle';
 

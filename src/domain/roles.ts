@@ -8,6 +8,13 @@ export const allows = (allowed: readonly Role[], role: Role): boolean => role ==
 /** The roles a route open to `allowed` actually admits, as documented (admin included). */
 export const admitted = (allowed: readonly Role[]): Role[] => [...new Set<Role>([...allowed, 'admin'])];
 
+/**
+ * The names callguard itself acts under: its own transitions, a webhook sender authenticated by
+ * signature, and an unsigned alert job added straight to the events queue. Holds are owned by
+ * name, so no configured principal may take one of these (it could release what they placed).
+ */
+export const BUILT_IN_PRINCIPALS = { system: 'callguard', webhook: 'webhook', unsignedJob: 'bullmq' } as const;
+
 /** Who may cause a hold-changing job: a principal's role, or `slack` for a verified Slack admin. */
 export const ACTOR_ROLES = [...ROLES, 'slack'] as const;
 export type ActorRole = (typeof ACTOR_ROLES)[number];

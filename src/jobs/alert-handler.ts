@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { isCallguardError, isServerFault } from '../domain/errors.js';
 import { alertHoldId, type Hold } from '../domain/hold.js';
 import type { AlertEvent } from '../domain/alerts.js';
+import { BUILT_IN_PRINCIPALS } from '../domain/roles.js';
 import type { Rule } from '../domain/types.js';
 import type { AlertMarks } from '../store/alert-marks.js';
 import type { JobReceipts } from '../store/job-receipts.js';
@@ -25,7 +26,7 @@ export interface AlertJobDeps {
 }
 
 /** The principal of an unsigned job added straight to the events queue by a BullMQ client. */
-export const BULLMQ_PRINCIPAL: JobPrincipal = { name: 'bullmq', role: 'alerts' };
+export const BULLMQ_PRINCIPAL: JobPrincipal = { name: BUILT_IN_PRINCIPALS.unsignedJob, role: 'alerts' };
 
 export interface AlertOutcome {
   hold: string;

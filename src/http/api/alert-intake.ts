@@ -56,7 +56,7 @@ export function admitAlerts(body: unknown, ingest: Pick<IngestPort, 'rules' | 'q
 /** What makes the worker refuse the alert; `queues` (the configured ones) are checked when given. */
 function problemOf(event: AlertEvent, queues: Set<string> | undefined): string | undefined {
   const unknown = queues ? (event.queues ?? []).filter((q) => !queues.has(q)) : [];
-  if (unknown.length) {
+  if (queues && unknown.length) {
     return `alert ${event.name}: label callguard_queues names unknown dispatch queue(s) ${unknown.join(', ')}; configured: ${[...queues].join(', ')}`;
   }
   const checked = alertEventSchema.safeParse(event);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../../domain/errors.js';
-import { ROLES, type Role } from '../../domain/roles.js';
+import { BUILT_IN_PRINCIPALS, ROLES, type Role } from '../../domain/roles.js';
 import { MIN_SECRET_LENGTH, weakSecretReason } from '../../domain/secret-strength.js';
 
 export { MIN_SECRET_LENGTH };
@@ -19,6 +19,7 @@ export interface PrincipalEntry extends Principal {
 }
 
 const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+const BUILT_IN: readonly string[] = Object.values(BUILT_IN_PRINCIPALS);
 export const HASH_PREFIX = 'sha256:';
 const HASHED = /^sha256:[0-9a-fA-F]{64}$/;
 
@@ -58,6 +59,9 @@ export function parsePrincipals(value: string): PrincipalEntry[] {
     const role = entry.slice(first + 1, second);
     const secret = entry.slice(second + 1);
     if (!NAME.test(name)) return problems.push(`${where}: name must match ${NAME}`);
+    if (BUILT_IN.includes(name.toLowerCase())) {
+      return problems.push(`${where}: name is one callguard acts under itself (${BUILT_IN.join(', ')}); choose another`);
+    }
     if (!(ROLES as readonly string[]).includes(role)) return problems.push(`${where}: role must be one of ${ROLES.join(', ')}`);
     // A plain secret that merely starts with "sha256:" would be ambiguous, so the prefix always means a hash.
     if (secret.startsWith(HASH_PREFIX) && !HASHED.test(secret)) {

@@ -1,5 +1,6 @@
 import { Router, type RequestHandler } from 'express';
 import { AuthError } from '../../domain/errors.js';
+import { BUILT_IN_PRINCIPALS } from '../../domain/roles.js';
 import type { ReplayPort } from '../api/ports.js';
 import { readBody } from './body.js';
 import { ReplayedError } from './errors.js';
@@ -12,7 +13,7 @@ export const GRAFANA_SIGNATURE_HEADER = 'x-grafana-alerting-signature';
 export const GRAFANA_TIMESTAMP_HEADER = 'x-grafana-alerting-timestamp';
 
 /** A webhook sender authenticated by signature acts as this principal. */
-const WEBHOOK_PRINCIPAL = { name: 'webhook', role: 'alerts' } as const;
+const WEBHOOK_PRINCIPAL = { name: BUILT_IN_PRINCIPALS.webhook, role: 'alerts' } as const;
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
