@@ -113,6 +113,27 @@ describe('alert webhooks end to end (route → events queue → worker → holds
     expect(await snapshot(t)).toEqual(before);
   });
 
+  it('when Alertmanager sends a group of 500 alerts (about 300 KiB), then every alert is accepted, by token and by signature', async () => {
+    const am = JSON.parse(fixture('alertmanager-firing'));
+    const group = (tag: string) => ({
+      ...am,
+      alerts: Array.from({ length: 500 }, (_, i) => ({ ...am.alerts[0], fingerprint: `${tag}${i.toString(16).padStart(12, '0')}` })),
+    });
+    const byToken = JSON.stringify(group('a'));
+    expect(byToken.length).toBeGreaterThan(256 * 1024);
+    const reply = await post(t, byToken);
+    expect(reply.json.alerts).toHaveLength(500);
+    expect(reply.json.rejected).toEqual([]);
+    await handled(t, reply);
+
+    const body = JSON.stringify(group('b'));
+    const signed = await postJson(`${t.url}/health/alert`, body, {
+      headers: { 'x-callguard-signature': signCallguard(Buffer.from(body), WEBHOOK_SECRET) },
+    });
+    expect(signed.json.alerts).toHaveLength(500);
+    await handled(t, signed);
+  });
+
   it('when a queue an alert named is no longer configured, then its firing notice is refused but its resolved notice lifts the hold', async () => {
     const am = JSON.parse(fixture('alertmanager-firing'));
     const gone = (status: string) => ({

@@ -283,12 +283,12 @@ const CASES: Array<[string, Case]> = [
     { route: '/health/alert', as: 'alerts', type: 'text/plain', body: '{"rule":"twilio"}', status: 415, code: 'unsupported_media_type' },
   ],
   [
-    'alert: 65 KiB body',
+    'alert: body over 1 MiB (its own limit: a group of 500 alerts)',
     {
       route: '/health/alert',
       as: 'alerts',
       type: JSON_TYPE,
-      body: JSON.stringify({ rule: 'twilio', reason: big(65 * 1024) }),
+      body: JSON.stringify({ rule: 'twilio', reason: big(1024 * 1024 + 1) }),
       status: 413,
       code: 'payload_too_large',
     },

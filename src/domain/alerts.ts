@@ -5,6 +5,13 @@ import { ValidationError } from './errors.js';
 import { formatIssues } from './zod-issues.js';
 
 export const MAX_ALERTS_PER_PAYLOAD = 500;
+/**
+ * The webhook's body limit: a group of MAX_ALERTS_PER_PAYLOAD alerts at about 2 KiB each (an
+ * Alertmanager alert with its labels, annotations and generator URL is typically 0.5–1 KiB).
+ * Alertmanager neither splits nor compresses a group, so a smaller limit would refuse the large
+ * groups an outage sends.
+ */
+export const ALERT_BODY_LIMIT_BYTES = 1024 * 1024;
 /** Limits the `alert` job contract holds an event to; intake truncates or hashes to fit instead of refusing. */
 export const MAX_ALERT_ID = 200;
 export const MAX_ALERT_NAME = 1000;

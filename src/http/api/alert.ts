@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { alertmanagerSchema, genericSchema, grafanaSchema } from '../../domain/alerts.js';
+import { ALERT_BODY_LIMIT_BYTES, alertmanagerSchema, genericSchema, grafanaSchema } from '../../domain/alerts.js';
 import { AuthError } from '../../domain/errors.js';
 import { alertHoldId } from '../../jobs/alert-job.js';
 import { admitAlerts } from './alert-intake.js';
@@ -31,7 +31,7 @@ export const alertRoutes = [
       'hashed. A signature is used only when no Authorization header is sent, and each signed request is accepted once.',
     access: 'webhook',
     // Parsed in the handler: a group is checked alert by alert against the configured rules and queues.
-    body: { accept: ['json'], schema: payload, parse: (body) => body },
+    body: { accept: ['json'], schema: payload, parse: (body) => body, maxBytes: ALERT_BODY_LIMIT_BYTES },
     responses: {
       202: { description: 'Accepted: one job on the events queue.', schema: alertAcceptedViewSchema },
       409: { description: 'replayed: this signed request was already accepted.', schema: errorViewSchema },

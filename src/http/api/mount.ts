@@ -1,5 +1,5 @@
 import { Router, type RequestHandler } from 'express';
-import { parseBody, readBody } from '../middleware/body.js';
+import { BODY_LIMIT_BYTES, parseBody, readBodyUpTo } from '../middleware/body.js';
 import { requireRole } from '../middleware/require-role.js';
 import { sameOrigin } from '../middleware/same-origin.js';
 import { validate } from '../middleware/validate.js';
@@ -25,11 +25,13 @@ function guard(r: ApiRoute, opts: MountOptions): RequestHandler[] {
   // webhookAuth reads the body itself: a signature covers the exact bytes.
   if (access === 'webhook')
     return [
-      webhookAuth(opts.authenticate, opts.webhook.secret, opts.webhook),
+      webhookAuth(opts.authenticate, opts.webhook.secret, { ...opts.webhook, maxBytes: r.body?.maxBytes }),
       ...(r.body ? [parseBody({ accept: r.body.accept, optional: r.body.optional })] : []),
     ];
   if (access === 'slack') return opts.slack;
-  const body = r.body ? [...readBody, parseBody({ accept: r.body.accept, optional: r.body.optional })] : [];
+  const body = r.body
+    ? [...readBodyUpTo(r.body.maxBytes ?? BODY_LIMIT_BYTES), parseBody({ accept: r.body.accept, optional: r.body.optional })]
+    : [];
   if (typeof access !== 'object') return [...body];
   if ('roles' in access) return [opts.authenticate, requireRole(...access.roles), ...body];
   // A browser sends the session cookie with requests other sites make it send: writes must come from this site.

@@ -32,7 +32,7 @@ const shared: Record<
     },
   },
   Forbidden: { description: 'The principal’s role may not do this.' },
-  PayloadTooLarge: { description: `Body over ${BODY_LIMIT_BYTES / 1024} KiB (after gzip/deflate inflation).` },
+  PayloadTooLarge: { description: tooLarge(BODY_LIMIT_BYTES) },
   UnsupportedMediaType: { description: 'Wrong or missing Content-Type, a charset other than UTF-8, or an unknown Content-Encoding.' },
   TooManyRequests: {
     description:
@@ -96,6 +96,11 @@ function response(spec: ResponseSpec): ResponseConfig {
   return { description: spec.description, ...(headers ? { headers } : {}), ...(content ? { content } : {}) };
 }
 
+function tooLarge(bytes: number): string {
+  const size = bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`;
+  return `Body over ${size} (after gzip/deflate inflation).`;
+}
+
 function operation(r: RouteContract | ApiRoute): RouteConfig {
   const access = r.access;
   const bearer = (typeof access === 'object' && 'roles' in access) || access === 'webhook';
@@ -107,7 +112,8 @@ function operation(r: RouteContract | ApiRoute): RouteConfig {
     // may say more (writes are refused cross-site too).
     ...(session && !session.signIn ? (['Unauthorized'] as const) : []),
     ...(session && !r.responses[403] ? (['Forbidden'] as const) : []),
-    ...(body ? (['BadRequest', 'PayloadTooLarge', 'UnsupportedMediaType'] as const) : []),
+    ...(body ? (['BadRequest', 'UnsupportedMediaType'] as const) : []),
+    ...(body && !body.maxBytes ? (['PayloadTooLarge'] as const) : []),
     ...(r.shared ?? []),
   ];
   // Documented for bearer routes only: a client with a token can act on them.
@@ -135,6 +141,7 @@ function operation(r: RouteContract | ApiRoute): RouteConfig {
     },
     responses: {
       ...Object.fromEntries(implied.map((name) => [STATUS[name], { $ref: `#/components/responses/${name}` }])),
+      ...(body?.maxBytes ? { 413: response({ description: tooLarge(body.maxBytes) }) } : {}),
       // A status the route declares and its access also implies has both meanings: say both.
       ...Object.fromEntries(Object.entries(r.responses).map(([status, spec]) => [status, response(withImplied(spec, implied, status))])),
     },

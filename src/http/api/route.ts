@@ -50,6 +50,8 @@ export interface BodySpec<B> {
   accept: BodyFormat[];
   /** An empty body reads as `{}`. */
   optional?: boolean;
+  /** Larger bodies are answered 413 before anything is parsed (default BODY_LIMIT_BYTES). */
+  maxBytes?: number;
   /** The JSON body as documented. */
   schema: z.ZodType;
   /** Documented forms for other media types (e.g. NDJSON lines). */

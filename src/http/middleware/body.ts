@@ -2,7 +2,7 @@ import express, { type Request, type RequestHandler } from 'express';
 import { ValidationError } from '../../domain/errors.js';
 import { MalformedBodyError, UnsupportedMediaTypeError } from './errors.js';
 
-/** Every body callguard accepts fits in this; larger ones get 413 before anything is parsed. */
+/** A body larger than its route's limit (this, unless the route names another) gets 413 before anything is parsed. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
 
 export type BodyFormat = 'json' | 'ndjson';
@@ -24,20 +24,23 @@ declare global {
   }
 }
 
-// Reads bytes for any content type (gzip/deflate are inflated, and the limit counts inflated bytes),
-// so a wrong type is answered 415 by us rather than silently leaving the body unparsed.
-const readBytes = express.raw({ type: () => true, limit: BODY_LIMIT_BYTES });
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Reads the body's bytes into `req.rawBody` (413 past the limit); parse with parseBody. */
-export const readBody: RequestHandler[] = [
-  readBytes,
-  (req, _res, next) => {
-    req.rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    req.body = undefined;
-    next();
-  },
-];
+const keepRaw: RequestHandler = (req, _res, next) => {
+  req.rawBody = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  req.body = undefined;
+  next();
+};
+
+/** Reads the body's bytes into `req.rawBody`, 413 past `limit` bytes; parse with parseBody. */
+export function readBodyUpTo(limit: number): RequestHandler[] {
+  // Bytes of any content type (gzip/deflate are inflated, and the limit counts inflated bytes),
+  // so a wrong type is answered 415 by us rather than silently leaving the body unparsed.
+  return [express.raw({ type: () => true, limit }), keepRaw];
+}
+
+/** readBodyUpTo the common limit. */
+export const readBody: RequestHandler[] = readBodyUpTo(BODY_LIMIT_BYTES);
 
 /**
  * Parses `req.rawBody` in one of the accepted formats into `req.body` (ndjson → array).

@@ -2,7 +2,7 @@ import { Router, type RequestHandler } from 'express';
 import { AuthError } from '../../domain/errors.js';
 import { BUILT_IN_PRINCIPALS } from '../../domain/roles.js';
 import type { ReplayPort } from '../api/ports.js';
-import { readBody } from './body.js';
+import { BODY_LIMIT_BYTES, readBodyUpTo } from './body.js';
 import { ReplayedError } from './errors.js';
 import { requireRole } from './require-role.js';
 import { REPLAY_WINDOW_MS, verifyCallguardSignature, verifyGrafanaSignature, type VerifyResult } from './signature.js';
@@ -29,6 +29,8 @@ export interface WebhookAuthOptions {
   replay: ReplayPort;
   /** Accept Grafana's signature over the body alone (no timestamp header): replayable, off by default. */
   grafanaUntimed?: boolean;
+  /** The route's body limit (default BODY_LIMIT_BYTES). */
+  maxBytes?: number;
 }
 
 /**
@@ -37,6 +39,7 @@ export interface WebhookAuthOptions {
  * A signature is checked over the exact bytes before anything parses them, and accepted once.
  */
 export function webhookAuth(authenticate: RequestHandler, secret: string | undefined, opts: WebhookAuthOptions): RequestHandler {
+  const readBody = readBodyUpTo(opts.maxBytes ?? BODY_LIMIT_BYTES);
   const byBearer = [authenticate, requireRole('alerts'), ...readBody];
   const bySignature: RequestHandler[] = [
     ...readBody,
