@@ -57,4 +57,38 @@ describe('the guarded worker when its hold check fails', () => {
     expect(calls).toEqual(['call-1']);
     expect(await queue.getFailedCount()).toBe(0);
   });
+
+  it('when another worker holds the job by the time it would go back, then this worker lets it go and takes the next', async () => {
+    redis = await PrivateRedis.start();
+    const admin: CallguardRedis = connectRedis({ redisUrl: redis.url, clusterNodes: [] });
+    const queue = new Queue('calls', { connection: admin, prefix: 'bull' });
+    closers.push(
+      () => Promise.resolve(admin.disconnect()),
+      () => queue.close(),
+    );
+    // callguard holds the queue, so each job goes back to delayed after its check.
+    await admin.hset(covered, 'calls', '1');
+    const asked: string[] = [];
+    const worker = createGuardedWorker('calls', async () => undefined, {
+      connection: { url: redis.url, maxRetriesPerRequest: null },
+      prefix: 'bull',
+      callguardPrefix: PREFIX,
+      concurrency: 1,
+      rules: [],
+      provider: (job) => {
+        asked.push(job.id!);
+        // Sent before the check, so it lands before the move back: the job's lock is someone else's.
+        if (job.id === 'taken') void admin.set(`bull:calls:${job.id}:lock`, 'another-worker');
+        return 'twilio';
+      },
+    });
+    worker.on('error', () => undefined);
+    closers.push(() => worker.close(true));
+    await queue.add('call', {}, { jobId: 'taken' });
+    await queue.add('call', {}, { jobId: 'next' });
+    // Its one slot is free again: a worker that kept retrying the move would never ask about the next job.
+    await waitFor(() => asked.includes('next'), { what: 'the worker moved on to the next job' });
+    expect(await queue.getJobState('taken')).toBe('active');
+    expect(await admin.get('bull:calls:taken:lock')).toBe('another-worker');
+  });
 });

@@ -64,6 +64,22 @@ describe('library API against a running callguard', () => {
     expect(reporter.stats.failedFlushes).toBeGreaterThan(0);
   });
 
+  it('a reporter whose onUnreachable callback throws keeps flushing, and nothing reaches the caller', async () => {
+    const reporter = createReporter({
+      redisUrl: 'redis://127.0.0.1:1',
+      prefix: '{cgtest-unreachable}',
+      flushMs: 10,
+      flushTimeoutMs: 300,
+      onUnreachable: () => {
+        throw new Error('a bug in the app callback');
+      },
+    });
+    reporter.report('twilio', 1);
+    await waitFor(() => reporter.stats.failedFlushes >= 3, { timeoutMs: 15_000, what: 'three failed flushes' });
+    await reporter.close();
+    expect(reporter.stats).toMatchObject({ reported: 1, dropped: 1, unsent: 0 });
+  });
+
   it('a wrong REDIS_URL is said once on stderr (with its port), however many flushes fail, and again at close for what was lost', async () => {
     const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
     try {

@@ -1,5 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { DelayedError, RateLimitError, UnrecoverableError, WaitingChildrenError, Worker, type Job, type WorkerOptions } from 'bullmq';
+import {
+  DelayedError,
+  ErrorCode,
+  RateLimitError,
+  UnrecoverableError,
+  WaitingChildrenError,
+  Worker,
+  type Job,
+  type WorkerOptions,
+} from 'bullmq';
 import { ConfigError } from '../domain/errors.js';
 import { providerTarget } from '../domain/hold.js';
 import { slowThresholds } from '../domain/outcomes.js';
@@ -7,7 +16,7 @@ import { candidatesProblem } from '../domain/rules.js';
 import { loadRulesFile } from '../store/rules-file.js';
 import type { Rule } from '../domain/types.js';
 import { Keys } from '../store/keys.js';
-import { GuardBatcher, forgetFailed, noteFailed } from '../store/guard.js';
+import { GuardBatcher, MAX_ROUTES, forgetFailed, noteFailed } from '../store/guard.js';
 import { ParkedJobs } from '../store/parked.js';
 import type { RedisClient } from '../store/redis.js';
 import { GuardVerdict, type GuardAnswer } from '../store/scripts.js';
@@ -52,8 +61,9 @@ export interface GuardOptions<D = unknown, R = unknown> {
   parkMs?: number;
 }
 
-// The job is no longer ours (our lock expired and another worker took it, or it was removed).
-const LOCK_LOST = /Missing (lock|key) for job/;
+// BullMQ's answers that the job is no longer ours: removed, our lock expired, it left the active
+// state, or another worker holds it now (the stalled check gave it away while we waited on Redis).
+const NOT_OURS = new Set<unknown>([ErrorCode.JobNotExist, ErrorCode.JobLockNotExist, ErrorCode.JobNotInState, ErrorCode.JobLockMismatch]);
 
 /**
  * A BullMQ Worker for a dispatch queue that checks callguard's holds before each job.
@@ -113,7 +123,11 @@ export function createGuardedWorker<D = unknown, R = unknown>(
         jobId: job.id!,
         register: candidates.length > 1 && !routes.has(route),
       });
-      routes.add(route);
+      // The script notes a route only past its queue check: a held queue's job leaves it for the next.
+      if (answer.verdict !== GuardVerdict.QueueHeld) {
+        if (routes.size >= MAX_ROUTES) routes.clear();
+        routes.add(route);
+      }
     } catch (err) {
       return putBack(job, token, retryDelayMs, `could not check callguard's holds: ${(err as Error).message}`);
     }
@@ -205,7 +219,7 @@ export function createGuardedWorker<D = unknown, R = unknown>(
         await job.moveToDelayed(Date.now() + Math.round(delayMs), token);
         return;
       } catch (err) {
-        if (LOCK_LOST.test((err as Error).message) || worker.closing) return;
+        if (NOT_OURS.has((err as { code?: unknown }).code) || worker.closing) return;
         await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
       }
     }
@@ -226,7 +240,10 @@ function slowThresholdsBy(rules: Rule[]): (provider: string) => number[] {
   const known = new Map<string, number[]>();
   return (provider) => {
     let ms = known.get(provider);
-    if (!ms) known.set(provider, (ms = slowThresholds(rules, provider)));
+    if (!ms) {
+      if (known.size >= MAX_ROUTES) known.clear();
+      known.set(provider, (ms = slowThresholds(rules, provider)));
+    }
     return ms;
   };
 }

@@ -244,13 +244,17 @@ export class Reporter implements ErrorSink {
       });
     } catch (err) {
       this.stat.failedFlushes += 1;
-      if (!this.unreachableWarned) {
-        this.unreachableWarned = true;
-        if (this.options.onUnreachable) this.options.onUnreachable(err);
-        else
-          this.warn(
-            `callguard reporter: cannot reach Redis (${err instanceof Error ? err.message : String(err)}); counts are kept and resent`,
-          );
+      try {
+        if (!this.unreachableWarned) {
+          this.unreachableWarned = true;
+          if (this.options.onUnreachable) this.options.onUnreachable(err);
+          else
+            this.warn(
+              `callguard reporter: cannot reach Redis (${err instanceof Error ? err.message : String(err)}); counts are kept and resent`,
+            );
+        }
+      } catch {
+        // never let a reporting failure reach the caller (the flush timer would reject unhandled)
       }
       try {
         this.options.onError?.(err);

@@ -4,8 +4,8 @@ import type { Keys } from './keys.js';
 import type { RedisClient } from './redis.js';
 import { GUARD, GUARD_BATCH_MAX, guard, type GuardAnswer, type GuardJob, type GuardRoute, type KeysOf } from './scripts.js';
 
-/** Routes a batcher remembers; past this many (jobs naming candidates from their data) it starts over. */
-const MAX_ROUTES = 1000;
+/** Routes a worker remembers; past this many (jobs naming candidates from their data) it starts over. */
+export const MAX_ROUTES = 1000;
 
 export interface GuardRequest {
   queue: string;
