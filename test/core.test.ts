@@ -63,6 +63,35 @@ describe('counting and tripping', () => {
     expect((await cg.counters.sums()).counts.twilio).toBe(10_000);
   });
 
+  it('when a rules version shortens a window, then the next read sums the new window, not the sum kept for the old one', async () => {
+    const cg = await start({ twilio: { ...TWILIO.twilio, threshold_count: 100, window_minutes: 10 } }, {}, false);
+    const rule = cg.rules.find((r) => r.name === 'twilio')!;
+    const minute = cg.config.minuteMs;
+    const redisBucket = async () => {
+      const [s, us] = await cg.redis.time();
+      return Math.floor((Number(s) * 1000 + Math.floor(Number(us) / 1000)) / minute);
+    };
+    // One error in each of five consecutive minutes (Redis' clock).
+    const counted: number[] = [];
+    while (counted.length < 5) {
+      const { now } = await cg.counters.record(rule, 1);
+      const b = Math.floor(now / minute);
+      counted.push(b);
+      await waitFor(async () => (await redisBucket()) > b, { what: 'the next minute' });
+    }
+    // What a window of `minutes` holds at Redis' `now`, from the buckets counted above.
+    const within = (now: number, minutes: number) => counted.filter((b) => b > Math.floor(now / minute) - minutes).length;
+    const ten = await cg.counters.sums();
+    expect(ten.counts.twilio).toBe(within(ten.now, 10));
+    expect(ten.counts.twilio).toBeGreaterThan(3);
+
+    const three = await cg.counters.sums([{ ...rule, windowMinutes: 3 }]);
+    expect(three.counts.twilio).toBe(within(three.now, 3));
+    // And back: the longer window is summed anew too.
+    const again = await cg.counters.sums();
+    expect(again.counts.twilio).toBe(within(again.now, 10));
+  });
+
   it('bad error-report jobs fail at once, without retries, naming the problem', async () => {
     const cg = await start();
     await expect(reportJob(cg, { rule: 'nope' })).rejects.toThrow('unknown rule: nope');

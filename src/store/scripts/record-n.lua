@@ -6,7 +6,7 @@
   instead of every bucket (sum-counts-n.lua).
 
   KEYS[1]     counted reports (sorted set: report id -> ms counted), trimmed by age
-  KEYS[2]     window sums hash (rule -> "sum:bucket", the rule's window sum as of that bucket)
+  KEYS[2]     window sums hash (rule -> "sum:bucket:window", the rule's sum over that window as of that bucket)
   KEYS[i+2]   counts hash of rule i (bucket number -> count)
   ARGV[1]     report id ('' = no exactly-once check)
   ARGV[2]     how long report ids are remembered, ms
@@ -57,7 +57,7 @@ for i = 1, rules do
     end
   end
   redis.call('PEXPIRE', counts, keep * minute)
-  redis.call('HSET', KEYS[2], rule, string.format('%d:%d', sum, bucket))
+  redis.call('HSET', KEYS[2], rule, string.format('%d:%d:%d', sum, bucket, window))
   out[i + 2] = sum
 end
 return out

@@ -1,9 +1,10 @@
 --[[
   Reads the window sums of several rules against Redis' clock. Each rule's sum was kept by
-  record-2.lua as of its last count; buckets that left the window since are subtracted (at most
-  one per elapsed minute), so a call costs O(rules), not O(rules x window).
+  record-n.lua as of its last count; buckets that left the window since are subtracted (at most
+  one per elapsed minute), so a call costs O(rules), not O(rules x window). A sum kept for another
+  window (a rules version changed it) is added up again from the buckets, once.
 
-  KEYS[1]     window sums hash (counter -> "sum:bucket")
+  KEYS[1]     window sums hash (counter -> "sum:bucket:window")
   KEYS[i+1]   counts hash of counter i (bucket number -> count); its name follows the prefix
   ARGV[1]     minute length in ms
   ARGV[2]     length of the counts hashes' prefix (the counter's name is the rest of its key)
@@ -33,11 +34,12 @@ for i = 1, n do
   local window = windows[i]
   local sum, at
   if kept[i] then
-    local s, a = string.match(kept[i], '^(%d+):(%d+)$')
-    sum, at = tonumber(s), tonumber(a)
+    local s, a, w = string.match(kept[i], '^(%d+):(%d+):(%d+)$')
+    if tonumber(w) == window then sum, at = tonumber(s), tonumber(a) end
   end
   if sum == nil or at > bucket then
-    -- No kept sum (counted before sums were kept) or a clock that went back: add the buckets up once.
+    -- No kept sum for this window (none yet, kept by an older version, or the window changed) or
+    -- a clock that went back: add the buckets up once.
     sum = 0
     local fields = redis.call('HGETALL', counts)
     for j = 1, #fields, 2 do
@@ -55,7 +57,7 @@ for i = 1, n do
   end
   if at ~= bucket then
     moved[#moved + 1] = names[i]
-    moved[#moved + 1] = string.format('%d:%d', sum, bucket)
+    moved[#moved + 1] = string.format('%d:%d:%d', sum, bucket, window)
   end
   out[i + 1] = sum
 end
