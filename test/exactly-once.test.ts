@@ -39,6 +39,19 @@ describe('counting exactly once', () => {
     }
   });
 
+  it('when a cancellation runs twice (resent after a reconnect), then it still says cancelled, and a counted report stays counted', async () => {
+    cg = await startTestCallguard(RULES, {}, { worker: false });
+    expect(await cg.counters.cancelReport('job:late')).toBe(true);
+    // The resend of the same call: the report was answered unavailable, so it must not read as counted.
+    expect(await cg.counters.cancelReport('job:late')).toBe(true);
+    const twilio = cg.rules.find((r) => r.name === 'twilio')!;
+    expect((await cg.counters.recordReport([[twilio, 4]], 'job:late')).counted).toBe(false);
+
+    expect((await cg.counters.recordReport([[twilio, 2]], 'job:landed')).counted).toBe(true);
+    expect(await cg.counters.cancelReport('job:landed')).toBe(false);
+    expect((await cg.counters.sums()).counts.twilio).toBe(2);
+  });
+
   it('when Redis is away, the reporter keeps its counts and lands them once within a second or so of Redis returning', async () => {
     redis = await PrivateRedis.start();
     const prefix = '{cgtest-reporter-outage}';
