@@ -65,6 +65,11 @@ describe('rules file', () => {
     { name: 'unknown field', text: rule({ threshhold: 3 }), message: 'rules.json: rule "twilio": field threshhold: unknown field' },
     { name: 'zero threshold', text: rule({ threshold_count: 0 }), message: 'rule "twilio": field threshold_count' },
     { name: 'negative window', text: rule({ window_minutes: -1 }), message: 'rule "twilio": field window_minutes' },
+    {
+      name: 'window over a day',
+      text: rule({ window_minutes: 1441 }),
+      message: 'rule "twilio": field window_minutes: at most 1440 (a day)',
+    },
     { name: 'fractional threshold', text: rule({ threshold_count: 2.5 }), message: 'rule "twilio": field threshold_count' },
     { name: 'string threshold', text: rule({ threshold_count: '10' }), message: 'rule "twilio": field threshold_count' },
     {

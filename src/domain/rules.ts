@@ -23,13 +23,17 @@ export function candidatesProblem(candidates: readonly string[]): string | undef
 const rate = z.number().gt(0, 'must be above 0').lte(1, 'must be at most 1 (a fraction: 0.5 is 50 %)');
 const perMinute = z.number().int().positive();
 
+/** The longest window a rule may have: a day of minutes. */
+export const MAX_WINDOW_MINUTES = 1440;
+
 // Calls a rate needs in the window when the rule does not say (resilience4j's minimumNumberOfCalls).
 export const DEFAULT_MIN_CALLS = 10;
 
 const ruleSchema = z
   .object({
     threshold_count: z.number().int().positive().optional(),
-    window_minutes: z.number().int().positive(),
+    // Every report reads its rules' kept buckets (the longest window's worth): a day bounds that work.
+    window_minutes: z.number().int().positive().max(MAX_WINDOW_MINUTES, `at most ${MAX_WINDOW_MINUTES} (a day)`),
     log_patterns: z.array(z.string().trim().min(1, 'empty pattern')).optional(),
     queues: z.array(z.string().min(1)).min(1).optional(),
     min_level: z.enum(Object.keys(LEVELS) as [keyof typeof LEVELS]).optional(),
