@@ -8,6 +8,7 @@ import { redisLimitStore } from '../src/http/middleware/limit-store.js';
 import { warnUntrustedForwarded } from '../src/http/middleware/bearer-limit.js';
 import { startHttpServer } from '../src/http/server.js';
 import { Keys } from '../src/store/keys.js';
+import { waitFor } from './support/harness.js';
 import { PrivateRedis } from './support/redis-server.js';
 import { postJson, request, startTestHttp, stopTestHttp, tokenOf, type TestHttp } from './support/http.js';
 
@@ -141,6 +142,40 @@ describe('exactly once around the report add (issue 19, item 4)', () => {
       // Still claimed (409) or answered as the first (once the retried store landed): never counted twice.
       expect([409, 202]).toContain(again.status);
       if (again.status === 202) expect(again.json.job_id).toBe(first.json.job_id);
+      expect(await t.cg.events.getJobCountByTypes('waiting')).toBe(1);
+    } finally {
+      await http.close();
+    }
+  });
+
+  it('when storing the answer fails five times in a row, then it is still stored while the claim holds the key, and a retry gets the first answer', async () => {
+    t = await startTestHttp(RULES, {}, { worker: false });
+    const deps = httpDeps(t.cg);
+    const finish = deps.idempotency.finish.bind(deps.idempotency);
+    let failures = 5;
+    deps.idempotency.finish = async (key, reply) => {
+      if (failures-- > 0) throw Object.assign(new Error('Connection is closed.'), { name: 'Error' });
+      return finish(key, reply);
+    };
+    const http = await startHttpServer(deps, { port: 0, host: '127.0.0.1' });
+    try {
+      const send = () =>
+        postJson(
+          `${http.url}/health/errors`,
+          { rule: 'twilio', count: 3 },
+          { token: tokenOf('alerts'), headers: { 'idempotency-key': 'k-2' } },
+        );
+      const first = await send();
+      expect(first.status).toBe(202);
+      const again = await waitFor(
+        async () => {
+          const r = await send();
+          expect([409, 202]).toContain(r.status);
+          return r.status === 202 && r;
+        },
+        { timeoutMs: 30_000, what: 'the retry answered as the first request' },
+      );
+      expect(again.json.job_id).toBe(first.json.job_id);
       expect(await t.cg.events.getJobCountByTypes('waiting')).toBe(1);
     } finally {
       await http.close();

@@ -13,7 +13,7 @@ export const IDEMPOTENCY_TTL_MS = 60 * 60_000;
  */
 export const IDEMPOTENCY_KEYS_PER_PRINCIPAL = 20_000;
 // A request holding a key this long without finishing is taken to have died; its key is free again.
-const PENDING_MS = 60_000;
+export const PENDING_MS = 60_000;
 
 export type Remembered = Claim;
 

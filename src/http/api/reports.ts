@@ -7,7 +7,7 @@ import { readLogRecord } from '../../domain/log-record.js';
 import { PhraseMatcher } from '../../domain/matcher.js';
 import type { Rule } from '../../domain/types.js';
 import { IdempotencyConflictError, TooManyRequestsError } from '../middleware/errors.js';
-import { IDEMPOTENCY_KEYS_PER_PRINCIPAL } from '../../store/idempotency.js';
+import { IDEMPOTENCY_KEYS_PER_PRINCIPAL, PENDING_MS } from '../../store/idempotency.js';
 import { MAX_COUNT } from '../../jobs/contract.js';
 import { validate } from '../middleware/validate.js';
 import { route, type RouteDeps } from './route.js';
@@ -61,6 +61,7 @@ async function once<R>(ctx: { req: Request; user?: { name: string }; deps: Route
   const key = createHash('sha256')
     .update(`${ctx.user?.name ?? ''}\n${ctx.req.path}\n${header}`)
     .digest('hex');
+  const claimed = Date.now(); // no later than the claim's own start, which its lapse counts from
   const seen = await ctx.deps.idempotency.begin(key, ctx.user?.name ?? '');
   if (seen.state === 'done') return seen.reply as R;
   if (seen.state === 'pending') throw new IdempotencyConflictError();
@@ -77,20 +78,23 @@ async function once<R>(ctx: { req: Request; user?: { name: string }; deps: Route
     throw err;
   }
   // The work is done (the job is in Redis): from here the key is never released, or a retry with
-  // it would count again. Storing the answer is retried a few times; until then a repeat is 409.
-  await remember(ctx.deps, key, reply);
+  // it would count again. Storing the answer is retried for as long as the claim holds the key
+  // (a repeat is 409 meanwhile): once the claim lapsed, a repeat would run again.
+  await remember(ctx.deps, key, reply, claimed);
   return reply;
 }
 
-const REMEMBER_TRIES = 5;
-
-async function remember(deps: RouteDeps, key: string, reply: unknown, attempt = 1): Promise<void> {
+async function remember(deps: RouteDeps, key: string, reply: unknown, since: number, attempt = 1): Promise<void> {
   await deps.idempotency.finish(key, reply).catch((err: unknown) => {
-    if (attempt >= REMEMBER_TRIES) {
-      deps.logger.error({ err }, 'could not store an Idempotency-Key answer; a repeat is answered 409 until the claim lapses');
+    const delay = Math.min(100 * 2 ** attempt, 5000);
+    if (Date.now() + delay - since >= PENDING_MS) {
+      deps.logger.error(
+        { err },
+        'could not store an Idempotency-Key answer before its claim lapsed; a repeat of the request would run again',
+      );
       return;
     }
-    setTimeout(() => void remember(deps, key, reply, attempt + 1), 100 * 2 ** attempt).unref();
+    setTimeout(() => void remember(deps, key, reply, since, attempt + 1), delay).unref();
   });
 }
 
