@@ -117,3 +117,49 @@ describe('hold-change script', () => {
     expect(stepsOf({ release: [rel(1)], startClear: ['a'] }, 2)).toHaveLength(1);
   });
 });
+
+describe('hold-change script: a probe ending while a trip replaces it', () => {
+  let cg: Callguard;
+  const PROBED = { twilio: { ...RULES.twilio, probe: { minutes: 1, max_per_minute: 5 } } };
+  beforeEach(async () => {
+    cg = await startTestCallguard(PROBED, { CALLGUARD_QUEUES: 'calls,sms' }, { worker: false });
+  });
+  afterEach(() => stopTestCallguard(cg));
+
+  const decideAt = async (count: number, at?: number) => {
+    const [holds, clearSince, now] = await Promise.all([cg.ledger.list(), cg.ledger.clearSince(), cg.ledger.now()]);
+    return decide({
+      rules: cg.rules,
+      counts: { twilio: count },
+      holds,
+      clearSince,
+      now: at ?? now,
+      full: false,
+      minuteMs: cg.config.minuteMs,
+      autoResumeMinutes: cg.config.autoResumeMinutes,
+      autoPause: 'on',
+    });
+  };
+  const effect = async () => (await cg.ledger.list()).map((h) => [h.id, h.kind === 'rule' ? (h.effect ?? 'pause') : h.kind]);
+
+  it('when the probe-end release lands after a trip put a pause under the same id, then the pause stays', async () => {
+    await cg.ledger.change(await decideAt(5));
+    await cg.ledger.change(await decideAt(0));
+    const later = (await cg.ledger.now()) + 10 * cg.config.autoResumeMinutes * cg.config.minuteMs;
+    await cg.ledger.change(await decideAt(0, later));
+    expect(await effect()).toEqual([['rule:twilio', 'probe']]);
+
+    // A tick decides the probe is over…
+    const probe = (await cg.ledger.list())[0]!;
+    const end = await decideAt(0, (probe.kind === 'rule' && probe.until) || Infinity);
+    expect(end.release).toEqual([expect.objectContaining({ id: 'rule:twilio', ifEffect: 'probe' })]);
+    // …while a report during the probe trips the rule again and puts a pause in its place.
+    const trip = await decideAt(6);
+    expect(trip.add).toEqual([expect.objectContaining({ id: 'rule:twilio' })]);
+    await cg.ledger.change(trip);
+    expect(await effect()).toEqual([['rule:twilio', 'pause']]);
+
+    expect((await cg.ledger.change(end)).changes).toEqual([]);
+    expect(await effect()).toEqual([['rule:twilio', 'pause']]);
+  });
+});

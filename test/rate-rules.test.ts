@@ -372,7 +372,7 @@ describe('decide with rate rules', () => {
       stopClear: [],
     });
     const d = decide(input({ rules: [rule], holds: [probe], counts: counts(4, 2) }));
-    expect(d.release).toEqual([{ id: 'rule:tw', by: 'callguard', reason: 'tw tripped again during the probe' }]);
+    expect(d.release).toEqual([{ id: 'rule:tw', by: 'callguard', reason: 'tw tripped again during the probe', ifEffect: 'probe' }]);
     expect(d.add).toEqual([
       expect.objectContaining({
         id: 'rule:tw',
@@ -386,7 +386,9 @@ describe('decide with rate rules', () => {
     expect(d.add[0]).not.toHaveProperty('effect');
     // Calls that went well through the probe end it.
     const done = decide(input({ rules: [rule], holds: [probe], counts: counts(12, 1), now: T0 + 3 * MIN }));
-    expect(done.release).toEqual([{ id: 'rule:tw', by: 'callguard', reason: 'tw stayed below threshold through the probe' }]);
+    expect(done.release).toEqual([
+      { id: 'rule:tw', by: 'callguard', reason: 'tw stayed below threshold through the probe', ifEffect: 'probe' },
+    ]);
     expect(done.add).toEqual([]);
   });
 

@@ -1,4 +1,4 @@
-import { effectOf, ruleHoldId, type Hold, type NewHold, type RuleHold } from './hold.js';
+import { effectOf, ruleHoldId, type Hold, type HoldEffect, type NewHold, type RuleHold } from './hold.js';
 import { trips, verdict, type Verdict } from './outcomes.js';
 import { BUILT_IN_PRINCIPALS } from './roles.js';
 import type { Rule } from './types.js';
@@ -12,6 +12,8 @@ export interface Release {
   ifClear?: string;
   /** Release only if this principal placed the hold when the release lands (guards a racing notice from another sender). */
   owner?: string;
+  /** Release only if the hold under this id still has this effect when the release lands (guards a racing trip). */
+  ifEffect?: HoldEffect;
 }
 
 export type AutoPause = 'on' | 'shadow' | 'off';
@@ -63,8 +65,8 @@ export function decide(input: DecideInput): Decision {
   const decision: Decision = { add: [], release: [], startClear: [], stopClear: [] };
   const held = new Map(holds.map((h) => [h.id, h]));
   const resumeAfterMs = input.autoResumeMinutes * input.minuteMs;
-  const release = (id: string, reason: string, ifClear?: string) =>
-    decision.release.push({ id, by: SYSTEM_ACTOR, reason, ...(ifClear ? { ifClear } : {}) });
+  const release = (id: string, reason: string, guard: Pick<Release, 'ifClear' | 'ifEffect'> = {}) =>
+    decision.release.push({ id, by: SYSTEM_ACTOR, reason, ...guard });
 
   for (const rule of rules) {
     const id = ruleHoldId(rule.name);
@@ -89,7 +91,10 @@ export function decide(input: DecideInput): Decision {
       // Auto-pause switched off keeps existing holds until their rules clear: it never resumes a failing provider.
       if (hold && (effectOf(hold) === effect || effect === undefined)) continue;
       // A probe that sees the rule trip again re-pauses at once; a hold of another mode is replaced.
-      if (hold) release(id, effectOf(hold) === 'probe' ? `${rule.name} tripped again during the probe` : `${rule.name} changed mode`);
+      if (hold) {
+        const reason = effectOf(hold) === 'probe' ? `${rule.name} tripped again during the probe` : `${rule.name} changed mode`;
+        release(id, reason, { ifEffect: effectOf(hold) });
+      }
       if (effect) decision.add.push(ruleHold(rule, verdict(rule, counts, probing), effect, probing));
       continue;
     }
@@ -100,7 +105,7 @@ export function decide(input: DecideInput): Decision {
     }
     if (effectOf(hold) === 'probe') {
       if (hold.until !== undefined && now >= hold.until) {
-        release(id, `${rule.name} stayed below threshold through the probe`);
+        release(id, `${rule.name} stayed below threshold through the probe`, { ifEffect: 'probe' });
         if (hadClear) decision.stopClear.push(rule.name);
       }
       continue;
@@ -110,7 +115,9 @@ export function decide(input: DecideInput): Decision {
     const clearedAt = clearSince[rule.name];
     if (clearedAt === undefined) decision.startClear.push(rule.name);
     if (now - (clearedAt ?? now) < resumeAfterMs) continue;
-    release(id, `${rule.name} below threshold (${verdict(rule, counts, probing).summary}) for ${input.autoResumeMinutes} min`, rule.name);
+    release(id, `${rule.name} below threshold (${verdict(rule, counts, probing).summary}) for ${input.autoResumeMinutes} min`, {
+      ifClear: rule.name,
+    });
     decision.stopClear.push(rule.name);
     if (effectOf(hold) === 'pause' && rule.probe) decision.add.push(probeHold(rule, now, input.minuteMs));
   }

@@ -30,7 +30,7 @@
 
   ARGV[1] JSON request:
     { queues: [configured dispatch queues], maxlen: n (audit stream MAXLEN ~), minuteMs: n,
-      add: [hold], release: [{ id, by, reason, ifClear?, owner? }],
+      add: [hold], release: [{ id, by, reason, ifClear?, owner?, ifEffect? }],
       startClear: [rule], stopClear: [rule],
       overflow: { hold, cap, maxMembers }, rulesVersion?: n (the rules version that decided; audited) }
     Applied in this order:
@@ -39,7 +39,9 @@
        clear-since time, so a trip that raced the evaluator's decision (and stopped the clock)
        keeps the hold. A release with owner = <principal> happens only while the hold (or the
        alert's entry behind the overflow hold) was placed by that principal, so a hold another
-       principal placed in the meantime stays. Releasing an alert behind the overflow hold removes it from there; the
+       principal placed in the meantime stays. A release with ifEffect = <effect> happens only while
+       the hold under that id still has that effect, so a probe's end never releases the pause a
+       racing trip put in its place. Releasing an alert behind the overflow hold removes it from there; the
        last one out releases the overflow hold.
     3. add: an added hold whose id exists (or is behind the overflow hold) is left alone
        (idempotent). Releases run first, so one call can swap a hold's effect under the same id.
@@ -211,8 +213,15 @@ local function ownedBy(id, owner)
   return true
 end
 
+local function hasEffect(id, wanted)
+  local raw = redis.call('HGET', HOLDS, id)
+  return raw == false or effect(cjson.decode(raw)) == wanted
+end
+
 for _, rel in ipairs(req.release or {}) do
-  local blocked = (rel.ifClear and redis.call('HEXISTS', CLEAR, rel.ifClear) == 0) or (rel.owner and not ownedBy(rel.id, rel.owner))
+  local blocked = (rel.ifClear and redis.call('HEXISTS', CLEAR, rel.ifClear) == 0)
+    or (rel.owner and not ownedBy(rel.id, rel.owner))
+    or (rel.ifEffect and not hasEffect(rel.id, rel.ifEffect))
   if not blocked then
     release(rel.id, rel.by, rel.reason)
     if overflow and rel.id ~= '*' and redis.call('HDEL', OVERFLOW, rel.id) == 1 and redis.call('HLEN', OVERFLOW) == 0 then
