@@ -194,7 +194,10 @@ export function createGuardedWorker<D = unknown, R = unknown>(
       // while one left delayed is in no parked set (the release forgot it) and would wait out parkMs.
       const stillHeld = await client.hmget(keys.coveredProviders, ...targets);
       if (stillHeld.some((n) => n === null)) {
-        await job.promote().catch(() => undefined); // promoted by the release already
+        // Due again after retryDelayMs, not at once: promoted now, another slot of this worker could
+        // take it while this attempt still unwinds, and BullMQ's end of this attempt would then stop
+        // renewing that slot's lock (it forgets locks by job id), so a long call would run twice.
+        await job.changeDelay(retryDelayMs).catch(() => undefined); // promoted by the release already
         await parked.forget(targets, [job.id!]);
       }
     } catch {
