@@ -54,6 +54,18 @@ describe('counting and tripping', () => {
     expect(entry!.reason).toContain('10 errors in 30 min (threshold 10)');
   });
 
+  it('when a report job runs again after its first run counted but stopped before the fast trip, then the re-run trips the rule', async () => {
+    const cg = await start({ twilio: { ...TWILIO.twilio, window_minutes: 30 } });
+    // The first run: counted (exactly once, by job id), then the process died before its fast check.
+    await cg.counters.recordReport([[cg.rules.find((r) => r.name === 'twilio')!, 10]], 'job:crashed-1');
+    expect(await calls(cg).isPaused()).toBe(false);
+    const job = await cg.events.add(JOB.errorReport, { rule: 'twilio', count: 10 }, { jobId: 'crashed-1' });
+    expect(await finished(cg.events, job.id!)).toMatchObject({ duplicate: true });
+    // Within the re-run's own job, as for a first run: not left to the next tick.
+    expect(await calls(cg).isPaused()).toBe(true);
+    expect((await cg.counters.sums()).counts.twilio).toBe(10);
+  });
+
   it('the coalescing reporter turns 10,000 calls into a handful of jobs and trips the rule', async () => {
     const cg = await start();
     for (let i = 0; i < 10_000; i++) cg.reporter.report('twilio');

@@ -52,15 +52,16 @@ export function errorReportJob(
       }
       // Keyed by job id: a job BullMQ re-runs after a crash (or a batch resent with the same id) counts once.
       const { counted, sums } = await counting.recordReport(entries, `job:${job.id}`);
-      if (!counted) return { counted: {}, duplicate: true, checked: [] };
-      const windowSums = Object.fromEntries(entries.map(([c], i) => [c.name, sums[i]!]));
       const providers = Object.keys(outcomes);
+      const touched = rules.filter((r) => r.name in counts || (readsOutcomes(r) && r.providers!.some((p) => providers.includes(p))));
+      if (!counted) {
+        // Counted by an earlier run of this job, which may have stopped before its fast trip.
+        if (touched.length) await evaluation.evaluate({ rules: touched, full: false });
+        return { counted: {}, duplicate: true, checked: [] };
+      }
+      const windowSums = Object.fromEntries(entries.map(([c], i) => [c.name, sums[i]!]));
       // A rule this report touched; judged as if probing (fewer calls needed), evaluation decides.
-      const tripped = rules.filter(
-        (r) =>
-          (r.name in counts || (readsOutcomes(r) && r.providers!.some((p) => providers.includes(p)))) &&
-          verdict(r, windowSums, true).tripped,
-      );
+      const tripped = touched.filter((r) => verdict(r, windowSums, true).tripped);
       const result = { counted: counts, checked: tripped.map((r) => r.name), ...left() };
       // Fast trip: check right after counting instead of waiting up to a minute for the tick.
       if (tripped.length) await evaluation.evaluate({ rules: tripped, full: false });
