@@ -65,7 +65,7 @@ describe('failover across providers, shared by every worker', () => {
 
   /** Every job fed completed, each placed successfully exactly once, none failed. */
   async function everyJobOnce(s: Awaited<ReturnType<typeof setup>>) {
-    s.stopFeeding();
+    await s.stopFeeding();
     const total = s.fed.size;
     await waitFor(async () => (await s.queue.getCompletedCount()) === total, { timeoutMs: 40_000, what: `all ${total} jobs completed` });
     expect(await s.queue.getFailedCount()).toBe(0);

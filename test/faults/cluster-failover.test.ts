@@ -108,7 +108,7 @@ describe('Redis Cluster: failover to the next candidate within its capacity', ()
       expect(of('plivo', probe.at, ended.at).length).toBeGreaterThan(0);
       const back = ended.at + 1000;
       await waitFor(() => fedBetween(back, Infinity) >= 20, { timeoutMs: 20_000, what: 'a second of jobs after the probe' });
-      stopFeeding();
+      await stopFeeding();
 
       // Jobs in = jobs out, each placed once; after the probe every new job went to twilio.
       await waitFor(async () => (await calls.getCompletedCount()) === fed.size, {
@@ -146,7 +146,7 @@ describe('Redis Cluster: failover to the next candidate within its capacity', ()
         })}`,
       );
     } finally {
-      stopFeeding();
+      await stopFeeding();
       await plivoGrants.stop();
       await probeGrants.stop();
     }

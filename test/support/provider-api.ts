@@ -148,8 +148,14 @@ export class Grants {
  * Feeds `queue` 20 jobs a second (two every 100 ms), each retried after a failed call until it
  * succeeds (fixed 200 ms backoff), and remembers when each was fed.
  */
-export function feedCalls(queue: Queue): { fed: Map<string, number>; fedBetween: (from: number, to: number) => number; stop: () => void } {
+export function feedCalls(queue: Queue): {
+  fed: Map<string, number>;
+  fedBetween: (from: number, to: number) => number;
+  /** Stops feeding; resolves once the adds in flight have landed in `fed` (jobs in = jobs out counts them). */
+  stop: () => Promise<void>;
+} {
   const fed = new Map<string, number>();
+  const inFlight = new Set<Promise<void>>();
   let n = 0;
   const feed = async () => {
     n++;
@@ -162,10 +168,16 @@ export function feedCalls(queue: Queue): { fed: Map<string, number>; fedBetween:
     await queue.addBulk(jobs);
     for (const j of jobs) fed.set(j.opts.jobId, at);
   };
-  const timer = setInterval(() => void feed(), 100);
+  const timer = setInterval(() => {
+    const adding: Promise<void> = feed().finally(() => inFlight.delete(adding));
+    inFlight.add(adding);
+  }, 100);
   return {
     fed,
     fedBetween: (from, to) => [...fed.values()].filter((t) => t > from && t <= to).length,
-    stop: () => clearInterval(timer),
+    stop: async () => {
+      clearInterval(timer);
+      await Promise.allSettled([...inFlight]);
+    },
   };
 }
