@@ -15,20 +15,13 @@ export class Transitions {
     private readonly rulesVersion?: () => number,
   ) {}
 
-  /**
-   * A large request commits in bounded steps; each step is enforced and published before the next.
-   * When fewer holds changed than were asked for, the queues are compared with the holds anyway:
-   * the usual cause is another instance or an earlier request having done it (nothing to repair),
-   * but a step the Redis client resent after a reconnect also lands as "no change" while its first
-   * run, whose answer was lost, committed a hold that no queue follows yet.
-   */
+  /** A large request commits in bounded steps; each step is enforced and published before the next. */
   async apply(req: HoldChangeRequest): Promise<HoldChange[]> {
     const version = req.rulesVersion ?? this.rulesVersion?.();
     const { changes } = await this.ledger.change(version === undefined ? req : { ...req, rulesVersion: version }, async (step) => {
       await this.enforcer.apply(step);
       if (step.length) await this.emitter.emit('changes', step);
     });
-    if (changes.length < (req.add?.length ?? 0) + (req.release?.length ?? 0)) await this.enforcer.reconcile();
     return changes;
   }
 }
