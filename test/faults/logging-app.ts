@@ -82,7 +82,10 @@ export const stalls = (app: LoggingAppResult, idle: LoggingAppResult): string =>
 /**
  * What every fault test asks of the logging app that ran alongside it, once its counts are stored:
  * prints the summary line, then nothing dropped, every line reported, each count stored once
- * (`stored` = sent), and no stall of its own over MAX_STALL_MS. `note` goes after the counts.
+ * (`stored` = sent), and no stall of its own over MAX_STALL_MS. "Its own" is beyond what the idle
+ * app alongside suffered on the CPU in the same run: on this machine an app doing nothing was seen
+ * running 97 ms in one stalled tick (its collector and compiler threads count in its CPU time).
+ * `note` goes after the counts.
  */
 export function checkLoggingApp(label: string, app: LoggingAppResult, idle: LoggingAppResult, stored: number, note = ''): void {
   const sent = app.reporter.reported - app.reporter.dropped;
@@ -93,5 +96,5 @@ export function checkLoggingApp(label: string, app: LoggingAppResult, idle: Logg
   expect(app.reporter.dropped).toBe(0);
   expect(app.reporter.reported).toBe(app.logged);
   expect(stored).toBe(sent);
-  expect(app.onCpuMaxStallMs).toBeLessThanOrEqual(MAX_STALL_MS);
+  expect(app.onCpuMaxStallMs).toBeLessThanOrEqual(MAX_STALL_MS + idle.onCpuMaxStallMs);
 }
