@@ -119,52 +119,44 @@ describe('the limiter’s scripts and Redis-side failures', () => {
 });
 
 describe('exactly once around the report add (issue 19, item 4)', () => {
-  it('when storing the Idempotency-Key answer fails after the job was added, then the key is not released and a retry counts nothing', async () => {
+  /** The service with its first `failures` Idempotency-Key answer stores failing; `send` posts one report with `key`. */
+  async function failingStores(failures: number, key: string) {
     t = await startTestHttp(RULES, {}, { worker: false });
     const deps = httpDeps(t.cg);
     const finish = deps.idempotency.finish.bind(deps.idempotency);
-    let failures = 1;
-    deps.idempotency.finish = async (key, reply) => {
-      if (failures-- > 0) throw Object.assign(new Error('Connection is closed.'), { name: 'Error' });
-      return finish(key, reply);
+    let left = failures;
+    deps.idempotency.finish = async (k, reply) => {
+      if (left-- > 0) throw Object.assign(new Error('Connection is closed.'), { name: 'Error' });
+      return finish(k, reply);
     };
     const http = await startHttpServer(deps, { port: 0, host: '127.0.0.1' });
+    const send = () =>
+      postJson(
+        `${http.url}/health/errors`,
+        { rule: 'twilio', count: 3 },
+        { token: tokenOf('alerts'), headers: { 'idempotency-key': key } },
+      );
+    return { http, send, events: t.cg.events };
+  }
+
+  it('when storing the Idempotency-Key answer fails after the job was added, then the key is not released and a retry counts nothing', async () => {
+    const { http, send, events } = await failingStores(1, 'k-1');
     try {
-      const send = () =>
-        postJson(
-          `${http.url}/health/errors`,
-          { rule: 'twilio', count: 3 },
-          { token: tokenOf('alerts'), headers: { 'idempotency-key': 'k-1' } },
-        );
       const first = await send();
       expect(first.status).toBe(202);
       const again = await send();
       // Still claimed (409) or answered as the first (once the retried store landed): never counted twice.
       expect([409, 202]).toContain(again.status);
       if (again.status === 202) expect(again.json.job_id).toBe(first.json.job_id);
-      expect(await t.cg.events.getJobCountByTypes('waiting')).toBe(1);
+      expect(await events.getJobCountByTypes('waiting')).toBe(1);
     } finally {
       await http.close();
     }
   });
 
   it('when storing the answer fails five times in a row, then it is still stored while the claim holds the key, and a retry gets the first answer', async () => {
-    t = await startTestHttp(RULES, {}, { worker: false });
-    const deps = httpDeps(t.cg);
-    const finish = deps.idempotency.finish.bind(deps.idempotency);
-    let failures = 5;
-    deps.idempotency.finish = async (key, reply) => {
-      if (failures-- > 0) throw Object.assign(new Error('Connection is closed.'), { name: 'Error' });
-      return finish(key, reply);
-    };
-    const http = await startHttpServer(deps, { port: 0, host: '127.0.0.1' });
+    const { http, send, events } = await failingStores(5, 'k-2');
     try {
-      const send = () =>
-        postJson(
-          `${http.url}/health/errors`,
-          { rule: 'twilio', count: 3 },
-          { token: tokenOf('alerts'), headers: { 'idempotency-key': 'k-2' } },
-        );
       const first = await send();
       expect(first.status).toBe(202);
       const again = await waitFor(
@@ -176,7 +168,7 @@ describe('exactly once around the report add (issue 19, item 4)', () => {
         { timeoutMs: 30_000, what: 'the retry answered as the first request' },
       );
       expect(again.json.job_id).toBe(first.json.job_id);
-      expect(await t.cg.events.getJobCountByTypes('waiting')).toBe(1);
+      expect(await events.getJobCountByTypes('waiting')).toBe(1);
     } finally {
       await http.close();
     }

@@ -6,6 +6,23 @@ import { startTestCallguard, stopTestCallguard } from './support/harness.js';
 
 const RULES = { twilio: { threshold_count: 5, window_minutes: 2, log_patterns: ['twilio api error'], queues: ['calls'] } };
 
+/** What the evaluator would decide right now (or `at`), from what Redis holds, with the given count. */
+async function decideFor(cg: Callguard, count: number, at?: number) {
+  const [holds, clearSince, now] = await Promise.all([cg.ledger.list(), cg.ledger.clearSince(), cg.ledger.now()]);
+  const input: DecideInput = {
+    rules: cg.rules,
+    counts: { twilio: count },
+    holds,
+    clearSince,
+    now: at ?? now,
+    full: false,
+    minuteMs: cg.config.minuteMs,
+    autoResumeMinutes: cg.config.autoResumeMinutes,
+    autoPause: 'on',
+  };
+  return decide(input);
+}
+
 /** The hold-change script (change-holds-10.lua) on real Redis: clear-since clocks and the ifClear guard. */
 describe('hold-change script', () => {
   let cg: Callguard;
@@ -14,22 +31,7 @@ describe('hold-change script', () => {
   });
   afterEach(() => stopTestCallguard(cg));
 
-  /** What the evaluator would decide right now, from what Redis holds, with the given count. */
-  const decideNow = async (count: number, at?: number) => {
-    const [holds, clearSince, now] = await Promise.all([cg.ledger.list(), cg.ledger.clearSince(), cg.ledger.now()]);
-    const input: DecideInput = {
-      rules: cg.rules,
-      counts: { twilio: count },
-      holds,
-      clearSince,
-      now: at ?? now,
-      full: false,
-      minuteMs: cg.config.minuteMs,
-      autoResumeMinutes: cg.config.autoResumeMinutes,
-      autoPause: 'on',
-    };
-    return decide(input);
-  };
+  const decideNow = (count: number, at?: number) => decideFor(cg, count, at);
 
   /** Trip, then let the rule start clearing: the clear-since clock is written by the same script call. */
   const tripThenClear = async () => {
@@ -110,20 +112,7 @@ describe('hold-change script: a probe ending while a trip replaces it', () => {
   });
   afterEach(() => stopTestCallguard(cg));
 
-  const decideAt = async (count: number, at?: number) => {
-    const [holds, clearSince, now] = await Promise.all([cg.ledger.list(), cg.ledger.clearSince(), cg.ledger.now()]);
-    return decide({
-      rules: cg.rules,
-      counts: { twilio: count },
-      holds,
-      clearSince,
-      now: at ?? now,
-      full: false,
-      minuteMs: cg.config.minuteMs,
-      autoResumeMinutes: cg.config.autoResumeMinutes,
-      autoPause: 'on',
-    });
-  };
+  const decideAt = (count: number, at?: number) => decideFor(cg, count, at);
   const effect = async () => (await cg.ledger.list()).map((h) => [h.id, h.kind === 'rule' ? (h.effect ?? 'pause') : h.kind]);
 
   it('when the probe-end release lands after a trip put a pause under the same id, then the pause stays', async () => {
