@@ -6,12 +6,12 @@ import { figure } from '../support/figures.js';
 export interface LoggingAppResult {
   logged: number;
   maxStallMs: number;
-  /** The longest stall as far as the process ran meanwhile (the part that is the app's own doing). */
+  /** The longest stall as far as the event loop's thread ran meanwhile (the part that is the app's own doing). */
   onCpuMaxStallMs: number;
   warmupMaxStallMs: number;
   p99StallMs: number;
   closeMs: number;
-  late: Array<[number, number, number]>;
+  late: Array<[number, number, number, number]>;
   reporter: { reported: number; dropped: number; failedFlushes: number; unsent: number };
 }
 
@@ -77,15 +77,15 @@ export class LoggingApp {
 /** A logging app's stalls for a test's summary line, with those of an idle app alongside. */
 export const stalls = (app: LoggingAppResult, idle: LoggingAppResult): string =>
   `longest event-loop stall ${app.maxStallMs.toFixed(1)} ms after warm-up, ${app.onCpuMaxStallMs} ms of it on the CPU (p99 ${app.p99StallMs.toFixed(1)} ms; start-up ${app.warmupMaxStallMs.toFixed(1)} ms; ` +
-  `an idle app alongside: ${idle.maxStallMs.toFixed(1)} ms, ${idle.onCpuMaxStallMs} ms on the CPU; ticks over 40 ms late at [ms since start, ms late, ms on the CPU]: ${JSON.stringify(app.late)})`;
+  `an idle app alongside: ${idle.maxStallMs.toFixed(1)} ms, ${idle.onCpuMaxStallMs} ms on the CPU; ticks over 40 ms late at [ms since start, ms late, ms the loop's thread ran, ms the process ran]: ${JSON.stringify(app.late)})`;
 
 /**
  * What every fault test asks of the logging app that ran alongside it, once its counts are stored:
  * prints the summary line, then nothing dropped, every line reported, each count stored once
- * (`stored` = sent), and no stall of its own over MAX_STALL_MS. "Its own" is beyond what the idle
- * app alongside suffered on the CPU in the same run: on this machine an app doing nothing was seen
- * running 97 ms in one stalled tick (its collector and compiler threads count in its CPU time).
- * `note` goes after the counts.
+ * (`stored` = sent), and no stall of its own over MAX_STALL_MS. "Its own" is as far as the event
+ * loop's thread ran (the scheduler's figure, not the process' CPU time: an app doing nothing was
+ * seen using 97 ms of CPU in one stalled tick, its collector and compiler threads), beyond what
+ * the idle app alongside ran in the same run. `note` goes after the counts.
  */
 export function checkLoggingApp(label: string, app: LoggingAppResult, idle: LoggingAppResult, stored: number, note = ''): void {
   const sent = app.reporter.reported - app.reporter.dropped;
