@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Callguard } from '../src/app/callguard.js';
 import { Reporter } from '../src/client/reporter.js';
+import { MAX_COUNT } from '../src/jobs/contract.js';
 import { freePort } from './support/redis-server.js';
 import { startTestCallguard, stopTestCallguard, waitFor } from './support/harness.js';
 
@@ -83,5 +84,18 @@ describe('report names', () => {
       await queue.close().catch(() => undefined);
       connection.disconnect();
     }
+  });
+
+  it('when one name storms past the largest count a job takes, then batches are sealed at it; a report after close still goes out', async () => {
+    cg = await startTestCallguard({ twilio: { ...RULES.twilio, threshold_count: 10 * MAX_COUNT } });
+    const reporter = new Reporter(cg.events, { warn: () => undefined, flushMs: 20 });
+    // Single reports of a name already pending take the reporter's fast path.
+    for (let i = 0; i < MAX_COUNT + 5; i++) reporter.report('twilio');
+    await reporter.close();
+    reporter.report('twilio');
+    await waitFor(async () => (await counted()) === MAX_COUNT + 6, { what: 'every count, the late one too, in the window' });
+    const jobs = (await cg.events.getJobs(['completed'])).filter((j) => j.name === 'error-report');
+    expect(jobs.map((j) => (j.data as { counts: { twilio: number } }).counts.twilio).sort((a, b) => a - b)).toEqual([1, 5, MAX_COUNT]);
+    expect(reporter.stats).toMatchObject({ reported: MAX_COUNT + 6, dropped: 0 });
   });
 });
