@@ -96,11 +96,14 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
     }
   };
 
-  const handleLine = (line: string): void => {
+  /** `leveled`: pino handed over this line's level and it reaches a rule's, so the prefix is not read. */
+  const handleLine = (line: string, leveled = false): void => {
     // pino writes the numeric level first; most lines are below every rule's level, and skipping
     // them before JSON.parse keeps the sink cheap on the app's logging path.
-    const level = PINO_LEVEL_PREFIX.exec(line);
-    if (level && Number(level[1]) < rawLowest) return;
+    if (!leveled) {
+      const level = PINO_LEVEL_PREFIX.exec(line);
+      if (level && Number(level[1]) < rawLowest) return;
+    }
     let record: unknown;
     try {
       record = JSON.parse(line);
@@ -143,6 +146,12 @@ export function createLogSink(opts: LogSinkOptions): LogSink {
       if (typeof level === 'number' ? level < rawLowest : typeof chunk === 'string' && belowLevel(chunk, rawLowest)) return true;
       try {
         const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk);
+        // pino writes one record per call, ending in its only newline: read it without a split.
+        if (typeof level === 'number' && text.indexOf('\n') === text.length - 1) {
+          counts.lines++;
+          handleLine(text, true);
+          return true;
+        }
         for (const line of text.split('\n')) {
           if (line.trim() === '') continue;
           counts.lines++;

@@ -15,6 +15,8 @@ export class PhraseMatcher {
   private readonly fail: number[] = [0];
   /** Rule names whose phrases end at this node, including those inherited through fail links. */
   private readonly outputs: string[][] = [[]];
+  /** The root's edges for ASCII units as an array (0: none): most of a line's units are read at the root. */
+  private readonly rootAscii = new Int32Array(128);
 
   constructor(entries: ReadonlyArray<PhraseEntry | Rule>) {
     const own: Set<string>[] = [new Set()];
@@ -37,6 +39,7 @@ export class PhraseMatcher {
       }
       own[node]!.add(rule);
     }
+    for (const [unit, child] of this.edges[0]!) if (unit < 128) this.rootAscii[unit] = child;
     this.linkFailures(own);
   }
 
@@ -47,13 +50,15 @@ export class PhraseMatcher {
     let node = 0;
     for (let i = 0; i < lower.length; i++) {
       node = this.step(node, lower.charCodeAt(i));
-      for (const rule of this.outputs[node]!) found.add(rule);
+      const out = this.outputs[node]!;
+      if (out.length !== 0) for (const rule of out) found.add(rule);
     }
     return found;
   }
 
   private step(node: number, unit: number): number {
     for (;;) {
+      if (node === 0 && unit < 128) return this.rootAscii[unit]!;
       const next = this.edges[node]!.get(unit);
       if (next !== undefined) return next;
       if (node === 0) return 0;
