@@ -98,4 +98,22 @@ describe('report names', () => {
     expect(jobs.map((j) => (j.data as { counts: { twilio: number } }).counts.twilio).sort((a, b) => a - b)).toEqual([1, 5, MAX_COUNT]);
     expect(reporter.stats).toMatchObject({ reported: MAX_COUNT + 6, dropped: 0 });
   });
+
+  it('when calls reach slow thresholds, then each threshold carries its own count of slow calls in the batch, and the worker takes it', async () => {
+    cg = await startTestCallguard(RULES);
+    const reporter = new Reporter(cg.events, { warn: () => undefined, flushMs: 10_000 });
+    reporter.outcome('twilio', false, 1500, [1000, 3000]);
+    reporter.outcome('twilio', true, 3500, [1000, 3000]);
+    reporter.outcome('twilio', false, 10, [1000, 3000]);
+    reporter.outcome('twilio', false, 5000, [3000]);
+    reporter.outcome('plivo', false, 10);
+    await reporter.flush();
+    const job = await waitFor(async () => (await cg!.events.getJobs(['completed'])).find((j) => j.name === 'error-report'), {
+      what: 'the outcomes batch counted',
+    });
+    expect(job.data).toEqual({
+      outcomes: { twilio: { calls: 4, failures: 1, slow: { 1000: 2, 3000: 2 } }, plivo: { calls: 1, failures: 0, slow: {} } },
+    });
+    expect(reporter.stats).toMatchObject({ calls: 5, dropped: 0 });
+  });
 });

@@ -57,6 +57,19 @@ interface Batch {
 const total = (b: Pick<Batch, 'counts' | 'outcomes'>) =>
   Object.values(b.counts).reduce((a, n) => a + n, 0) + Object.values(b.outcomes).reduce((a, o) => a + o.calls, 0);
 
+const NO_THRESHOLDS: readonly number[] = [];
+
+/**
+ * One provider's outcomes while pending. Slow calls are counted per threshold in two short arrays:
+ * thresholds are numbers like 1000, which an object would keep as sparse elements (bench P10b).
+ */
+interface Tally {
+  calls: number;
+  failures: number;
+  thresholds: number[];
+  slow: number[];
+}
+
 /**
  * Adds up error counts per rule in memory and flushes them as one `error-report` job per
  * interval, so an error storm costs a few Redis commands and the caller never waits on Redis.
@@ -64,7 +77,7 @@ const total = (b: Pick<Batch, 'counts' | 'outcomes'>) =>
  */
 export class Reporter implements ErrorSink {
   private pending = new Map<string, number>();
-  private outcomes = new Map<string, Required<ProviderOutcomes>>();
+  private outcomes = new Map<string, Tally>();
   private readonly unsent: Batch[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly flushMs: number;
@@ -147,7 +160,7 @@ export class Reporter implements ErrorSink {
    * Records one call's outcome for a provider: failed or not, and which of `slowMs` (the
    * slow_call_ms thresholds the rules set for it) it reached. Coalesced like errors.
    */
-  outcome(provider: string, failed: boolean, durationMs: number, slowMs: readonly number[] = []): void {
+  outcome(provider: string, failed: boolean, durationMs: number, slowMs: readonly number[] = NO_THRESHOLDS): void {
     let o = this.outcomes.get(provider);
     if (!o) {
       // The error-report contract refuses a batch with a bad provider name, errors and all. A name
@@ -160,14 +173,24 @@ export class Reporter implements ErrorSink {
         this.stat.dropped += 1;
         return;
       }
-      this.outcomes.set(provider, (o = { calls: 0, failures: 0, slow: {} }));
+      this.outcomes.set(provider, (o = { calls: 0, failures: 0, thresholds: [], slow: [] }));
     }
     this.stat.calls += 1;
     o.calls += 1;
     if (failed) o.failures += 1;
-    for (const ms of slowMs) if (durationMs >= ms) o.slow[ms] = (o.slow[ms] ?? 0) + 1;
+    for (let i = 0; i < slowMs.length; i++) {
+      const ms = slowMs[i]!;
+      if (durationMs < ms) continue;
+      const at = o.thresholds.indexOf(ms);
+      if (at >= 0) {
+        o.slow[at]! += 1;
+      } else {
+        o.thresholds.push(ms);
+        o.slow.push(1);
+      }
+    }
     if (o.calls >= MAX_JOB_COUNT) this.seal();
-    this.schedule();
+    if (this.timer === undefined) this.schedule();
   }
 
   /** Sends what is pending now and resends what failed; resolves when these sends have settled. */
@@ -208,7 +231,12 @@ export class Reporter implements ErrorSink {
     this.unsent.push({
       id: randomUUID(),
       counts: Object.fromEntries(this.pending),
-      outcomes: Object.fromEntries(this.outcomes),
+      outcomes: Object.fromEntries(
+        [...this.outcomes].map(([provider, o]) => [
+          provider,
+          { calls: o.calls, failures: o.failures, slow: Object.fromEntries(o.thresholds.map((ms, i) => [ms, o.slow[i]!])) },
+        ]),
+      ),
       sending: false,
     });
     this.pending = new Map();
