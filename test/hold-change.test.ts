@@ -78,6 +78,22 @@ describe('hold-change script', () => {
     expect((await cg.ledger.clearSince()).twilio).toBe(first);
   });
 
+  it('when a step committed but its answer was lost (the client resends it), then the resend still makes the queues follow', async () => {
+    const hold = { id: 'manual:resent', kind: 'manual' as const, scope: ['calls'], by: 'ops', reason: 'carrier outage' };
+    // The first run: committed in Redis, its answer lost, so no queue was paused.
+    expect((await cg.ledger.change({ add: [hold] })).changes).toHaveLength(1);
+    expect(await cg.dispatch.get('calls')!.isPaused()).toBe(false);
+    // The resend finds the hold in place: no change, and the queues are brought in line anyway.
+    const again = await cg.control.pause({ by: 'ops', id: hold.id, queues: ['calls'], reason: hold.reason });
+    expect(again.changes).toEqual([]);
+    expect(await cg.dispatch.get('calls')!.isPaused()).toBe(true);
+    expect(await cg.dispatch.get('sms')!.isPaused()).toBe(false);
+    // The same for a release whose first run landed unseen.
+    expect((await cg.ledger.change({ release: [{ id: hold.id, by: 'ops', reason: 'carrier back' }] })).changes).toHaveLength(1);
+    expect((await cg.control.releaseIds([hold.id], 'ops', 'carrier back')).changes).toEqual([]);
+    expect(await cg.dispatch.get('calls')!.isPaused()).toBe(false);
+  });
+
   it('when the configured queues change, then coverage is recounted once, and then kept by ±1 per hold', async () => {
     await cg.ledger.change({ add: [{ id: 'manual:a', kind: 'manual', scope: 'all', by: 'ops', reason: 'r' }] });
     expect(await cg.redis.hgetall(cg.keys.covered)).toEqual({ calls: '1', sms: '1' });

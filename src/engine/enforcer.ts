@@ -32,6 +32,15 @@ export class Enforcer {
     await Promise.all(released.map((t) => this.releaseParked(t)));
   }
 
+  /**
+   * Makes every dispatch queue and parked provider follow the holds as they are, without an audit
+   * entry or a look at rate limits: for a hold change that came back as no change.
+   */
+  async follow(): Promise<void> {
+    await Promise.all([...this.queues.keys()].map((q) => this.converge(q)));
+    await this.releaseUnheldParked();
+  }
+
   /** Compares every dispatch queue with its holds and repairs mismatches; audits real drift. */
   async reconcile(): Promise<string[]> {
     const [covered, lastChange] = await Promise.all([this.ledger.coveredQueues(), this.ledger.lastChangeAt()]);
@@ -58,12 +67,16 @@ export class Enforcer {
       });
     }
     await this.applyLimits();
-    // Parked jobs whose release was not carried out (a crash between the change and the promotion).
+    await this.releaseUnheldParked();
+    return repaired;
+  }
+
+  /** Parked jobs whose release was not carried out (a crash between the change and the promotion). */
+  private async releaseUnheldParked(): Promise<void> {
     const held = await this.ledger.coveredProviders();
     for (const target of await this.parked.targets()) {
       if (!held.has(target)) await this.releaseParked(target);
     }
-    return repaired;
   }
 
   /**
