@@ -100,6 +100,10 @@ class _Batch:
     next_try: float = 0.0
 
 
+# What _without_unknown returns when every name of a batch was dropped on its own.
+_ALL_DROPPED = _Batch("errors", b"", 0)
+
+
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Refuses every redirect: the request fails with the 3xx instead of taking the token elsewhere."""
 
@@ -419,13 +423,16 @@ class CallguardClient:
                 return
             if outcome == "unknown_rule":
                 known = self._without_unknown(batch)
+                if known is _ALL_DROPPED:
+                    continue  # every name was dropped, and counted, on its own
                 if known is not None:
                     self._pending = known
                     continue
             self._finish(batch, f"{batch.kind}_sent" if outcome == "sent" else "dropped_rejected")
 
     def _without_unknown(self, batch: _Batch) -> Optional[_Batch]:
-        """After a 400 unknown_rule: drops the unknown names on their own; the rest as a new batch."""
+        """After a 400 unknown_rule: drops the unknown names on their own; the rest as a new batch
+        (_ALL_DROPPED when no name is left; None when the batch cannot be read)."""
         try:
             reports = json.loads(batch.body)
             known = self._rules or frozenset()
@@ -438,7 +445,7 @@ class CallguardClient:
         with self._lock:
             self._pending = None
         if not keep:
-            return None
+            return _ALL_DROPPED
         return _Batch("errors", json.dumps(keep).encode(), sum(int(r["count"]) for r in keep))
 
     def _finish(self, batch: _Batch, outcome: str) -> None:

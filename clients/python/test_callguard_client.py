@@ -448,6 +448,18 @@ class NamesAndRedirectsTest(unittest.TestCase):
         self.assertEqual((stats["errors_sent"], stats["dropped_unknown"], stats["dropped_rejected"]), (5, 1, 0))
         self.assertEqual(len([w for w in caught if "no-such-rule" in str(w.message)]), 1)
 
+    def test_a_batch_of_unknown_names_only_is_counted_as_dropped_once(self) -> None:
+        unknown = {"error": {"code": "unknown_rule", "message": "unknown rule(s): no-such-rule; configured: twilio"}}
+        server = self.server([(400, {}, unknown)])
+        client = self.client(server.url)
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always")
+            client.report_error("no-such-rule", 3)
+            self.assertTrue(client.flush(DEADLINE))
+        self.assertEqual(len(server.requests), 1)
+        stats = client.stats()
+        self.assertEqual((stats["errors_sent"], stats["dropped_unknown"], stats["dropped_rejected"]), (0, 3, 0))
+
     def test_a_redirect_is_not_followed_so_the_token_never_reaches_its_target(self) -> None:
         target = self.server([])
         server = self.server([(307, {"Location": target.url + "/health/errors"}, {})])
