@@ -287,6 +287,15 @@ describe('guard script with candidates', () => {
     expect(await c.redis.hget(c.keys.failovers, 'held|calls:twilio')).toBeNull();
   });
 
+  it('counts a job failed over while its first candidate is held also when the job failed on that one before (it is tried last)', async () => {
+    const c = await start();
+    await c.ledger.change({ add: [manual('manual:t', ['calls'], ['twilio'])] });
+    await noteFailed(c.redis, c.keys, 'calls', 'job-1', 'twilio');
+    expect(await choose(c, ['twilio', 'plivo'], { jobId: 'job-1' })).toMatchObject({ verdict: 0, provider: 'plivo' });
+    expect(await c.redis.hget(c.keys.failovers, 'held|calls:twilio')).toBe('1');
+    expect(await readFailovers(c.redis, c.keys)).toEqual([{ queue: 'calls', from: 'twilio', to: 'plivo', jobs: 1 }]);
+  });
+
   it('spills to the next candidate when one is at its capacity (per second, across queues), and never takes a slot it does not use', async () => {
     const c = await startWithPlivoCapacity();
     expect(await c.redis.hgetall(c.keys.capacities)).toEqual({ plivo: '2/1000' });

@@ -123,7 +123,8 @@ local function check(route, member, tried)
         end
         if i ~= 1 then
           redis.call('HINCRBY', FAILOVERS, queue .. '|' .. candidates[1] .. '|' .. candidates[i], 1)
-          if held % 2 == 1 then redis.call('HINCRBY', FAILOVERS, 'held|' .. targets[1], 1) end
+          -- A job that failed on its first candidate tries it last: its hold may not be read yet.
+          if held % 2 == 1 or providerHeld(targets[1]) == 1 then redis.call('HINCRBY', FAILOVERS, 'held|' .. targets[1], 1) end
         end
         return 0, 0, 0, i, held
       end
