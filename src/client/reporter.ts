@@ -190,7 +190,7 @@ export class Reporter implements ErrorSink {
       }
     }
     if (o.calls >= MAX_JOB_COUNT) this.seal();
-    if (this.timer === undefined) this.schedule();
+    this.schedule();
   }
 
   /** Sends what is pending now and resends what failed; resolves when these sends have settled. */
@@ -245,8 +245,13 @@ export class Reporter implements ErrorSink {
     while (this.unsent.length > this.maxUnsent) this.stat.dropped += total(this.unsent.shift()!);
   }
 
+  // The check stays apart from the timer's closure so that V8 inlines it on every count (bench P10b).
   private schedule(): void {
-    this.timer ??= setTimeout(() => void this.flush(), this.flushMs).unref();
+    if (this.timer === undefined) this.startTimer();
+  }
+
+  private startTimer(): void {
+    this.timer = setTimeout(() => void this.flush(), this.flushMs).unref();
   }
 
   private landed(batch: Batch): void {

@@ -123,8 +123,8 @@ local function check(route, member, tried)
         end
         if i ~= 1 then
           redis.call('HINCRBY', FAILOVERS, queue .. '|' .. candidates[1] .. '|' .. candidates[i], 1)
-          -- A job that failed on its first candidate tries it last: its hold may not be read yet.
-          if held % 2 == 1 or providerHeld(targets[1]) == 1 then redis.call('HINCRBY', FAILOVERS, 'held|' .. targets[1], 1) end
+          -- Read here, not from `held`: a job that failed on its first candidate tries it last (memoised).
+          if providerHeld(targets[1]) == 1 then redis.call('HINCRBY', FAILOVERS, 'held|' .. targets[1], 1) end
         end
         return 0, 0, 0, i, held
       end
